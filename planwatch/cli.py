@@ -1,0 +1,36 @@
+"""The `planwatch` command line: one root app; each area adds its commands in its own module.
+
+To add a command group, define a `typer.Typer()` in your module and register it in `_register`.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import typer
+
+app = typer.Typer(
+    name="planwatch",
+    help="Tracks a government plan's targets as the agencies report on them.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+
+# (module, attribute, command-group name or None to add the module's commands at the top level)
+_COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = ()
+
+
+def _register() -> None:
+    for module_name, attribute, group in _COMMAND_MODULES:
+        module = importlib.import_module(module_name)
+        sub: typer.Typer = getattr(module, attribute)
+        if group is None:
+            for command in sub.registered_commands:
+                app.registered_commands.append(command)
+        else:
+            app.add_typer(sub, name=group)
+
+
+def main() -> None:
+    _register()
+    app()
