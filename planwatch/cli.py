@@ -17,7 +17,9 @@ app = typer.Typer(
 )
 
 # (module, attribute, command-group name or None to add the module's commands at the top level)
-_COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = ()
+_COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
+    ("planwatch.infra.cli", "infra_app", "infra"),
+)
 
 
 def _register() -> None:
