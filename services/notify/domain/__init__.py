@@ -1,0 +1,6 @@
+"""The notify service's pure domain: Alertmanager's routing, grouping, dedup, inhibition and
+silencing semantics, the notification payload formats and the delivery policy.
+
+Everything here is plain functions over plain data: no I/O, no clock (``now`` is always a
+parameter), no randomness unless a draw or a seeded ``random.Random`` is passed in.
+"""

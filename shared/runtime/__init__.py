@@ -1,0 +1,1 @@
+"""What every service process needs around its domain: settings, logs, Kafka, MongoDB, HTTP."""

@@ -1,0 +1,214 @@
+"""Kafka wiring shared by the services: the broker, confirmed publishing, durable batch handling.
+
+FastStream's default Kafka ack policy is auto-commit (at-most-once). Every subscriber here uses
+`AckPolicy.MANUAL` and `process_durably`, which commits explicit per-partition offsets only after
+the batch's effects are durable, and retries transient failures with backoff instead of skipping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.abc import ConsumerRebalanceListener
+from aiokafka.errors import KafkaError
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.security import SASLScram512
+
+from shared.runtime.backoff import backoff_delay
+from shared.runtime.logging import get_logger
+from shared.runtime.mongo import TRANSIENT_MONGO_ERRORS
+from shared.runtime.settings import KafkaSettings, RetrySettings
+
+log = get_logger("planwatch.kafka")
+
+
+class Record(Protocol):
+    """What the services read of an aiokafka ConsumerRecord."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def timestamp(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Sequence[tuple[str, bytes]]: ...
+
+
+class TransientError(Exception):
+    """A failure that will pass (a server unavailable): retry, never dead-letter."""
+
+
+def is_transient(exc: BaseException) -> bool:
+    return isinstance(
+        exc, TransientError | KafkaError | TimeoutError | ConnectionError | TRANSIENT_MONGO_ERRORS
+    )
+
+
+def make_broker(settings: KafkaSettings, *, graceful_timeout_s: float) -> KafkaBroker:
+    security = None
+    if settings.sasl_username:
+        security = SASLScram512(
+            username=settings.sasl_username,
+            password=settings.sasl_password.get_secret_value(),
+        )
+    return KafkaBroker(
+        settings.bootstrap_servers,
+        client_id=settings.client_id,
+        enable_idempotence=True,  # implies acks=all; aiokafka defaults to acks=1
+        ack_policy=AckPolicy.MANUAL,
+        graceful_timeout=graceful_timeout_s,
+        security=security,
+        request_timeout_ms=int(settings.publish_timeout_s * 1000),
+        # FastStream's own logger prints plain text; ours renders JSON like every other line.
+        logger=logging.getLogger("planwatch.faststream"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Outbound:
+    """One message to publish: raw bytes, a partitioning key and string headers."""
+
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+async def publish_all(broker: KafkaBroker, messages: Sequence[Outbound], timeout_s: float) -> None:
+    """Send every message, then wait for all acknowledgements (one round trip, not one each).
+
+    Per-message keys keep per-target order; `publish_batch` would put all on one partition.
+    Raises TransientError if Kafka does not confirm within the timeout (aiokafka issue #1101).
+    """
+    if not messages:
+        return
+    try:
+        async with asyncio.timeout(timeout_s):
+            futures = [
+                await broker.publish(
+                    m.value, m.topic, key=m.key, headers=m.headers, no_confirm=True
+                )
+                for m in messages
+            ]
+            await asyncio.gather(*futures)
+    except TimeoutError as exc:
+        raise TransientError(f"Kafka did not confirm {len(messages)} messages") from exc
+
+
+def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    """The offsets to commit after `records`: per partition, the last offset plus one."""
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = max(offsets.get(tp, 0), record.offset + 1)
+    return offsets
+
+
+def first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        tp = TopicPartition(record.topic, record.partition)
+        offsets[tp] = min(offsets.get(tp, record.offset), record.offset)
+    return offsets
+
+
+class BatchGate(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Holds a rebalance until the batch in hand is durable and committed.
+
+    aiokafka calls `on_partitions_revoked` before it rejoins the group; waiting for the lock
+    means a partition changes owner only between batches, so commits are not lost to a new
+    generation and the next owner starts where this one committed.
+    """
+
+    def __init__(self) -> None:
+        self.lock = asyncio.Lock()
+
+    async def on_partitions_revoked(self, revoked: Any) -> None:
+        async with self.lock:
+            log.info("partitions revoked", partitions=sorted(str(tp) for tp in revoked))
+
+    async def on_partitions_assigned(self, assigned: Any) -> None:
+        log.info("partitions assigned", partitions=sorted(str(tp) for tp in assigned))
+
+
+Work = Callable[[Sequence[Record]], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+
+@dataclass
+class DurableBatchProcessor:
+    """Runs `work` on a batch until it succeeds, then commits; never commits unfinished work.
+
+    `work` must be idempotent (it may run again after a crash or a retry) and must dead-letter
+    poison records itself. Transient failures are retried with backoff and jitter while the
+    consumer fetches nothing; past `give_up_after_s` the batch is rewound (seek back, nothing
+    committed) so it is fetched again and the consumer stays inside max.poll.interval.
+    """
+
+    retry: RetrySettings
+    gate: BatchGate = field(default_factory=BatchGate)
+    rng: random.Random = field(default_factory=random.Random)
+    sleep: Sleep = asyncio.sleep
+    on_retry: Callable[[BaseException], None] = lambda exc: None
+
+    async def process(
+        self, consumer: AIOKafkaConsumer, records: Sequence[Record], work: Work
+    ) -> bool:
+        """Returns True when the batch was processed and committed, False when rewound."""
+        if not records:
+            return True
+        async with self.gate.lock:
+            started = time.monotonic()
+            attempt = 0
+            while True:
+                attempt += 1
+                try:
+                    await work(records)
+                    break
+                except Exception as exc:
+                    self.on_retry(exc)
+                    kind = "transient" if is_transient(exc) else "unexpected"
+                    log.warning(
+                        "batch failed; retrying", kind=kind, attempt=attempt, error=repr(exc)
+                    )
+                    if time.monotonic() - started > self.retry.give_up_after_s:
+                        for tp, offset in first_offsets(records).items():
+                            consumer.seek(tp, offset)
+                        log.error("batch rewound after retries", attempts=attempt)
+                        return False
+                    await self.sleep(
+                        backoff_delay(attempt, self.retry.initial_s, self.retry.max_s, self.rng)
+                    )
+            try:
+                await consumer.commit(next_offsets(records))
+            except KafkaError as exc:
+                # The group moved on (e.g. this member was evicted): the next owner reprocesses
+                # from the last commit, and the idempotent work makes that harmless.
+                log.warning("commit failed; batch will be redelivered", error=repr(exc))
+                return False
+            return True
+
+
+async def consumer_lag(consumer: AIOKafkaConsumer) -> int:
+    """Messages behind the partitions' high watermarks, as last seen by the fetcher."""
+    lag = 0
+    for tp in consumer.assignment():
+        highwater = consumer.highwater(tp)
+        if highwater is not None:
+            lag += max(0, highwater - await consumer.position(tp))
+    return lag

@@ -1,0 +1,49 @@
+"""The MongoDB client (PyMongo's native async API; Motor is deprecated) and error classification."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import AsyncMongoClient
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import (
+    AutoReconnect,
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
+
+from shared.runtime.settings import MongoSettings
+
+Document = dict[str, Any]
+
+TRANSIENT_MONGO_ERRORS: tuple[type[BaseException], ...] = (
+    AutoReconnect,
+    ConnectionFailure,
+    ExecutionTimeout,
+    NetworkTimeout,
+    ServerSelectionTimeoutError,
+    WTimeoutError,
+)
+
+
+def make_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
+    return AsyncMongoClient(
+        settings.uri.get_secret_value(),
+        serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
+        connectTimeoutMS=settings.server_selection_timeout_ms,
+        tz_aware=True,
+        appname="planwatch",
+    )
+
+
+def database(
+    client: AsyncMongoClient[Document], settings: MongoSettings
+) -> AsyncDatabase[Document]:
+    return client[settings.database]
+
+
+async def ping(client: AsyncMongoClient[Document]) -> None:
+    await client.admin.command("ping")

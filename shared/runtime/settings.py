@@ -1,0 +1,64 @@
+"""Configuration from environment variables (pydantic-settings), shared by the three services.
+
+`KAFKA_BOOTSTRAP_SERVERS` and `MONGODB_URI` name the servers for every service and for the tests;
+each service adds its own prefixed settings (e.g. `INGEST_HTTP__PORT`) in its `config.py`.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
+
+    bootstrap_servers: str = "127.0.0.1:9092"
+    client_id: str = "planwatch"
+    # Optional SASL/SCRAM (production); empty means PLAINTEXT on loopback.
+    sasl_username: str = ""
+    sasl_password: SecretStr = SecretStr("")
+    max_batch_records: int = Field(500, ge=1, le=10_000)
+    batch_timeout_ms: int = Field(50, ge=1, le=5_000)  # FastStream's 200 ms default adds latency
+    publish_timeout_s: float = Field(15.0, gt=0)  # aiokafka sends can hang while Kafka is down
+
+
+class MongoSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MONGODB_", extra="ignore")
+
+    uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    database: str = "planwatch"
+    # Fail fast and let the service retry with backoff, rather than block 30 s in the driver.
+    server_selection_timeout_ms: int = Field(3_000, ge=100)
+
+
+class HttpSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    host: str = "127.0.0.1"
+    port: int = Field(8000, ge=0, le=65535)
+
+
+class RetrySettings(BaseSettings):
+    """Backoff for transient failures (MongoDB or Kafka unavailable)."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    initial_s: float = Field(0.2, gt=0)
+    max_s: float = Field(10.0, gt=0)
+    # After this long without success the batch is rewound (not committed) and fetched again,
+    # so the consumer stays well inside Kafka's max.poll.interval.
+    give_up_after_s: float = Field(120.0, gt=0)
+
+
+class ServiceSettings(BaseSettings):
+    """The settings every service has; each service subclasses it with its own env prefix."""
+
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    mongo: MongoSettings = Field(default_factory=MongoSettings)
+    http: HttpSettings = Field(default_factory=HttpSettings)
+    retry: RetrySettings = Field(default_factory=RetrySettings)
+    log_level: str = "INFO"
+    graceful_timeout_s: float = Field(20.0, gt=0)
