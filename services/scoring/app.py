@@ -14,7 +14,8 @@ from faststream.kafka.annotations import KafkaMessage
 from services.scoring.config import ScoringSettings
 from shared import topics
 from shared.runtime.host import ServiceHost, build_http_app, new_registry
-from shared.runtime.kafka import DurableBatchProcessor, Record, make_broker
+from shared.runtime.kafka import DurableBatchProcessor, Record, failure_kind, make_broker
+from shared.runtime.metrics import RuntimeMetrics
 from shared.runtime.mongo import make_client
 from shared.runtime.topics_admin import ensure_topics
 
@@ -28,7 +29,11 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         mongo=make_client(settings.mongo),
         registry=new_registry(),
     )
-    processor = DurableBatchProcessor(retry=settings.retry)
+    runtime_metrics = RuntimeMetrics(host.registry, "scoring")
+    processor = DurableBatchProcessor(
+        retry=settings.retry,
+        on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
+    )
 
     async def create_topics() -> None:
         await ensure_topics(settings.kafka.bootstrap_servers, topics.PARTITIONS)

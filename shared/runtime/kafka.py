@@ -59,6 +59,10 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+def failure_kind(exc: BaseException) -> str:
+    return "transient" if is_transient(exc) else "unexpected"
+
+
 def make_broker(settings: KafkaSettings, *, graceful_timeout_s: float) -> KafkaBroker:
     security = None
     if settings.sasl_username:
@@ -182,9 +186,11 @@ class DurableBatchProcessor:
                     break
                 except Exception as exc:
                     self.on_retry(exc)
-                    kind = "transient" if is_transient(exc) else "unexpected"
                     log.warning(
-                        "batch failed; retrying", kind=kind, attempt=attempt, error=repr(exc)
+                        "batch failed; retrying",
+                        kind=failure_kind(exc),
+                        attempt=attempt,
+                        error=repr(exc),
                     )
                     if time.monotonic() - started > self.retry.give_up_after_s:
                         for tp, offset in first_offsets(records).items():

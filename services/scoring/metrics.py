@@ -1,0 +1,69 @@
+"""The scoring service's metrics (catalog ids such as area and agency are bounded label sets)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class ScoringMetrics:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.rescores = Counter(
+            "planwatch_scoring_rescores_total",
+            "Target rescores, by what triggered them.",
+            ["trigger"],  # report | retraction | tick
+            registry=registry,
+        )
+        self.rescore_duration = Histogram(
+            "planwatch_scoring_rescore_duration_seconds",
+            "Time to rescore one batch's targets and store the results.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.event_to_score = Histogram(
+            "planwatch_scoring_event_to_score_seconds",
+            "From a report's intake at ingest to its score stored.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.targets = Gauge(
+            "planwatch_scoring_targets",
+            "Targets by current status.",
+            ["status"],
+            registry=registry,
+        )
+        self.alert_transitions = Counter(
+            "planwatch_scoring_alert_transitions_total",
+            "Alert transitions emitted.",
+            ["rule", "severity", "transition"],
+            registry=registry,
+        )
+        self.area_score = Gauge(
+            "planwatch_scoring_area_score",
+            "Current score of each area of the plan (-5..5; absent when unscored).",
+            ["plan", "area"],
+            registry=registry,
+        )
+        self.plan_score = Gauge(
+            "planwatch_scoring_plan_score",
+            "Current score of the plan (-5..5).",
+            ["plan"],
+            registry=registry,
+        )
+        self.agency_stale_targets = Gauge(
+            "planwatch_scoring_agency_stale_targets",
+            "Targets an agency leads whose reports are overdue.",
+            ["agency"],
+            registry=registry,
+        )
+        self.clock = Gauge(
+            "planwatch_scoring_clock_timestamp_seconds",
+            "The service's clock: the greatest report or tick time consumed (Unix seconds).",
+            registry=registry,
+        )
+        self.last_tick = Gauge(
+            "planwatch_scoring_last_tick_received_timestamp_seconds",
+            "Wall-clock time at which the last clock tick was consumed (Unix seconds).",
+            registry=registry,
+        )
