@@ -1,0 +1,48 @@
+"""The real FerretDB through PyMongo's async API: round trip and duplicate-key errors."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from pymongo import ASCENDING, ReturnDocument
+from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import DuplicateKeyError
+
+pytestmark = pytest.mark.integration
+
+MongoDoc = dict[str, Any]
+
+
+async def test_round_trip(mongo_db: AsyncDatabase[MongoDoc]) -> None:
+    things = mongo_db["things"]
+    await things.insert_many([{"_id": "a", "n": 1}, {"_id": "b", "n": 2}])
+
+    assert await things.find_one({"_id": "a"}) == {"_id": "a", "n": 1}
+    updated = await things.find_one_and_update(
+        {"_id": "b"}, {"$inc": {"n": 5}}, return_document=ReturnDocument.AFTER
+    )
+    assert updated == {"_id": "b", "n": 7}
+    assert [d async for d in things.find({}, sort=[("_id", ASCENDING)])] == [
+        {"_id": "a", "n": 1},
+        {"_id": "b", "n": 7},
+    ]
+    assert await things.count_documents({"n": {"$gt": 1}}) == 1
+    assert (await things.delete_one({"_id": "a"})).deleted_count == 1
+    assert await things.count_documents({}) == 1
+
+
+async def test_duplicate_keys_are_rejected(mongo_db: AsyncDatabase[MongoDoc]) -> None:
+    events = mongo_db["events"]
+    await events.create_index([("source", ASCENDING), ("event_id", ASCENDING)], unique=True)
+    await events.insert_one({"_id": "e1", "source": "agency-1", "event_id": "x"})
+
+    with pytest.raises(DuplicateKeyError):  # same _id
+        await events.insert_one({"_id": "e1", "source": "agency-2", "event_id": "y"})
+    with pytest.raises(DuplicateKeyError):  # same unique (source, event_id), other _id
+        await events.insert_one({"_id": "e2", "source": "agency-1", "event_id": "x"})
+
+    # Neither rejected write left anything behind; a distinct key is still accepted.
+    await events.insert_one({"_id": "e3", "source": "agency-1", "event_id": "z"})
+    ids = sorted([d["_id"] async for d in events.find({})])
+    assert ids == ["e1", "e3"]
