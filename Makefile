@@ -1,0 +1,63 @@
+# planwatch developer and CI entry points. `make test` is the test command.
+# Every step is idempotent: work already done (venv, Kafka jars, FerretDB binary) is skipped.
+
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.planwatch-installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install build test test-unit test-integration lint format infra-up infra-down infra-status
+
+help:
+	@echo "make install           venv + editable install with dev extras, Kafka jars, FerretDB binary"
+	@echo "make test              install, then all tests (unit + integration; servers started as needed)"
+	@echo "make test-unit         unit tests only (starts nothing)"
+	@echo "make test-integration  integration tests only"
+	@echo "make lint              ruff check, ruff format --check, mypy --strict, import-linter"
+	@echo "make format            ruff format + ruff check --fix"
+	@echo "make infra-up|infra-down|infra-status   local Kafka + FerretDB on 127.0.0.1"
+
+$(BIN)/python:
+	@echo "==> creating $(VENV) with $(PYTHON)"
+	$(PYTHON) -m venv $(VENV)
+
+# Reinstalled only when pyproject.toml changes.
+$(STAMP): pyproject.toml | $(BIN)/python
+	@echo "==> pip install -e '.[dev]'"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+build: $(STAMP)
+	@echo "==> Kafka jars (Maven) and FerretDB binary (Go), skipped when present"
+	$(BIN)/planwatch infra build
+
+install: $(STAMP) build
+
+test: install
+	$(BIN)/python -m pytest -q
+
+test-unit: $(STAMP)
+	$(BIN)/python -m pytest -q -m "not integration"
+
+test-integration: install
+	$(BIN)/python -m pytest -q -m integration
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: $(STAMP)
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+infra-up: install
+	$(BIN)/planwatch infra up
+
+infra-down: $(STAMP)
+	$(BIN)/planwatch infra down
+
+infra-status: $(STAMP)
+	$(BIN)/planwatch infra status
