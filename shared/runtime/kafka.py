@@ -55,7 +55,7 @@ class TransientError(Exception):
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(
-        exc, TransientError | KafkaError | TimeoutError | ConnectionError | TRANSIENT_MONGO_ERRORS
+        exc, (TransientError, KafkaError, TimeoutError, ConnectionError, *TRANSIENT_MONGO_ERRORS)
     )
 
 
