@@ -1,0 +1,129 @@
+"""Strict JSON reading and RFC 8785 (JCS) canonical JSON writing.
+
+Signatures cover the canonical form of the `data` object, so an event verifies the same whether
+its data travelled as the body (binary mode) or nested in the envelope (structured mode).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from decimal import Decimal
+from typing import Any
+
+from shared.contract.reasons import ContractError, Reason
+
+
+def _reject_constant(name: str) -> Any:
+    raise ContractError(Reason.MALFORMED, f"JSON {name} is not a number this contract accepts")
+
+
+def _finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ContractError(Reason.MALFORMED, f"JSON number {text} is out of range")
+    return number
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise ContractError(Reason.MALFORMED, f"duplicate JSON key {key!r}")
+        result[key] = value
+    return result
+
+
+def loads(raw: bytes) -> Any:
+    """Parse UTF-8 JSON, refusing NaN/Infinity, numbers beyond double range and duplicate keys."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ContractError(Reason.MALFORMED, f"not UTF-8: {exc}") from None
+    try:
+        return json.loads(
+            text,
+            parse_constant=_reject_constant,
+            parse_float=_finite_float,
+            object_pairs_hook=_unique_keys,
+        )
+    except json.JSONDecodeError as exc:
+        raise ContractError(Reason.MALFORMED, f"invalid JSON: {exc}") from None
+
+
+def format_number(number: float) -> str:
+    """An IEEE double as ECMAScript's Number.prototype.toString writes it (RFC 8785 3.2.2.3)."""
+    if not math.isfinite(number):
+        raise ContractError(Reason.MALFORMED, f"{number} has no JSON form")
+    if number == 0:
+        return "0"  # also -0
+    if number < 0:
+        return "-" + format_number(-number)
+    # repr gives the shortest digits that round-trip, as ECMAScript requires.
+    sign, digit_tuple, exponent = Decimal(repr(number)).normalize().as_tuple()
+    assert isinstance(exponent, int) and sign == 0
+    digits = "".join(map(str, digit_tuple))
+    k = len(digits)
+    n = exponent + k  # the value is 0.<digits> * 10**n
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return f"{digits[:n]}.{digits[n:]}"
+    if -6 < n <= 0:
+        return "0." + "0" * (-n) + digits
+    e = n - 1
+    mantissa = digits if k == 1 else f"{digits[0]}.{digits[1:]}"
+    return f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def _write(value: Any, out: list[str]) -> None:
+    if value is None:
+        out.append("null")
+    elif value is True:
+        out.append("true")
+    elif value is False:
+        out.append("false")
+    elif isinstance(value, str):
+        # Python's escaping with ensure_ascii=False is exactly JCS's: \" \\ \b \f \n \r \t and
+        # \u00xx (lowercase) for other controls; everything else literal.
+        out.append(json.dumps(value, ensure_ascii=False))
+    elif isinstance(value, int):
+        try:
+            out.append(format_number(float(value)))
+        except OverflowError:
+            raise ContractError(Reason.MALFORMED, "integer beyond double range") from None
+    elif isinstance(value, float):
+        out.append(format_number(value))
+    elif isinstance(value, list | tuple):
+        out.append("[")
+        for index, item in enumerate(value):
+            if index:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    elif isinstance(value, dict):
+        out.append("{")
+        # JCS orders member names by their UTF-16 code units.
+        for index, key in enumerate(
+            sorted(value, key=lambda k: k.encode("utf-16-be", "surrogatepass"))
+        ):
+            if not isinstance(key, str):
+                raise TypeError(f"JSON object key {key!r} is not a string")
+            if index:
+                out.append(",")
+            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(":")
+            _write(value[key], out)
+        out.append("}")
+    else:
+        raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+
+def canonicalize(value: Any) -> bytes:
+    """The RFC 8785 canonical UTF-8 bytes of a JSON value."""
+    out: list[str] = []
+    _write(value, out)
+    try:
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ContractError(Reason.MALFORMED, "string with a lone surrogate") from None

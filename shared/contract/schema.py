@@ -1,0 +1,175 @@
+"""JSON Schemas (Draft 2020-12) of the three event types in JSON structured mode.
+
+`python -m shared.contract.schema docs/schemas` writes them; a unit test checks that the
+committed files equal what this module generates. One rule is beyond JSON Schema and is
+stated in the descriptions: a progress event's `subject` equals its `data.target`.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from shared.contract.events import (
+    AGENCY_SOURCE_PATTERN,
+    BASE64URL_PATTERN,
+    CLOCK_SOURCE,
+    DATACONTENTTYPE,
+    DATE_PATTERN,
+    EXTENSION_NAME_PATTERN,
+    ID_PATTERN,
+    KEY_ID_PATTERN,
+    MAX_NOTE_CHARS,
+    MAX_REASON_CHARS,
+    MAX_URL_CHARS,
+    RFC3339_PATTERN,
+    SPECVERSION,
+    URL_PATTERN,
+    EventType,
+    Unit,
+)
+
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+_NO_CONTROLS = r"^[^\x00-\x1f\x7f]+$"
+_ID = {"type": "string", "pattern": ID_PATTERN}
+_DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
+_TIME = {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+
+
+def _report_data() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "A value (share: percent 0..100, count, rank: 1 = best) or, for a "
+        "milestone, a stage id: exactly one of `value` and `stage`.",
+        "required": ["plan", "target", "as_of"],
+        "properties": {
+            "plan": _ID,
+            "target": _ID,
+            "as_of": _DATE,
+            "value": {"type": "number"},
+            "stage": _ID,
+            "unit": {"enum": [unit.value for unit in Unit]},
+            "note": {"type": "string", "maxLength": MAX_NOTE_CHARS},
+            "evidence": {
+                "type": "string",
+                "maxLength": MAX_URL_CHARS,
+                "pattern": URL_PATTERN,
+            },
+        },
+        "additionalProperties": False,
+        "oneOf": [{"required": ["value"]}, {"required": ["stage"]}],
+    }
+
+
+def _retraction_data() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["plan", "target", "as_of", "reason"],
+        "properties": {
+            "plan": _ID,
+            "target": _ID,
+            "as_of": _DATE,
+            "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS},
+        },
+        "additionalProperties": False,
+    }
+
+
+def _tick_data() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["at"],
+        "properties": {"at": _TIME},
+        "additionalProperties": False,
+    }
+
+
+_DESCRIPTIONS = {
+    EventType.PROGRESS_REPORTED: "An agency reports a target's value as of a date. "
+    "`subject` equals `data.target`.",
+    EventType.PROGRESS_RETRACTED: "An agency withdraws its report of a target as of a date. "
+    "`subject` equals `data.target`.",
+    EventType.CLOCK_TICK: "The platform clock: time has passed (no subject).",
+}
+
+
+def event_schema(event_type: EventType) -> dict[str, Any]:
+    """The schema of one event type as a JSON structured-mode CloudEvent."""
+    is_tick = event_type is EventType.CLOCK_TICK
+    data = {
+        EventType.PROGRESS_REPORTED: _report_data,
+        EventType.PROGRESS_RETRACTED: _retraction_data,
+        EventType.CLOCK_TICK: _tick_data,
+    }[event_type]()
+    properties: dict[str, Any] = {
+        "specversion": {"const": SPECVERSION},
+        "id": {"type": "string", "minLength": 1, "maxLength": 128, "pattern": _NO_CONTROLS},
+        "source": {"const": CLOCK_SOURCE}
+        if is_tick
+        else {"type": "string", "pattern": AGENCY_SOURCE_PATTERN},
+        "type": {"const": event_type.value},
+        "time": _TIME,
+        "datacontenttype": {"const": DATACONTENTTYPE},
+        "sigkeyid": {"type": "string", "pattern": KEY_ID_PATTERN},
+        "signature": {
+            "type": "string",
+            "description": "Ed25519 signature, unpadded base64url (docs/contract.md)",
+            "pattern": BASE64URL_PATTERN,
+            "maxLength": 256,
+        },
+        "data": data,
+    }
+    if not is_tick:
+        properties["subject"] = _ID
+    required = ["specversion", "id", "source", "type", "time", "datacontenttype", "data"]
+    if not is_tick:
+        required.insert(4, "subject")
+    schema: dict[str, Any] = {
+        "$schema": DIALECT,
+        "$id": f"urn:planwatch:schema:{event_type.value}",
+        "title": event_type.value,
+        "description": _DESCRIPTIONS[event_type],
+        "type": "object",
+        "required": required,
+        "properties": properties,
+        # Other attributes are CloudEvents extensions: lowercase names, string values.
+        "propertyNames": {"anyOf": [{"pattern": EXTENSION_NAME_PATTERN}, {"const": "data"}]},
+        "additionalProperties": {"type": "string", "maxLength": 1024},
+    }
+    if is_tick:
+        schema["not"] = {"required": ["subject"]}
+    return schema
+
+
+def schema_files() -> dict[str, str]:
+    """File name -> file text for every event type."""
+    return {
+        f"{event_type.value}.json": json.dumps(event_schema(event_type), indent=2) + "\n"
+        for event_type in EventType
+    }
+
+
+def write_schemas(directory: Path) -> list[Path]:
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in schema_files().items():
+        path = directory / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m shared.contract.schema DIRECTORY", file=sys.stderr)
+        return 2
+    for path in write_schemas(Path(args[0])):
+        print(path)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
