@@ -17,7 +17,7 @@ from shared.runtime.host import ServiceHost, build_http_app, new_registry
 from shared.runtime.kafka import DurableBatchProcessor, Record, failure_kind, make_broker
 from shared.runtime.metrics import RuntimeMetrics
 from shared.runtime.mongo import make_client
-from shared.runtime.topics_admin import ensure_topics
+from shared.kafka_admin import ensure_topics
 
 
 def create_app(settings: NotifySettings) -> FastAPI:
