@@ -19,6 +19,7 @@ app = typer.Typer(
 # (module, attribute, command-group name or None to add the module's commands at the top level)
 _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.infra.cli", "infra_app", "infra"),
+    ("planwatch.keys_cli", "keys_app", "keys"),
 )
 
 

@@ -1,0 +1,70 @@
+"""`planwatch keys`: agency signing keys (the private key stays with the agency)."""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from shared.contract.events import ID_PATTERN, KEY_ID_PATTERN
+from shared.contract.keys import (
+    AgencyKey,
+    default_key_id,
+    generate_private_key,
+    private_key_pem,
+    public_key_text,
+)
+
+keys_app = typer.Typer(help="Agency signing keys (Ed25519).", no_args_is_help=True)
+
+
+def _write_new(path: Path, content: bytes, mode: int) -> None:
+    """Create a file with `mode` from the start (no window with wider permissions)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+
+
+@keys_app.command("generate")
+def generate(
+    agency: Annotated[str, typer.Option("--agency", help="The agency id, as in the catalog.")],
+    key_id: Annotated[
+        str | None, typer.Option("--key-id", help="Key id; default: k + 16 hex of SHA-256(pub).")
+    ] = None,
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for the key files.", file_okay=False)
+    ] = Path(),
+) -> None:
+    """Generate a key pair: writes <agency>.<kid>.key.pem (0600) and <agency>.<kid>.pub.json,
+    and prints the registry entry (one JSON line)."""
+    if not re.fullmatch(ID_PATTERN, agency):
+        raise typer.BadParameter(f"{agency!r} is not an agency id", param_hint="--agency")
+    if key_id is not None and not re.fullmatch(KEY_ID_PATTERN, key_id):
+        raise typer.BadParameter(
+            f"{key_id!r}: letters, digits, '.', '_', '-', at most 64", param_hint="--key-id"
+        )
+    private_key = generate_private_key()
+    kid = key_id or default_key_id(private_key)
+    entry = AgencyKey(
+        agency=agency,
+        key_id=kid,
+        public_key=public_key_text(private_key),
+        created=datetime.now(UTC).replace(microsecond=0),
+    )
+    out.mkdir(parents=True, exist_ok=True)
+    key_path = out / f"{agency}.{kid}.key.pem"
+    pub_path = out / f"{agency}.{kid}.pub.json"
+    line = entry.model_dump_json()
+    try:
+        _write_new(key_path, private_key_pem(private_key), 0o600)
+        _write_new(pub_path, (line + "\n").encode("utf-8"), 0o644)
+    except FileExistsError as exc:
+        typer.echo(f"error: {exc.filename} exists; not overwriting a key", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"private key: {key_path} (keep it secret)", err=True)
+    typer.echo(f"registry entry: {pub_path}", err=True)
+    typer.echo(line)
