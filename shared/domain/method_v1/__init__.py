@@ -1,0 +1,84 @@
+"""Scoring method v1 (docs/scoring-method.md, after /work/shared/docs/scoring.md): pure functions.
+
+Entry points: `score_plan` (offline: a plan's state from its events at an instant),
+`evaluate_target` (one target from its effective series), `IncrementalSeries` /
+`fold_observation` (the live service's per-target state), `alert_states` / `alert_transitions`,
+and `plan_state_to_json`.
+"""
+
+from .alerts import (
+    AlertRule,
+    AlertTransition,
+    FiringAlert,
+    Severity,
+    TransitionKind,
+    alert_states,
+    alert_transitions,
+    fingerprint,
+    firing_alerts,
+    transition_id,
+)
+from .evaluate import METHOD_VERSION, TargetResult, evaluate_target
+from .figures import Projection, Staleness
+from .json_view import plan_state_to_json, rollup_to_json, target_to_json
+from .plan_state import PlanState, UnknownTargetError, assemble_plan_state, score_plan
+from .rollup import AgencyScorecard, Rollup, Rollups, agency_scorecards, roll_up
+from .series import (
+    IncrementalSeries,
+    SeriesError,
+    SeriesPoint,
+    effective_series,
+    fold_observation,
+    is_known_at,
+    last_report_at,
+    series_from_winners,
+    supersedes,
+)
+from .shares import Baseline, BaselineSource, achieved
+from .status import BADNESS, Status, is_worse, status_from_score
+
+__all__ = [
+    "BADNESS",
+    "METHOD_VERSION",
+    "AgencyScorecard",
+    "AlertRule",
+    "AlertTransition",
+    "Baseline",
+    "BaselineSource",
+    "FiringAlert",
+    "IncrementalSeries",
+    "PlanState",
+    "Projection",
+    "Rollup",
+    "Rollups",
+    "SeriesError",
+    "SeriesPoint",
+    "Severity",
+    "Staleness",
+    "Status",
+    "TargetResult",
+    "TransitionKind",
+    "UnknownTargetError",
+    "achieved",
+    "agency_scorecards",
+    "alert_states",
+    "alert_transitions",
+    "assemble_plan_state",
+    "effective_series",
+    "evaluate_target",
+    "fingerprint",
+    "firing_alerts",
+    "fold_observation",
+    "is_known_at",
+    "is_worse",
+    "last_report_at",
+    "plan_state_to_json",
+    "roll_up",
+    "rollup_to_json",
+    "score_plan",
+    "series_from_winners",
+    "status_from_score",
+    "supersedes",
+    "target_to_json",
+    "transition_id",
+]

@@ -1,0 +1,89 @@
+"""The JSON view of a plan state: plain dicts, numbers unrounded, keys in a deterministic order."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .evaluate import TargetResult
+from .plan_state import PlanState
+from .rollup import Rollup
+from .series import SeriesPoint
+from .shares import Baseline
+
+JSON = dict[str, Any]
+
+
+def _point(point: SeriesPoint | Baseline | None) -> JSON | None:
+    if point is None:
+        return None
+    return {"as_of": point.as_of.isoformat(), "value": point.value}
+
+
+def rollup_to_json(rollup: Rollup) -> JSON:
+    return {
+        "score": rollup.score,
+        "status": rollup.status.value if rollup.status is not None else None,
+        "counts": {status.value: n for status, n in rollup.counts.items()},
+    }
+
+
+def target_to_json(result: TargetResult) -> JSON:
+    proj = result.projection
+    current = _point(result.current)
+    if current is not None and result.current is not None:
+        current["event_id"] = result.current.event_id
+    baseline = _point(result.baseline)
+    if baseline is not None and result.baseline is not None:
+        baseline["source"] = result.baseline.source.value
+    return {
+        "status": result.status.value,
+        "score": result.score,
+        "progress_share": result.progress_share,
+        "expected_share": result.expected_share,
+        "pace_ratio": result.pace_ratio,
+        "cagr_ratio": result.cagr_ratio,
+        "projected": proj.value if proj is not None else None,
+        "projected_share": proj.share if proj is not None else None,
+        "likely": proj.likely if proj is not None else None,
+        "observed_per_month": result.observed_per_month,
+        "required_per_month": result.required_per_month,
+        "stale": result.stale,
+        "days_left": result.days_left,
+        "days_since_report": result.days_since_report,
+        "regression": result.regression,
+        "points": result.points,
+        "current": current,
+        "baseline": baseline,
+    }
+
+
+def plan_state_to_json(state: PlanState) -> JSON:
+    """The state as JSON-ready data; statuses upper case, dates ISO, floats as computed."""
+    return {
+        "method": state.method,
+        "plan": state.plan,
+        "at": state.day.isoformat(),
+        "targets": {tid: target_to_json(r) for tid, r in state.targets.items()},
+        "tasks": {tid: rollup_to_json(r) for tid, r in state.tasks.items()},
+        "areas": {aid: rollup_to_json(r) for aid, r in state.areas.items()},
+        # The plan level's roll-up. The brief's shape names both the plan id and this roll-up
+        # "plan"; one JSON object cannot hold both, so the id keeps "plan".
+        "overall": rollup_to_json(state.total),
+        "agencies": {
+            aid: {
+                "lead": rollup_to_json(card.lead),
+                "co": rollup_to_json(card.co),
+                "stale": card.stale,
+            }
+            for aid, card in state.agencies.items()
+        },
+        "alerts": [
+            {
+                "fingerprint": alert.fingerprint,
+                "rule": alert.rule.value,
+                "target": alert.target,
+                "severity": alert.severity.value,
+            }
+            for alert in state.alerts
+        ],
+    }
