@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
 
 import yaml
@@ -31,6 +31,7 @@ from services.notify.domain.receivers import (
 from services.notify.domain.routing import Route, RouteSettings, route_key
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 _TOP_KEYS = {"route", "receivers", "inhibit_rules"}
 _ROUTE_KEYS = {
@@ -75,7 +76,7 @@ class RoutingConfig:
         return self.receivers[receiver].integrations
 
 
-class _Refused(Exception):
+class _RefusedError(Exception):
     """Internal: the node is bad; the issue is already recorded."""
 
 
@@ -88,9 +89,9 @@ class _Parser:
         self.source = source
         self.issues: list[ConfigIssue] = []
 
-    def refuse(self, node: Node, message: str) -> _Refused:
+    def refuse(self, node: Node, message: str) -> _RefusedError:
         self.issues.append(ConfigIssue(_line(node), message))
-        return _Refused()
+        return _RefusedError()
 
     # --- node helpers -------------------------------------------------------------------
     def mapping(self, node: Node, where: str, allowed: set[str]) -> dict[str, tuple[Node, Node]]:
@@ -176,7 +177,13 @@ class _Parser:
             raise self.refuse(node, f"{where}: {text!r} is not an http(s) URL with a host")
         return text
 
-    def optional(self, fields: Mapping[str, tuple[Node, Node]], key: str, parse: Callable[[Node], T], default: T) -> T:
+    def optional(
+        self,
+        fields: Mapping[str, tuple[Node, Node]],
+        key: str,
+        parse: Callable[[Node], T],
+        default: T,
+    ) -> T:
         if key not in fields:
             return default
         return parse(fields[key][1])
@@ -184,8 +191,10 @@ class _Parser:
     # --- sections -----------------------------------------------------------------------
     def document(self, root: Node | None) -> RoutingConfig:
         if root is None:
-            self.issues.append(ConfigIssue(1, "the file is empty: a route and receivers are required"))
-            raise _Refused()
+            self.issues.append(
+                ConfigIssue(1, "the file is empty: a route and receivers are required")
+            )
+            raise _RefusedError()
         top = self.mapping(root, "the file", _TOP_KEYS)
         receivers: dict[str, Receiver] = {}
         if "receivers" in top:
@@ -200,17 +209,17 @@ class _Parser:
             rules = tuple(
                 rule
                 for item in self.sequence(top["inhibit_rules"][1], "inhibit_rules")
-                if (rule := self.guard(lambda n=item: self.inhibit_rule(n))) is not None
+                if (rule := self.guard(self.inhibit_rule, item)) is not None
             )
         if route is None:
-            raise _Refused()
+            raise _RefusedError()
         by_id = {r.id: r for r in route.walk()}
         return RoutingConfig(route, receivers, rules, self.source, by_id)
 
-    def guard(self, parse: Callable[[], T]) -> T | None:
+    def guard(self, parse: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T | None:
         try:
-            return parse()
-        except _Refused:
+            return parse(*args, **kwargs)
+        except _RefusedError:
             return None
 
     def route(
@@ -224,7 +233,7 @@ class _Parser:
         where = "route" if parent_settings is None else "routes[]"
         try:
             fields = self.mapping(node, where, _ROUTE_KEYS)
-        except _Refused:
+        except _RefusedError:
             return None
         root = parent_settings is None
         receiver = parent_settings.receiver if parent_settings else ""
@@ -240,7 +249,9 @@ class _Parser:
             key_node, value_node = fields["matchers"]
             matchers = self.guard(lambda: self.matchers(value_node, f"{where}.matchers")) or ()
             if root:
-                self.refuse(key_node, "the root route must not have matchers: it matches every alert")
+                self.refuse(
+                    key_node, "the root route must not have matchers: it matches every alert"
+                )
         continue_ = False
         if "continue" in fields:
             key_node, value_node = fields["continue"]
@@ -253,16 +264,7 @@ class _Parser:
             parsed = self.guard(lambda: self.group_by(fields["group_by"][1], where))
             if parsed is not None:
                 group_by, group_by_all = parsed
-        timings: dict[str, timedelta] = {}
-        for name in ("group_wait", "group_interval", "repeat_interval"):
-            if name in fields:
-                value = self.guard(lambda n=name: self.duration(fields[n][1], f"{where}.{n}"))
-                if value is None:
-                    continue
-                if name != "group_wait" and value <= timedelta(0):
-                    self.refuse(fields[name][1], f"{where}.{name} must be greater than zero")
-                    continue
-                timings[name] = value
+        timings = self.timings(fields, where)
         settings = RouteSettings(
             receiver=receiver,
             group_by=group_by,
@@ -278,13 +280,28 @@ class _Parser:
         if "routes" in fields:
             try:
                 items = self.sequence(fields["routes"][1], f"{where}.routes")
-            except _Refused:
+            except _RefusedError:
                 items = []
             for index, item in enumerate(items):
                 child = self.route(item, shell, settings, receivers, index)
                 if child is not None:
                     children.append(child)
         return Route(settings, matchers, continue_, tuple(children), key, route_id, _line(node))
+
+    def timings(self, fields: Mapping[str, tuple[Node, Node]], where: str) -> dict[str, timedelta]:
+        result: dict[str, timedelta] = {}
+        for name in ("group_wait", "group_interval", "repeat_interval"):
+            if name not in fields:
+                continue
+            node = fields[name][1]
+            value = self.guard(self.duration, node, f"{where}.{name}")
+            if value is None:
+                continue
+            if name != "group_wait" and value <= timedelta(0):
+                self.refuse(node, f"{where}.{name} must be greater than zero")
+                continue
+            result[name] = value
+        return result
 
     def group_by(self, node: Node, where: str) -> tuple[tuple[str, ...], bool]:
         names = self.strings(node, f"{where}.group_by")
@@ -303,10 +320,10 @@ class _Parser:
         result: dict[str, Receiver] = {}
         try:
             items = self.sequence(node, "receivers")
-        except _Refused:
+        except _RefusedError:
             return result
         for item in items:
-            receiver = self.guard(lambda n=item: self.receiver(n))
+            receiver = self.guard(self.receiver, item)
             if receiver is None:
                 continue
             if receiver.name in result:
@@ -325,7 +342,7 @@ class _Parser:
             if key not in fields:
                 continue
             for index, item in enumerate(self.sequence(fields[key][1], f"{name}.{key}")):
-                config = self.guard(lambda i=item, p=parse, k=key: p(self, i, f"{name}.{k}[]"))
+                config = self.guard(parse, self, item, f"{name}.{key}[]")
                 if config is not None:
                     integrations.append(Integration(name, index, config))
         return Receiver(name, tuple(integrations))
@@ -341,9 +358,13 @@ class _Parser:
             url=url,
             url_ref=url_ref,
             secret=self.optional(f, "secret", lambda n: self.secret(n, f"{where}.secret"), None),
-            allow_private=self.optional(f, "allow_private", lambda n: self.boolean(n, where), False),
+            allow_private=self.optional(
+                f, "allow_private", lambda n: self.boolean(n, where), False
+            ),
             send_resolved=self.optional(f, "send_resolved", lambda n: self.boolean(n, where), True),
-            max_alerts=self.optional(f, "max_alerts", lambda n: self.integer(n, f"{where}.max_alerts"), 0),
+            max_alerts=self.optional(
+                f, "max_alerts", lambda n: self.integer(n, f"{where}.max_alerts"), 0
+            ),
         )
 
     def email(self, node: Node, where: str) -> EmailConfig:
@@ -358,7 +379,9 @@ class _Parser:
         return EmailConfig(
             to=to,
             sender=self.string(f["from"][1], f"{where}.from"),
-            send_resolved=self.optional(f, "send_resolved", lambda n: self.boolean(n, where), False),
+            send_resolved=self.optional(
+                f, "send_resolved", lambda n: self.boolean(n, where), False
+            ),
             html=self.optional(f, "html", lambda n: self.boolean(n, f"{where}.html"), True),
         )
 
@@ -380,7 +403,9 @@ class _Parser:
         return WecomConfig(
             url_ref=url_ref,
             key_ref=key_ref,
-            allow_private=self.optional(f, "allow_private", lambda n: self.boolean(n, where), False),
+            allow_private=self.optional(
+                f, "allow_private", lambda n: self.boolean(n, where), False
+            ),
             send_resolved=self.optional(f, "send_resolved", lambda n: self.boolean(n, where), True),
         )
 
@@ -395,7 +420,9 @@ class _Parser:
             url=url,
             url_ref=url_ref,
             secret=self.optional(f, "secret", lambda n: self.secret(n, f"{where}.secret"), None),
-            allow_private=self.optional(f, "allow_private", lambda n: self.boolean(n, where), False),
+            allow_private=self.optional(
+                f, "allow_private", lambda n: self.boolean(n, where), False
+            ),
             send_resolved=self.optional(f, "send_resolved", lambda n: self.boolean(n, where), True),
         )
 
@@ -405,7 +432,9 @@ class _Parser:
         for required in ("source_matchers", "target_matchers"):
             if required not in f:
                 raise self.refuse(node, f"{where}: {required!r} is required")
-        equal = tuple(self.optional(f, "equal", lambda n: self.strings(n, f"{where}.equal"), []))
+        equal: tuple[str, ...] = ()
+        if "equal" in f:
+            equal = tuple(self.strings(f["equal"][1], f"{where}.equal"))
         for name in equal:
             if not LABEL_NAME.match(name):
                 raise self.refuse(f["equal"][1], f"{where}.equal: bad label name {name!r}")
@@ -437,9 +466,8 @@ def load_routing(text: str, source: str = "<routing>") -> RoutingConfig:
         raise RoutingConfigError(source, [ConfigIssue(line, f"not YAML: {exc.problem}")]) from exc
     try:
         config = parser.document(root)
-    except _Refused:
+    except _RefusedError:
         config = None
     if parser.issues or config is None:
         raise RoutingConfigError(source, parser.issues)
     return config
-

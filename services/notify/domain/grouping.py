@@ -102,13 +102,13 @@ def flush(group: GroupState, route: Route, now: datetime) -> tuple[GroupState, l
     updated = group.model_copy(
         update={"next_flush_at": now + route.settings.group_interval, "has_flushed": True}
     )
-    snapshot = sorted(group.alerts.values(), key=lambda a: (sorted(a.labels.items()), a.fingerprint))
+    snapshot = sorted(
+        group.alerts.values(), key=lambda a: (sorted(a.labels.items()), a.fingerprint)
+    )
     return updated, snapshot
 
 
-def remove_notified_resolved(
-    group: GroupState, sent: Iterable[Alert], now: datetime
-) -> GroupState:
+def remove_notified_resolved(group: GroupState, sent: Iterable[Alert], now: datetime) -> GroupState:
     """Drop the resolved alerts of a flush once every integration has been notified, unless
     they changed since the flush (e.g. fired again): Alertmanager's ``DeleteIfNotModified``."""
     now = require_aware(now)

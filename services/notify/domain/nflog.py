@@ -37,6 +37,7 @@ def needs_update(
     entry: LogEntry | None,
     firing: Collection[str],
     resolved: Collection[str],
+    *,
     send_resolved: bool,
     repeat_interval: timedelta,
     now: datetime,
@@ -81,6 +82,7 @@ def decide(
     integration: str,
     alerts: Sequence[Alert],
     entry: LogEntry | None,
+    *,
     send_resolved: bool,
     repeat_interval: timedelta,
     now: datetime,
@@ -97,9 +99,9 @@ def decide(
         entry,
         [a.fingerprint for a in firing],
         [a.fingerprint for a in resolved],
-        send_resolved,
-        repeat_interval,
-        now,
+        send_resolved=send_resolved,
+        repeat_interval=repeat_interval,
+        now=now,
     )
     if reason is NotifyReason.DO_NOT_NOTIFY:
         return DedupDecision(reason=reason)

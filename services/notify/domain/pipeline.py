@@ -111,6 +111,7 @@ def prepare_notifications(
     group: GroupState,
     route: Route,
     snapshot: Sequence[Alert],
+    *,
     log_entries: Mapping[str, LogEntry],
     firing_alerts: Sequence[Alert],
     silences: Sequence[Silence],
@@ -135,9 +136,9 @@ def prepare_notifications(
             integration.key,
             visible,
             log_entries.get(integration.key),
-            integration.send_resolved,
-            route.settings.repeat_interval,
-            now,
+            send_resolved=integration.send_resolved,
+            repeat_interval=route.settings.repeat_interval,
+            now=now,
         )
         if not decision.notify or decision.entry is None:
             continue
