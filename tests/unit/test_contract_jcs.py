@@ -1,0 +1,88 @@
+"""RFC 8785 canonical JSON and the strict JSON reader."""
+
+from __future__ import annotations
+
+import struct
+
+import pytest
+
+from shared.contract import jcs
+from shared.contract.reasons import ContractError, Reason
+
+
+def _double(bits: str) -> float:
+    value: float = struct.unpack(">d", bytes.fromhex(bits))[0]
+    return value
+
+
+# RFC 8785 appendix B: IEEE-754 bit patterns and their canonical text.
+@pytest.mark.parametrize(
+    ("bits", "text"),
+    [
+        ("0000000000000000", "0"),
+        ("8000000000000000", "0"),
+        ("0000000000000001", "5e-324"),
+        ("8000000000000001", "-5e-324"),
+        ("7fefffffffffffff", "1.7976931348623157e+308"),
+        ("ffefffffffffffff", "-1.7976931348623157e+308"),
+        ("4340000000000000", "9007199254740992"),
+        ("c340000000000000", "-9007199254740992"),
+        ("4430000000000000", "295147905179352830000"),
+        ("44b52d02c7e14af5", "9.999999999999997e+22"),
+        ("44b52d02c7e14af6", "1e+23"),
+        ("44b52d02c7e14af7", "1.0000000000000001e+23"),
+        ("444b1ae4d6e2ef4e", "999999999999999700000"),
+        ("444b1ae4d6e2ef4f", "999999999999999900000"),
+        ("444b1ae4d6e2ef50", "1e+21"),
+        ("3eb0c6f7a0b5ed8c", "9.999999999999997e-7"),
+        ("3eb0c6f7a0b5ed8d", "0.000001"),
+        ("41b3de4355555553", "333333333.3333332"),
+        ("41b3de4355555554", "333333333.33333325"),
+        ("41b3de4355555555", "333333333.3333333"),
+        ("41b3de4355555556", "333333333.3333334"),
+        ("41b3de4355555557", "333333333.33333343"),
+        ("becbf647612f3696", "-0.0000033333333333333333"),
+        ("43143ff3c1cb0959", "1424953923781206.2"),
+    ],
+)
+def test_numbers_follow_ecmascript(bits: str, text: str) -> None:
+    assert jcs.format_number(_double(bits)) == text
+
+
+def test_integers_and_plain_values() -> None:
+    assert jcs.canonicalize([5, 5.0, 100, 0.5, -1, True, None]) == b"[5,5,100,0.5,-1,true,null]"
+
+
+def test_keys_sorted_by_utf16_and_no_whitespace() -> None:
+    # U+1F600 (surrogates D83D..) sorts before U+FFFD in UTF-16 though after it in code points.
+    value = {"b": 1, "a": {"z": [], "y": "x"}, "\ufffd": 2, "\U0001f600": 3}
+    assert jcs.canonicalize(value) == '{"a":{"y":"x","z":[]},"b":1,"😀":3,"\ufffd":2}'.encode()
+
+
+def test_string_escapes() -> None:
+    assert jcs.canonicalize('"\\\n\t\x01é€') == b'"\\"\\\\\\n\\t\\u0001\xc3\xa9\xe2\x82\xac"'
+
+
+@pytest.mark.parametrize(
+    ("raw", "fragment"),
+    [
+        (b'{"a": NaN}', "NaN"),
+        (b'{"a": Infinity}', "Infinity"),
+        (b'{"a": -Infinity}', "-Infinity"),
+        (b'{"a": 1e400}', "out of range"),
+        (b'{"a": 1, "a": 2}', "duplicate JSON key 'a'"),
+        (b"{", "invalid JSON"),
+        (b"\xff", "not UTF-8"),
+    ],
+)
+def test_strict_reader_refuses(raw: bytes, fragment: str) -> None:
+    with pytest.raises(ContractError) as caught:
+        jcs.loads(raw)
+    assert caught.value.reason is Reason.MALFORMED
+    assert fragment in caught.value.message
+
+
+def test_lone_surrogate_is_malformed() -> None:
+    with pytest.raises(ContractError) as caught:
+        jcs.canonicalize(jcs.loads(b'"\\ud800"'))
+    assert caught.value.reason is Reason.MALFORMED
