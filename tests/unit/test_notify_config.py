@@ -45,7 +45,9 @@ receivers:
     email_configs: [{to: [a@example.org], from: pw@example.org}]
   - name: health
     wecom_configs: [{key_ref: env:WECOM_KEY}]
-    dingtalk_configs: [{url: "https://oapi.dingtalk.com/robot/send?access_token=x", secret: "file:/run/s"}]
+    dingtalk_configs:
+      - url: "https://oapi.dingtalk.com/robot/send?access_token=x"
+        secret: "file:/run/s"
 """
 
 

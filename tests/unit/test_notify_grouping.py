@@ -3,8 +3,9 @@ driven by an injected clock."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
+from services.notify.domain.alert import Alert
 from services.notify.domain.config import RoutingConfig, load_routing
 from services.notify.domain.grouping import (
     GroupState,
@@ -15,11 +16,11 @@ from services.notify.domain.grouping import (
     new_group,
     remove_notified_resolved,
 )
+from services.notify.domain.matchers import parse_matcher
 from services.notify.domain.nflog import LogEntry, NotifyReason, decide, needs_update
 from services.notify.domain.pipeline import Notification, dispatch, prepare_notifications
 from services.notify.domain.routing import Route, match_routes
 from services.notify.domain.silences import Silence
-from services.notify.domain.matchers import parse_matcher
 from tests.unit.notify_fixtures import T0, at, make_alert
 
 CONFIG = """\
@@ -35,7 +36,9 @@ route:
       continue: true
 receivers:
   - name: hook
-    webhook_configs: [{url: "https://h.example/a"}, {url: "https://h.example/b", send_resolved: false}]
+    webhook_configs:
+      - {url: "https://h.example/a"}
+      - {url: "https://h.example/b", send_resolved: false}
   - name: coordinator
     kafka_configs: [{topic: t}]
 inhibit_rules:
@@ -147,47 +150,55 @@ def entry(firing: set[str], resolved: set[str], ts_seconds: float) -> LogEntry:
 H = timedelta(hours=1)
 
 
+def nu(
+    e: LogEntry | None,
+    firing: set[str],
+    resolved: set[str],
+    send_resolved: bool,
+    now: datetime | None = None,
+) -> NotifyReason:
+    """needs_update with a 1h repeat interval, evaluated at ``now`` (default T0+600s)."""
+    return needs_update(
+        e,
+        firing,
+        resolved,
+        send_resolved=send_resolved,
+        repeat_interval=H,
+        now=now or at(600),
+    )
+
+
 def test_needs_update_reasons() -> None:
-    now = at(600)
-    kw = {"repeat_interval": H, "now": now}
-    assert needs_update(None, {"a"}, set(), send_resolved=True, **kw) is (
-        NotifyReason.FIRST_NOTIFICATION
-    )
-    assert needs_update(None, set(), {"a"}, send_resolved=True, **kw) is (
-        NotifyReason.DO_NOT_NOTIFY
-    )
+    assert nu(None, {"a"}, set(), True) is (NotifyReason.FIRST_NOTIFICATION)
+    assert nu(None, set(), {"a"}, True) is (NotifyReason.DO_NOT_NOTIFY)
     e = entry({"a"}, set(), 300)
-    assert needs_update(e, {"a", "b"}, set(), send_resolved=True, **kw) is NotifyReason.NEW_ALERTS
-    assert needs_update(e, {"a"}, set(), send_resolved=True, **kw) is NotifyReason.DO_NOT_NOTIFY
+    assert nu(e, {"a", "b"}, set(), True) is NotifyReason.NEW_ALERTS
+    assert nu(e, {"a"}, set(), True) is NotifyReason.DO_NOT_NOTIFY
     # everything resolved: sent even without send_resolved, to clear the log
-    assert needs_update(e, set(), {"a"}, send_resolved=False, **kw) is NotifyReason.ALL_RESOLVED
+    assert nu(e, set(), {"a"}, False) is NotifyReason.ALL_RESOLVED
     # after a resolution the next firing is a first notification again
     cleared = entry(set(), {"a"}, 300)
-    assert needs_update(cleared, {"a"}, set(), send_resolved=True, **kw) is (
-        NotifyReason.FIRST_NOTIFICATION
-    )
+    assert nu(cleared, {"a"}, set(), True) is (NotifyReason.FIRST_NOTIFICATION)
     # fired and resolved within one interval, never told: nothing
-    assert needs_update(cleared, set(), {"b"}, send_resolved=True, **kw) is (
-        NotifyReason.DO_NOT_NOTIFY
-    )
+    assert nu(cleared, set(), {"b"}, True) is (NotifyReason.DO_NOT_NOTIFY)
     two = entry({"a", "b"}, set(), 300)
-    assert needs_update(two, {"a"}, {"b"}, send_resolved=True, **kw) is NotifyReason.NEW_RESOLVED
-    assert needs_update(two, {"a"}, {"b"}, send_resolved=False, **kw) is (
-        NotifyReason.DO_NOT_NOTIFY
-    )
+    assert nu(two, {"a"}, {"b"}, True) is NotifyReason.NEW_RESOLVED
+    assert nu(two, {"a"}, {"b"}, False) is (NotifyReason.DO_NOT_NOTIFY)
 
 
 def test_repeat_interval() -> None:
     e = entry({"a"}, set(), 0)
-    kw = {"send_resolved": True, "repeat_interval": H}
-    assert needs_update(e, {"a"}, set(), now=at(3600), **kw) is NotifyReason.DO_NOT_NOTIFY
-    assert needs_update(e, {"a"}, set(), now=at(3601), **kw) is NotifyReason.REPEAT_INTERVAL
+    assert nu(e, {"a"}, set(), True, at(3600)) is NotifyReason.DO_NOT_NOTIFY
+    assert nu(e, {"a"}, set(), True, at(3601)) is NotifyReason.REPEAT_INTERVAL
 
 
 def test_decide_without_send_resolved_records_only() -> None:
     a = make_alert(ends=at(10))
     e = LogEntry(
-        group_key="g", integration="i", firing=frozenset({a.fingerprint}), resolved=frozenset(),
+        group_key="g",
+        integration="i",
+        firing=frozenset({a.fingerprint}),
+        resolved=frozenset(),
         timestamp=T0,
     )
     d = decide("g", "i", [a], e, send_resolved=False, repeat_interval=H, now=at(30))
@@ -210,10 +221,7 @@ class Harness:
         self.log: dict[tuple[str, str], LogEntry] = {}
         self.silences: list[Silence] = []
 
-    def receive(self, alert: object, now_s: float) -> None:
-        from services.notify.domain.alert import Alert
-
-        assert isinstance(alert, Alert)
+    def receive(self, alert: Alert, now_s: float) -> None:
         self.groups.update(dispatch(self.cfg, alert, self.groups, at(now_s)))
 
     def tick(self, now_s: float) -> list[Notification]:
@@ -226,22 +234,26 @@ class Harness:
             if not flush_due(group, now):
                 continue
             route = self.cfg.routes_by_id[group.route_id]
-            group, snapshot = flush(group, route, now)
-            entries = {
-                i: e for (k, i), e in self.log.items() if k == group.key
-            }
+            flushed, snapshot = flush(group, route, now)
+            entries = {i: e for (k, i), e in self.log.items() if k == flushed.key}
             notes = prepare_notifications(
-                self.cfg, group, route, snapshot, log_entries=entries,
-                firing_alerts=firing, silences=self.silences, now=now,
+                self.cfg,
+                group,
+                route,
+                snapshot,
+                log_entries=entries,
+                firing_alerts=firing,
+                silences=self.silences,
+                now=now,
             )
             for note in notes:  # every delivery succeeds here
                 self.log[(note.group_key, note.integration.key)] = note.entry
             sent.extend(notes)
-            group = remove_notified_resolved(group, snapshot, now)
-            if group.is_empty():
+            remaining = remove_notified_resolved(flushed, snapshot, now)
+            if remaining.is_empty():
                 del self.groups[gid]
             else:
-                self.groups[gid] = group
+                self.groups[gid] = remaining
         return sent
 
 

@@ -30,7 +30,7 @@ def test_parse_one(text: str, name: str, op: MatchType, value: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ['=x', 'a=="b"', 'a="b', 'a~"b"', '1a="b"', 'a="b" c', 'a=~"("', 'a="\\q"']
+    "text", ["=x", 'a=="b"', 'a="b', 'a~"b"', '1a="b"', 'a="b" c', 'a=~"("', 'a="\\q"']
 )
 def test_parse_refuses(text: str) -> None:
     with pytest.raises(MatcherError):
