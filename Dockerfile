@@ -1,0 +1,38 @@
+# syntax=docker/dockerfile:1
+# One image for every planwatch process; the command picks it:
+#   planwatch-ingest | planwatch-scoring | planwatch-notify | planwatch tick | planwatch simulate
+# Runs as a non-root user and on a read-only root filesystem: nothing is written outside /tmp
+# (bytecode is compiled at build time; PYTHONDONTWRITEBYTECODE stops writes at run time).
+
+ARG PYTHON_IMAGE=python:3.11-slim-bookworm
+
+# --- builder: wheels for the project and all its dependencies ---------------------------------
+FROM ${PYTHON_IMAGE} AS builder
+ENV PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /src
+COPY pyproject.toml README.md ./
+COPY shared ./shared
+COPY services ./services
+COPY planwatch ./planwatch
+RUN pip wheel --wheel-dir /wheels .
+
+# --- runtime ----------------------------------------------------------------------------------
+FROM ${PYTHON_IMAGE} AS runtime
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOME=/tmp \
+    TMPDIR=/tmp
+RUN groupadd --system --gid 10001 planwatch \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin planwatch
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-index --find-links=/wheels planwatch \
+ && python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+USER 10001:10001
+WORKDIR /tmp
+# ingest, scoring, notify listen here by default (<SVC>_HTTP__PORT); bind 0.0.0.0 via <SVC>_HTTP__HOST.
+EXPOSE 8001 8002 8003
+CMD ["planwatch", "--help"]
