@@ -25,7 +25,7 @@ class TopicSetupError(RuntimeError):
     """Kafka refused a topic, an existing topic has another partition count, or it timed out."""
 
 
-def _check_spec(topics: Mapping[str, int]) -> None:
+def validate_topic_spec(topics: Mapping[str, int]) -> None:
     for name, partitions in topics.items():
         if not _LEGAL_TOPIC.fullmatch(name) or name in {".", ".."}:
             raise TopicSpecError(
@@ -60,7 +60,7 @@ async def ensure_topics(
     Raises TopicSpecError for bad input, TopicSetupError when Kafka refuses, an existing topic's
     partition count differs, or the topics are not ready within `timeout_s`.
     """
-    _check_spec(topics)
+    validate_topic_spec(topics)
     if not topics:
         return
     admin = AIOKafkaAdminClient(

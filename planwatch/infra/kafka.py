@@ -123,7 +123,7 @@ def start(settings: InfraSettings) -> int:
     return process(settings).spawn([*base, "kafka.Kafka", str(server_props)], cwd=home)
 
 
-def _addresses(bootstrap: str) -> list[tuple[str, int]]:
+def bootstrap_addresses(bootstrap: str) -> list[tuple[str, int]]:
     """host:port pairs of a comma-separated bootstrap string (port 9092 when omitted)."""
     pairs = []
     for item in bootstrap.split(","):
@@ -137,7 +137,7 @@ def _addresses(bootstrap: str) -> list[tuple[str, int]]:
 async def answers(bootstrap: str, timeout_s: float = 5.0) -> bool:
     """True if the cluster at `bootstrap` answers a metadata request with at least one broker."""
     # A TCP probe first: it keeps aiokafka from logging a connection error per poll while starting.
-    if not any(port_open(host, port) for host, port in _addresses(bootstrap)):
+    if not any(port_open(host, port) for host, port in bootstrap_addresses(bootstrap)):
         return False
     admin = AIOKafkaAdminClient(
         bootstrap_servers=bootstrap, request_timeout_ms=max(1000, int(timeout_s * 1000))

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import os
 import socket
+import time
 from pathlib import Path
 
 import pytest
 
 from planwatch.infra.errors import PortTakenError
 from planwatch.infra.manager import Endpoints, down, ensure_up, status
-from planwatch.infra.processes import pid_alive
+from planwatch.infra.processes import ManagedProcess, pid_alive
 from planwatch.infra.settings import InfraSettings
 
 pytestmark = pytest.mark.integration
@@ -80,3 +82,28 @@ async def test_port_held_by_a_foreign_process_is_a_clear_error(
         )
         with pytest.raises(PortTakenError, match=f"port\\(s\\) {port} .* not start"):
             await ensure_up(settings, report=_quiet)
+
+
+def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) -> None:
+    proc = ManagedProcess("stubborn", tmp_path)
+    # $0 is the state dir, so the command line names it (how running_pid recognises our pids).
+    script = 'trap "" TERM; while :; do sleep 0.1; done'
+    pid = proc.spawn(["/bin/sh", "-c", script, str(tmp_path)], cwd=tmp_path)
+    assert proc.running_pid() == pid
+
+    started = time.monotonic()
+    assert proc.stop(timeout_s=1.0) is True
+    elapsed = time.monotonic() - started
+
+    assert not pid_alive(pid)
+    assert 1.0 <= elapsed < 5.0  # waited out the SIGTERM grace period, then killed
+    assert proc.read_pid() is None
+    assert proc.stop(timeout_s=1.0) is False
+
+
+def test_recorded_pid_of_a_foreign_process_is_not_ours(tmp_path: Path) -> None:
+    proc = ManagedProcess("kafka", tmp_path)
+    proc.pid_file.write_text(f"{os.getpid()}\n")  # alive, but its command line is not ours
+    assert proc.running_pid() is None
+    assert proc.stop(timeout_s=1.0) is False
+    assert pid_alive(os.getpid())
