@@ -20,6 +20,7 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.infra.cli", "infra_app", "infra"),
     ("planwatch.keys_cli", "keys_app", "keys"),
+    ("planwatch.score_cli", "score_app", None),
 )
 
 

@@ -1,0 +1,382 @@
+"""`planwatch score`: a plan's state as known at the end of a day, offline, from a JSONL file.
+
+Each line is one CloudEvent in JSON structured format (signatures are not checked offline).
+A bad line is reported on stderr with its number and reason and skipped; `--strict` makes any
+bad line an error (exit 1). Clock ticks are ignored (the day is given). Events of another plan
+of the catalog are skipped when `--plan` names one.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+from shared.catalog import CatalogError, load_catalog
+from shared.contract.codec import decode_structured
+from shared.contract.events import ClockTick
+from shared.contract.observation import to_observation
+from shared.contract.parsing import parse_event
+from shared.contract.reasons import ContractError, Reason
+from shared.domain.catalog import Catalog, Plan
+from shared.domain.method_v1 import PlanState, Rollup, Status, plan_state_to_json, score_plan
+from shared.domain.observation import Observation
+from shared.domain.timebase import end_of_day
+
+score_app = typer.Typer(help="Score a plan offline from a file of events.")
+
+
+class OutputFormat(StrEnum):
+    JSON = "json"
+    TABLE = "table"
+
+
+class Lang(StrEnum):
+    ZH = "zh"
+    EN = "en"
+
+
+@dataclass(frozen=True, slots=True)
+class BadLine:
+    number: int  # 1-based
+    reason: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.number}: {self.reason}: {self.message}"
+
+
+@dataclass(slots=True)
+class ReadResult:
+    observations: list[Observation] = field(default_factory=list)
+    bad: list[BadLine] = field(default_factory=list)
+    ticks: int = 0
+    other_plans: int = 0
+    duplicates: int = 0
+
+
+def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadResult:
+    """Decode structured CloudEvents, one per line, into the plan's observations.
+
+    Checks what can be checked without keys: the contract (envelope and data), the plan and
+    target, the unit or stage (`to_observation`), that the reporting agency is responsible for
+    the target, and that an event id is not reused with other content. Blank lines are skipped.
+    """
+    result = ReadResult()
+    seen: dict[str, Observation] = {}
+    for number, line in enumerate(lines, start=1):
+        body = line.strip()
+        if not body:
+            continue
+        try:
+            event = parse_event(decode_structured(body))
+            if isinstance(event, ClockTick):
+                result.ticks += 1
+                continue
+            if event.data.plan != plan.id:
+                if event.data.plan not in catalog.plans:
+                    raise ContractError(Reason.UNKNOWN_PLAN, f"no plan {event.data.plan!r}")
+                result.other_plans += 1
+                continue
+            observation = to_observation(event, plan)
+            agency = event.envelope.agency
+            responsible = plan.responsible_for(observation.target)
+            if agency not in responsible:
+                raise ContractError(
+                    Reason.NOT_RESPONSIBLE,
+                    f"{agency!r} is not responsible for {observation.target!r}",
+                )
+        except ContractError as exc:
+            result.bad.append(BadLine(number, exc.reason.value, exc.message))
+            continue
+        earlier = seen.get(observation.event_id)
+        if earlier is not None:
+            if earlier == observation:
+                result.duplicates += 1
+            else:
+                result.bad.append(
+                    BadLine(
+                        number,
+                        Reason.CONFLICT.value,
+                        f"event id {observation.event_id!r} was used before with other content",
+                    )
+                )
+            continue
+        seen[observation.event_id] = observation
+        result.observations.append(observation)
+    return result
+
+
+# --- table output ---------------------------------------------------------------------------
+
+STATUS_STYLE: Mapping[Status, str] = {
+    Status.ACHIEVED: "bold green",
+    Status.ON_TRACK: "green",
+    Status.INSUFFICIENT_DATA: "dim",
+    Status.AT_RISK: "yellow",
+    Status.OFF_TRACK: "dark_orange",
+    Status.DETERIORATING: "red",
+    Status.MISSED: "bold red",
+    Status.NO_DATA: "dim",
+}
+STATUS_ZH: Mapping[Status, str] = {
+    Status.ACHIEVED: "已达成",
+    Status.ON_TRACK: "进度正常",
+    Status.INSUFFICIENT_DATA: "数据不足",
+    Status.AT_RISK: "存在风险",
+    Status.OFF_TRACK: "进度滞后",
+    Status.DETERIORATING: "持续恶化",
+    Status.MISSED: "未按期完成",
+    Status.NO_DATA: "无数据",
+}
+HEADINGS: Mapping[str, tuple[str, str]] = {  # key: (zh, en)
+    "targets": ("指标", "Targets"),
+    "tasks": ("任务", "Tasks"),
+    "areas": ("领域", "Areas"),
+    "agencies": ("单位", "Agencies"),
+    "alerts": ("告警", "Alerts firing"),
+    "id": ("编号", "ID"),
+    "name": ("名称", "Name"),
+    "status": ("状态", "Status"),
+    "score": ("得分", "Score"),
+    "progress": ("完成度", "Progress"),
+    "expected": ("应完成", "Expected"),
+    "pace": ("进度比", "Pace R"),
+    "current": ("最新值", "Current"),
+    "days_left": ("剩余天数", "Days left"),
+    "stale": ("逾期未报", "Stale"),
+    "counts": ("状态分布", "Counts"),
+    "lead": ("牵头", "Lead"),
+    "co": ("配合", "Co-owner"),
+    "target": ("指标", "Target"),
+    "rule": ("规则", "Rule"),
+    "severity": ("级别", "Severity"),
+    "plan": ("总体", "Plan"),
+    "as_of": ("截至", "as known at"),
+    "yes": ("是", "yes"),
+}
+
+
+WIDE_TABLE = 140
+PIPE_WIDTH = 200
+
+
+def _h(key: str, lang: Lang) -> str:
+    zh, en = HEADINGS[key]
+    return zh if lang is Lang.ZH else en
+
+
+def _column(table: Table, key: str, lang: Lang) -> None:
+    """Names wrap; ids, statuses and numbers stay on one line."""
+    if key == "name":
+        table.add_column(_h(key, lang), ratio=1, min_width=12, overflow="fold")
+    else:
+        table.add_column(_h(key, lang), no_wrap=True)
+
+
+def _status(status: Status | None, lang: Lang) -> Text:
+    if status is None:
+        return Text("—", style="dim")
+    label = STATUS_ZH[status] if lang is Lang.ZH else status.value
+    return Text(label, style=STATUS_STYLE[status])
+
+
+def _num(value: float | None, digits: int = 2) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _percent(share: float | None) -> str:
+    return "—" if share is None else f"{100 * min(max(share, 0.0), 1.0):.1f}%"
+
+
+def _counts(rollup: Rollup, lang: Lang) -> str:
+    parts = [
+        f"{STATUS_ZH[s] if lang is Lang.ZH else s.value} {n}" for s, n in rollup.counts.items() if n
+    ]
+    return ", ".join(parts) or "—"
+
+
+def _rollup_table(
+    title: str, rollups: Mapping[str, Rollup], names: Mapping[str, str], lang: Lang
+) -> Table:
+    table = Table(title=title, title_justify="left")
+    for key in ("id", "name", "status", "score", "counts"):
+        _column(table, key, lang)
+    for level_id, rollup in rollups.items():
+        table.add_row(
+            level_id,
+            names.get(level_id, ""),
+            _status(rollup.status, lang),
+            _num(rollup.score),
+            _counts(rollup, lang),
+        )
+    return table
+
+
+def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> None:
+    zh = lang is Lang.ZH
+    title = plan.title_zh if zh else plan.title_en
+    console.print(
+        Text.assemble(
+            (title, "bold"),
+            f"  {_h('as_of', lang)} {state.day.isoformat()}  (method {state.method})",
+        )
+    )
+    console.print(
+        Text.assemble(
+            f"{_h('plan', lang)}: ",
+            _status(state.total.status, lang),
+            f"  {_h('score', lang)} {_num(state.total.score)}  {_counts(state.total, lang)}",
+        )
+    )
+
+    targets = Table(title=_h("targets", lang), title_justify="left")
+    # Target names are long: below WIDE_TABLE columns the ids (which say what they are) stand
+    # alone, so the figures keep their room.
+    names = console.width >= WIDE_TABLE
+    keys = ["id", "name", "status", "score", "progress", "expected", "pace", "current"]
+    for key in [*keys, "days_left", "stale"]:
+        if key != "name" or names:
+            _column(targets, key, lang)
+    for target_id, result in state.targets.items():
+        target = plan.targets[target_id]
+        current = result.current
+        name_cell = [target.metric_zh if zh else target.name_en] if names else []
+        targets.add_row(
+            target_id,
+            *name_cell,
+            _status(result.status, lang),
+            _num(result.score),
+            _percent(result.progress_share),
+            _percent(result.expected_share),
+            _num(result.pace_ratio),
+            "—" if current is None else f"{current.value:g} @ {current.as_of.isoformat()}",
+            str(result.days_left),
+            Text(_h("yes", lang), style="red") if result.stale else "",
+        )
+    console.print(targets)
+
+    task_names = {t.id: t.name_zh if zh else t.name_en for t in plan.tasks.values()}
+    area_names = {a.id: a.name_zh if zh else a.name_en for a in plan.areas.values()}
+    console.print(_rollup_table(_h("tasks", lang), state.tasks, task_names, lang))
+    console.print(_rollup_table(_h("areas", lang), state.areas, area_names, lang))
+
+    agencies = Table(title=_h("agencies", lang), title_justify="left")
+    for key in ("id", "name", "lead", "co", "stale"):
+        _column(agencies, key, lang)
+    for agency_id, card in state.agencies.items():
+        agency = plan.agencies.get(agency_id)
+        name = "" if agency is None else agency.name_zh if zh else agency.name_en
+        agencies.add_row(
+            agency_id,
+            name,
+            Text.assemble(_status(card.lead.status, lang), f" {_num(card.lead.score)}"),
+            Text.assemble(_status(card.co.status, lang), f" {_num(card.co.score)}"),
+            str(card.stale),
+        )
+    console.print(agencies)
+
+    alerts = Table(title=_h("alerts", lang), title_justify="left")
+    for key in ("target", "rule", "severity"):
+        _column(alerts, key, lang)
+    severity_style = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
+    for alert in state.alerts:
+        alerts.add_row(
+            alert.target,
+            alert.rule.value,
+            Text(alert.severity.value, style=severity_style[alert.severity.value]),
+        )
+    console.print(alerts)
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def _day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint="--at") from None
+
+
+def _choose_plan(catalog: Catalog, plan_id: str | None) -> Plan:
+    if plan_id is not None:
+        plan = catalog.plans.get(plan_id)
+        if plan is None:
+            known = ", ".join(sorted(catalog.plans))
+            raise typer.BadParameter(f"no plan {plan_id!r} (plans: {known})", param_hint="--plan")
+        return plan
+    if len(catalog.plans) != 1:
+        known = ", ".join(sorted(catalog.plans))
+        raise typer.BadParameter(
+            f"the catalog has several plans ({known}): name one", param_hint="--plan"
+        )
+    return next(iter(catalog.plans.values()))
+
+
+@score_app.command("score")
+def score(
+    *,
+    events: Annotated[
+        Path,
+        typer.Option(
+            "--events",
+            help="JSONL file: one CloudEvent in JSON structured format per line.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    at: Annotated[
+        str, typer.Option("--at", help="The day (YYYY-MM-DD): the state as known at its end, CST.")
+    ],
+    plan_id: Annotated[
+        str | None, typer.Option("--plan", help="Plan id; default: the catalog's only plan.")
+    ] = None,
+    output: Annotated[OutputFormat, typer.Option("--format", help="json or table.")] = (
+        OutputFormat.JSON
+    ),
+    lang: Annotated[Lang, typer.Option("--lang", help="Names in tables: zh or en.")] = Lang.ZH,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Any bad line is an error (exit 1).")
+    ] = False,
+    catalog_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog", help="Catalog folder; default: the shipped plans.", file_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Print a plan's scores, roll-ups and firing alerts as known at the end of a day."""
+    day = _day(at)
+    try:
+        catalog = load_catalog(catalog_dir)
+    except CatalogError as exc:
+        typer.echo(f"catalog: {exc}", err=True)
+        raise typer.Exit(2) from None
+    plan = _choose_plan(catalog, plan_id)
+    with events.open("rb") as handle:
+        read = read_events(handle, catalog, plan)
+    for bad in read.bad:
+        typer.echo(str(bad), err=True)
+    if read.bad:
+        typer.echo(f"{len(read.bad)} bad line(s)" + ("" if strict else " skipped"), err=True)
+        if strict:
+            raise typer.Exit(1)
+    state = score_plan(plan, read.observations, end_of_day(day))
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(plan_state_to_json(state), ensure_ascii=False, indent=2))
+    else:
+        console = Console()
+        if not console.is_terminal:  # a file or a pipe: no need to squeeze into 80 columns
+            console = Console(width=PIPE_WIDTH)
+        render_table(state, plan, lang, console)
