@@ -172,7 +172,10 @@ class IncrementalSeries:
         return True
 
     def series(self, at: datetime) -> Sequence[SeriesPoint]:
-        """The effective series at `at` (a list view cut at `as_of <= ` CST date of `at`)."""
+        """The effective series at `at`, cut at `as_of <= ` the CST date of `at`.
+
+        Usually the kept list itself (no copy): read it before the next `add`, don't change it.
+        """
         if self._latest_event_at is not None and at < self._latest_event_at:
             raise SeriesError(
                 f"state holds events up to {self._latest_event_at.isoformat()}; it cannot be read "
