@@ -1,23 +1,49 @@
 """The ingest service's composition root: the one place where it is wired together.
 
-Skeleton: it consumes its input topic durably (explicit commits) and does nothing else yet.
+Kafka door: a batch subscriber on the progress topic with manual commits through
+`DurableBatchProcessor`, whose work is `Intake.kafka_batch`. HTTP door: `POST /v1/events`.
+Start-up (in order, retried while the servers do not answer): topics, the producer, the key
+registry (file keys merged into MongoDB, then the first snapshot), the key refresher; then
+the broker starts consuming.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
 from services.ingest.config import IngestSettings
+from services.ingest.http_door import build_router
+from services.ingest.intake import Intake, Topics
+from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
+from services.ingest.metrics import IngestMetrics
+from services.ingest.outbound import KafkaPublisher, make_producer
+from services.ingest.store import MongoReportStore
+from services.ingest.validation import KeySnapshot, Limits
 from shared import topics
-from shared.runtime.host import ServiceHost, build_http_app, new_registry
-from shared.runtime.kafka import DurableBatchProcessor, Record, failure_kind, make_broker
-from shared.runtime.metrics import RuntimeMetrics
-from shared.runtime.mongo import make_client
+from shared.catalog import load_catalog
+from shared.contract.keys import KeyStatus
 from shared.kafka_admin import ensure_topics
+from shared.runtime.host import ServiceHost, build_http_app, new_registry
+from shared.runtime.kafka import (
+    DurableBatchProcessor,
+    Record,
+    consumer_lag,
+    failure_kind,
+    make_broker,
+)
+from shared.runtime.metrics import RuntimeMetrics
+from shared.runtime.mongo import database, make_client
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
@@ -30,18 +56,74 @@ def create_app(settings: IngestSettings) -> FastAPI:
         registry=new_registry(),
     )
     runtime_metrics = RuntimeMetrics(host.registry, "ingest")
+    metrics = IngestMetrics(host.registry)
     processor = DurableBatchProcessor(
         retry=settings.retry,
         on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
     )
+    # Configuration errors (catalog, key file) fail here, before anything starts.
+    catalog = load_catalog(settings.catalog_dir)
+    configured_keys = load_keys_file(settings.keys_file) if settings.keys_file else []
+
+    db = database(host.mongo, settings.mongo)
+
+    def keys_changed(snapshot: KeySnapshot) -> None:
+        for status in KeyStatus:
+            count = sum(1 for key in snapshot.values() if key.status is status)
+            metrics.agency_keys.labels(status.value).set(count)
+
+    registry = KeyRegistry(
+        MongoKeyRepository(db[settings.keys_collection]),
+        configured_keys,
+        on_snapshot=keys_changed,
+        on_failure=lambda exc: metrics.key_refresh_failures.inc(),
+    )
+    publisher = KafkaPublisher(
+        lambda: make_producer(settings.kafka), settings.kafka.publish_timeout_s
+    )
+    intake = Intake(
+        catalog=catalog,
+        keys=lambda: registry.snapshot,
+        store=MongoReportStore(db[settings.reports_collection]),
+        publisher=publisher,
+        topics=Topics(
+            progress=settings.input_topic,
+            accepted=settings.accepted_topic,
+            dead_letter=settings.dead_letter_topic,
+        ),
+        limits=Limits(
+            max_event_bytes=settings.max_event_bytes,
+            clock_skew=timedelta(seconds=settings.clock_skew_s),
+        ),
+        clock=_now,
+        metrics=metrics,
+    )
+    background: list[asyncio.Task[None]] = []
 
     async def create_topics() -> None:
-        await ensure_topics(settings.kafka.bootstrap_servers, topics.PARTITIONS)
+        await ensure_topics(
+            settings.kafka.bootstrap_servers,
+            {
+                settings.input_topic: topics.PARTITIONS[topics.PROGRESS],
+                settings.accepted_topic: topics.PARTITIONS[topics.ACCEPTED],
+                settings.dead_letter_topic: topics.PARTITIONS[topics.PROGRESS_DLT],
+            },
+        )
 
-    host.on_start.append(create_topics)
+    async def start_key_refresher() -> None:
+        background.append(asyncio.create_task(registry.run_refresher(settings.keys_refresh_s)))
+
+    async def stop_background() -> None:
+        for task in background:
+            task.cancel()
+        await asyncio.gather(*background, return_exceptions=True)
+        background.clear()
+
+    host.on_start += [create_topics, publisher.start, registry.load, start_key_refresher]
+    host.on_stop += [stop_background, publisher.stop]
 
     async def work(records: Sequence[Record]) -> None:
-        return None
+        await intake.kafka_batch(records)
 
     @broker.subscriber(
         settings.input_topic,
@@ -54,6 +136,18 @@ def create_app(settings: IngestSettings) -> FastAPI:
     )
     async def consume(msg: KafkaMessage) -> None:
         consumer: AIOKafkaConsumer = msg.consumer
-        await processor.process(consumer, msg.raw_message, work)
+        records: Sequence[Record] = msg.raw_message
+        started = time.monotonic()
+        await processor.process(consumer, records, work)
+        metrics.batch_duration.observe(time.monotonic() - started)
+        metrics.batch_size.observe(len(records))
+        lag = runtime_metrics.consumer_lag.labels(settings.input_topic)
+        lag.set(await consumer_lag(consumer))
 
-    return build_http_app(host)
+    router = build_router(
+        intake,
+        max_event_bytes=settings.max_event_bytes,
+        max_batch_bytes=settings.max_batch_bytes,
+        metrics=metrics,
+    )
+    return build_http_app(host, [router])

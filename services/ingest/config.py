@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
 from shared import topics
+from shared.contract.codec import DEFAULT_MAX_BATCH_BYTES
+from shared.contract.parsing import DEFAULT_MAX_BYTES
 from shared.runtime.settings import HttpSettings, ServiceSettings
 
 
@@ -17,3 +21,17 @@ class IngestSettings(ServiceSettings):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8001))
     group_id: str = "planwatch-ingest"
     input_topic: str = topics.PROGRESS
+    accepted_topic: str = topics.ACCEPTED
+    dead_letter_topic: str = topics.PROGRESS_DLT
+    # Agency public keys to register at start (YAML/JSON; see docs/ingest.md). Optional.
+    keys_file: Path | None = None
+    # How often the key snapshot is re-read from MongoDB (a revocation takes this long at most).
+    keys_refresh_s: float = Field(30.0, gt=0)
+    # The catalog folder (default: the shipped plans).
+    catalog_dir: Path | None = None
+    max_event_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1024, le=900 * 1024)
+    max_batch_bytes: int = Field(DEFAULT_MAX_BATCH_BYTES, ge=1024, le=16 * 1024 * 1024)
+    # How far an event's `time` may be ahead of the intake clock.
+    clock_skew_s: float = Field(300.0, ge=0)
+    reports_collection: str = "reports"
+    keys_collection: str = "agency_keys"

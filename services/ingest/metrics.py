@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Histogram
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 BATCH_SIZE_BUCKETS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500)
 AGE_BUCKETS = (0.01, 0.05, 0.1, 0.5, 1, 5, 30, 60, 300, 3600, 86400)
@@ -47,5 +47,22 @@ class IngestMetrics:
             "planwatch_ingest_event_age_seconds",
             "Age of an event at intake: intake time minus the event's `time`.",
             buckets=AGE_BUCKETS,
+            registry=registry,
+        )
+        self.agency_keys = Gauge(
+            "planwatch_ingest_agency_keys",
+            "Agency keys in the snapshot ingest validates against, by status.",
+            ["status"],
+            registry=registry,
+        )
+        self.key_refresh_failures = Counter(
+            "planwatch_ingest_key_refresh_failures_total",
+            "Key snapshot refreshes that failed (the previous snapshot stays in use).",
+            registry=registry,
+        )
+        self.http_requests = Counter(
+            "planwatch_ingest_http_requests_total",
+            "Requests to POST /v1/events, by response status code.",
+            ["code"],
             registry=registry,
         )

@@ -1,0 +1,165 @@
+"""`POST /v1/events`: the HTTP door (CloudEvents HTTP binding: binary, structured, batch).
+
+Every event gets a result: `accepted` (checked and handed durably to the progress topic),
+`duplicate` (already stored with the same content) or `rejected` (reason + message; also
+dead-lettered). Status codes: 202 when no event was rejected, 400 when all were, 207 when
+some were; 413 when the body is over the limit (not read, not dead-lettered); 503 with
+`Retry-After` when Kafka or MongoDB is unavailable (nothing was accepted; send again).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+from services.ingest.intake import EventResult, HttpItem, Intake, Status
+from services.ingest.metrics import IngestMetrics
+from shared.contract import jcs
+from shared.contract.codec import (
+    BATCH_CONTENT_TYPE,
+    STRUCTURED_CONTENT_TYPE,
+    decode_http,
+    decode_structured,
+)
+from shared.contract.parsing import check_size
+from shared.contract.reasons import ContractError, Reason
+from shared.runtime.kafka import is_transient
+from shared.runtime.logging import get_logger
+
+EVENTS_PATH: Final = "/v1/events"
+RETRY_AFTER_S: Final = 5
+
+log = get_logger("planwatch.ingest.http")
+
+
+def _media_type(content_type: str) -> str:
+    return content_type.split(";", 1)[0].strip().lower()
+
+
+def request_items(
+    headers: Mapping[str, str], body: bytes, *, max_event_bytes: int, max_batch_bytes: int
+) -> list[HttpItem]:
+    """The events of one request, each decoded or with the reason it could not be.
+
+    Unlike `decode_http`, a batch is split item by item, so one bad item does not refuse the
+    others. An undecodable body as a whole is one rejected item.
+    """
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if _media_type(content_type) != BATCH_CONTENT_TYPE:
+        try:
+            decoded = decode_http(
+                headers, body, max_bytes=max_event_bytes, max_batch_bytes=max_batch_bytes
+            )
+        except ContractError as exc:
+            return [HttpItem(body, content_type, exc)]
+        return [HttpItem(body, content_type, raw) for raw in decoded]
+    try:
+        check_size(len(body), max_batch_bytes)
+        document = jcs.loads(body)
+    except ContractError as exc:
+        return [HttpItem(body, content_type, exc)]
+    if not isinstance(document, list):
+        error = ContractError(Reason.MALFORMED, "a batch must be a JSON array")
+        return [HttpItem(body, content_type, error)]
+    items: list[HttpItem] = []
+    for index, element in enumerate(document):
+        try:
+            item_body = jcs.canonicalize(element)
+        except ContractError as exc:
+            error = ContractError(exc.reason, f"batch item {index}: {exc.message}")
+            items.append(HttpItem(repr(element).encode(), STRUCTURED_CONTENT_TYPE, error))
+            continue
+        try:
+            raw = decode_structured(item_body, max_bytes=max_event_bytes)
+        except ContractError as exc:
+            error = ContractError(exc.reason, f"batch item {index}: {exc.message}")
+            items.append(HttpItem(item_body, STRUCTURED_CONTENT_TYPE, error))
+            continue
+        items.append(HttpItem(item_body, STRUCTURED_CONTENT_TYPE, raw))
+    return items
+
+
+def status_code(results: list[EventResult]) -> int:
+    rejected = sum(1 for r in results if r.status is Status.REJECTED)
+    if rejected == 0:
+        return 202
+    if rejected == len(results):
+        return 400
+    return 207
+
+
+def result_json(result: EventResult) -> dict[str, Any]:
+    body: dict[str, Any] = {"id": result.event_id, "status": result.status.value}
+    if result.reason is not None:
+        body["reason"] = result.reason.value
+        body["message"] = result.message
+    return body
+
+
+class _BodyTooLargeError(Exception):
+    pass
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _BodyTooLargeError
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > limit:
+            raise _BodyTooLargeError
+    return bytes(body)
+
+
+def build_router(
+    intake: Intake,
+    *,
+    max_event_bytes: int,
+    max_batch_bytes: int,
+    metrics: IngestMetrics | None = None,
+) -> APIRouter:
+    router = APIRouter()
+
+    def answer(
+        code: int, content: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> JSONResponse:
+        if metrics is not None:
+            metrics.http_requests.labels(str(code)).inc()
+        return JSONResponse(content, status_code=code, headers=headers)
+
+    @router.post(EVENTS_PATH, status_code=202)
+    async def post_events(request: Request) -> JSONResponse:
+        content_type = request.headers.get("content-type", "")
+        batch = _media_type(content_type) == BATCH_CONTENT_TYPE
+        limit = max_batch_bytes if batch else max_event_bytes
+        try:
+            body = await _read_body(request, limit)
+        except _BodyTooLargeError:
+            message = f"the body exceeds the limit of {limit} bytes"
+            result = EventResult(Status.REJECTED, None, Reason.OVERSIZED, message)
+            return answer(413, {"results": [result_json(result)]})
+        items = request_items(
+            dict(request.headers),
+            body,
+            max_event_bytes=max_event_bytes,
+            max_batch_bytes=max_batch_bytes,
+        )
+        if not items:
+            error = {"error": "malformed", "message": "a batch must hold at least one event"}
+            return answer(400, error)
+        try:
+            results = await intake.http_events(items)
+        except Exception as exc:
+            if not is_transient(exc):
+                raise
+            log.warning("HTTP intake unavailable", error=repr(exc))
+            unavailable = {"error": "unavailable", "message": "Kafka or MongoDB is unavailable"}
+            return answer(503, unavailable, {"Retry-After": str(RETRY_AFTER_S)})
+        content = {"results": [result_json(r) for r in results]}
+        return answer(status_code(results), content)
+
+    return router

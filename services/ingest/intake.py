@@ -1,0 +1,347 @@
+"""The two doors' work: judge each event, settle duplicates against the store, publish.
+
+Kafka door (`kafka_batch`, the DurableBatchProcessor's work): decode and validate every
+record (a bad record never raises), store the accepted ones with one unordered insert, then
+publish accepted and duplicate events to the accepted topic and every rejection to the
+dead-letter topic, awaiting all confirmations. Only after that does the processor commit.
+Running it again on the same records (after a crash or a transient failure) stores nothing
+twice and publishes the same accepted events again, which scoring absorbs by event id.
+
+HTTP door (`http_events`): the same checks, with duplicates and conflicts looked up in the
+store; accepted events go to the progress topic unchanged (the Kafka door then stores them),
+rejected ones to the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from services.ingest.metrics import IngestMetrics
+from services.ingest.outbound import (
+    OutRecord,
+    Publisher,
+    accepted_record,
+    dead_letter_record,
+    http_dead_letter_record,
+    progress_record,
+)
+from services.ingest.store import ReportStore, StoredReport
+from services.ingest.validation import (
+    Accepted,
+    KeySnapshot,
+    Limits,
+    Rejected,
+    Verdict,
+    content_hash,
+    validate,
+)
+from shared.accepted import AcceptedEvent
+from shared.contract.codec import decode_kafka, encode_structured
+from shared.contract.parsing import RawEvent
+from shared.contract.reasons import ContractError, Reason
+from shared.domain.catalog import Catalog
+from shared.runtime.kafka import Record
+from shared.runtime.logging import bound, get_logger
+
+log = get_logger("planwatch.ingest")
+
+# Refusals that depend on state that changes (keys, catalog): an event that was stored while
+# it passed is a duplicate when it comes again, not a rejection. Never BAD_SIGNATURE or the
+# content checks: those cannot have passed before.
+_STATEFUL_REASONS: Final = frozenset(
+    {
+        Reason.UNKNOWN_KEY,
+        Reason.REVOKED_KEY,
+        Reason.UNKNOWN_PLAN,
+        Reason.UNKNOWN_TARGET,
+        Reason.UNKNOWN_AGENCY,
+        Reason.NOT_RESPONSIBLE,
+    }
+)
+
+
+class Door(StrEnum):
+    KAFKA = "kafka"
+    HTTP = "http"
+
+
+class Status(StrEnum):
+    ACCEPTED = "accepted"
+    DUPLICATE = "duplicate"
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class EventResult:
+    status: Status
+    event_id: str | None = None
+    reason: Reason | None = None
+    message: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Topics:
+    progress: str
+    accepted: str
+    dead_letter: str
+
+
+@dataclass(frozen=True, slots=True)
+class HttpItem:
+    """One event of an HTTP request: its bytes (for the dead letter) and what decoding gave."""
+
+    body: bytes
+    content_type: str
+    decoded: RawEvent | ContractError
+
+
+@dataclass
+class _Judged:
+    verdict: Verdict
+    raw: RawEvent | None
+
+
+def _conflict(event_id: str) -> Rejected:
+    return Rejected(
+        Reason.CONFLICT,
+        f"event id {event_id!r} is stored with different content (ids are never reused)",
+        event_id,
+    )
+
+
+@dataclass
+class Intake:
+    catalog: Catalog
+    keys: Callable[[], KeySnapshot]
+    store: ReportStore
+    publisher: Publisher
+    topics: Topics
+    limits: Limits
+    clock: Callable[[], datetime]
+    metrics: IngestMetrics | None = None
+
+    # --- judging ------------------------------------------------------------------------
+
+    def _judge(self, decoded: RawEvent | ContractError, now: datetime) -> _Judged:
+        if isinstance(decoded, ContractError):
+            return _Judged(Rejected(decoded.reason, decoded.message), None)
+        try:
+            return _Judged(validate(decoded, self.catalog, self.keys(), now, self.limits), decoded)
+        except Exception as exc:  # a bug must not block the partition: reject, log loudly
+            log.exception("validation failed unexpectedly", event_id=decoded.envelope.id)
+            message = f"internal validation error: {exc!r}"
+            return _Judged(Rejected(Reason.MALFORMED, message, decoded.envelope.id), decoded)
+
+    def _decode_kafka(self, record: Record) -> RawEvent | ContractError:
+        try:
+            return decode_kafka(record.value, record.headers, max_bytes=self.limits.max_event_bytes)
+        except ContractError as exc:
+            return exc
+        except Exception as exc:
+            log.exception("decoding failed unexpectedly", offset=record.offset)
+            return ContractError(Reason.MALFORMED, f"internal decoding error: {exc!r}")
+
+    async def _recheck_stored(self, judged: Sequence[_Judged]) -> dict[int, StoredReport]:
+        """Rejections for a reason that may not have held when the event was stored: those
+        whose stored twin has the same content hash are duplicates (index -> stored)."""
+        found: dict[int, StoredReport] = {}
+        for index, item in enumerate(judged):
+            verdict, raw = item.verdict, item.raw
+            if not isinstance(verdict, Rejected) or verdict.reason not in _STATEFUL_REASONS:
+                continue
+            if raw is None or raw.envelope.sigkeyid is None:
+                continue
+            stored = await self.store.get(raw.envelope.id)
+            if stored is not None and stored.event.content_hash == content_hash(raw):
+                found[index] = stored
+        return found
+
+    # --- Kafka door ---------------------------------------------------------------------
+
+    async def kafka_batch(self, records: Sequence[Record]) -> list[EventResult]:
+        """Process one batch until its effects are durable; raises only transient errors."""
+        now = self.clock()
+        judged = [self._judge(self._decode_kafka(record), now) for record in records]
+        results, published = await self._store_accepted(judged)
+        for index, stored in (await self._recheck_stored(judged)).items():
+            results[index] = EventResult(Status.DUPLICATE, stored.event_id)
+            published[index] = stored.event
+
+        outbound: list[OutRecord] = []
+        for index, record in enumerate(records):
+            event = published[index]
+            if event is not None:
+                outbound.append(accepted_record(self.topics.accepted, event))
+            elif results[index] is None:
+                verdict = judged[index].verdict
+                assert isinstance(verdict, Rejected)
+                outbound.append(
+                    dead_letter_record(
+                        self.topics.dead_letter,
+                        record,
+                        verdict.reason,
+                        verdict.message,
+                        at=now,
+                        event_id=verdict.event_id,
+                    )
+                )
+                results[index] = EventResult(
+                    Status.REJECTED, verdict.event_id, verdict.reason, verdict.message
+                )
+        await self.publisher.publish(outbound)
+        final = [r for r in results if r is not None]
+        self._count(Door.KAFKA, final, judged, now)
+        return final
+
+    async def _store_accepted(
+        self, judged: list[_Judged]
+    ) -> tuple[list[EventResult | None], list[AcceptedEvent | None]]:
+        """Insert the accepted events (the first of each id) in one call and sort out what
+        was there already. Returns per index: the result so far (None: rejected) and the
+        event to publish (None: nothing). Verdicts of conflicts and refusals are replaced."""
+        results: list[EventResult | None] = [None] * len(judged)
+        published: list[AcceptedEvent | None] = [None] * len(judged)
+        firsts: dict[str, Accepted] = {}
+        first_index: dict[str, int] = {}
+        repeats: list[tuple[int, Accepted]] = []
+        for index, item in enumerate(judged):
+            if isinstance(item.verdict, Accepted):
+                event_id = item.verdict.event.event_id
+                if event_id in firsts:
+                    repeats.append((index, item.verdict))
+                else:
+                    firsts[event_id] = item.verdict
+                    first_index[event_id] = index
+        outcome = await self.store.insert_new(
+            [StoredReport(a.event, encode_structured(a.raw).decode()) for a in firsts.values()]
+        )
+        stored_hash: dict[str, str] = {}  # event id -> the content hash stored now
+        for event_id, accepted in firsts.items():
+            index = first_index[event_id]
+            if event_id in outcome.inserted:
+                results[index] = EventResult(Status.ACCEPTED, event_id)
+                published[index] = accepted.event
+                stored_hash[event_id] = accepted.event.content_hash
+            elif event_id in outcome.existing:
+                stored = outcome.existing[event_id]
+                stored_hash[event_id] = stored.event.content_hash
+                if stored.event.content_hash == accepted.event.content_hash:
+                    results[index] = EventResult(Status.DUPLICATE, event_id)
+                    published[index] = stored.event
+                else:
+                    judged[index].verdict = _conflict(event_id)
+            else:
+                message = outcome.refused.get(event_id, "not stored")
+                judged[index].verdict = Rejected(
+                    Reason.MALFORMED, f"the database refused the event: {message}", event_id
+                )
+        for index, accepted in repeats:
+            event_id = accepted.event.event_id
+            if event_id not in stored_hash:  # the first was refused: so is the repeat
+                judged[index].verdict = judged[first_index[event_id]].verdict
+            elif stored_hash[event_id] == accepted.event.content_hash:
+                results[index] = EventResult(Status.DUPLICATE, event_id)
+            else:
+                judged[index].verdict = _conflict(event_id)
+        return results, published
+
+    # --- HTTP door ----------------------------------------------------------------------
+
+    async def http_events(self, items: Sequence[HttpItem]) -> list[EventResult]:
+        """Judge the events of one request; publish accepted ones to the progress topic and
+        dead-letter the rejected ones. Raises only transient errors (nothing published then
+        is lost: the client retries, and repeats are duplicates)."""
+        now = self.clock()
+        judged = [self._judge(item.decoded, now) for item in items]
+        results: list[EventResult | None] = [None] * len(items)
+        firsts: dict[str, int] = {}
+        for index, item in enumerate(judged):
+            if isinstance(item.verdict, Accepted):
+                firsts.setdefault(item.verdict.event.event_id, index)
+        stored_list = await asyncio.gather(*(self.store.get(event_id) for event_id in firsts))
+        stored_by_id = dict(zip(firsts, stored_list, strict=True))
+
+        for index, item in enumerate(judged):
+            verdict = item.verdict
+            if not isinstance(verdict, Accepted):
+                continue
+            event_id = verdict.event.event_id
+            stored = stored_by_id[event_id]
+            first = judged[firsts[event_id]].verdict
+            reference = stored.event.content_hash if stored is not None else None
+            if reference is None and firsts[event_id] != index and isinstance(first, Accepted):
+                reference = first.event.content_hash
+            if reference is None:
+                results[index] = EventResult(Status.ACCEPTED, event_id)
+            elif reference == verdict.event.content_hash:
+                results[index] = EventResult(Status.DUPLICATE, event_id)
+            else:
+                item.verdict = _conflict(event_id)
+        for index, stored in (await self._recheck_stored(judged)).items():
+            results[index] = EventResult(Status.DUPLICATE, stored.event_id)
+
+        outbound: list[OutRecord] = []
+        for index, item in enumerate(judged):
+            result = results[index]
+            if result is not None:
+                if result.status is Status.ACCEPTED:
+                    assert item.raw is not None
+                    outbound.append(progress_record(self.topics.progress, item.raw))
+                continue
+            verdict = item.verdict
+            assert isinstance(verdict, Rejected)
+            raw = item.raw
+            outbound.append(
+                http_dead_letter_record(
+                    self.topics.dead_letter,
+                    items[index].body,
+                    items[index].content_type,
+                    verdict.reason,
+                    verdict.message,
+                    at=now,
+                    event_id=verdict.event_id,
+                    key=raw.envelope.subject.encode() if raw and raw.envelope.subject else None,
+                )
+            )
+            results[index] = EventResult(
+                Status.REJECTED, verdict.event_id, verdict.reason, verdict.message
+            )
+        await self.publisher.publish(outbound)
+        final = [r for r in results if r is not None]
+        self._count(Door.HTTP, final, judged, now)
+        return final
+
+    # --- accounting ---------------------------------------------------------------------
+
+    def _count(
+        self, door: Door, results: Sequence[EventResult], judged: Sequence[_Judged], now: datetime
+    ) -> None:
+        for result in results:
+            if result.status is Status.REJECTED:
+                with bound(event_id=result.event_id):
+                    log.warning(
+                        "event rejected",
+                        door=door.value,
+                        reason=result.reason.value if result.reason else None,
+                        detail=result.message,
+                    )
+        metrics = self.metrics
+        if metrics is None:
+            return
+        metrics.received.labels(door.value).inc(len(results))
+        for result, item in zip(results, judged, strict=True):
+            if result.status is Status.ACCEPTED:
+                metrics.accepted.labels(door.value).inc()
+                if isinstance(item.verdict, Accepted):
+                    age = (now - item.verdict.event.reported_at).total_seconds()
+                    metrics.event_age.observe(max(0.0, age))
+            elif result.status is Status.DUPLICATE:
+                metrics.duplicate.labels(door.value).inc()
+            else:
+                reason = result.reason.value if result.reason else "unknown"
+                metrics.rejected.labels(door.value, reason).inc()

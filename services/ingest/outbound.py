@@ -1,0 +1,236 @@
+"""What ingest writes to Kafka: accepted events, dead letters, and HTTP intake onto the
+progress topic; and the publisher that sends them and waits for every confirmation.
+
+Ingest sends through its own idempotent aiokafka producer rather than FastStream's
+`broker.publish` (which `shared.runtime.kafka.publish_all` uses) for one reason: a dead letter
+must carry the original headers byte for byte (any bytes, repeated names), and FastStream takes
+headers as a `dict[str, str]` and adds `content-type`/`correlation_id` of its own. The
+semantics are those of `publish_all`: send everything, then await all confirmations once,
+bounded by a timeout that becomes a TransientError (aiokafka can hang while Kafka is down).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Final, Protocol
+
+from aiokafka import AIOKafkaProducer
+
+from shared.accepted import ACCEPTED_CONTENT_TYPE, AcceptedEvent
+from shared.contract.codec import encode_kafka_binary
+from shared.contract.parsing import RawEvent
+from shared.contract.reasons import Reason
+from shared.runtime.kafka import Record, TransientError
+from shared.runtime.settings import KafkaSettings
+
+Headers = tuple[tuple[str, bytes], ...]
+
+# Dead-letter headers (beside the original ones, which come first and unchanged).
+DLT_REASON: Final = "x-dlt-reason"
+DLT_MESSAGE: Final = "x-dlt-message"
+DLT_TOPIC: Final = "x-dlt-topic"
+DLT_PARTITION: Final = "x-dlt-partition"
+DLT_OFFSET: Final = "x-dlt-offset"
+DLT_DOOR: Final = "x-dlt-door"
+DLT_EVENT_ID: Final = "x-dlt-event-id"
+DLT_AT: Final = "x-dlt-at"
+DLT_TRUNCATED: Final = "x-dlt-truncated-from"
+MAX_MESSAGE_CHARS: Final = 2000
+# Kafka refuses records above ~1 MiB; a dead letter's value is cut below that so the headers
+# added here can never make a dead letter unsendable (which would block its partition).
+MAX_DLT_VALUE_BYTES: Final = 900 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class OutRecord:
+    topic: str
+    value: bytes
+    key: bytes | None = None
+    headers: Headers = ()
+
+    def header(self, name: str) -> bytes | None:
+        """The last value of header `name` (None if absent)."""
+        found = None
+        for header_name, value in self.headers:
+            if header_name == name:
+                found = value
+        return found
+
+
+class Publisher(Protocol):
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        """All records are confirmed by Kafka when this returns; TransientError otherwise."""
+        ...
+
+
+def accepted_record(topic: str, event: AcceptedEvent) -> OutRecord:
+    """An accepted event for scoring: keyed by target id, so a target's events stay in order."""
+    return OutRecord(
+        topic=topic,
+        value=event.to_json(),
+        key=event.target.encode("utf-8"),
+        headers=(
+            ("content-type", ACCEPTED_CONTENT_TYPE.encode("ascii")),
+            ("event-id", event.event_id.encode("utf-8")),
+        ),
+    )
+
+
+def progress_record(topic: str, raw: RawEvent) -> OutRecord:
+    """An event taken over HTTP, onto the progress topic in Kafka binary mode, bytes unchanged."""
+    key, value, headers = encode_kafka_binary(raw)
+    return OutRecord(topic=topic, value=value, key=key, headers=tuple(headers))
+
+
+def _text(value: str) -> bytes:
+    return value[:MAX_MESSAGE_CHARS].encode("utf-8", errors="replace")
+
+
+def _dead_letter(
+    topic: str,
+    key: bytes | None,
+    value: bytes,
+    original_headers: Headers,
+    context: list[tuple[str, bytes]],
+) -> OutRecord:
+    if len(value) > MAX_DLT_VALUE_BYTES:
+        context.append((DLT_TRUNCATED, str(len(value)).encode("ascii")))
+        value = value[:MAX_DLT_VALUE_BYTES]
+    return OutRecord(topic=topic, value=value, key=key, headers=(*original_headers, *context))
+
+
+def dead_letter_record(
+    topic: str,
+    record: Record,
+    reason: Reason,
+    message: str,
+    *,
+    at: datetime,
+    event_id: str | None = None,
+) -> OutRecord:
+    """A rejected Kafka record: its original key, value and headers, plus why and where from."""
+    context = [
+        (DLT_REASON, reason.value.encode("ascii")),
+        (DLT_MESSAGE, _text(message)),
+        (DLT_TOPIC, record.topic.encode("utf-8")),
+        (DLT_PARTITION, str(record.partition).encode("ascii")),
+        (DLT_OFFSET, str(record.offset).encode("ascii")),
+        (DLT_DOOR, b"kafka"),
+        (DLT_AT, at.isoformat().encode("ascii")),
+    ]
+    if event_id is not None:
+        context.append((DLT_EVENT_ID, _text(event_id)))
+    original = tuple((name, value or b"") for name, value in record.headers)
+    return _dead_letter(topic, record.key, record.value or b"", original, context)
+
+
+def http_dead_letter_record(
+    topic: str,
+    body: bytes,
+    content_type: str,
+    reason: Reason,
+    message: str,
+    *,
+    at: datetime,
+    event_id: str | None = None,
+    key: bytes | None = None,
+) -> OutRecord:
+    """A rejected HTTP event: the body it came in (the batch item for a batch), its content
+    type as `content-type`, plus why; no topic/partition/offset (it never was on Kafka)."""
+    context = [
+        (DLT_REASON, reason.value.encode("ascii")),
+        (DLT_MESSAGE, _text(message)),
+        (DLT_DOOR, b"http"),
+        (DLT_AT, at.isoformat().encode("ascii")),
+    ]
+    if event_id is not None:
+        context.append((DLT_EVENT_ID, _text(event_id)))
+    original = (("content-type", _text(content_type)),)
+    return _dead_letter(topic, key, body, original, context)
+
+
+def make_producer(settings: KafkaSettings) -> AIOKafkaProducer:
+    extra: dict[str, str] = {}
+    if settings.sasl_username:
+        extra = {
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_mechanism": "SCRAM-SHA-512",
+            "sasl_plain_username": settings.sasl_username,
+            "sasl_plain_password": settings.sasl_password.get_secret_value(),
+        }
+    return AIOKafkaProducer(
+        bootstrap_servers=settings.bootstrap_servers,
+        client_id=f"{settings.client_id}-ingest",
+        enable_idempotence=True,  # implies acks=all
+        request_timeout_ms=int(settings.publish_timeout_s * 1000),
+        linger_ms=2,
+        **extra,
+    )
+
+
+class KafkaPublisher:
+    """Sends through one aiokafka producer, made by `factory` at `start` (a failed start can be
+    retried with a fresh producer); `start`/`stop` belong to the service's life."""
+
+    def __init__(self, factory: Callable[[], AIOKafkaProducer], timeout_s: float) -> None:
+        self._factory = factory
+        self._producer: AIOKafkaProducer | None = None
+        self._timeout_s = timeout_s
+
+    async def start(self) -> None:
+        producer = self._factory()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await producer.start()
+        except BaseException:
+            await self._close(producer)
+            raise
+        self._producer = producer
+
+    async def _close(self, producer: AIOKafkaProducer) -> None:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                await producer.stop()
+        except TimeoutError:  # aiokafka #1101: stop can hang while Kafka is down
+            pass
+
+    async def stop(self) -> None:
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            await self._close(producer)
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        if not records:
+            return
+        producer = self._producer
+        if producer is None:
+            raise TransientError("the Kafka producer is not started")
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                futures = [
+                    await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
+                    for r in records
+                ]
+                await asyncio.gather(*futures)
+        except TimeoutError as exc:
+            raise TransientError(f"Kafka did not confirm {len(records)} records") from exc
+
+
+class RecordingPublisher:
+    """The fake: keeps what was published; `fail_next` simulates Kafka being unavailable."""
+
+    def __init__(self) -> None:
+        self.records: list[OutRecord] = []
+        self.fail_next = 0
+
+    async def publish(self, records: Sequence[OutRecord]) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise TransientError("recording publisher: simulated outage")
+        self.records.extend(records)
+
+    def on(self, topic: str) -> list[OutRecord]:
+        return [r for r in self.records if r.topic == topic]

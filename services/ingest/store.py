@@ -1,0 +1,161 @@
+"""Where accepted events are kept: the `reports` collection, one document per event id.
+
+`ReportStore` is the port; `MongoReportStore` the adapter (MongoDB or FerretDB) and
+`InMemoryReportStore` the fake for unit tests. Both pass the same contract tests
+(tests/unit/ingest_store_contract.py).
+
+Exactly-once storage without transactions: `_id` is the event id, so a second insert of the
+same id fails with a duplicate-key error and nothing is stored twice. The caller then compares
+content hashes (same: a duplicate; different: a conflict). Existing documents are looked up by
+exact `_id` filters, one at a time, because FerretDB indexes only those.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from pymongo.asynchronous.collection import AsyncCollection
+from pymongo.errors import BulkWriteError
+
+from shared.accepted import AcceptedEvent
+from shared.runtime.kafka import TransientError
+from shared.runtime.mongo import Document
+
+REPORTS: Final = "reports"
+DUPLICATE_KEY: Final = 11000
+
+
+@dataclass(frozen=True, slots=True)
+class StoredReport:
+    """An accepted event and the signed event it came from (structured-mode JSON text)."""
+
+    event: AcceptedEvent
+    signed_event: str
+
+    @property
+    def event_id(self) -> str:
+        return self.event.event_id
+
+    def to_document(self) -> Document:
+        fields = self.event.model_dump(mode="json")
+        doc: Document = {"_id": fields.pop("event_id")}
+        doc.update(fields)
+        doc["signed_event"] = self.signed_event
+        return doc
+
+    @classmethod
+    def from_document(cls, doc: Mapping[str, Any]) -> StoredReport:
+        fields = {k: v for k, v in doc.items() if k not in {"_id", "signed_event"}}
+        fields["event_id"] = doc["_id"]
+        return cls(AcceptedEvent.model_validate(fields), str(doc["signed_event"]))
+
+
+@dataclass(frozen=True, slots=True)
+class InsertOutcome:
+    """What happened to each report given to `insert_new`, by event id."""
+
+    inserted: frozenset[str] = frozenset()
+    # Already stored before this call: the stored report (its hash tells duplicate or conflict).
+    existing: Mapping[str, StoredReport] = field(default_factory=dict)
+    # The database refused the document for good (not a duplicate): id -> its message.
+    refused: Mapping[str, str] = field(default_factory=dict)
+
+
+class ReportStore(Protocol):
+    async def insert_new(self, reports: Sequence[StoredReport]) -> InsertOutcome:
+        """Store each report unless its event id exists. Ids must be unique within the call.
+
+        Raises TransientError (or a transient driver error) when the database is unavailable;
+        then some of the reports may be stored already, and a retry reports them as existing.
+        """
+        ...
+
+    async def get(self, event_id: str) -> StoredReport | None: ...
+
+
+def _check_unique(reports: Sequence[StoredReport]) -> None:
+    ids = [r.event_id for r in reports]
+    if len(set(ids)) != len(ids):
+        raise ValueError("insert_new takes each event id at most once")
+
+
+class MongoReportStore:
+    def __init__(self, collection: AsyncCollection[Document]) -> None:
+        self._collection = collection
+
+    async def insert_new(self, reports: Sequence[StoredReport]) -> InsertOutcome:
+        _check_unique(reports)
+        if not reports:
+            return InsertOutcome()
+        docs = [r.to_document() for r in reports]
+        try:
+            await self._collection.insert_many(docs, ordered=False)
+        except BulkWriteError as exc:
+            return await self._sort_out(docs, exc.details)
+        return InsertOutcome(inserted=frozenset(d["_id"] for d in docs))
+
+    async def _sort_out(self, docs: list[Document], details: Mapping[str, Any]) -> InsertOutcome:
+        if details.get("writeConcernErrors"):
+            raise TransientError(f"write concern not satisfied: {details['writeConcernErrors']}")
+        failed: set[str] = set()
+        duplicates: list[str] = []
+        refused: dict[str, str] = {}
+        for error in details.get("writeErrors", []):
+            event_id = docs[error["index"]]["_id"]
+            failed.add(event_id)
+            if error.get("code") == DUPLICATE_KEY:
+                duplicates.append(event_id)
+            else:
+                refused[event_id] = f"{error.get('code')}: {error.get('errmsg', '')}"
+        existing: dict[str, StoredReport] = {}
+        for event_id in duplicates:
+            found = await self.get(event_id)
+            if found is None:  # a duplicate that is gone again: let the retry sort it out
+                raise TransientError(f"event {event_id!r} was a duplicate but is not found")
+            existing[event_id] = found
+        inserted = frozenset(d["_id"] for d in docs if d["_id"] not in failed)
+        return InsertOutcome(inserted=inserted, existing=existing, refused=refused)
+
+    async def get(self, event_id: str) -> StoredReport | None:
+        doc = await self._collection.find_one({"_id": event_id})
+        return None if doc is None else StoredReport.from_document(doc)
+
+
+class InMemoryReportStore:
+    """The fake: a dict, plus `refuse` (ids it will refuse) and `fail_next` (transient errors)."""
+
+    def __init__(self) -> None:
+        self.docs: dict[str, Document] = {}
+        self.refuse: dict[str, str] = {}
+        self.fail_next = 0
+        self.insert_calls = 0
+
+    def _maybe_fail(self) -> None:
+        if self.fail_next > 0:
+            self.fail_next -= 1
+            raise TransientError("in-memory store: simulated outage")
+
+    async def insert_new(self, reports: Sequence[StoredReport]) -> InsertOutcome:
+        _check_unique(reports)
+        self._maybe_fail()
+        self.insert_calls += 1
+        inserted: set[str] = set()
+        existing: dict[str, StoredReport] = {}
+        refused: dict[str, str] = {}
+        for report in reports:
+            event_id = report.event_id
+            if event_id in self.docs:
+                existing[event_id] = StoredReport.from_document(self.docs[event_id])
+            elif event_id in self.refuse:
+                refused[event_id] = self.refuse[event_id]
+            else:
+                self.docs[event_id] = report.to_document()
+                inserted.add(event_id)
+        return InsertOutcome(frozenset(inserted), existing, refused)
+
+    async def get(self, event_id: str) -> StoredReport | None:
+        self._maybe_fail()
+        doc = self.docs.get(event_id)
+        return None if doc is None else StoredReport.from_document(doc)
