@@ -1,0 +1,427 @@
+"""The Kubernetes manifests, validated offline: every overlay builds with kustomize; built-in kinds
+pass `kubernetes-validate --strict` for 1.32; custom resources pass the schemas in deploy/schemas/;
+and the manifests agree with the code (topics, settings, consumer groups, rules, config files)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import jsonschema  # type: ignore[import-untyped]  # (types-jsonschema not installed)
+import kubernetes_validate
+import pytest
+import yaml
+
+from services.ingest.config import IngestSettings
+from services.notify.config import NotifySettings
+from services.scoring.config import ScoringSettings
+from shared import topics
+from shared.runtime.settings import ServiceSettings
+from tests.deploy.k8s_build import Resource, kustomize, named, of_kind, overlay, pod_spec
+from tests.deploy.paths import (
+    DASHBOARDS_DIR,
+    K8S_DIR,
+    OVERLAYS,
+    PROMETHEUS_RULE,
+    REPO,
+    RULES_FILE,
+    SCHEMAS_DIR,
+)
+from tests.deploy.project import project_scripts, typer_commands
+
+K8S_VERSION = "1.32.0"
+SERVICES: dict[str, type[ServiceSettings]] = {
+    "ingest": IngestSettings,
+    "scoring": ScoringSettings,
+    "notify": NotifySettings,
+}
+SECRET_EXAMPLE = K8S_DIR / "secret.example.yaml"
+
+
+def _schema(kind: str) -> dict[str, Any]:
+    path = SCHEMAS_DIR / f"{kind.lower()}.json"
+    schema: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return schema
+
+
+def _validate_custom(resource: Resource) -> None:
+    schema = _schema(resource["kind"])
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.Draft202012Validator(schema).validate(resource)
+
+
+def _is_builtin(resource: Resource) -> bool:
+    try:
+        kubernetes_validate.validate(resource, K8S_VERSION, strict=True)
+    except kubernetes_validate.SchemaNotFoundError:
+        return False
+    return True
+
+
+# --- building and validating --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_builds(name: str) -> None:
+    kinds = {r["kind"] for r in overlay(name)}
+    assert {"Deployment", "Service", "ConfigMap", "NetworkPolicy", "CronJob", "KafkaTopic"} <= kinds
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_overlay_validates(name: str) -> None:
+    """Built-in kinds strictly against Kubernetes 1.32; every other kind against our schema."""
+    custom: set[str] = set()
+    for resource in overlay(name):
+        label = f"{resource['kind']}/{resource['metadata']['name']}"
+        try:
+            if not _is_builtin(resource):
+                assert (SCHEMAS_DIR / f"{resource['kind'].lower()}.json").is_file(), (
+                    f"{label}: neither a built-in kind nor covered by deploy/schemas/"
+                )
+                _validate_custom(resource)
+                custom.add(resource["kind"])
+        except (kubernetes_validate.ValidationError, jsonschema.ValidationError) as exc:
+            pytest.fail(f"{name}: {label} is invalid: {exc}")
+    assert {"KafkaTopic", "KafkaUser", "PodMonitor", "PrometheusRule"} <= custom
+
+
+def test_every_overlay_component_and_schema_is_exercised() -> None:
+    kinds = {r["kind"] for name in OVERLAYS for r in overlay(name)}
+    schemas = {path.stem for path in SCHEMAS_DIR.glob("*.json")}
+    assert schemas <= {kind.lower() for kind in kinds}, "a schema no overlay uses"
+    used: set[str] = set()
+    for name in OVERLAYS:
+        document = yaml.safe_load((K8S_DIR / "overlays" / name / "kustomization.yaml").read_text())
+        used |= {Path(c).name for c in document.get("components", [])}
+    assert used == {path.name for path in (K8S_DIR / "components").iterdir() if path.is_dir()}
+
+
+def test_the_validators_reject_bad_resources() -> None:
+    deployment = json.loads(json.dumps(named(overlay("prod"), "Deployment", "planwatch-ingest")))
+    deployment["spec"]["template"]["spec"]["containers"][0]["livenessProbe"]["bogus"] = 1
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(deployment, K8S_VERSION, strict=True)
+    topic = json.loads(json.dumps(of_kind(overlay("prod"), "KafkaTopic")[0]))
+    topic["spec"]["partitions"] = "6"
+    with pytest.raises(jsonschema.ValidationError):
+        _validate_custom(topic)
+    user = json.loads(json.dumps(of_kind(overlay("prod"), "KafkaUser")[0]))
+    user["spec"]["authorization"]["acls"][0]["operations"] = ["Write", "Fly"]
+    with pytest.raises(jsonschema.ValidationError):
+        _validate_custom(user)
+
+
+def test_a_broken_kustomization_fails_to_build(tmp_path: Path) -> None:
+    (tmp_path / "kustomization.yaml").write_text("resources:\n  - missing.yaml\n")
+    with pytest.raises(RuntimeError, match="kustomize"):
+        kustomize(tmp_path)
+
+
+def test_secret_example_is_valid_and_not_deployed() -> None:
+    for secret in yaml.safe_load_all(SECRET_EXAMPLE.read_text(encoding="utf-8")):
+        kubernetes_validate.validate(secret, K8S_VERSION, strict=True)
+    for kustomization in K8S_DIR.rglob("kustomization.yaml"):
+        assert "secret.example" not in kustomization.read_text()
+    for name in OVERLAYS:
+        assert not of_kind(overlay(name), "Secret"), "real Secrets are created by hand"
+
+
+# --- agreement with the code --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_strimzi_topics_match_shared_topics_exactly(name: str) -> None:
+    strimzi = of_kind(overlay(name), "KafkaTopic")
+    declared = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in strimzi}
+    assert declared == dict(topics.PARTITIONS)
+    retention = {
+        t["spec"]["topicName"]: t["spec"]["config"]["retention.ms"]
+        for t in of_kind(overlay(name), "KafkaTopic")
+    }
+    dead_letter = {n for n in retention if n.endswith(".dlt")}
+    assert dead_letter == {topics.PROGRESS_DLT, topics.SCORING_DLT, topics.NOTIFICATIONS_DLT}
+    assert min(retention[n] for n in dead_letter) > max(
+        retention[n] for n in retention if n not in dead_letter
+    )
+
+
+def test_topic_replication_per_overlay() -> None:
+    for topic in of_kind(overlay("prod"), "KafkaTopic"):
+        assert topic["spec"]["replicas"] == 3
+        assert topic["spec"]["config"]["min.insync.replicas"] == 2
+    for topic in of_kind(overlay("dev"), "KafkaTopic"):
+        assert topic["spec"]["replicas"] == 1
+        assert topic["spec"]["config"]["min.insync.replicas"] == 1
+
+
+def _container_env(resources: tuple[Resource, ...], container: dict[str, Any]) -> dict[str, str]:
+    """The container's environment as Kubernetes would set it (Secrets: a placeholder)."""
+    env: dict[str, str] = {}
+    for source in container.get("envFrom", []):
+        if "configMapRef" in source:
+            data = named(resources, "ConfigMap", source["configMapRef"]["name"])["data"]
+            env.update(data)
+    for item in container.get("env", []):
+        if "value" in item:
+            env[item["name"]] = item["value"]
+        elif "secretKeyRef" in item["valueFrom"]:
+            env[item["name"]] = f"secret:{item['valueFrom']['secretKeyRef']['name']}"
+    return env
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+@pytest.mark.parametrize("service", sorted(SERVICES))
+def test_service_settings_from_the_manifest(
+    name: str, service: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The service's own settings class, fed the Deployment's environment, listens where the
+    probes, Service and PodMonitor look, and uses the Kafka user and group the ACLs allow."""
+    resources = overlay(name)
+    deployment = named(resources, "Deployment", f"planwatch-{service}")
+    container = pod_spec(deployment)["containers"][0]
+    for key, value in _container_env(resources, container).items():
+        monkeypatch.setenv(key, value)
+    settings = SERVICES[service]()
+    (port,) = container["ports"]
+    assert settings.http.host == "0.0.0.0"
+    assert settings.http.port == port["containerPort"]
+    svc = named(resources, "Service", f"planwatch-{service}")
+    assert svc["spec"]["ports"][0]["targetPort"] == port["name"]
+    assert settings.kafka.bootstrap_servers == "planwatch-kafka-bootstrap:9092"
+    assert settings.mongo.uri.get_secret_value() == "secret:planwatch-mongodb"
+    password = settings.kafka.sasl_password.get_secret_value()
+    assert password == f"secret:{settings.kafka.sasl_username}"
+    user = named(resources, "KafkaUser", settings.kafka.sasl_username)
+    acls = user["spec"]["authorization"]["acls"]
+    readable = {a["resource"]["name"] for a in acls if "Read" in a["operations"]}
+    assert settings.input_topic in readable  # type: ignore[attr-defined]
+    assert settings.group_id in readable  # type: ignore[attr-defined]
+    assert pod_spec(deployment)["terminationGracePeriodSeconds"] > settings.graceful_timeout_s + 5
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_workloads_are_hardened(name: str) -> None:
+    workloads = of_kind(overlay(name), "Deployment") + of_kind(overlay(name), "CronJob")
+    assert len(workloads) == 4
+    for workload in workloads:
+        spec = pod_spec(workload)
+        assert spec["securityContext"]["runAsNonRoot"] is True
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+        assert spec["automountServiceAccountToken"] is False
+        for container in spec["containers"]:
+            context = container["securityContext"]
+            assert context["allowPrivilegeEscalation"] is False
+            assert context["readOnlyRootFilesystem"] is True
+            assert context["capabilities"]["drop"] == ["ALL"]
+            assert context["seccompProfile"]["type"] == "RuntimeDefault"
+            assert {"cpu", "memory"} <= set(container["resources"]["requests"])
+            assert "memory" in container["resources"]["limits"]
+            assert {"name": "tmp", "mountPath": "/tmp"} in container["volumeMounts"]
+            assert container["command"][0] in project_scripts()
+        labels = (
+            workload["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+            if workload["kind"] == "CronJob"
+            else workload["spec"]["template"]["metadata"]["labels"]
+        )
+        assert labels["app.kubernetes.io/part-of"] == "planwatch"  # the NetworkPolicies' selector
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_deployments_probe_and_leave_replicas_to_the_autoscaler(name: str) -> None:
+    for deployment in of_kind(overlay(name), "Deployment"):
+        assert "replicas" not in deployment["spec"]
+        container = pod_spec(deployment)["containers"][0]
+        assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
+        assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+        startup = container["startupProbe"]
+        # The services retry their start-up for up to 120 s before uvicorn serves /livez.
+        assert startup["periodSeconds"] * startup["failureThreshold"] > 120
+        selector = deployment["spec"]["selector"]["matchLabels"]
+        pdbs = [
+            p
+            for p in of_kind(overlay(name), "PodDisruptionBudget")
+            if p["spec"]["selector"]["matchLabels"] == selector
+        ]
+        assert len(pdbs) == 1 and pdbs[0]["spec"]["maxUnavailable"] == 1
+
+
+def test_tick_cronjob_runs_planwatch_tick() -> None:
+    cronjob = named(overlay("prod"), "CronJob", "planwatch-tick")
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    command = pod_spec(cronjob)["containers"][0]["command"]
+    assert command == ["planwatch", "tick"]
+    tick_user = named(overlay("prod"), "KafkaUser", "planwatch-tick")
+    (acl,) = tick_user["spec"]["authorization"]["acls"]
+    assert acl["resource"]["name"] == topics.CLOCK and "Write" in acl["operations"]
+    if "tick" not in typer_commands():
+        pytest.xfail("`planwatch tick` is not written yet")
+
+
+def _scale_targets(resources: tuple[Resource, ...]) -> dict[str, list[str]]:
+    targets: dict[str, list[str]] = {}
+    for kind in ("ScaledObject", "HorizontalPodAutoscaler"):
+        for resource in of_kind(resources, kind):
+            targets.setdefault(resource["spec"]["scaleTargetRef"]["name"], []).append(kind)
+    return targets
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_each_consumer_has_exactly_one_autoscaler(name: str) -> None:
+    assert _scale_targets(overlay(name)) == {
+        f"planwatch-{s}": [k]
+        for s in SERVICES
+        for k in ["ScaledObject" if name == "prod" else "HorizontalPodAutoscaler"]
+    }
+
+
+def test_keda_scales_on_the_right_group_and_at_most_to_the_partitions() -> None:
+    for scaled in of_kind(overlay("prod"), "ScaledObject"):
+        service = scaled["spec"]["scaleTargetRef"]["name"].removeprefix("planwatch-")
+        settings = SERVICES[service]()
+        (trigger,) = scaled["spec"]["triggers"]
+        assert trigger["type"] == "kafka"
+        meta = trigger["metadata"]
+        assert meta["consumerGroup"] == settings.group_id  # type: ignore[attr-defined]
+        assert meta["topic"] == settings.input_topic  # type: ignore[attr-defined]
+        assert meta["allowIdleConsumers"] == "false"
+        assert scaled["spec"]["minReplicaCount"] >= 1
+        assert scaled["spec"]["maxReplicaCount"] <= topics.PARTITIONS[meta["topic"]]
+        auth = named(overlay("prod"), "TriggerAuthentication", trigger["authenticationRef"]["name"])
+        assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {
+            "sasl",
+            "username",
+            "password",
+        }
+
+
+def test_hpa_fallback_is_capped_at_the_partitions() -> None:
+    for hpa in of_kind(overlay("dev"), "HorizontalPodAutoscaler"):
+        service = hpa["spec"]["scaleTargetRef"]["name"].removeprefix("planwatch-")
+        topic = SERVICES[service]().input_topic  # type: ignore[attr-defined]
+        assert hpa["spec"]["maxReplicas"] <= topics.PARTITIONS[topic]
+
+
+def test_kafka_acls_are_least_privilege() -> None:
+    users = {u["metadata"]["name"]: u for u in of_kind(overlay("prod"), "KafkaUser")}
+    agencies = [u for n, u in users.items() if n.startswith("agency-")]
+    assert agencies, "at least one example agency user"
+    for user in agencies:
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert acl["resource"] == {
+                "type": "topic",
+                "name": topics.PROGRESS,
+                "patternType": "literal",
+            }
+            assert set(acl["operations"]) <= {"Write", "Describe"}
+    writes = {
+        name: {
+            a["resource"]["name"]
+            for a in user["spec"]["authorization"]["acls"]
+            if "Write" in a["operations"]
+        }
+        for name, user in users.items()
+    }
+    assert writes["planwatch-ingest"] == {topics.ACCEPTED, topics.PROGRESS_DLT}
+    assert writes["planwatch-scoring"] == {topics.SCORES, topics.ALERTS, topics.SCORING_DLT}
+    assert writes["planwatch-notify"] == {topics.NOTIFICATIONS, topics.NOTIFICATIONS_DLT}
+    assert writes["planwatch-keda"] == set()
+    for user in users.values():
+        for acl in user["spec"]["authorization"]["acls"]:
+            assert "All" not in acl["operations"]
+            assert acl["resource"]["type"] != "cluster"
+
+
+def test_prometheus_rule_is_rendered_from_rules_yml() -> None:
+    source = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))["groups"]
+    committed = yaml.safe_load(PROMETHEUS_RULE.read_text(encoding="utf-8"))
+    assert committed["spec"]["groups"] == source
+    for name in OVERLAYS:
+        (rule,) = of_kind(overlay(name), "PrometheusRule")
+        assert rule["spec"]["groups"] == source
+
+
+def test_configmaps_hold_the_repo_files() -> None:
+    resources = overlay("prod")
+    catalog = {
+        r["metadata"]["name"].rsplit("-", 1)[0]: r
+        for r in of_kind(resources, "ConfigMap")
+        if r["metadata"]["name"].startswith(("planwatch-catalog", "planwatch-routing"))
+    }
+    plans = sorted((REPO / "shared/catalog/plans").glob("*.yaml"))
+    assert catalog["planwatch-catalog"]["data"] == {p.name: p.read_text() for p in plans}
+    routing = REPO / "services/notify/routing.yaml"
+    assert catalog["planwatch-routing"]["data"] == {"routing.yaml": routing.read_text()}
+    dashboards = named(resources, "ConfigMap", "planwatch-dashboards")
+    assert dashboards["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert dashboards["data"] == {p.name: p.read_text() for p in DASHBOARDS_DIR.glob("*.json")}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_references_resolve(name: str) -> None:
+    """Every ConfigMap and Secret a pod uses exists: built here, made by Strimzi for a KafkaUser,
+    or documented in secret.example.yaml; every ServiceAccount exists."""
+    resources = overlay(name)
+    configmaps = {r["metadata"]["name"] for r in of_kind(resources, "ConfigMap")}
+    secrets = {u["metadata"]["name"] for u in of_kind(resources, "KafkaUser")}
+    secrets |= {s["metadata"]["name"] for s in yaml.safe_load_all(SECRET_EXAMPLE.read_text()) if s}
+    accounts = {r["metadata"]["name"] for r in of_kind(resources, "ServiceAccount")}
+    for workload in of_kind(resources, "Deployment") + of_kind(resources, "CronJob"):
+        spec = pod_spec(workload)
+        assert spec["serviceAccountName"] in accounts
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                assert volume["configMap"]["name"] in configmaps
+        for container in spec["containers"]:
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert source["configMapRef"]["name"] in configmaps
+                if "secretRef" in source:
+                    assert source["secretRef"]["name"] in secrets
+            for item in container.get("env", []):
+                ref = item.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    assert ref["name"] in secrets, f"{workload['metadata']['name']}: {ref}"
+    for auth in of_kind(resources, "TriggerAuthentication"):
+        for ref in auth["spec"]["secretTargetRef"]:
+            assert ref["name"] in secrets
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_network_policies(name: str) -> None:
+    policies = {p["metadata"]["name"]: p for p in of_kind(overlay(name), "NetworkPolicy")}
+    deny = policies["planwatch-default-deny"]["spec"]
+    assert deny["policyTypes"] == ["Ingress", "Egress"]
+    assert "ingress" not in deny and "egress" not in deny
+    assert deny["podSelector"] == {"matchLabels": {"app.kubernetes.io/part-of": "planwatch"}}
+    dns = policies["planwatch-allow-dns"]["spec"]["egress"][0]["ports"]
+    assert {(p["protocol"], p["port"]) for p in dns} == {("UDP", 53), ("TCP", 53)}
+    kafka = policies["planwatch-allow-kafka"]["spec"]["egress"][0]["ports"]
+    assert {p["port"] for p in kafka} == {9092}
+    mongo = policies["planwatch-allow-mongodb"]["spec"]
+    assert {p["port"] for p in mongo["egress"][0]["ports"]} == {27017}
+    assert set(mongo["podSelector"]["matchExpressions"][0]["values"]) == {
+        f"planwatch-{s}" for s in SERVICES
+    }
+    scrape = policies["planwatch-allow-prometheus-scrape"]["spec"]["ingress"][0]["ports"]
+    assert [p["port"] for p in scrape] == ["http"]
+    notify = policies["planwatch-allow-notify-delivery"]["spec"]["egress"][0]
+    assert "10.0.0.0/8" in notify["to"][0]["ipBlock"]["except"]
+    assert {443, 587} <= {p["port"] for p in notify["ports"]}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_pod_monitors_scrape_each_service_as_its_job(name: str) -> None:
+    resources = overlay(name)
+    monitors = of_kind(resources, "PodMonitor")
+    assert len(monitors) == len(SERVICES)
+    for monitor in monitors:
+        spec = monitor["spec"]
+        deployment = named(resources, "Deployment", monitor["metadata"]["name"])
+        labels = deployment["spec"]["template"]["metadata"]["labels"]
+        assert spec["selector"]["matchLabels"].items() <= labels.items()
+        # The job label comes from this pod label: planwatch-<service>, as the rules expect.
+        assert labels[spec["jobLabel"]] == monitor["metadata"]["name"]
+        port_names = {p["name"] for p in pod_spec(deployment)["containers"][0]["ports"]}
+        assert {e["port"] for e in spec["podMetricsEndpoints"]} <= port_names
+        assert {e["path"] for e in spec["podMetricsEndpoints"]} == {"/metrics"}
