@@ -7,9 +7,12 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.planwatch-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install build test test-unit test-integration lint format infra-up infra-down infra-status
+.PHONY: help install build demo run test test-unit test-integration lint format infra-up infra-down infra-status bench
 
 help:
+	@echo "make demo              install, then the whole platform with the realistic demo feed (Ctrl-C stops)"
+	@echo "make run               install, then the platform only, kept running (Ctrl-C stops)"
+	@echo "make bench             the benchmarks (ingest, scoring, notify), results in bench/results/"
 	@echo "make install           venv + editable install with dev extras, Kafka jars, FerretDB binary"
 	@echo "make test              install, then all tests (unit + integration; servers started as needed)"
 	@echo "make test-unit         unit tests only (starts nothing)"
@@ -33,6 +36,17 @@ build: $(STAMP)
 	$(BIN)/planwatch infra build
 
 install: $(STAMP) build
+
+demo: install
+	$(BIN)/planwatch demo $(DEMO_ARGS)
+
+run: install
+	$(BIN)/planwatch demo --no-feed --keep-running
+
+bench: install
+	$(BIN)/python -m bench.bench_ingest
+	$(BIN)/python -m bench.bench_scoring
+	$(BIN)/python -m bench.bench_notify
 
 test: install
 	$(BIN)/python -m pytest -q
