@@ -1,0 +1,96 @@
+"""`POST /v1/events` over ASGI: the three CloudEvents HTTP modes, status codes, body limit."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+from fastapi import FastAPI
+
+from services.ingest.http_door import EVENTS_PATH, build_router
+from shared.contract.codec import (
+    BATCH_CONTENT_TYPE,
+    encode_http_batch,
+    encode_http_binary,
+    encode_http_structured,
+)
+from tests.unit.ingest_support import TOPICS, Harness, report
+
+
+def client(h: Harness, *, max_event_bytes: int = 64 * 1024) -> httpx.AsyncClient:
+    app = FastAPI()
+    app.include_router(
+        build_router(h.intake(), max_event_bytes=max_event_bytes, max_batch_bytes=256 * 1024)
+    )
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest")
+
+
+async def test_binary_mode_single_event_is_accepted_with_202() -> None:
+    h = Harness()
+    headers, body = encode_http_binary(report(event_id="b1", note="掌上办 Q1"))
+    async with client(h) as http:
+        response = await http.post(EVENTS_PATH, headers=headers, content=body)
+    assert response.status_code == 202
+    assert response.json() == {"results": [{"id": "b1", "status": "accepted"}]}
+    assert len(h.publisher.on(TOPICS.progress)) == 1
+
+
+async def test_structured_mode_rejection_is_400_with_reason() -> None:
+    h = Harness()
+    headers, body = encode_http_structured(report(event_id="s1", agency="qy.health"))
+    async with client(h) as http:
+        response = await http.post(EVENTS_PATH, headers=headers, content=body)
+    assert response.status_code == 400
+    [result] = response.json()["results"]
+    assert result["status"] == "rejected" and result["reason"] == "not_responsible"
+    assert result["message"]
+    assert len(h.publisher.on(TOPICS.dead_letter)) == 1
+
+
+async def test_a_mixed_batch_is_207_and_one_bad_item_does_not_refuse_the_others() -> None:
+    h = Harness()
+    headers, body = encode_http_batch([report(event_id="g1"), report(event_id="g2", value=5)])
+    items = json.loads(body)
+    items.insert(1, {"specversion": "1.0", "id": "broken"})
+    async with client(h) as http:
+        response = await http.post(EVENTS_PATH, headers=headers, content=json.dumps(items).encode())
+    assert response.status_code == 207
+    results = response.json()["results"]
+    assert [r["status"] for r in results] == ["accepted", "rejected", "accepted"]
+    assert results[1]["reason"] == "malformed"
+    assert "batch item 1" in results[1]["message"]
+
+
+async def test_a_body_over_the_limit_is_413_and_not_read() -> None:
+    h = Harness()
+    headers, body = encode_http_structured(report(event_id="big", note="x" * 900))
+    async with client(h, max_event_bytes=1024) as http:
+        response = await http.post(EVENTS_PATH, headers=headers, content=body + b" " * 2000)
+    assert response.status_code == 413
+    assert response.json()["results"][0]["reason"] == "oversized"
+    assert h.publisher.records == []
+
+
+async def test_an_empty_batch_and_a_non_array_are_400() -> None:
+    h = Harness()
+    async with client(h) as http:
+        empty = await http.post(
+            EVENTS_PATH, headers={"content-type": BATCH_CONTENT_TYPE}, content=b"[]"
+        )
+        not_array = await http.post(
+            EVENTS_PATH, headers={"content-type": BATCH_CONTENT_TYPE}, content=b"{}"
+        )
+    assert empty.status_code == 400
+    assert not_array.status_code == 400
+    assert not_array.json()["results"][0]["reason"] == "malformed"
+
+
+async def test_unavailable_store_is_503_with_retry_after() -> None:
+    h = Harness()
+    h.store.fail_next = 5
+    headers, body = encode_http_binary(report(event_id="u1"))
+    async with client(h) as http:
+        response = await http.post(EVENTS_PATH, headers=headers, content=body)
+    assert response.status_code == 503
+    assert response.headers["retry-after"] == "5"
+    assert h.publisher.records == []
