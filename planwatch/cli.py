@@ -20,6 +20,8 @@ app = typer.Typer(
 _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.infra.cli", "infra_app", "infra"),
     ("planwatch.keys_cli", "keys_app", "keys"),
+    ("planwatch.keyring_cli", "keyring_app", "keyring"),
+    ("planwatch.publish_cli", "publish_app", None),
     ("planwatch.score_cli", "score_app", None),
 )
 

@@ -1,0 +1,213 @@
+"""`planwatch publish`: a small agency-side client that signs and sends one event.
+
+Builds a report (`--value` or `--stage`) or a retraction (`--retract REASON`), signs it with
+the agency's private key file (PKCS#8 PEM, from `planwatch keys generate`) and sends it to
+Kafka (`--via kafka`, CloudEvents binary mode, keyed by target) or to ingest's
+`POST /v1/events` (`--via http`). Prints one JSON line with the outcome.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+from datetime import date, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any
+
+import httpx
+import typer
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
+
+from shared import topics
+from shared.catalog import load_catalog
+from shared.contract.codec import (
+    encode_http_binary,
+    encode_http_structured,
+    encode_kafka_binary,
+    encode_kafka_structured,
+)
+from shared.contract.events import ProgressEvent, Unit, new_report, new_retraction
+from shared.contract.keys import private_key_from_pem
+from shared.contract.signing import sign
+from shared.domain.timebase import CST
+
+publish_app = typer.Typer()
+
+DEFAULT_URL = "http://127.0.0.1:8001/v1/events"
+
+
+class Via(StrEnum):
+    KAFKA = "kafka"
+    HTTP = "http"
+
+
+class Mode(StrEnum):
+    BINARY = "binary"
+    STRUCTURED = "structured"
+
+
+def _default_plan() -> str:
+    plans = list(load_catalog().plans)
+    if len(plans) != 1:
+        raise typer.BadParameter(
+            f"several plans ({', '.join(plans)}): name one", param_hint="--plan"
+        )
+    return plans[0]
+
+
+def build_event(
+    *,
+    agency: str,
+    plan: str,
+    target: str,
+    as_of: date,
+    time: datetime,
+    value: float | None,
+    stage: str | None,
+    retract: str | None,
+    unit: Unit | None,
+    note: str | None,
+    evidence: str | None,
+    event_id: str | None,
+) -> ProgressEvent:
+    """The unsigned event the options describe; ValueError/ValidationError if they do not fit."""
+    if retract is not None:
+        if value is not None or stage is not None:
+            raise ValueError("--retract takes neither --value nor --stage")
+        return new_retraction(
+            agency=agency,
+            plan=plan,
+            target=target,
+            as_of=as_of,
+            reason=retract,
+            time=time,
+            event_id=event_id,
+        )
+    return new_report(
+        agency=agency,
+        plan=plan,
+        target=target,
+        as_of=as_of,
+        time=time,
+        value=value,
+        stage=stage,
+        unit=unit,
+        note=note,
+        evidence=evidence,
+        event_id=event_id,
+    )
+
+
+async def send_kafka(
+    event: ProgressEvent, bootstrap: str, topic: str, mode: Mode, timeout_s: float
+) -> dict[str, Any]:
+    encode = encode_kafka_binary if mode is Mode.BINARY else encode_kafka_structured
+    key, value, headers = encode(event)
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    async with asyncio.timeout(timeout_s):
+        await producer.start()
+        try:
+            metadata = await producer.send_and_wait(topic, value, key=key, headers=headers)
+        finally:
+            await producer.stop()
+    return {"topic": topic, "partition": metadata.partition, "offset": metadata.offset}
+
+
+async def send_http(
+    event: ProgressEvent, url: str, mode: Mode, timeout_s: float
+) -> tuple[int, dict[str, Any]]:
+    encode = encode_http_binary if mode is Mode.BINARY else encode_http_structured
+    headers, body = encode(event)
+    async with httpx.AsyncClient(timeout=timeout_s) as client:
+        response = await client.post(url, headers=headers, content=body)
+    try:
+        answer: dict[str, Any] = response.json()
+    except json.JSONDecodeError:
+        answer = {"body": response.text}
+    return response.status_code, answer
+
+
+@publish_app.command("publish")
+def publish(
+    *,
+    agency: Annotated[str, typer.Option("--agency", help="Your agency id (the event's source).")],
+    key_id: Annotated[str, typer.Option("--key-id", help="The id of your registered key.")],
+    key_file: Annotated[
+        Path, typer.Option("--key-file", help="Your private key (PKCS#8 PEM).", exists=True)
+    ],
+    target: Annotated[str, typer.Option("--target", help="The target id.")],
+    as_of: Annotated[
+        datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="The day the value describes.")
+    ],
+    value: Annotated[float | None, typer.Option("--value", help="Share/count/rank value.")] = None,
+    stage: Annotated[str | None, typer.Option("--stage", help="Milestone stage id.")] = None,
+    retract: Annotated[
+        str | None, typer.Option("--retract", help="Retract the report for as_of; the reason.")
+    ] = None,
+    unit: Annotated[Unit | None, typer.Option("--unit", help="Optional unit check.")] = None,
+    note: Annotated[str | None, typer.Option("--note")] = None,
+    evidence: Annotated[str | None, typer.Option("--evidence", help="An http(s) URL.")] = None,
+    plan: Annotated[str | None, typer.Option("--plan", help="Default: the only plan.")] = None,
+    event_id: Annotated[str | None, typer.Option("--event-id", help="Default: a UUID.")] = None,
+    time: Annotated[
+        str | None, typer.Option("--time", help="RFC 3339 report time; default: now (CST).")
+    ] = None,
+    via: Annotated[Via, typer.Option("--via")] = Via.KAFKA,
+    mode: Annotated[Mode, typer.Option("--mode", help="CloudEvents mode.")] = Mode.BINARY,
+    bootstrap: Annotated[
+        str | None, typer.Option("--bootstrap", help="Default: $KAFKA_BOOTSTRAP_SERVERS.")
+    ] = None,
+    topic: Annotated[str, typer.Option("--topic")] = topics.PROGRESS,
+    url: Annotated[str, typer.Option("--url", help="Ingest's events endpoint.")] = DEFAULT_URL,
+    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
+) -> None:
+    """Sign and send one progress report or retraction."""
+    try:
+        private_key = private_key_from_pem(key_file.read_bytes())
+    except (ValueError, TypeError) as exc:
+        raise typer.BadParameter(f"{key_file}: {exc}", param_hint="--key-file") from None
+    try:
+        reported = (
+            datetime.fromisoformat(time) if time else datetime.now(CST).replace(microsecond=0)
+        )
+        event = build_event(
+            agency=agency,
+            plan=plan or _default_plan(),
+            target=target,
+            as_of=as_of.date(),
+            time=reported,
+            value=value,
+            stage=stage,
+            retract=retract,
+            unit=unit,
+            note=note,
+            evidence=evidence,
+            event_id=event_id,
+        )
+        signed = sign(event, private_key, key_id)
+    except (ValueError, ValidationError) as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+    outcome: dict[str, Any] = {"id": signed.envelope.id, "via": via.value}
+    if via is Via.KAFKA:
+        servers = bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+        try:
+            outcome.update(asyncio.run(send_kafka(signed, servers, topic, mode, timeout_s)))
+        except (TimeoutError, OSError, KafkaError) as exc:
+            typer.echo(f"error: Kafka at {servers} did not take the event: {exc!r}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(json.dumps(outcome, ensure_ascii=False))
+        return
+    try:
+        code, answer = asyncio.run(send_http(signed, url, mode, timeout_s))
+    except httpx.HTTPError as exc:
+        typer.echo(f"error: {url}: {exc!r}", err=True)
+        raise typer.Exit(1) from None
+    outcome.update({"status_code": code, **answer})
+    typer.echo(json.dumps(outcome, ensure_ascii=False))
+    if code != 202:
+        raise typer.Exit(1)
