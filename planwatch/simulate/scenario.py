@@ -1,0 +1,571 @@
+"""The demo feed as a pure function: (plan, seed) -> the ordered list of what to send, when,
+and what the platform should do with it.
+
+Nothing here reads the clock, the network or files: the same plan and seed give the same
+items, byte for byte (Ed25519 signatures are deterministic). Times are simulated instants in
+China Standard Time; an item's `offset` from the scenario's start is what the sender scales
+to wall time. See docs/demo.md for the story each target tells.
+"""
+
+from __future__ import annotations
+
+import calendar
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from enum import StrEnum
+from typing import Final
+
+from planwatch.simulate.agencies import DemoKey, demo_key, demo_keys, derived_key
+from planwatch.simulate.stories import (
+    CORRECTED_AS_OF,
+    CORRECTED_TARGET,
+    RETRACTED_AS_OF,
+    RETRACTED_TARGET,
+    RETRACTED_WRONG_VALUE,
+    SILENT_AFTER,
+    SILENT_AGENCY,
+    STORIES,
+    Curve,
+    Steps,
+    Story,
+)
+from shared import topics
+from shared.contract.codec import STRUCTURED_CONTENT_TYPE
+from shared.contract.events import (
+    AgencyEvent,
+    ClockTick,
+    ProgressReported,
+    ProgressRetracted,
+    Unit,
+    new_report,
+    new_retraction,
+    new_tick,
+)
+from shared.contract.reasons import Reason
+from shared.contract.signing import sign
+from shared.domain.catalog import Cadence, Kind, Plan, Target
+from shared.domain.timebase import CST
+
+DEFAULT_SEED: Final = 2021
+#: A little past the plan's horizon (2022-12-31): the last reports of 2022 arrive in 2023, and
+#: a target still unreported 90 days after its deadline counts as missed (scoring rule 3).
+DEFAULT_UNTIL: Final = date(2023, 4, 15)
+
+# Reporting lags in days after the period end, before the move to a working day. Bounded so
+# that an agency reporting every period never looks stale to scoring (allowance: period + 10
+# days monthly, + 20 quarterly): the spread of lags plus a weekend stays inside the grace.
+MONTHLY_LAG: Final = (5, 11)
+QUARTERLY_LAG: Final = (10, 24)
+AGENCY_HABIT_DAYS: Final = (0, 1)  # some agencies are habitually a day later
+WORKDAY_START: Final = time(9, 0)
+WORKDAY_MINUTES: Final = 8 * 60 + 30
+CORRECTION_AFTER_DAYS: Final = 3
+RETRACTION_AFTER_DAYS: Final = 6
+
+
+class Outcome(StrEnum):
+    ACCEPTED = "accepted"  # stored in `reports`, passed to scoring
+    DUPLICATE = "duplicate"  # a resend of a stored event: acknowledged, not stored again
+    REJECTED = "rejected"  # dead-lettered with `reason`
+    TICK = "tick"  # a clock tick: scoring's clock moves
+
+
+@dataclass(frozen=True)
+class Expected:
+    outcome: Outcome
+    reason: Reason | None = None
+
+    def __str__(self) -> str:
+        return f"{self.outcome.value}:{self.reason.value}" if self.reason else self.outcome.value
+
+
+class Role(StrEnum):
+    REPORT = "report"  # the lead's regular report
+    CO_REPORT = "co-report"  # a co-owner reports the period instead of the lead
+    TYPO = "typo"  # a report with a misplaced decimal point ...
+    CORRECTION = "correction"  # ... and the later report for the same as_of that fixes it
+    WRONG = "wrong"  # a report that is later retracted ...
+    RETRACTION = "retraction"  # ... and its retraction
+    TICK = "tick"
+    BAD = "bad"  # an event the platform must refuse (or, for a resend, ignore)
+
+
+@dataclass(frozen=True)
+class RawBytes:
+    """Bytes that are not an event (sent as they are, with this content type)."""
+
+    body: bytes
+    content_type: str = STRUCTURED_CONTENT_TYPE
+
+
+Payload = AgencyEvent | RawBytes
+
+
+@dataclass(frozen=True)
+class FeedItem:
+    at: datetime  # the simulated instant it is sent (an event's `time`), CST
+    offset: timedelta  # `at` minus the scenario's start: what the sender scales to wall time
+    payload: Payload
+    expected: Expected
+    role: Role
+    label: str  # one line for people: who reports what
+    agency: str | None = None
+    target: str | None = None
+    as_of: date | None = None
+
+    @property
+    def topic(self) -> str:
+        return topics.CLOCK if isinstance(self.payload, ClockTick) else topics.PROGRESS
+
+    @property
+    def event_id(self) -> str | None:
+        return None if isinstance(self.payload, RawBytes) else self.payload.envelope.id
+
+
+@dataclass(frozen=True)
+class Scenario:
+    plan: str
+    seed: int
+    start: datetime
+    end: datetime
+    items: tuple[FeedItem, ...]
+    keys: Mapping[str, DemoKey] = field(repr=False)
+
+    @property
+    def span(self) -> timedelta:
+        return self.end - self.start
+
+    def expected_counts(self) -> Counter[str]:
+        """How many items end how: `accepted`, `duplicate`, `tick`, `rejected:<reason>`."""
+        return Counter(str(item.expected) for item in self.items)
+
+    def of_role(self, *roles: Role) -> list[FeedItem]:
+        return [item for item in self.items if item.role in roles]
+
+
+class ScenarioError(ValueError):
+    """The plan does not fit the stories (a target without a story, a story without a target)."""
+
+
+# --- calendar -------------------------------------------------------------------------------
+
+
+def _month_end(year: int, month: int) -> date:
+    return date(year, month, calendar.monthrange(year, month)[1])
+
+
+def period_ends(cadence: Cadence, first_day: date, last_day: date) -> list[date]:
+    """The ends of the reporting periods (months or calendar quarters) from the one containing
+    `first_day` up to `last_day`."""
+    step = 1 if cadence is Cadence.MONTHLY else 3
+    year, month = first_day.year, first_day.month
+    if step == 3:
+        month = ((month - 1) // 3 + 1) * 3  # the quarter's last month
+    ends: list[date] = []
+    while (end := _month_end(year, month)) <= last_day:
+        ends.append(end)
+        month += step
+        if month > 12:
+            year, month = year + 1, month - 12
+    return ends
+
+
+def _workday(day: date) -> date:
+    while day.weekday() >= 5:
+        day += timedelta(days=1)
+    return day
+
+
+def _office_instant(day: date, rng: random.Random) -> datetime:
+    minutes = rng.randint(0, WORKDAY_MINUTES)
+    clock = datetime.combine(_workday(day), WORKDAY_START, CST)
+    return clock + timedelta(minutes=minutes, seconds=rng.randint(0, 59))
+
+
+# --- values ---------------------------------------------------------------------------------
+
+
+def path_value(story: Story, period: int, as_of: date, issued: date, deadline: date) -> float:
+    """The underlying value of a story at one period end (before noise and rounding)."""
+    path = story.path
+    if isinstance(path, Steps):
+        return path.values[min(period, len(path.values) - 1)]
+    elapsed = max(0.0, (as_of - issued).days / (deadline - issued).days)
+    progress = min(1.0, elapsed / path.reach) ** path.shape
+    return float(path.start + (path.end - path.start) * progress)
+
+
+def _clean(target: Target, value: float) -> float:
+    """A value as an agency would report it for the target's kind."""
+    if target.kind is Kind.SHARE:
+        return round(min(100.0, max(0.0, value)), 1)
+    if target.kind is Kind.RANK:
+        return float(min(target.rank_of or 1_000_000, max(1, round(value))))
+    return float(max(0, round(value)))
+
+
+# --- events ---------------------------------------------------------------------------------
+
+
+class _Ids:
+    """Deterministic event ids (UUID form), different for every seed."""
+
+    def __init__(self, seed: int) -> None:
+        self._rng = random.Random(f"planwatch-demo-ids:{seed}")
+
+    def next(self) -> str:
+        return str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+
+
+def _period_label(cadence: Cadence, as_of: date) -> str:
+    if cadence is Cadence.MONTHLY:
+        return f"{as_of:%Y-%m}"
+    return f"{as_of.year} Q{(as_of.month - 1) // 3 + 1}"
+
+
+def _report(
+    target: Target,
+    key: DemoKey,
+    *,
+    as_of: date,
+    at: datetime,
+    value: float,
+    event_id: str,
+    note: str,
+) -> ProgressReported:
+    if target.kind is Kind.MILESTONE:
+        index = round(value)
+        event = new_report(
+            agency=key.agency,
+            plan=target.plan,
+            target=target.id,
+            as_of=as_of,
+            time=at,
+            stage=target.stages[index].id,
+            unit=Unit.STAGE,
+            note=note,
+            event_id=event_id,
+        )
+    else:
+        event = new_report(
+            agency=key.agency,
+            plan=target.plan,
+            target=target.id,
+            as_of=as_of,
+            time=at,
+            value=value,
+            unit=Unit(target.unit),
+            note=note,
+            event_id=event_id,
+        )
+    return sign(event, key.private_key, key.key_id)
+
+
+@dataclass
+class _Draft:
+    """Items before offsets are known, with a tie-breaking sequence number."""
+
+    items: list[
+        tuple[datetime, int, Payload, Expected, Role, str, str | None, str | None, date | None]
+    ]
+
+    def add(
+        self,
+        at: datetime,
+        payload: Payload,
+        expected: Expected,
+        *,
+        role: Role,
+        label: str,
+        agency: str | None = None,
+        target: str | None = None,
+        as_of: date | None = None,
+    ) -> None:
+        self.items.append(
+            (at, len(self.items), payload, expected, role, label, agency, target, as_of)
+        )
+
+
+def _story_reports(
+    plan: Plan,
+    story: Story,
+    draft: _Draft,
+    *,
+    seed: int,
+    keys: Mapping[str, DemoKey],
+    ids: _Ids,
+    until: datetime,
+    habits: Mapping[str, int],
+) -> None:
+    target = plan.targets[story.target]
+    rng = random.Random(f"planwatch-demo:{seed}:{target.id}")
+    lag_low, lag_high = MONTHLY_LAG if target.cadence is Cadence.MONTHLY else QUARTERLY_LAG
+    co_by_period = {p: co.agency for co in story.co_reports for p in co.periods}
+    highest = float("-inf")
+    last_at: dict[str, datetime] = {}
+    for period, as_of in enumerate(period_ends(target.cadence, plan.issued, until.date())):
+        agency = co_by_period.get(period, target.lead)
+        underlying = path_value(story, period, as_of, plan.issued, target.deadline)
+        noise = story.path.noise if isinstance(story.path, Curve) else 0.0
+        if isinstance(story.path, Curve) and underlying == story.path.end:
+            noise = 0.0  # reached and held: a finished build-out reports its exact figure
+        value = _clean(target, underlying + rng.gauss(0.0, noise) if noise else underlying)
+        if isinstance(story.path, Curve) and story.path.monotone:
+            value = max(value, highest)
+        highest = max(highest, value)
+        lag = rng.randint(lag_low, lag_high) + habits.get(agency, 0)
+        at = _office_instant(as_of + timedelta(days=lag), rng)
+        if agency in last_at:  # one agency's reports on a target are sent in order
+            at = max(at, last_at[agency] + timedelta(hours=1))
+        if at > until or (agency == SILENT_AGENCY and as_of > SILENT_AFTER):
+            continue
+        last_at[agency] = at
+        period_text = _period_label(target.cadence, as_of)
+        who = f"{agency} reports {target.id} {period_text}"
+
+        def emit(when: datetime, payload: AgencyEvent, role: Role, label: str) -> None:
+            draft.add(
+                when,
+                payload,
+                Expected(Outcome.ACCEPTED),
+                role=role,
+                label=label,
+                agency=agency,  # noqa: B023 (used before the loop moves on)
+                target=target.id,
+                as_of=as_of,  # noqa: B023
+            )
+
+        def signed(when: datetime, number: float, note: str) -> ProgressReported:
+            return _report(
+                target,
+                keys[agency],  # noqa: B023
+                as_of=as_of,  # noqa: B023
+                at=when,
+                value=number,
+                event_id=ids.next(),
+                note=note,
+            )
+
+        if target.id == CORRECTED_TARGET and as_of == CORRECTED_AS_OF:
+            typo = round(value / 10, 2)
+            emit(at, signed(at, typo, period_text), Role.TYPO, f"{who}: {typo:g} (typo)")
+            fixed_at = _office_instant(at.date() + timedelta(days=CORRECTION_AFTER_DAYS), rng)
+            note = f"{period_text}; corrects the report of {at.date().isoformat()} ({typo:g})"
+            emit(fixed_at, signed(fixed_at, value, note), Role.CORRECTION, f"{who}: {value:g}")
+            last_at[agency] = fixed_at
+        elif target.id == RETRACTED_TARGET and as_of == RETRACTED_AS_OF:
+            wrong = RETRACTED_WRONG_VALUE
+            emit(at, signed(at, wrong, period_text), Role.WRONG, f"{who}: {wrong:g} (wrong)")
+            gone_at = _office_instant(at.date() + timedelta(days=RETRACTION_AFTER_DAYS), rng)
+            retraction = new_retraction(
+                agency=agency,
+                plan=plan.id,
+                target=target.id,
+                as_of=as_of,
+                reason="Counted hospitals whose Internet-hospital licence is still pending; "
+                "the figure comes with the next quarterly report.",
+                time=gone_at,
+                event_id=ids.next(),
+            )
+            signed_retraction = sign(retraction, keys[agency].private_key, keys[agency].key_id)
+            emit(gone_at, signed_retraction, Role.RETRACTION, f"{agency} retracts {period_text}")
+            last_at[agency] = gone_at
+        else:
+            role = Role.REPORT if agency == target.lead else Role.CO_REPORT
+            shown = (
+                target.stages[round(value)].id if target.kind is Kind.MILESTONE else f"{value:g}"
+            )
+            emit(at, signed(at, value, period_text), role, f"{who}: {shown}")
+
+
+# --- the events the platform must refuse ---------------------------------------------------
+
+_BadBuilder = Callable[[datetime], tuple[Payload, Expected, str, str | None, str | None]]
+
+
+def _bad_events(
+    plan: Plan,
+    seed: int,
+    keys: Mapping[str, DemoKey],
+    ids: _Ids,
+    accepted_reports: Sequence[ProgressReported],
+) -> list[tuple[date, _BadBuilder]]:
+    """Each: (day it is sent, builder of (payload, expected, label, agency, target))."""
+    targets = plan.targets
+
+    def report(
+        target: str, key: DemoKey, as_of: date, at: datetime, value: float
+    ) -> ProgressReported:
+        return _report(
+            targets[target], key, as_of=as_of, at=at, value=value, event_id=ids.next(), note=""
+        )
+
+    def unsigned(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        event = new_report(
+            agency="qy.gov-data",
+            plan=plan.id,
+            target="gov.mobile-services",
+            as_of=date(2021, 7, 31),
+            time=at,
+            value=55.0,
+            event_id=ids.next(),
+        )
+        label = "qy.gov-data test system sends a report without a signature"
+        return event, Expected(Outcome.REJECTED, Reason.UNSIGNED), label, "qy.gov-data", None
+
+    def unknown_key(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        rotated = DemoKey("qy.transport", "qy.transport.2021b", derived_key(seed, "rotated"))
+        event = report("logistics.digital-park", rotated, date(2021, 6, 30), at, 1)
+        label = "qy.transport signs with a new key it has not registered yet"
+        return event, Expected(Outcome.REJECTED, Reason.UNKNOWN_KEY), label, "qy.transport", None
+
+    def forged(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        real = keys["qy.miit"]
+        forger = DemoKey("qy.miit", real.key_id, derived_key(seed, "forger"))
+        event = report("industry.eit-rank", forger, date(2021, 9, 30), at, 1)
+        label = "someone claims qy.miit's key and reports rank 1 (forged signature)"
+        return event, Expected(Outcome.REJECTED, Reason.BAD_SIGNATURE), label, "qy.miit", None
+
+    def wrong_agency(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        event = report("infra.5g-coverage", keys["qy.health"], date(2021, 10, 31), at, 61)
+        label = "qy.health reports 5G coverage, which is not its target"
+        return event, Expected(Outcome.REJECTED, Reason.NOT_RESPONSIBLE), label, "qy.health", None
+
+    def impossible(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        event = report("gov.mobile-services", keys["qy.gov-data"], date(2022, 1, 31), at, 135.0)
+        label = "qy.gov-data reports 135 % (growth index instead of a share)"
+        return (
+            event,
+            Expected(Outcome.REJECTED, Reason.VALUE_OUT_OF_RANGE),
+            label,
+            "qy.gov-data",
+            None,
+        )
+
+    original = accepted_reports[0]
+
+    def resend(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        label = f"{original.envelope.agency} resends event {original.id[:8]}… unchanged"
+        return original, Expected(Outcome.DUPLICATE), label, original.envelope.agency, None
+
+    reused = next(
+        r
+        for r in accepted_reports[1:]
+        if targets[r.data.target].kind is Kind.SHARE and r.data.value is not None
+    )
+
+    def conflict(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        agency = reused.envelope.agency or ""
+        before = reused.data.value or 0.0
+        value = before + 5.0 if before <= 95.0 else before - 5.0
+        target = targets[reused.data.target]
+        event = _report(
+            target,
+            keys[agency],
+            as_of=reused.data.as_of,
+            at=at,
+            value=value,
+            event_id=reused.id,
+            note="resent",
+        )
+        label = f"{agency} reuses event id {reused.id[:8]}… for different content"
+        return event, Expected(Outcome.REJECTED, Reason.CONFLICT), label, agency, None
+
+    def malformed(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
+        body = b'{"specversion":"1.0","id":"' + ids.next().encode() + b'","source":'
+        label = "a truncated structured event (a gateway cut the body)"
+        return RawBytes(body), Expected(Outcome.REJECTED, Reason.MALFORMED), label, None, None
+
+    return [
+        (date(2021, 8, 16), unsigned),
+        (date(2021, 9, 22), unknown_key),
+        (date(2021, 10, 19), forged),
+        (date(2021, 11, 23), wrong_agency),
+        (date(2022, 2, 15), impossible),
+        (date(2022, 4, 12), resend),
+        (date(2022, 5, 17), conflict),
+        (date(2022, 8, 9), malformed),
+    ]
+
+
+# --- the whole feed -------------------------------------------------------------------------
+
+
+def _days(first: date, last: date, every: int) -> Iterator[date]:
+    day = first
+    while day <= last:
+        yield day
+        day += timedelta(days=every)
+
+
+def build_scenario(
+    plan: Plan,
+    seed: int = DEFAULT_SEED,
+    *,
+    until: date = DEFAULT_UNTIL,
+    tick_every_days: int = 1,
+    stories: Sequence[Story] = STORIES,
+) -> Scenario:
+    """Every item of the demo feed, in send order. Raises ScenarioError if the stories do not
+    fit the plan."""
+    if tick_every_days < 1:
+        raise ScenarioError(f"tick_every_days must be >= 1, not {tick_every_days}")
+    if until <= plan.issued:
+        raise ScenarioError(f"until {until} is not after the plan's issue date {plan.issued}")
+    by_target = {story.target: story for story in stories}
+    unknown = sorted(set(by_target) - set(plan.targets))
+    missing = sorted(set(plan.targets) - set(by_target))
+    if unknown or missing:
+        raise ScenarioError(
+            f"plan {plan.id}: stories for unknown targets {unknown}, targets without a story "
+            f"{missing}"
+        )
+    for story in stories:
+        for co in story.co_reports:
+            if co.agency not in plan.responsible_for(story.target):
+                raise ScenarioError(f"{story.target}: {co.agency} is not responsible for it")
+
+    start = datetime.combine(plan.issued, time(0, 0), CST)
+    end = datetime.combine(until, time(23, 59, 59), CST)
+    keys = demo_keys(plan, seed)
+    ids = _Ids(seed)
+    habit_rng = random.Random(f"planwatch-demo-habits:{seed}")
+    habits = {agency: habit_rng.randint(*AGENCY_HABIT_DAYS) for agency in sorted(plan.agencies)}
+    draft = _Draft([])
+    for story in sorted(stories, key=lambda s: s.target):
+        _story_reports(plan, story, draft, seed=seed, keys=keys, ids=ids, until=end, habits=habits)
+
+    for day in _days(plan.issued, until, tick_every_days):
+        at = datetime.combine(day, time(0, 0), CST)
+        draft.add(at, new_tick(at=at), Expected(Outcome.TICK), role=Role.TICK, label=f"clock {day}")
+
+    regular = sorted(
+        (entry for entry in draft.items if entry[4] is Role.REPORT),
+        key=lambda entry: (entry[0], entry[1]),
+    )
+    reports = [entry[2] for entry in regular if isinstance(entry[2], ProgressReported)]
+    bad_rng = random.Random(f"planwatch-demo-bad:{seed}")
+    for day, builder in _bad_events(plan, seed, keys, ids, reports):
+        at = _office_instant(day, bad_rng)
+        payload, expected, label, agency, target = builder(at)
+        draft.add(at, payload, expected, role=Role.BAD, label=label, agency=agency, target=target)
+
+    ordered = sorted(draft.items, key=lambda entry: (entry[0], entry[1]))
+    items = tuple(
+        FeedItem(at, at - start, payload, expected, role, label, agency, target, as_of)
+        for at, _, payload, expected, role, label, agency, target, as_of in ordered
+    )
+    return Scenario(plan.id, seed, start, end, items, keys)
+
+
+def agency_key(scenario: Scenario, agency: str) -> DemoKey:
+    """The registered demo key of an agency (derived again if the plan lacks the agency)."""
+    return scenario.keys.get(agency) or demo_key(scenario.seed, agency)
+
+
+def is_retraction(payload: Payload) -> bool:
+    return isinstance(payload, ProgressRetracted)
