@@ -1,26 +1,46 @@
 """The scoring service's composition root: the one place where it is wired together.
 
-Skeleton: it consumes its input topic durably (explicit commits) and does nothing else yet.
+It consumes `planwatch.accepted` and `planwatch.clock` in batches (explicit commits after the
+batch's effects are durable), applies them with the ScoringEngine, publishes scores and alert
+transitions, dead-letters poison records, and serves the read API.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
+from services.scoring.api import make_router
 from services.scoring.config import ScoringSettings
+from services.scoring.engine import ScoringEngine
+from services.scoring.metrics import ScoringMetrics
+from services.scoring.records import parse_records
+from services.scoring.store import ScoringStore
+from services.scoring.ticks import TickScheduler
 from shared import topics
-from shared.runtime.host import ServiceHost, build_http_app, new_registry
-from shared.runtime.kafka import DurableBatchProcessor, Record, failure_kind, make_broker
-from shared.runtime.metrics import RuntimeMetrics
-from shared.runtime.mongo import make_client
+from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
+from shared.runtime.host import ServiceHost, build_http_app, new_registry
+from shared.runtime.kafka import (
+    DurableBatchProcessor,
+    Outbound,
+    Record,
+    failure_kind,
+    make_broker,
+    publish_all,
+)
+from shared.runtime.logging import bound, get_logger
+from shared.runtime.metrics import RuntimeMetrics
+from shared.runtime.mongo import database, make_client
+
+log = get_logger("planwatch.scoring")
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
+    catalog = load_catalog(settings.catalog_dir)
     broker = make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s)
     host = ServiceHost(
         name="scoring",
@@ -30,21 +50,97 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         registry=new_registry(),
     )
     runtime_metrics = RuntimeMetrics(host.registry, "scoring")
+    metrics = ScoringMetrics(host.registry)
     processor = DurableBatchProcessor(
         retry=settings.retry,
         on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
+    )
+    store = ScoringStore(database(host.mongo, settings.mongo), settings.collection_prefix)
+    timeout_s = settings.kafka.publish_timeout_s
+
+    async def publish(messages: Sequence[Outbound]) -> None:
+        await publish_all(broker, messages, timeout_s)
+
+    engine = ScoringEngine(
+        catalog,
+        store,
+        publish,
+        base_url=settings.public_url,
+        metrics=metrics,
+        scores_topic=settings.scores_topic,
+        alerts_topic=settings.alerts_topic,
     )
 
     async def create_topics() -> None:
         await ensure_topics(settings.kafka.bootstrap_servers, topics.PARTITIONS)
 
-    host.on_start.append(create_topics)
+    async def load_state() -> None:
+        await engine.load()
+
+    host.on_start.extend([create_topics, load_state])
+
+    if settings.tick_interval_s > 0:
+
+        async def send_tick(message: Outbound) -> None:
+            await publish_all(broker, [message], timeout_s)
+
+        scheduler = TickScheduler(
+            settings.tick_interval_s,
+            send_tick,
+            settings.clock_topic,
+            on_sent=metrics.ticks_published.inc,
+        )
+
+        async def start_scheduler() -> None:
+            await scheduler.start()
+
+        host.on_start.append(start_scheduler)
+        host.on_stop.insert(0, scheduler.stop)
 
     async def work(records: Sequence[Record]) -> None:
-        return None
+        parsed = parse_records(
+            records,
+            accepted_topic=settings.input_topic,
+            clock_topic=settings.clock_topic,
+            dlt_topic=settings.dlt_topic,
+            check=engine.check,
+        )
+        for message in parsed.dead:
+            log.warning(
+                "record dead-lettered",
+                topic=message.headers["x-orig-topic"],
+                offset=message.headers["x-orig-offset"],
+                reason=message.headers["x-reason"],
+                error=message.headers["x-error-msg"],
+            )
+        await publish(parsed.dead)
+        for reason in parsed.reasons:
+            metrics.dead_letters.labels(reason).inc()
+        first = parsed.events[0].event_id if parsed.events else None
+        with bound(event_id=first, batch=len(records)):
+            outcome = await engine.apply(parsed.events, parsed.ticks)
+        log.debug(
+            "batch applied",
+            events=len(parsed.events),
+            ticks=len(parsed.ticks),
+            rescored=outcome.rescored,
+            written=len(outcome.written),
+            transitions=len(outcome.transitions),
+        )
+
+    async def observe_lag(consumer: AIOKafkaConsumer) -> None:
+        lag: dict[str, int] = {}
+        for tp in consumer.assignment():
+            highwater = consumer.highwater(tp)
+            if highwater is not None:
+                behind = max(0, highwater - await consumer.position(TopicPartition(*tp)))
+                lag[tp.topic] = lag.get(tp.topic, 0) + behind
+        for topic, behind in lag.items():
+            runtime_metrics.consumer_lag.labels(topic).set(behind)
 
     @broker.subscriber(
         settings.input_topic,
+        settings.clock_topic,
         group_id=settings.group_id,
         auto_offset_reset="earliest",
         batch=True,
@@ -54,6 +150,8 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     )
     async def consume(msg: KafkaMessage) -> None:
         consumer: AIOKafkaConsumer = msg.consumer
-        await processor.process(consumer, msg.raw_message, work)
+        if not await processor.process(consumer, msg.raw_message, work):
+            runtime_metrics.batches_rewound.inc()
+        await observe_lag(consumer)
 
-    return build_http_app(host)
+    return build_http_app(host, [make_router(catalog, lambda: store)], title="planwatch scoring")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import SettingsConfigDict
 
@@ -17,3 +19,16 @@ class ScoringSettings(ServiceSettings):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8002))
     group_id: str = "planwatch-scoring"
     input_topic: str = topics.ACCEPTED
+    clock_topic: str = topics.CLOCK
+    scores_topic: str = topics.SCORES
+    alerts_topic: str = topics.ALERTS
+    dlt_topic: str = topics.SCORING_DLT
+    # Collections are `<prefix>targets`, `<prefix>points`, ... in MONGODB_DATABASE.
+    collection_prefix: str = Field("scoring_", pattern=r"^[A-Za-z0-9_]{1,40}$")
+    # Base of the links in alerts (generatorURL): where this service's read API is reached.
+    public_url: str = "http://127.0.0.1:8002"
+    # Built-in scheduler: publish a clock tick every this many seconds (0: off; the k8s CronJob
+    # running `planwatch tick` is the default).
+    tick_interval_s: float = Field(0.0, ge=0)
+    # A catalog folder other than the shipped plans (tests, a second city).
+    catalog_dir: Path | None = None

@@ -67,3 +67,14 @@ class ScoringMetrics:
             "Wall-clock time at which the last clock tick was consumed (Unix seconds).",
             registry=registry,
         )
+        self.dead_letters = Counter(
+            "planwatch_scoring_dead_letters_total",
+            "Consumed records sent to the scoring DLT, by reason.",
+            ["reason"],
+            registry=registry,
+        )
+        self.ticks_published = Counter(
+            "planwatch_scoring_ticks_published_total",
+            "Clock ticks published by the built-in scheduler.",
+            registry=registry,
+        )

@@ -1,0 +1,266 @@
+"""The read API: the plan's live state in the offline CLI's JSON names (`plan_state_to_json`).
+
+Each request reads one plan document (exact `_id`), except a target's series and history.
+Statuses in filters are the method's upper-case names; agencies are catalog ids and match the
+targets an agency leads or co-owns.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Annotated, Any
+
+from fastapi import APIRouter, HTTPException, Query
+
+from services.scoring.documents import JSON
+from services.scoring.store import ScoringStore
+from shared.domain.catalog import Catalog, Plan
+from shared.domain.method_v1 import AlertRule, Severity, Status
+
+MAX_LIMIT = 10_000
+
+
+def _not_found(what: str) -> HTTPException:
+    return HTTPException(status_code=404, detail=what)
+
+
+class _Reads:
+    """What the routes share: the catalog and the store's plan documents."""
+
+    def __init__(self, catalog: Catalog, store: Callable[[], ScoringStore]) -> None:
+        self.catalog = catalog
+        self.store = store
+
+    def plan_of(self, plan_id: str) -> Plan:
+        plan = self.catalog.plans.get(plan_id)
+        if plan is None:
+            raise _not_found(f"no plan {plan_id!r}")
+        return plan
+
+    async def state_of(self, plan_id: str) -> tuple[Plan, JSON]:
+        plan = self.plan_of(plan_id)
+        doc = await self.store().plan(plan_id)
+        if doc is None or doc.get("state") is None:
+            raise _not_found(f"plan {plan_id!r} has not been scored yet")
+        state: JSON = {**json.loads(doc["state"]), "clock": doc.get("clock")}
+        return plan, state
+
+    @staticmethod
+    def target_entry(plan: Plan, target_id: str, result: JSON) -> JSON:
+        target = plan.targets[target_id]
+        return {
+            "id": target_id,
+            "name_en": target.name_en,
+            "metric_zh": target.metric_zh,
+            "task": target.task,
+            "area": plan.tasks[target.task].area,
+            "lead": target.lead,
+            "co": sorted(plan.co_owners(target_id)),
+            **result,
+        }
+
+
+def make_router(catalog: Catalog, store: Callable[[], ScoringStore]) -> APIRouter:
+    router = APIRouter(prefix="/v1", tags=["scores"])
+    reads = _Reads(catalog, store)
+    _plan_routes(router, reads)
+    _target_routes(router, reads)
+    _agency_and_alert_routes(router, reads)
+    return router
+
+
+def _plan_routes(router: APIRouter, reads: _Reads) -> None:
+    catalog, store, state_of = reads.catalog, reads.store, reads.state_of
+
+    @router.get("/plans")
+    async def plans() -> list[JSON]:
+        out = []
+        for plan_id in sorted(catalog.plans):
+            doc = await store().plan(plan_id)
+            plan = catalog.plans[plan_id]
+            out.append(
+                {
+                    "plan": plan_id,
+                    "title_zh": plan.title_zh,
+                    "title_en": plan.title_en,
+                    "clock": doc.get("clock") if doc else None,
+                }
+            )
+        return out
+
+    @router.get("/plans/{plan_id}")
+    async def plan_state(plan_id: str) -> JSON:
+        """The whole state, as `planwatch score` prints it, plus the service clock."""
+        return (await state_of(plan_id))[1]
+
+    @router.get("/plans/{plan_id}/areas")
+    async def areas(plan_id: str) -> JSON:
+        plan, state = await state_of(plan_id)
+        return {
+            "plan": plan_id,
+            "at": state["at"],
+            "areas": {
+                area_id: {"name_zh": plan.areas[area_id].name_zh, **rollup}
+                for area_id, rollup in state["areas"].items()
+            },
+        }
+
+    @router.get("/plans/{plan_id}/areas/{area_id}")
+    async def area(plan_id: str, area_id: str) -> JSON:
+        plan, state = await state_of(plan_id)
+        if area_id not in state["areas"]:
+            raise _not_found(f"plan {plan_id!r} has no area {area_id!r}")
+        tasks = sorted(t for t, task in plan.tasks.items() if task.area == area_id)
+        return {
+            "plan": plan_id,
+            "at": state["at"],
+            "area": area_id,
+            "name_zh": plan.areas[area_id].name_zh,
+            "name_en": plan.areas[area_id].name_en,
+            **state["areas"][area_id],
+            "tasks": {t: state["tasks"][t] for t in tasks},
+        }
+
+    @router.get("/plans/{plan_id}/tasks")
+    async def tasks(plan_id: str) -> JSON:
+        _, state = await state_of(plan_id)
+        return {"plan": plan_id, "at": state["at"], "tasks": state["tasks"]}
+
+    @router.get("/plans/{plan_id}/tasks/{task_id}")
+    async def task(plan_id: str, task_id: str) -> JSON:
+        plan, state = await state_of(plan_id)
+        if task_id not in state["tasks"]:
+            raise _not_found(f"plan {plan_id!r} has no task {task_id!r}")
+        targets = sorted(t.id for t in plan.targets_of_task(task_id))
+        return {
+            "plan": plan_id,
+            "at": state["at"],
+            "task": task_id,
+            "area": plan.tasks[task_id].area,
+            **state["tasks"][task_id],
+            "targets": {t: state["targets"][t] for t in targets},
+        }
+
+
+def _target_routes(router: APIRouter, reads: _Reads) -> None:
+    store, state_of, plan_of = reads.store, reads.state_of, reads.plan_of
+    target_entry = reads.target_entry
+
+    @router.get("/plans/{plan_id}/targets")
+    async def targets(
+        plan_id: str,
+        status: Annotated[list[Status] | None, Query()] = None,
+        agency: Annotated[str | None, Query()] = None,
+    ) -> JSON:
+        """Targets, optionally only those with one of the statuses and/or of an agency."""
+        plan, state = await state_of(plan_id)
+        if agency is not None and agency not in plan.agencies:
+            raise _not_found(f"plan {plan_id!r} has no agency {agency!r}")
+        wanted = {s.value for s in status} if status else None
+        selected = [
+            target_entry(plan, tid, result)
+            for tid, result in state["targets"].items()
+            if (wanted is None or result["status"] in wanted)
+            and (agency is None or agency in plan.responsible_for(tid))
+        ]
+        return {"plan": plan_id, "at": state["at"], "targets": selected}
+
+    @router.get("/plans/{plan_id}/targets/{target_id}")
+    async def target(plan_id: str, target_id: str) -> JSON:
+        plan, state = await state_of(plan_id)
+        if target_id not in plan.targets:
+            raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
+        t = plan.targets[target_id]
+        return {
+            "plan": plan_id,
+            "at": state["at"],
+            **target_entry(plan, target_id, state["targets"][target_id]),
+            "kind": t.kind.value,
+            "comparator": t.comparator.value,
+            "target": t.target,
+            "deadline": t.deadline.isoformat(),
+            "cadence": t.cadence.value,
+            "alerts": [a for a in state["alerts"] if a["target"] == target_id],
+        }
+
+    @router.get("/plans/{plan_id}/targets/{target_id}/series")
+    async def series(
+        plan_id: str,
+        target_id: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+    ) -> JSON:
+        """The effective series (the last `limit` points by `as_of`), and retracted dates."""
+        plan = plan_of(plan_id)
+        if target_id not in plan.targets:
+            raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
+        docs = await store().target_points(plan_id, target_id)
+        points = [
+            {k: d[k] for k in ("as_of", "value", "reported_at", "event_id")}
+            for d in docs
+            if d.get("value") is not None
+        ]
+        return {
+            "plan": plan_id,
+            "target": target_id,
+            "count": len(points),
+            "points": points[-limit:],
+            "retracted": [d["as_of"] for d in docs if d.get("value") is None],
+        }
+
+    @router.get("/plans/{plan_id}/targets/{target_id}/history")
+    async def history(
+        plan_id: str,
+        target_id: str,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+    ) -> JSON:
+        """Changes of the target's result, newest first."""
+        plan = plan_of(plan_id)
+        if target_id not in plan.targets:
+            raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
+        records = await store().target_history(plan_id, target_id, limit)
+        return {"plan": plan_id, "target": target_id, "history": records}
+
+
+def _agency_and_alert_routes(router: APIRouter, reads: _Reads) -> None:
+    state_of = reads.state_of
+
+    @router.get("/plans/{plan_id}/agencies")
+    async def agencies(plan_id: str) -> JSON:
+        _, state = await state_of(plan_id)
+        return {"plan": plan_id, "at": state["at"], "agencies": state["agencies"]}
+
+    @router.get("/plans/{plan_id}/agencies/{agency_id}")
+    async def agency_card(plan_id: str, agency_id: str) -> JSON:
+        plan, state = await state_of(plan_id)
+        if agency_id not in state["agencies"]:
+            raise _not_found(f"plan {plan_id!r} has no agency {agency_id!r}")
+        agency = plan.agencies[agency_id]
+        return {
+            "plan": plan_id,
+            "at": state["at"],
+            "agency": agency_id,
+            "name_zh": agency.name_zh,
+            "name_en": agency.name_en,
+            **state["agencies"][agency_id],
+            "lead_targets": sorted(t for t, x in plan.targets.items() if x.lead == agency_id),
+            "co_targets": sorted(t for t in plan.targets if agency_id in plan.co_owners(t)),
+        }
+
+    @router.get("/plans/{plan_id}/alerts")
+    async def alerts(
+        plan_id: str,
+        severity: Annotated[Severity | None, Query()] = None,
+        rule: Annotated[AlertRule | None, Query()] = None,
+        agency: Annotated[str | None, Query()] = None,
+    ) -> JSON:
+        """Alerts firing at the service clock, optionally filtered."""
+        plan, state = await state_of(plan_id)
+        selected: list[Any] = [
+            {**a, "lead": plan.targets[a["target"]].lead}
+            for a in state["alerts"]
+            if (severity is None or a["severity"] == severity.value)
+            and (rule is None or a["rule"] == rule.value)
+            and (agency is None or agency in plan.responsible_for(a["target"]))
+        ]
+        return {"plan": plan_id, "at": state["at"], "alerts": selected}

@@ -1,0 +1,80 @@
+"""From consumed Kafka records to the engine's input: accepted events, ticks, dead letters.
+
+A record that cannot be parsed (or names a target the catalog lacks) goes to the scoring DLT
+with its original key and bytes and reason headers; it never stalls the partition.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Final
+
+from services.scoring.engine import UnknownTargetEventError
+from shared.contract.accepted import AcceptedEvent, AcceptedEventError, decode_accepted
+from shared.contract.codec import decode_kafka_event
+from shared.contract.events import ClockTick, parse_rfc3339
+from shared.contract.reasons import ContractError
+from shared.runtime.kafka import Outbound, Record
+
+MAX_ERROR_CHARS: Final = 500
+
+
+@dataclass
+class Parsed:
+    events: list[AcceptedEvent] = field(default_factory=list)
+    ticks: list[datetime] = field(default_factory=list)
+    dead: list[Outbound] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+
+
+def dead_letter(record: Record, dlt_topic: str, reason: str, error: BaseException) -> Outbound:
+    """The DLT record: original key and value, headers naming where it came from and why."""
+    return Outbound(
+        topic=dlt_topic,
+        value=record.value or b"",
+        key=record.key,
+        headers={
+            "x-orig-topic": record.topic,
+            "x-orig-partition": str(record.partition),
+            "x-orig-offset": str(record.offset),
+            "x-reason": reason,
+            "x-error-class": type(error).__name__,
+            "x-error-msg": str(error)[:MAX_ERROR_CHARS],
+        },
+    )
+
+
+def parse_records(
+    records: Sequence[Record],
+    *,
+    accepted_topic: str,
+    clock_topic: str,
+    dlt_topic: str,
+    check: Callable[[AcceptedEvent], None],
+) -> Parsed:
+    parsed = Parsed()
+    for record in records:
+        try:
+            if record.topic == clock_topic:
+                event = decode_kafka_event(record.value, record.headers)
+                if not isinstance(event, ClockTick):
+                    raise AcceptedEventError(
+                        f"the clock topic carries clock ticks, not {event.envelope.type.value}"
+                    )
+                parsed.ticks.append(parse_rfc3339(event.data.at))
+            elif record.topic == accepted_topic:
+                accepted = decode_accepted(record.value)
+                check(accepted)
+                parsed.events.append(accepted)
+            else:
+                raise AcceptedEventError(f"unexpected topic {record.topic!r}")
+        except ContractError as exc:
+            parsed.dead.append(dead_letter(record, dlt_topic, exc.reason.value, exc))
+            parsed.reasons.append(exc.reason.value)
+        except ValueError as exc:  # AcceptedEventError, UnknownTargetEventError, bad instants
+            reason = "unknown_target" if isinstance(exc, UnknownTargetEventError) else "malformed"
+            parsed.dead.append(dead_letter(record, dlt_topic, reason, exc))
+            parsed.reasons.append(reason)
+    return parsed

@@ -1,0 +1,159 @@
+"""The scoring engine against FerretDB: the stored state equals the offline method's output.
+
+No Kafka here (the engine's publisher collects messages); tests/integration/test_scoring_service.py
+runs the whole service over the real broker.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.scoring.engine import ScoringEngine
+from services.scoring.store import ScoringStore
+from shared.catalog import load_catalog
+from shared.contract.accepted import AcceptedEvent
+from shared.domain.catalog import Catalog, Plan
+from shared.domain.method_v1 import plan_state_to_json, score_plan
+from shared.domain.timebase import CST
+from shared.runtime.kafka import Outbound
+from tests.unit.scoring_streams import plan_stream
+
+pytestmark = pytest.mark.integration
+
+Doc = dict[str, Any]
+
+
+class Collector:
+    def __init__(self) -> None:
+        self.messages: list[Outbound] = []
+
+    async def __call__(self, messages: Sequence[Outbound]) -> None:
+        self.messages.extend(messages)
+
+
+@pytest.fixture(scope="module")
+def catalog() -> Catalog:
+    return load_catalog()
+
+
+@pytest.fixture(scope="module")
+def plan(catalog: Catalog) -> Plan:
+    return next(iter(catalog.plans.values()))
+
+
+def engine_for(
+    catalog: Catalog, db: AsyncDatabase[Doc], prefix: str = "scoring_"
+) -> tuple[ScoringEngine, Collector]:
+    collector = Collector()
+    engine = ScoringEngine(catalog, ScoringStore(db, prefix), collector, base_url="http://x")
+    return engine, collector
+
+
+def message_id(message: Outbound) -> str:
+    value: str = json.loads(message.value)["id"]
+    return value
+
+
+async def feed(engine: ScoringEngine, events: Sequence[AcceptedEvent], batch: int) -> None:
+    for i in range(0, len(events), batch):
+        await engine.apply(events[i : i + batch])
+
+
+def offline(plan: Plan, events: Sequence[AcceptedEvent], at: datetime) -> dict[str, Any]:
+    return plan_state_to_json(score_plan(plan, [e.observation() for e in events], at))
+
+
+async def stored_state(
+    db: AsyncDatabase[Doc], plan: Plan, prefix: str = "scoring_"
+) -> dict[str, Any]:
+    doc = await ScoringStore(db, prefix).plan(plan.id)
+    assert doc is not None
+    state: dict[str, Any] = json.loads(doc["state"])
+    return state
+
+
+async def test_stream_equals_offline_score(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
+) -> None:
+    events = plan_stream(plan, seed=1)
+    engine, collector = engine_for(catalog, mongo_db)
+    await feed(engine, events, batch=17)
+    clock = max(e.reported_at for e in events)
+    assert engine.clock == clock
+    state = await stored_state(mongo_db, plan)
+    expected = offline(plan, events, clock)
+    assert state == expected
+    # Something happened worth checking: several statuses, alerts, messages on both topics.
+    assert len({t["status"] for t in expected["targets"].values()}) >= 3
+    assert expected["alerts"]
+    assert {m.topic for m in collector.messages} == {"planwatch.scores", "planwatch.alerts"}
+
+    # A fresh engine on the same database reloads the same state and changes nothing.
+    # Reloading re-sends the last outboxes: only duplicates of messages already sent.
+    again, resent = engine_for(catalog, mongo_db)
+    outcome = await again.apply(events[:50])
+    assert outcome.written == () and outcome.transitions == ()
+    assert await stored_state(mongo_db, plan) == expected
+    assert resent.messages
+    assert {message_id(m) for m in resent.messages} <= {message_id(m) for m in collector.messages}
+
+
+async def test_shuffled_duplicated_twice_gives_the_same_state(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
+) -> None:
+    events = plan_stream(plan, seed=2)
+    clock = max(e.reported_at for e in events)
+    engine, _ = engine_for(catalog, mongo_db, "a_")
+    await feed(engine, events, batch=40)
+
+    rng = random.Random(5)
+    messy = list(events) + rng.sample(events, len(events) // 3)
+    rng.shuffle(messy)
+    other, _ = engine_for(catalog, mongo_db, "b_")
+    await feed(other, messy, batch=23)
+    await feed(other, messy, batch=64)  # delivered twice
+
+    expected = offline(plan, events, clock)
+    assert await stored_state(mongo_db, plan, "a_") == expected
+    assert await stored_state(mongo_db, plan, "b_") == expected
+
+
+async def test_ticks_move_the_clock_to_stale_deadline_near_and_missed(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
+) -> None:
+    events = plan_stream(plan, seed=3, until=datetime(2022, 3, 31).date())
+    engine, _ = engine_for(catalog, mongo_db)
+    await feed(engine, events, batch=50)
+    deadline = min(t.deadline for t in plan.targets.values())
+    for day in (deadline - timedelta(days=60), deadline + timedelta(days=100)):
+        at = datetime(day.year, day.month, day.day, 9, tzinfo=CST)
+        await engine.apply([], [at])
+        await engine.apply([], [at])  # a duplicate tick is harmless
+        state = await stored_state(mongo_db, plan)
+        assert state == offline(plan, events, at)
+    rules = {a["rule"] for a in state["alerts"]}
+    assert {"report_overdue", "target_missed"} <= rules
+
+
+async def test_a_tiny_window_falls_back_to_all_points_and_agrees(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
+) -> None:
+    """With a tail of 2 points, retractions and long regression scans need the full series."""
+    events = plan_stream(plan, seed=4)
+    collector = Collector()
+    engine = ScoringEngine(
+        catalog, ScoringStore(mongo_db), collector, base_url="http://x", tail_size=2
+    )
+    fallbacks = 0
+    for i in range(0, len(events), 9):
+        fallbacks += (await engine.apply(events[i : i + 9])).fallbacks
+    assert fallbacks > 0
+    clock = max(e.reported_at for e in events)
+    assert await stored_state(mongo_db, plan) == offline(plan, events, clock)

@@ -1,0 +1,129 @@
+"""Deterministic streams of accepted events for the scoring service's tests and benchmark.
+
+Reports for every target of a plan at its cadence, values moving toward (and sometimes away
+from) the target, with corrections (a later report for the same `as_of`), retractions, a report
+restoring a retracted point, and late reports (an old `as_of` reported much later).
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, time, timedelta
+
+from shared.contract.accepted import AcceptedEvent, AcceptedKind
+from shared.domain.catalog import Cadence, Kind, Plan, Target
+from shared.domain.timebase import CST
+
+
+def period_ends(start: date, end: date, cadence: Cadence) -> Iterator[date]:
+    """Month or quarter ends from `start` to `end`."""
+    step = 1 if cadence is Cadence.MONTHLY else 3
+    year, month = start.year, start.month
+    while True:
+        month_end = date(year + month // 12, month % 12 + 1, 1) - timedelta(days=1)
+        if month_end > end:
+            return
+        if month_end >= start:
+            yield month_end
+        month += step
+        if month > 12:
+            year, month = year + (month - 1) // 12, (month - 1) % 12 + 1
+
+
+def _value(target: Target, rng: random.Random, share: float) -> float:
+    if target.kind is Kind.MILESTONE:
+        return float(min(len(target.stages) - 1, int(share * len(target.stages))))
+    if target.kind is Kind.RANK:
+        worst = float(target.rank_of or 20)
+        return float(max(1, round(worst - share * (worst - target.target) + rng.uniform(-2, 2))))
+    if target.kind is Kind.COUNT:
+        return float(max(0, round(share * target.target * rng.uniform(0.8, 1.1))))
+    start = max(0.0, target.target * 0.4)
+    return round(min(100.0, start + share * (target.target - start) * rng.uniform(0.7, 1.15)), 2)
+
+
+def _reported(as_of: date, days_after: int, rng: random.Random) -> datetime:
+    moment = time(rng.randrange(8, 20), rng.randrange(60), rng.randrange(60), rng.randrange(10**6))
+    return datetime.combine(as_of + timedelta(days=days_after), moment, CST)
+
+
+def event(
+    target: Target,
+    as_of: date,
+    reported_at: datetime,
+    value: float | None,
+    event_id: str,
+) -> AcceptedEvent:
+    return AcceptedEvent(
+        event_id=event_id,
+        kind=AcceptedKind.REPORT if value is not None else AcceptedKind.RETRACTION,
+        plan=target.plan,
+        target=target.id,
+        agency=target.lead,
+        as_of=as_of,
+        reported_at=reported_at,
+        value=value,
+        received_at=reported_at.astimezone(UTC) + timedelta(milliseconds=250),
+    )
+
+
+def plan_stream(plan: Plan, seed: int, *, until: date = date(2023, 6, 30)) -> list[AcceptedEvent]:
+    """Events for every target of `plan` from 2021-06 to `until`, in reported_at order."""
+    rng = random.Random(seed)
+    events: list[AcceptedEvent] = []
+    for target_id in sorted(plan.targets):
+        target = plan.targets[target_id]
+        dates = list(period_ends(date(2021, 6, 1), min(until, target.deadline), target.cadence))
+        if rng.random() < 0.1:
+            continue  # a target nobody reports on
+        n = 0
+        for i, as_of in enumerate(dates):
+            n += 1
+            if rng.random() < 0.08:
+                continue  # a missed report
+            share = (i + 1) / (len(dates) + 2) * rng.uniform(0.6, 1.3)
+            if rng.random() < 0.1:
+                share *= 0.5  # a regression
+            reported = _reported(as_of, rng.randrange(1, 12), rng)
+            events.append(
+                event(target, as_of, reported, _value(target, rng, share), f"{target_id}-{n}")
+            )
+            roll = rng.random()
+            if roll < 0.1:  # a correction days later
+                later = reported + timedelta(days=rng.randrange(1, 20))
+                value = _value(target, rng, share * 1.05)
+                events.append(event(target, as_of, later, value, f"{target_id}-{n}c"))
+            elif roll < 0.15:  # a retraction, sometimes restored
+                later = reported + timedelta(days=rng.randrange(1, 20))
+                events.append(event(target, as_of, later, None, f"{target_id}-{n}r"))
+                if rng.random() < 0.5:
+                    restored = later + timedelta(days=3)
+                    value = _value(target, rng, share)
+                    events.append(event(target, as_of, restored, value, f"{target_id}-{n}s"))
+            elif roll < 0.2 and i > 2:  # a late report for an old date
+                old = dates[rng.randrange(0, i)]
+                late = reported + timedelta(days=rng.randrange(1, 40))
+                value = _value(target, rng, share * 0.8)
+                events.append(event(target, old, late, value, f"{target_id}-{n}l"))
+    events.sort(key=lambda e: (e.reported_at, e.event_id))
+    return events
+
+
+def history_stream(
+    plan: Plan, points: int, *, start: date = date(1990, 1, 31), seed: int = 7
+) -> list[AcceptedEvent]:
+    """`points` daily reports per target, dated from `start` on (to build long histories)."""
+    rng = random.Random(seed)
+    events: list[AcceptedEvent] = []
+    for target_id in sorted(plan.targets):
+        target = plan.targets[target_id]
+        for i in range(points):
+            as_of = start + timedelta(days=i)
+            reported = datetime.combine(as_of, time(12), CST)
+            share = (i + 1) / (points + 1)
+            events.append(
+                event(target, as_of, reported, _value(target, rng, share), f"h{target_id}-{i}")
+            )
+    events.sort(key=lambda e: (e.reported_at, e.event_id))
+    return events
