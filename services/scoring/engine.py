@@ -57,7 +57,7 @@ from services.scoring.window import (
     window_from_series,
 )
 from shared import topics
-from shared.contract.accepted import AcceptedEvent
+from shared.accepted import AcceptedEvent
 from shared.contract.alert_event import encode_alert_event
 from shared.domain.catalog import Catalog, Plan, Target
 from shared.domain.method_v1 import (
@@ -358,7 +358,7 @@ class ScoringEngine:
         for event in events:
             key = target_key(event.plan, event.target)
             state = self.states[key]
-            observation = event.observation()
+            observation = event.to_observation()
             slot = (key, event.as_of)
             if slot not in batch.initial:
                 known = state.window.known_point(event.as_of)

@@ -12,13 +12,17 @@ from datetime import datetime
 from typing import Final
 
 from services.scoring.engine import UnknownTargetEventError
-from shared.contract.accepted import AcceptedEvent, AcceptedEventError, decode_accepted
+from shared.accepted import AcceptedEvent
 from shared.contract.codec import decode_kafka_event
 from shared.contract.events import ClockTick, parse_rfc3339
 from shared.contract.reasons import ContractError
 from shared.runtime.kafka import Outbound, Record
 
 MAX_ERROR_CHARS: Final = 500
+
+
+class NotAcceptedError(ValueError):
+    """A consumed record is neither an accepted event nor a clock tick."""
 
 
 @dataclass
@@ -60,20 +64,22 @@ def parse_records(
             if record.topic == clock_topic:
                 event = decode_kafka_event(record.value, record.headers)
                 if not isinstance(event, ClockTick):
-                    raise AcceptedEventError(
+                    raise NotAcceptedError(
                         f"the clock topic carries clock ticks, not {event.envelope.type.value}"
                     )
                 parsed.ticks.append(parse_rfc3339(event.data.at))
             elif record.topic == accepted_topic:
-                accepted = decode_accepted(record.value)
+                if not record.value:
+                    raise NotAcceptedError("empty record: an accepted event is a JSON object")
+                accepted = AcceptedEvent.from_json(record.value)
                 check(accepted)
                 parsed.events.append(accepted)
             else:
-                raise AcceptedEventError(f"unexpected topic {record.topic!r}")
+                raise NotAcceptedError(f"unexpected topic {record.topic!r}")
         except ContractError as exc:
             parsed.dead.append(dead_letter(record, dlt_topic, exc.reason.value, exc))
             parsed.reasons.append(exc.reason.value)
-        except ValueError as exc:  # AcceptedEventError, UnknownTargetEventError, bad instants
+        except ValueError as exc:  # pydantic's ValidationError, NotAcceptedError, unknown targets
             reason = "unknown_target" if isinstance(exc, UnknownTargetEventError) else "malformed"
             parsed.dead.append(dead_letter(record, dlt_topic, reason, exc))
             parsed.reasons.append(reason)

@@ -17,8 +17,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.engine import ScoringEngine
 from services.scoring.store import ScoringStore
+from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
-from shared.contract.accepted import AcceptedEvent
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
@@ -67,7 +67,7 @@ async def feed(engine: ScoringEngine, events: Sequence[AcceptedEvent], batch: in
 
 
 def offline(plan: Plan, events: Sequence[AcceptedEvent], at: datetime) -> dict[str, Any]:
-    return plan_state_to_json(score_plan(plan, [e.observation() for e in events], at))
+    return plan_state_to_json(score_plan(plan, [e.to_observation() for e in events], at))
 
 
 async def stored_state(

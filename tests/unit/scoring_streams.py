@@ -7,11 +7,12 @@ restoring a retracted point, and late reports (an old `as_of` reported much late
 
 from __future__ import annotations
 
+import hashlib
 import random
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
-from shared.contract.accepted import AcceptedEvent, AcceptedKind
+from shared.accepted import AcceptedEvent, AcceptedKind
 from shared.domain.catalog import Cadence, Kind, Plan, Target
 from shared.domain.timebase import CST
 
@@ -55,6 +56,8 @@ def event(
     value: float | None,
     event_id: str,
 ) -> AcceptedEvent:
+    milestone = target.kind is Kind.MILESTONE and value is not None
+    stage = target.stages[int(value)].id if milestone and value is not None else None
     return AcceptedEvent(
         event_id=event_id,
         kind=AcceptedKind.REPORT if value is not None else AcceptedKind.RETRACTION,
@@ -64,7 +67,11 @@ def event(
         as_of=as_of,
         reported_at=reported_at,
         value=value,
+        stage=stage,
+        unit=target.unit,
         received_at=reported_at.astimezone(UTC) + timedelta(milliseconds=250),
+        key_id=f"{target.lead}-k1",
+        content_hash=hashlib.sha256(event_id.encode("utf-8")).hexdigest(),
     )
 
 
