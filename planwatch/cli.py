@@ -23,6 +23,7 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.keyring_cli", "keyring_app", "keyring"),
     ("planwatch.publish_cli", "publish_app", None),
     ("planwatch.score_cli", "score_app", None),
+    ("planwatch.simulate_cli", "simulate_app", None),
 )
 
 
