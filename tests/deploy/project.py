@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import importlib
 import tomllib
+from collections.abc import Iterable
 
 import typer
+from pydantic_settings import BaseSettings
 
 from planwatch import cli
 from tests.deploy.paths import REPO
@@ -31,3 +33,16 @@ def typer_commands() -> set[str]:
             callback = command.callback.__name__ if command.callback else ""
             names.add((command.name or callback).replace("_", "-"))
     return names
+
+
+def unknown_settings_env(
+    settings_class: type[BaseSettings], prefix: str, env: Iterable[str]
+) -> set[str]:
+    """Variables named `<prefix>...` that name no field of the settings class (a typo there
+    is silently ignored by pydantic-settings, whose models use extra="ignore")."""
+    fields = set(settings_class.model_fields)
+    return {
+        name
+        for name in env
+        if name.startswith(prefix) and name[len(prefix) :].lower().split("__")[0] not in fields
+    }

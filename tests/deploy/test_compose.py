@@ -17,7 +17,7 @@ from services.notify.config import NotifySettings
 from services.scoring.config import ScoringSettings
 from shared.runtime.settings import ServiceSettings
 from tests.deploy.paths import COMPOSE_FILE, REPO
-from tests.deploy.project import project_scripts, typer_commands
+from tests.deploy.project import project_scripts, typer_commands, unknown_settings_env
 
 SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
     "ingest": IngestSettings,
@@ -168,6 +168,24 @@ def test_service_settings_from_the_compose_environment(
     assert settings.mongo.uri.get_secret_value() == "mongodb://mongo:27017/"
     stop = int(service["stop_grace_period"].rstrip("s"))
     assert stop > settings.graceful_timeout_s
+    prefix = f"{name.upper()}_"
+    assert unknown_settings_env(SERVICE_SETTINGS[name], prefix, service["environment"]) == set()
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+    for field in ("catalog_dir", "routing_file"):
+        path = getattr(settings, field, None)
+        if path is not None and str(path).startswith("/etc/planwatch"):
+            assert str(path) in mounts, f"{name}.{field}={path} is not mounted"
+            assert (REPO / mounts[str(path)]).exists()
+
+
+def test_notify_mails_through_mailpit(monkeypatch: pytest.MonkeyPatch) -> None:
+    service = services()["notify"]
+    for key, value in service["environment"].items():
+        monkeypatch.setenv(key, str(value))
+    settings = NotifySettings()
+    smtp = settings.smtp
+    assert (smtp.host, smtp.port) == ("mailpit", 1025)
+    assert "mailpit" in services()
 
 
 def test_prometheus_scrapes_every_service_on_its_port() -> None:

@@ -28,7 +28,7 @@ from tests.deploy.paths import (
     RULES_FILE,
     SCHEMAS_DIR,
 )
-from tests.deploy.project import project_scripts, typer_commands
+from tests.deploy.project import project_scripts, typer_commands, unknown_settings_env
 
 K8S_VERSION = "1.32.0"
 SERVICES: dict[str, type[ServiceSettings]] = {
@@ -198,6 +198,20 @@ def test_service_settings_from_the_manifest(
     assert settings.input_topic in readable  # type: ignore[attr-defined]
     assert settings.group_id in readable  # type: ignore[attr-defined]
     assert pod_spec(deployment)["terminationGracePeriodSeconds"] > settings.graceful_timeout_s + 5
+    env = _container_env(resources, container)
+    assert unknown_settings_env(SERVICES[service], f"{service.upper()}_", env) == set()
+    # The catalog / routing file the settings point at is where a ConfigMap is mounted.
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    volumes = {v["name"]: v for v in pod_spec(deployment)["volumes"]}
+    configured = {
+        field: Path(str(getattr(settings, field)))
+        for field in ("catalog_dir", "routing_file")
+        if str(getattr(settings, field, "")).startswith("/etc/planwatch")
+    }
+    assert configured, f"{service} reads neither a mounted catalog nor routing file"
+    for path in configured.values():
+        folder = str(path) if path.suffix == "" else str(path.parent)
+        assert "configMap" in volumes[mounts[folder]], f"{service}: {path} is not a ConfigMap"
 
 
 @pytest.mark.parametrize("name", OVERLAYS)
