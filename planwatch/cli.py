@@ -24,6 +24,9 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.publish_cli", "publish_app", None),
     ("planwatch.score_cli", "score_app", None),
     ("planwatch.simulate_cli", "simulate_app", None),
+    ("planwatch.tick_cli", "tick_app", None),
+    ("planwatch.replay_cli", "replay_app", None),
+    ("planwatch.replay_cli", "state_app", "state"),
 )
 
 

@@ -1,0 +1,171 @@
+"""`planwatch replay` (rebuild the scoring state from ingest's stored reports into fresh
+collections) and `planwatch state digest` (a deterministic digest of a scoring state)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from faststream.kafka import KafkaBroker
+from pymongo import AsyncMongoClient
+
+from services.scoring.digest import digest_of, read_payload
+from services.scoring.engine import Publisher, publish_nothing
+from services.scoring.replay import ReplayError, replay
+from services.scoring.store import DEFAULT_PREFIX, ScoringStore
+from shared.catalog import CatalogError, load_catalog
+from shared.contract.events import parse_rfc3339
+from shared.runtime.kafka import Outbound, make_broker, publish_all
+from shared.runtime.mongo import Document, make_client
+from shared.runtime.settings import KafkaSettings, MongoSettings
+
+replay_app = typer.Typer(help="Rebuild scoring state from stored reports.")
+state_app = typer.Typer(help="Inspect the scoring state.", no_args_is_help=True)
+
+REPLAY_PREFIX = "replay_"
+
+
+class Emit(StrEnum):
+    NONE = "none"
+    ALL = "all"
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(f"error: {message}", err=True)
+    return typer.Exit(1)
+
+
+def _kafka_publisher(broker: KafkaBroker, timeout_s: float) -> Publisher:
+    async def publish(messages: Sequence[Outbound]) -> None:
+        await publish_all(broker, messages, timeout_s)
+
+    return publish
+
+
+async def _replay(
+    *,
+    source_db: str,
+    reports: str,
+    db: str,
+    prefix: str,
+    at: datetime | None,
+    emit: Emit,
+    drop: bool,
+    catalog_dir: Path | None,
+) -> None:
+    catalog = load_catalog(catalog_dir)
+    client: AsyncMongoClient[Document] = make_client(MongoSettings())
+    broker = make_broker(KafkaSettings(), graceful_timeout_s=5.0) if emit is Emit.ALL else None
+    try:
+        store = ScoringStore(client[db], prefix)
+        if drop:
+            await store.drop()
+        if at is None:  # the live state's clock, so that the two can be compared
+            live = await ScoringStore(client[source_db], DEFAULT_PREFIX).load_meta()
+            at = parse_rfc3339(live["at"]) if live and live.get("at") else None
+        publish: Publisher = publish_nothing
+        if broker is not None:
+            await broker.start()
+            publish = _kafka_publisher(broker, KafkaSettings().publish_timeout_s)
+        outcome = await replay(catalog, client[source_db][reports], store, publish, at=at)
+        payload = await read_payload(store)
+        typer.echo(
+            json.dumps(
+                {
+                    "events": outcome.events,
+                    "skipped": outcome.skipped,
+                    "clock": outcome.clock.isoformat() if outcome.clock else None,
+                    "messages": outcome.messages,
+                    "database": db,
+                    "prefix": prefix,
+                    "digest": digest_of(payload),
+                }
+            )
+        )
+    finally:
+        if broker is not None:
+            await broker.stop()
+        await client.close()
+
+
+@replay_app.command("replay")
+def replay_command(
+    *,
+    prefix: Annotated[
+        str, typer.Option("--prefix", help="Collection prefix of the rebuilt state.")
+    ] = REPLAY_PREFIX,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database of the rebuilt state (default: source).")
+    ] = None,
+    source_db: Annotated[
+        str | None,
+        typer.Option("--source-db", help="Database holding `reports` (default: MONGODB_DATABASE)."),
+    ] = None,
+    reports: Annotated[str, typer.Option("--reports", help="Ingest's collection.")] = "reports",
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="Final clock, RFC 3339 (default: the live state's clock)."),
+    ] = None,
+    emit: Annotated[
+        Emit, typer.Option("--emit", help="none: rebuild only; all: publish every message.")
+    ] = Emit.NONE,
+    drop: Annotated[bool, typer.Option("--drop", help="Drop the destination first.")] = False,
+    catalog_dir: Annotated[
+        Path | None, typer.Option("--catalog-dir", help="Catalog folder (default: shipped).")
+    ] = None,
+) -> None:
+    """Rebuild all scoring state from the stored reports into fresh collections; prints a JSON
+    summary with the rebuilt state's digest (compare with `planwatch state digest`)."""
+    source = source_db or MongoSettings().database
+    target_db = db or source
+    if target_db == source and prefix == DEFAULT_PREFIX:
+        raise _fail(f"--prefix {prefix!r} in database {source!r} is the live state; pick another")
+    try:
+        instant = parse_rfc3339(at) if at is not None else None
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--at") from None
+    try:
+        asyncio.run(
+            _replay(
+                source_db=source,
+                reports=reports,
+                db=target_db,
+                prefix=prefix,
+                at=instant,
+                emit=emit,
+                drop=drop,
+                catalog_dir=catalog_dir,
+            )
+        )
+    except (ReplayError, CatalogError) as exc:
+        raise _fail(str(exc)) from None
+
+
+async def _digest(db: str, prefix: str, show: bool) -> None:
+    client: AsyncMongoClient[Document] = make_client(MongoSettings())
+    try:
+        payload = await read_payload(ScoringStore(client[db], prefix))
+    finally:
+        await client.close()
+    if show:
+        typer.echo(json.dumps(payload, sort_keys=True, ensure_ascii=False, indent=1))
+    typer.echo(digest_of(payload))
+
+
+@state_app.command("digest")
+def digest_command(
+    prefix: Annotated[str, typer.Option("--prefix", help="Collection prefix.")] = DEFAULT_PREFIX,
+    db: Annotated[
+        str | None, typer.Option("--db", help="Database (default: MONGODB_DATABASE).")
+    ] = None,
+    show: Annotated[bool, typer.Option("--show", help="Print the digested JSON first.")] = False,
+) -> None:
+    """Print the SHA-256 of the canonical JSON of the scoring state (target results, roll-ups,
+    agency scorecards, alert states, point counts, clock)."""
+    asyncio.run(_digest(db or MongoSettings().database, prefix, show))

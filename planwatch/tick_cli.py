@@ -1,0 +1,56 @@
+"""`planwatch tick`: publish one clock tick (the k8s CronJob runs it; `--at` overrides now).
+
+The scoring service's clock is the greatest report or tick time it consumed; a tick makes it
+rescore every target (stale reports, deadlines near or missed) even when nobody reports.
+Publishing the same instant twice is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+
+import typer
+
+from services.scoring.ticks import now_utc, tick_message
+from shared import topics
+from shared.contract.events import parse_rfc3339
+from shared.kafka_admin import ensure_topics
+from shared.runtime.kafka import make_broker, publish_all
+from shared.runtime.settings import KafkaSettings
+
+tick_app = typer.Typer(help="Clock ticks for the scoring service.")
+
+
+def _instant(text: str | None) -> datetime:
+    if text is None:
+        return now_utc()
+    try:
+        return parse_rfc3339(text)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--at") from None
+
+
+async def publish_tick(settings: KafkaSettings, at: datetime, topic: str) -> None:
+    await ensure_topics(settings.bootstrap_servers, {topic: topics.PARTITIONS.get(topic, 1)})
+    broker = make_broker(settings, graceful_timeout_s=5.0)
+    await broker.start()
+    try:
+        await publish_all(broker, [tick_message(at, topic)], settings.publish_timeout_s)
+    finally:
+        await broker.stop()
+
+
+@tick_app.command("tick")
+def tick(
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="RFC 3339 instant with offset (default: now, UTC)."),
+    ] = None,
+    topic: Annotated[str, typer.Option("--topic", help="The clock topic.")] = topics.CLOCK,
+) -> None:
+    """Publish one clock tick to Kafka (KAFKA_BOOTSTRAP_SERVERS) and print its instant."""
+    instant = _instant(at)
+    asyncio.run(publish_tick(KafkaSettings(), instant, topic))
+    typer.echo(instant.isoformat())

@@ -1,0 +1,91 @@
+"""Rebuild the scoring state from ingest's stored reports into fresh collections.
+
+Ingest keeps one document per accepted event in `reports` (services/ingest/store.py): `_id` is
+the event id, the other fields are the accepted event's (`shared.accepted.AcceptedEvent`, by its
+JSON names) plus `signed_event`. The events are applied in `(reported_at, event_id)` order with
+the same engine as the live service; since the state is a function of the set of events and the
+clock, the result equals the live state at the same clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.collection import AsyncCollection
+
+from services.scoring.engine import Publisher, ScoringEngine, UnknownTargetEventError
+from services.scoring.store import ScoringStore
+from shared.accepted import AcceptedEvent
+from shared.domain.catalog import Catalog
+from shared.runtime.mongo import Document
+
+REPORT_DOC_EXTRA = frozenset({"_id", "signed_event"})
+
+
+class ReplayError(RuntimeError):
+    """Replay refused: the destination is not fresh, or a stored report cannot be read."""
+
+
+def event_from_report(doc: Mapping[str, Any]) -> AcceptedEvent:
+    """An accepted event from ingest's stored document (`_id` is the event id)."""
+    fields = {k: v for k, v in doc.items() if k not in REPORT_DOC_EXTRA}
+    fields["event_id"] = doc["_id"]
+    try:
+        return AcceptedEvent.model_validate(fields)
+    except ValueError as exc:
+        raise ReplayError(
+            f"stored report {doc.get('_id')!r} is not an accepted event: {exc}"
+        ) from exc
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayOutcome:
+    events: int
+    skipped: int  # reports for plans or targets the catalog does not have
+    clock: datetime | None
+    messages: int
+
+
+async def replay(
+    catalog: Catalog,
+    reports: AsyncCollection[Document],
+    store: ScoringStore,
+    publish: Publisher,
+    *,
+    at: datetime | None = None,
+    batch_size: int = 500,
+    base_url: str = "http://127.0.0.1:8002",
+) -> ReplayOutcome:
+    """Apply every stored report (then a tick at `at`, if later) to an empty `store`."""
+    if not await store.is_empty():
+        raise ReplayError(
+            f"collections with prefix {store.prefix!r} in database {store.db.name!r} are not "
+            "empty: replay builds fresh state (drop them first, or pick another prefix)"
+        )
+    sent = 0
+
+    async def counting(messages: Any) -> None:
+        nonlocal sent
+        sent += len(messages)
+        await publish(messages)
+
+    engine = ScoringEngine(catalog, store, counting, base_url=base_url)
+    events: list[AcceptedEvent] = []
+    skipped = 0
+    async for doc in reports.find({}):
+        event = event_from_report(doc)
+        try:
+            engine.check(event)
+        except UnknownTargetEventError:
+            skipped += 1
+            continue
+        events.append(event)
+    events.sort(key=lambda e: (e.reported_at, e.event_id))
+    for i in range(0, len(events), batch_size):
+        await engine.apply(events[i : i + batch_size])
+    if at is not None and (engine.clock is None or at > engine.clock):
+        await engine.apply([], [at])
+    return ReplayOutcome(len(events), skipped, engine.clock, sent)
