@@ -17,7 +17,7 @@ from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings
 from services.scoring.config import ScoringSettings
 from shared import topics
-from shared.runtime.settings import ServiceSettings
+from shared.runtime.settings import KafkaSettings, ServiceSettings
 from tests.deploy.k8s_build import Resource, kustomize, named, of_kind, overlay, pod_spec
 from tests.deploy.paths import (
     DASHBOARDS_DIR,
@@ -268,8 +268,18 @@ def test_tick_cronjob_runs_planwatch_tick() -> None:
     tick_user = named(overlay("prod"), "KafkaUser", "planwatch-tick")
     (acl,) = tick_user["spec"]["authorization"]["acls"]
     assert acl["resource"]["name"] == topics.CLOCK and "Write" in acl["operations"]
-    if "tick" not in typer_commands():
-        pytest.xfail("`planwatch tick` is not written yet")
+    assert "tick" in typer_commands()
+
+
+def test_tick_cronjob_authenticates_as_the_tick_user(monkeypatch: pytest.MonkeyPatch) -> None:
+    resources = overlay("prod")
+    container = pod_spec(named(resources, "CronJob", "planwatch-tick"))["containers"][0]
+    for key, value in _container_env(resources, container).items():
+        monkeypatch.setenv(key, value)
+    settings = KafkaSettings()  # what `planwatch tick` reads
+    assert settings.sasl_username == "planwatch-tick"
+    assert settings.sasl_password.get_secret_value() == "secret:planwatch-tick"
+    assert settings.bootstrap_servers == "planwatch-kafka-bootstrap:9092"
 
 
 def _scale_targets(resources: tuple[Resource, ...]) -> dict[str, list[str]]:
