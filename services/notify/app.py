@@ -1,26 +1,145 @@
 """The notify service's composition root: the one place where it is wired together.
 
-Skeleton: it consumes its input topic durably (explicit commits) and does nothing else yet.
+Kafka `planwatch.alerts` → `AlertIntake` (alert stored into its groups, then the offset is
+committed) → MongoDB → `FlushLoop` (a host background task: flush due groups, deliver due
+notifications through `Senders`, retry, dead-letter) → webhooks, SMTP, Kafka, robots.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+import random
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
+import httpx
 from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
+from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
+from prometheus_client import CollectorRegistry
+from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notify.api import api_router
+from services.notify.clock import Clock, WallClock
 from services.notify.config import NotifySettings
+from services.notify.deliveries import DeliveryWorker
+from services.notify.domain.config import RoutingConfig
+from services.notify.domain.receivers import KafkaConfig
+from services.notify.flushing import Flusher
+from services.notify.intake import AlertIntake
+from services.notify.loop import FlushLoop
+from services.notify.metrics import NotifyMetrics
+from services.notify.pinned_http import PinnedHttp, Resolver, resolve_host
+from services.notify.routing_file import load_routing_file
+from services.notify.senders import Senders
+from services.notify.store import NotifyStore
 from shared import topics
+from shared.kafka_admin import ensure_topics
 from shared.runtime.host import ServiceHost, build_http_app, new_registry
 from shared.runtime.kafka import DurableBatchProcessor, Record, failure_kind, make_broker
 from shared.runtime.metrics import RuntimeMetrics
-from shared.runtime.mongo import make_client
-from shared.kafka_admin import ensure_topics
+from shared.runtime.mongo import Document, database, make_client
 
 
-def create_app(settings: NotifySettings) -> FastAPI:
+@dataclass
+class NotifyService:
+    """Everything but the Kafka subscription and HTTP: what tests drive step by step."""
+
+    config: RoutingConfig
+    store: NotifyStore
+    clock: Clock
+    metrics: NotifyMetrics
+    intake: AlertIntake
+    flusher: Flusher
+    worker: DeliveryWorker
+    loop: FlushLoop
+    http_client: httpx.AsyncClient
+
+
+def build_service(
+    settings: NotifySettings,
+    config: RoutingConfig,
+    *,
+    db: AsyncDatabase[Document],
+    broker: KafkaBroker,
+    registry: CollectorRegistry,
+    clock: Clock | None = None,
+    resolver: Resolver = resolve_host,
+    rng: random.Random | None = None,
+) -> NotifyService:
+    clock = clock or WallClock()
+    metrics = NotifyMetrics(registry)
+    store = NotifyStore(db)
+    lock = asyncio.Lock()  # one writer of groups at a time: intake or flush
+    delivery = settings.delivery
+    http_client = httpx.AsyncClient(
+        timeout=httpx.Timeout(delivery.http_timeout_s),
+        follow_redirects=False,
+        trust_env=False,  # no proxies from the environment: we connect to checked addresses
+        limits=httpx.Limits(max_connections=delivery.concurrency * 2),
+    )
+    senders = Senders(
+        PinnedHttp(http_client, resolver),
+        broker,
+        settings.smtp,
+        external_url=settings.external_url,
+        publish_timeout_s=settings.kafka.publish_timeout_s,
+        clock=clock.now,
+    )
+    flusher = Flusher(config, store, clock, lock, metrics)
+    worker = DeliveryWorker(
+        config,
+        store,
+        senders,
+        flusher,
+        broker,
+        clock,
+        metrics,
+        policy=delivery.policy(),
+        notifications_topic=settings.notifications_topic,
+        dlt_topic=settings.dlt_topic,
+        concurrency=delivery.concurrency,
+        publish_timeout_s=settings.kafka.publish_timeout_s,
+        rng=rng,
+    )
+    return NotifyService(
+        config=config,
+        store=store,
+        clock=clock,
+        metrics=metrics,
+        intake=AlertIntake(config, store, clock, lock, metrics),
+        flusher=flusher,
+        worker=worker,
+        loop=FlushLoop(flusher, worker, clock, settings.tick_s),
+        http_client=http_client,
+    )
+
+
+def topics_needed(settings: NotifySettings, config: RoutingConfig) -> dict[str, int]:
+    """The platform's topics plus the ones this configuration names."""
+    wanted = dict(topics.PARTITIONS)
+    wanted.setdefault(settings.input_topic, topics.PARTITIONS[topics.ALERTS])
+    wanted.setdefault(settings.notifications_topic, topics.PARTITIONS[topics.NOTIFICATIONS])
+    wanted.setdefault(settings.dlt_topic, topics.PARTITIONS[topics.NOTIFICATIONS_DLT])
+    for receiver in config.receivers.values():
+        for integration in receiver.integrations:
+            if isinstance(integration.config, KafkaConfig):
+                wanted.setdefault(integration.config.topic, topics.PARTITIONS[topics.NOTIFICATIONS])
+    return wanted
+
+
+def create_app(
+    settings: NotifySettings,
+    *,
+    routing: RoutingConfig | None = None,
+    clock: Clock | None = None,
+    resolver: Resolver = resolve_host,
+) -> FastAPI:
+    """The service. Without `routing` the file `settings.routing_file` is read; a bad file
+    raises RoutingConfigError (`file:line: reason`) before anything starts."""
+    config = routing if routing is not None else load_routing_file(settings.routing_file)
     broker = make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s)
     host = ServiceHost(
         name="notify",
@@ -30,18 +149,38 @@ def create_app(settings: NotifySettings) -> FastAPI:
         registry=new_registry(),
     )
     runtime_metrics = RuntimeMetrics(host.registry, "notify")
+    service = build_service(
+        settings,
+        config,
+        db=database(host.mongo, settings.mongo),
+        broker=broker,
+        registry=host.registry,
+        clock=clock,
+        resolver=resolver,
+    )
     processor = DurableBatchProcessor(
         retry=settings.retry,
         on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
     )
 
     async def create_topics() -> None:
-        await ensure_topics(settings.kafka.bootstrap_servers, topics.PARTITIONS)
+        await ensure_topics(settings.kafka.bootstrap_servers, topics_needed(settings, config))
 
-    host.on_start.append(create_topics)
+    async def start_loop() -> None:
+        # The broker publishes dead letters and Kafka notifications: connect it first
+        # (starting it again later, when the host starts it, is a no-op for the producer).
+        await broker.connect()
+        service.metrics.receivers_disabled.set(len(await service.store.disabled()))
+        await service.loop.start()
+
+    async def stop_loop() -> None:
+        await service.loop.stop()
+        await service.http_client.aclose()
+
+    host.on_start.extend([create_topics, start_loop])
 
     async def work(records: Sequence[Record]) -> None:
-        return None
+        await service.intake.apply_records(records)
 
     @broker.subscriber(
         settings.input_topic,
@@ -56,4 +195,20 @@ def create_app(settings: NotifySettings) -> FastAPI:
         consumer: AIOKafkaConsumer = msg.consumer
         await processor.process(consumer, msg.raw_message, work)
 
-    return build_http_app(host)
+    app = build_http_app(host, [api_router(service.store, service.clock, service.metrics)])
+    app.state.notify = service
+    # The host's stop closes the broker, then runs on_stop hooks; the loop must stop first
+    # (its deliveries in flight finish and may still publish dead letters), so it is
+    # stopped inside the host's lifespan, just before the host stops.
+    host_lifespan = app.router.lifespan_context
+
+    @asynccontextmanager
+    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
+        async with host_lifespan(application):
+            try:
+                yield
+            finally:
+                await stop_loop()
+
+    app.router.lifespan_context = lifespan
+    return app

@@ -2,11 +2,48 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from datetime import timedelta
+from pathlib import Path
+
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.notify.domain.delivery import RetryPolicy
 from shared import topics
 from shared.runtime.settings import HttpSettings, ServiceSettings
+
+DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
+
+
+class SmtpSettings(BaseModel):
+    """The mail relay every e-mail integration uses (`NOTIFY_SMTP__HOST`, ...)."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(25, ge=1, le=65535)
+    starttls: bool = False  # upgrade a plain connection with STARTTLS
+    ssl: bool = False  # implicit TLS (port 465)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    timeout_s: float = Field(10.0, gt=0)
+
+
+class DeliverySettings(BaseModel):
+    """Retry budget and timing of deliveries (`NOTIFY_DELIVERY__MAX_ATTEMPTS`, ...)."""
+
+    backoff_base_s: float = Field(5.0, gt=0)
+    backoff_cap_s: float = Field(3600.0, gt=0)
+    max_attempts: int = Field(10, ge=1)
+    max_age_s: float = Field(86400.0, gt=0)
+    http_timeout_s: float = Field(10.0, gt=0)
+    concurrency: int = Field(32, ge=1, le=1024)  # deliveries in flight at once
+
+    def policy(self) -> RetryPolicy:
+        return RetryPolicy(
+            base=timedelta(seconds=self.backoff_base_s),
+            cap=timedelta(seconds=self.backoff_cap_s),
+            max_attempts=self.max_attempts,
+            max_age=timedelta(seconds=self.max_age_s),
+        )
 
 
 class NotifySettings(ServiceSettings):
@@ -17,3 +54,11 @@ class NotifySettings(ServiceSettings):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8003))
     group_id: str = "planwatch-notify"
     input_topic: str = topics.ALERTS
+    # Operational records (a receiver disabled) and the dead letters.
+    notifications_topic: str = topics.NOTIFICATIONS
+    dlt_topic: str = topics.NOTIFICATIONS_DLT
+    routing_file: Path = DEFAULT_ROUTING_FILE  # NOTIFY_ROUTING_FILE
+    external_url: str = ""  # Alertmanager's externalURL in payloads: where people look
+    tick_s: float = Field(1.0, gt=0, le=60)  # how often the flush loop looks for due work
+    smtp: SmtpSettings = Field(default_factory=SmtpSettings)
+    delivery: DeliverySettings = Field(default_factory=DeliverySettings)

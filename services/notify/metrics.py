@@ -54,3 +54,20 @@ class NotifyMetrics:
             "Receivers disabled after answering 410 Gone.",
             registry=registry,
         )
+        self.alerts_received = Counter(
+            "planwatch_notify_alerts_received_total",
+            "Alert transitions consumed, by result.",
+            ["result"],  # applied | duplicate | stale | rejected
+            registry=registry,
+        )
+        self.pending = Gauge(
+            "planwatch_notify_notifications_pending",
+            "Notifications stored and not yet delivered (including those waiting to retry).",
+            registry=registry,
+        )
+        self.operational_alerts = Counter(
+            "planwatch_notify_operational_alerts_total",
+            "Operational records published to the notifications topic, by kind.",
+            ["kind"],  # integration_disabled
+            registry=registry,
+        )

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.domain.timefmt import UtcDatetime, to_utc
+from shared.contract.alert_event import AlertEvent as ContractAlertEvent
 
 
 class AlertStatus(StrEnum):
@@ -17,78 +17,26 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-class Transition(StrEnum):
-    FIRING = "firing"
-    SEVERITY_CHANGED = "severity_changed"
-    RESOLVED = "resolved"
+def alert_from_event(event: ContractAlertEvent) -> Alert:
+    """notify's ``Alert`` of a transition; ``at`` becomes ``updated_at``."""
+    return Alert(
+        fingerprint=event.fingerprint,
+        labels={k: str(v) for k, v in event.labels.model_dump(mode="json").items()},
+        annotations={k: str(v) for k, v in event.annotations.model_dump().items()},
+        starts_at=to_utc(event.startsAt),
+        ends_at=to_utc(event.endsAt) if event.endsAt is not None else None,
+        generator_url=event.generatorURL,
+        updated_at=to_utc(event.at),
+    )
 
 
-class AlertLabels(BaseModel):
-    """The labels scoring puts on every alert. Extra labels are kept, not refused."""
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    alertname: str = Field(min_length=1)
-    rule: str = Field(min_length=1)
-    plan: str = Field(min_length=1)
-    area: str
-    task: str
-    target: str = Field(min_length=1)
-    agency: str = Field(min_length=1)
-    severity: Literal["info", "warning", "critical"]
-
-
-class AlertAnnotations(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
-
-    summary_zh: str = ""
-    summary_en: str = ""
-    description_zh: str = ""
-    description_en: str = ""
-
-
-class AlertEvent(BaseModel):
-    """One alert transition on the alerts topic, as the scoring service publishes it."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
-    id: str = Field(min_length=1, description="deterministic transition id")
-    fingerprint: str = Field(pattern=r"^[0-9a-f]+$")
-    status: AlertStatus
-    transition: Transition
-    labels: AlertLabels
-    annotations: AlertAnnotations
-    starts_at: AwareDatetime = Field(alias="startsAt")
-    ends_at: AwareDatetime | None = Field(alias="endsAt")
-    generator_url: str = Field(alias="generatorURL")
-    method: str
-    at: AwareDatetime
-
-    @model_validator(mode="after")
-    def _consistent(self) -> AlertEvent:
-        resolved = self.status is AlertStatus.RESOLVED
-        if resolved != (self.transition is Transition.RESOLVED):
-            raise ValueError(
-                f"status {self.status.value!r} does not fit transition {self.transition.value!r}"
-            )
-        if resolved and self.ends_at is None:
-            raise ValueError("a resolved alert needs endsAt")
-        if not resolved and self.ends_at is not None:
-            raise ValueError("a firing alert must have endsAt null")
-        if self.labels.alertname != self.labels.rule:
-            raise ValueError("labels.alertname must equal labels.rule")
-        return self
+class AlertEvent(ContractAlertEvent):
+    """One alert transition on the alerts topic. The fields are the shared contract's
+    (``shared.contract.alert_event``, the one definition scoring publishes); this adds the
+    conversion to notify's internal ``Alert``."""
 
     def to_alert(self) -> Alert:
-        return Alert(
-            fingerprint=self.fingerprint,
-            labels={k: str(v) for k, v in self.labels.model_dump().items()},
-            annotations={k: str(v) for k, v in self.annotations.model_dump().items()},
-            starts_at=to_utc(self.starts_at),
-            ends_at=to_utc(self.ends_at) if self.ends_at is not None else None,
-            generator_url=self.generator_url,
-            updated_at=to_utc(self.at),
-        )
+        return alert_from_event(self)
 
 
 class Alert(BaseModel):

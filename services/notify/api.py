@@ -1,0 +1,166 @@
+"""notify's HTTP API, shaped like Alertmanager's v2 API where it overlaps:
+
+- `POST /api/v2/silences` (create, or update with `id`) → `{"silenceID": ...}`
+- `GET /api/v2/silences`, `GET /api/v2/silence/{id}`, `DELETE /api/v2/silence/{id}` (expire)
+- `GET /api/v2/integrations/disabled`, `POST /api/v2/integrations/enable` (after a 410)
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from fastapi import APIRouter, HTTPException
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from services.notify.clock import Clock
+from services.notify.domain.matchers import Matcher, MatcherError, MatchType
+from services.notify.domain.silences import Silence, SilenceError, SilenceState, validate_silence
+from services.notify.domain.timefmt import go_rfc3339
+from services.notify.metrics import NotifyMetrics
+from services.notify.store import NotifyStore
+
+
+class MatcherBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    value: str
+    isRegex: bool = False  # noqa: N815 - Alertmanager's names
+    isEqual: bool = True  # noqa: N815
+
+    def matcher(self) -> Matcher:
+        if self.isRegex:
+            kind = MatchType.REGEX if self.isEqual else MatchType.NOT_REGEX
+        else:
+            kind = MatchType.EQUAL if self.isEqual else MatchType.NOT_EQUAL
+        return Matcher(self.name, kind, self.value)
+
+    @staticmethod
+    def of(matcher: Matcher) -> MatcherBody:
+        regex = matcher.type in (MatchType.REGEX, MatchType.NOT_REGEX)
+        equal = matcher.type in (MatchType.EQUAL, MatchType.REGEX)
+        return MatcherBody(name=matcher.name, value=matcher.value, isRegex=regex, isEqual=equal)
+
+
+class PostableSilence(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    id: str | None = None
+    matchers: list[MatcherBody] = Field(min_length=1)
+    startsAt: AwareDatetime | None = None  # noqa: N815 - default: now
+    endsAt: AwareDatetime  # noqa: N815
+    createdBy: str = Field(min_length=1)  # noqa: N815
+    comment: str = ""
+
+
+class SilenceStatus(BaseModel):
+    state: SilenceState
+
+
+class GettableSilence(BaseModel):
+    id: str
+    status: SilenceStatus
+    updatedAt: str  # noqa: N815
+    matchers: list[MatcherBody]
+    startsAt: str  # noqa: N815
+    endsAt: str  # noqa: N815
+    createdBy: str  # noqa: N815
+    comment: str
+
+
+class EnableBody(BaseModel):
+    integration: str
+
+
+def gettable(silence: Silence, updated_at: datetime, now: datetime) -> GettableSilence:
+    return GettableSilence(
+        id=silence.id,
+        status=SilenceStatus(state=silence.state(now)),
+        updatedAt=go_rfc3339(updated_at),
+        matchers=[MatcherBody.of(m) for m in silence.matchers],
+        startsAt=go_rfc3339(silence.starts_at),
+        endsAt=go_rfc3339(silence.ends_at),
+        createdBy=silence.created_by,
+        comment=silence.comment,
+    )
+
+
+def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIRouter:
+    router = APIRouter(prefix="/api/v2", tags=["silences"])
+
+    @router.post("/silences")
+    async def post_silence(body: PostableSilence) -> dict[str, str]:
+        now = clock.now()
+        if body.id is not None:
+            existing = await store.silence(body.id)
+            if existing is None:
+                raise HTTPException(404, f"silence {body.id} not found")
+            if existing[0].state(now) is SilenceState.EXPIRED:
+                raise HTTPException(409, f"silence {body.id} has expired; create a new one")
+        try:
+            silence = validate_silence(
+                Silence(
+                    id=body.id or str(uuid.uuid4()),
+                    matchers=tuple(m.matcher() for m in body.matchers),
+                    starts_at=body.startsAt or now,
+                    ends_at=body.endsAt,
+                    created_by=body.createdBy,
+                    comment=body.comment,
+                )
+            )
+        except (SilenceError, MatcherError) as exc:
+            raise HTTPException(400, str(exc)) from None
+        await store.put_silence(silence, now)
+        return {"silenceID": silence.id}
+
+    @router.get("/silences")
+    async def get_silences() -> list[GettableSilence]:
+        now = clock.now()
+        items = [gettable(s, updated, now) for s, updated in await store.silences()]
+        order = {SilenceState.ACTIVE: 0, SilenceState.PENDING: 1, SilenceState.EXPIRED: 2}
+        return sorted(items, key=lambda s: (order[s.status.state], s.endsAt, s.id))
+
+    @router.get("/silence/{silence_id}")
+    async def get_silence(silence_id: str) -> GettableSilence:
+        found = await store.silence(silence_id)
+        if found is None:
+            raise HTTPException(404, f"silence {silence_id} not found")
+        return gettable(found[0], found[1], clock.now())
+
+    @router.delete("/silence/{silence_id}")
+    async def expire_silence(silence_id: str) -> dict[str, str]:
+        now = clock.now()
+        found = await store.silence(silence_id)
+        if found is None:
+            raise HTTPException(404, f"silence {silence_id} not found")
+        silence = found[0]
+        state = silence.state(now)
+        if state is SilenceState.EXPIRED:
+            raise HTTPException(409, f"silence {silence_id} has already expired")
+        update: dict[str, datetime] = {"ends_at": now}
+        if state is SilenceState.PENDING:
+            update["starts_at"] = now
+        await store.put_silence(silence.model_copy(update=update), now)
+        return {"silenceID": silence_id, "status": "expired"}
+
+    @router.get("/integrations/disabled", tags=["receivers"])
+    async def disabled() -> list[dict[str, str]]:
+        return [
+            {
+                "integration": key,
+                "receiver": str(doc.get("receiver", "")),
+                "reason": str(doc.get("reason", "")),
+                "at": go_rfc3339(doc["at"]) if isinstance(doc.get("at"), datetime) else "",
+            }
+            for key, doc in sorted((await store.disabled()).items())
+        ]
+
+    @router.post("/integrations/enable", tags=["receivers"])
+    async def enable(body: EnableBody) -> dict[str, str]:
+        if not await store.enable(body.integration):
+            raise HTTPException(404, f"integration {body.integration} is not disabled")
+        metrics.receivers_disabled.set(len(await store.disabled()))
+        return {"integration": body.integration, "status": "enabled"}
+
+    return router

@@ -1,0 +1,188 @@
+"""Flushing due aggregation groups into pending notifications, and closing a flush once all of
+its notifications ended.
+
+A flush writes, in order: each pending notification (id `<group>:<seq>:<integration>`, kept if
+it already exists), then the group with `seq + 1` and the in-flight flush. After a crash in
+between, the group is still due with the same `seq`; the re-run finds the notifications
+already there (same webhook-id) and the log entries of those already delivered, so nothing is
+lost and nothing is sent twice. A group with a flush in flight does not flush again until its
+notifications ended (as an Alertmanager group waits for its pipeline).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+from datetime import datetime
+
+from services.notify.clock import Clock
+from services.notify.domain.alert import Alert
+from services.notify.domain.config import RoutingConfig
+from services.notify.domain.grouping import flush, flush_due, remove_notified_resolved
+from services.notify.domain.inhibit import inhibited
+from services.notify.domain.pipeline import Notification, prepare_notifications
+from services.notify.domain.silences import Silence, silenced
+from services.notify.metrics import NotifyMetrics
+from services.notify.records import GroupRecord, Inflight, PendingNotification, pending_id
+from services.notify.store import NotifyStore
+from shared.runtime.logging import bound, get_logger
+
+log = get_logger("planwatch.notify.flush")
+
+
+def firing_alerts(groups: Iterable[GroupRecord], now: datetime) -> list[Alert]:
+    """Every stored alert firing at `now`, the latest version of each fingerprint."""
+    latest: dict[str, Alert] = {}
+    for group in groups:
+        for alert in group.state.alerts.values():
+            seen = latest.get(alert.fingerprint)
+            if seen is None or alert.updated_at > seen.updated_at:
+                latest[alert.fingerprint] = alert
+    return [a for a in latest.values() if not a.resolved_at(now)]
+
+
+class Flusher:
+    def __init__(
+        self,
+        config: RoutingConfig,
+        store: NotifyStore,
+        clock: Clock,
+        lock: asyncio.Lock,
+        metrics: NotifyMetrics,
+    ) -> None:
+        self.config = config
+        self.store = store
+        self.clock = clock
+        self.lock = lock
+        self.metrics = metrics
+
+    async def flush_due(self, now: datetime) -> int:
+        """Flush every due group without a flush in flight; returns the notifications made."""
+        groups = await self.store.groups()
+        self.metrics.groups_active.set(sum(1 for g in groups if not g.state.is_empty()))
+        due = [g for g in groups if g.inflight is None and flush_due(g.state, now)]
+        if not due:
+            return 0
+        firing = firing_alerts(groups, now)
+        silences = [s for s, _ in await self.store.silences()]
+        made = 0
+        for group in due:
+            with bound(group=group.id, group_key=group.state.key):
+                made += await self._flush_one(group.id, firing, silences, now)
+        return made
+
+    async def _flush_one(
+        self, gid: str, firing: list[Alert], silences: list[Silence], now: datetime
+    ) -> int:
+        async with self.lock:
+            record = await self.store.group(gid)  # again, under the lock: intake may have run
+            if record is None or record.inflight is not None or not flush_due(record.state, now):
+                return 0
+            route = self.config.routes_by_id.get(record.state.route_id)
+            if route is None:
+                log.warning("group of a route no longer in the routing file; dropped")
+                await self.store.finish_flush(record.state.model_copy(update={"alerts": {}}), [])
+                return 0
+            state, snapshot = flush(record.state, route, now)
+            entries = {}
+            for integration in self.config.integrations(route.receiver):
+                entry = await self.store.log_entry(state.key, integration.key)
+                if entry is not None:
+                    entries[integration.key] = entry
+            self._count_muted(snapshot, firing, silences, now)
+            notes = prepare_notifications(
+                self.config,
+                state,
+                route,
+                snapshot,
+                log_entries=entries,
+                firing_alerts=firing,
+                silences=silences,
+                now=now,
+            )
+            pending = [self._pending(record, n) for n in notes]
+            for item in pending:
+                await self.store.add_pending(item)
+            seq = record.seq + 1
+            if pending:
+                inflight = Inflight(
+                    seq=record.seq, at=now, snapshot=snapshot, notifications=[p.id for p in pending]
+                )
+                await self.store.save_flush(state, seq, inflight)
+                log.info(
+                    "group flushed",
+                    notifications=[(p.integration, p.reason) for p in pending],
+                    alerts=len(snapshot),
+                )
+            else:
+                await self.store.save_flush(state, seq, None)
+                await self._close(state.id, snapshot, succeeded=True, now=now)
+            return len(pending)
+
+    def _count_muted(
+        self, snapshot: list[Alert], firing: list[Alert], silences: list[Silence], now: datetime
+    ) -> None:
+        """Alerts left out of this flush: silenced first (as Alertmanager checks), then
+        inhibited."""
+        for alert in snapshot:
+            if silenced(alert.labels, silences, now):
+                self.metrics.silenced.inc()
+            elif inhibited(alert, firing, self.config.inhibit_rules):
+                self.metrics.inhibited.inc()
+
+    def _pending(self, record: GroupRecord, note: Notification) -> PendingNotification:
+        arrivals = [
+            record.arrived[a.fingerprint] for a in note.alerts if a.fingerprint in record.arrived
+        ]
+        return PendingNotification(
+            id=pending_id(record.id, record.seq, note.integration.key),
+            webhook_id=note.id,
+            group_id=note.group_id,
+            group_key=note.group_key,
+            group_labels=note.group_labels,
+            receiver=note.receiver,
+            integration=note.integration.key,
+            reason=note.reason.value,
+            alerts=list(note.alerts),
+            record_only=note.record_only,
+            entry=note.entry,
+            created_at=note.created_at,
+            arrived_at=max(arrivals) if arrivals else None,
+            next_attempt_at=note.created_at,
+        )
+
+    async def notification_ended(self, pending: PendingNotification, *, succeeded: bool) -> None:
+        """Called once a pending notification was delivered, dead-lettered or dropped (and
+        removed from the pending collection). The last one to end closes the flush."""
+        async with self.lock:
+            record = await self.store.group(pending.group_id)
+            if record is None or record.inflight is None:
+                return
+            inflight = record.inflight
+            if pending.id not in inflight.notifications:
+                return
+            failed = inflight.failed or not succeeded
+            if not succeeded and not inflight.failed:
+                await self.store.mark_inflight_failed(record.id)
+            for other in inflight.notifications:
+                if other != pending.id and await self.store.pending_one(other) is not None:
+                    return
+            await self._close(
+                record.id, inflight.snapshot, succeeded=not failed, now=self.clock.now()
+            )
+
+    async def _close(
+        self, gid: str, snapshot: list[Alert], *, succeeded: bool, now: datetime
+    ) -> None:
+        """End a flush: if every integration succeeded, its resolved alerts leave the group
+        (unless they changed since); an empty group is deleted."""
+        record = await self.store.group(gid)
+        if record is None:
+            return
+        state = record.state
+        if succeeded:
+            state = remove_notified_resolved(state, snapshot, now)
+        forget = [fp for fp in record.state.alerts if fp not in state.alerts]
+        await self.store.finish_flush(state, forget)
+        if state.is_empty():
+            log.info("group closed", group=gid)

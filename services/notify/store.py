@@ -1,0 +1,200 @@
+"""notify's MongoDB collections. Every lookup is by exact `_id` (the one filter FerretDB
+indexes) or a scan of a small collection (groups, pending notifications, silences); there are
+no multi-document transactions, so the callers order their writes to be safe on a crash."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from pymongo.asynchronous.database import AsyncDatabase
+
+from services.notify.domain.grouping import GroupState
+from services.notify.domain.nflog import LogEntry
+from services.notify.domain.silences import Silence
+from services.notify.records import FingerprintRecord, GroupRecord, Inflight, PendingNotification
+from shared.runtime.mongo import Document
+
+GROUPS = "notify_groups"
+FINGERPRINTS = "notify_fingerprints"
+NFLOG = "notify_nflog"
+PENDING = "notify_pending"
+ATTEMPTS = "notify_attempts"  # the delivery log: one document per attempt
+DISABLED = "notify_disabled_integrations"
+SILENCES = "notify_silences"
+REJECTED = "notify_rejected_alerts"
+
+
+def _json(model: Any) -> Document:
+    doc: Document = model.model_dump(mode="json")
+    return doc
+
+
+def nflog_id(group_key: str, integration: str) -> str:
+    return hashlib.sha256(f"{integration}\x00{group_key}".encode()).hexdigest()[:40]
+
+
+class NotifyStore:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
+        self.db = db
+
+    # -- groups -------------------------------------------------------------------------------
+
+    async def group(self, gid: str) -> GroupRecord | None:
+        doc = await self.db[GROUPS].find_one({"_id": gid})
+        return None if doc is None else _group(doc)
+
+    async def groups(self) -> list[GroupRecord]:
+        return [_group(doc) async for doc in self.db[GROUPS].find({})]
+
+    async def save_alert_state(
+        self, state: GroupState, fingerprint: str, arrived: datetime
+    ) -> None:
+        """The group's state after an incoming alert (its flush bookkeeping is left alone)."""
+        await self.db[GROUPS].update_one(
+            {"_id": state.id},
+            {
+                "$set": {"state": _json(state), f"arrived.{fingerprint}": arrived.isoformat()},
+                "$setOnInsert": {"seq": 0, "inflight": None},
+            },
+            upsert=True,
+        )
+
+    async def save_flush(self, state: GroupState, seq: int, inflight: Inflight | None) -> None:
+        await self.db[GROUPS].update_one(
+            {"_id": state.id},
+            {
+                "$set": {
+                    "state": _json(state),
+                    "seq": seq,
+                    "inflight": None if inflight is None else _json(inflight),
+                }
+            },
+        )
+
+    async def mark_inflight_failed(self, gid: str) -> None:
+        await self.db[GROUPS].update_one({"_id": gid}, {"$set": {"inflight.failed": True}})
+
+    async def finish_flush(self, state: GroupState, forget: list[str]) -> None:
+        """Clear the in-flight flush with the group's new state, or delete an empty group.
+        `forget`: fingerprints no longer in the group (their arrival times go)."""
+        if state.is_empty():
+            await self.db[GROUPS].delete_one({"_id": state.id})
+            return
+        update: Document = {"$set": {"state": _json(state), "inflight": None}}
+        if forget:
+            update["$unset"] = {f"arrived.{fp}": "" for fp in forget}
+        await self.db[GROUPS].update_one({"_id": state.id}, update)
+
+    # -- fingerprints -------------------------------------------------------------------------
+
+    async def fingerprint(self, fp: str) -> FingerprintRecord:
+        doc = await self.db[FINGERPRINTS].find_one({"_id": fp})
+        if doc is None:
+            return FingerprintRecord(fingerprint=fp)
+        doc.pop("_id")
+        return FingerprintRecord.model_validate({**doc, "fingerprint": fp})
+
+    async def save_fingerprint(self, record: FingerprintRecord) -> None:
+        doc = _json(record)
+        doc.pop("fingerprint")
+        await self.db[FINGERPRINTS].replace_one({"_id": record.fingerprint}, doc, upsert=True)
+
+    # -- notification log ---------------------------------------------------------------------
+
+    async def log_entry(self, group_key: str, integration: str) -> LogEntry | None:
+        doc = await self.db[NFLOG].find_one({"_id": nflog_id(group_key, integration)})
+        if doc is None:
+            return None
+        doc.pop("_id")
+        return LogEntry.model_validate(doc)
+
+    async def put_log_entry(self, entry: LogEntry) -> None:
+        await self.db[NFLOG].replace_one(
+            {"_id": nflog_id(entry.group_key, entry.integration)}, _json(entry), upsert=True
+        )
+
+    # -- pending notifications ----------------------------------------------------------------
+
+    async def add_pending(self, pending: PendingNotification) -> None:
+        """Insert unless a notification with this id exists (a flush re-run after a crash
+        keeps the first one: same webhook-id, possibly already sent)."""
+        doc = _json(pending)
+        doc["_id"] = doc.pop("id")
+        await self.db[PENDING].update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+
+    async def pending(self) -> list[PendingNotification]:
+        return [_pending(doc) async for doc in self.db[PENDING].find({})]
+
+    async def pending_one(self, pid: str) -> PendingNotification | None:
+        doc = await self.db[PENDING].find_one({"_id": pid})
+        return None if doc is None else _pending(doc)
+
+    async def update_pending(self, pending: PendingNotification) -> None:
+        doc = _json(pending)
+        doc["_id"] = doc.pop("id")
+        await self.db[PENDING].replace_one({"_id": doc["_id"]}, doc)
+
+    async def delete_pending(self, pid: str) -> None:
+        await self.db[PENDING].delete_one({"_id": pid})
+
+    # -- delivery log -------------------------------------------------------------------------
+
+    async def record_attempt(self, attempt: Document) -> None:
+        await self.db[ATTEMPTS].replace_one({"_id": attempt["_id"]}, attempt, upsert=True)
+
+    async def attempts(self, pid: str | None = None) -> list[Document]:
+        query: Document = {} if pid is None else {"notification": pid}
+        return [doc async for doc in self.db[ATTEMPTS].find(query)]
+
+    # -- disabled integrations ----------------------------------------------------------------
+
+    async def disabled(self) -> dict[str, Document]:
+        return {doc["_id"]: doc async for doc in self.db[DISABLED].find({})}
+
+    async def disable(self, key: str, receiver: str, reason: str, at: datetime) -> None:
+        await self.db[DISABLED].replace_one(
+            {"_id": key}, {"receiver": receiver, "reason": reason, "at": at}, upsert=True
+        )
+
+    async def enable(self, key: str) -> bool:
+        result = await self.db[DISABLED].delete_one({"_id": key})
+        return result.deleted_count > 0
+
+    # -- silences -----------------------------------------------------------------------------
+
+    async def put_silence(self, silence: Silence, updated_at: datetime) -> None:
+        doc = _json(silence)
+        doc["_id"] = doc.pop("id")
+        doc["updated_at"] = updated_at.isoformat()
+        await self.db[SILENCES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def silence(self, sid: str) -> tuple[Silence, datetime] | None:
+        doc = await self.db[SILENCES].find_one({"_id": sid})
+        return None if doc is None else _silence(doc)
+
+    async def silences(self) -> list[tuple[Silence, datetime]]:
+        return [_silence(doc) async for doc in self.db[SILENCES].find({})]
+
+    # -- refused input ------------------------------------------------------------------------
+
+    async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:
+        doc = {"raw": raw.decode("utf-8", "replace"), "reason": reason, "at": at}
+        await self.db[REJECTED].replace_one({"_id": rid}, doc, upsert=True)
+
+
+def _group(doc: Document) -> GroupRecord:
+    doc.pop("_id", None)
+    return GroupRecord.model_validate(doc)
+
+
+def _pending(doc: Document) -> PendingNotification:
+    doc["id"] = doc.pop("_id")
+    return PendingNotification.model_validate(doc)
+
+
+def _silence(doc: Document) -> tuple[Silence, datetime]:
+    doc["id"] = doc.pop("_id")
+    updated = datetime.fromisoformat(doc.pop("updated_at"))
+    return Silence.model_validate(doc), updated
