@@ -1,0 +1,127 @@
+"""`planwatch report`: a self-contained HTML progress report (and a PDF) from a JSONL file.
+
+The same inputs as `planwatch score` (one structured CloudEvent per line, read by
+`read_events`), scored by the same `score_plan` at the end of `--at`; the report embeds the
+exact JSON that `planwatch score --format json` prints for them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from planwatch.report.model import DEFAULT_STEP_DAYS, ReportPeriodError, build_report
+from planwatch.report.pdf import PdfError, find_chromium, print_to_pdf
+from planwatch.report.render import render_report
+from planwatch.score_cli import read_events
+from services.scoring.dashboard.vocabulary import Lang
+from shared.catalog import CatalogError, load_catalog
+from shared.domain.catalog import Catalog, Plan
+from shared.domain.method_v1 import UnknownTargetError
+
+report_app = typer.Typer(help="Write a progress report.")
+
+
+def _parse_day(text: str, option: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint=option) from None
+
+
+def _plan(catalog: Catalog, plan_id: str | None) -> Plan:
+    known = ", ".join(sorted(catalog.plans))
+    if plan_id is not None:
+        if plan_id not in catalog.plans:
+            raise typer.BadParameter(f"no plan {plan_id!r} (plans: {known})", param_hint="--plan")
+        return catalog.plans[plan_id]
+    if len(catalog.plans) != 1:
+        raise typer.BadParameter(f"several plans ({known}): name one", param_hint="--plan")
+    return next(iter(catalog.plans.values()))
+
+
+@report_app.command("report")
+def report(
+    *,
+    events: Annotated[
+        Path,
+        typer.Option(
+            "--events",
+            help="JSONL file: one CloudEvent in JSON structured format per line.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ],
+    at: Annotated[str, typer.Option("--at", help="The day (YYYY-MM-DD), as known at its end.")],
+    plan_id: Annotated[
+        str | None, typer.Option("--plan", help="Plan id; default: the catalog's only plan.")
+    ] = None,
+    lang: Annotated[Lang, typer.Option("--lang", help="zh (default) or en.")] = Lang.ZH,
+    out: Annotated[Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)] = (
+        Path("report.html")
+    ),
+    pdf: Annotated[
+        bool, typer.Option("--pdf", help="Also write a PDF beside it (needs chromium).")
+    ] = False,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="First day of the alert period; default: plan issue date."),
+    ] = None,
+    step_days: Annotated[
+        int,
+        typer.Option("--step-days", min=1, help="Re-evaluate every N days for the period alerts."),
+    ] = DEFAULT_STEP_DAYS,
+    strict: Annotated[
+        bool, typer.Option("--strict", help="Any bad line is an error (exit 1).")
+    ] = False,
+    catalog_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--catalog", help="Catalog folder; default: the shipped plans.", file_okay=False
+        ),
+    ] = None,
+) -> None:
+    """Write the plan's progress report as known at the end of a day."""
+    day = _parse_day(at, "--at")
+    first = _parse_day(since, "--since") if since is not None else None
+    try:
+        catalog = load_catalog(catalog_dir)
+    except CatalogError as exc:
+        typer.echo(f"catalog: {exc}", err=True)
+        raise typer.Exit(2) from None
+    plan = _plan(catalog, plan_id)
+    with events.open("rb") as handle:
+        read = read_events(handle, catalog, plan)
+    for bad in read.bad:
+        typer.echo(str(bad), err=True)
+    if read.bad:
+        typer.echo(f"{len(read.bad)} bad line(s)" + ("" if strict else " skipped"), err=True)
+        if strict:
+            raise typer.Exit(1)
+    try:
+        data = build_report(plan, read.observations, day, since=first, step_days=step_days)
+    except (ReportPeriodError, UnknownTargetError) as exc:
+        typer.echo(f"report: {exc}", err=True)
+        raise typer.Exit(2) from None
+    out.write_text(render_report(data, lang), encoding="utf-8")
+    typer.echo(f"wrote {out}")
+    if pdf:
+        chromium = find_chromium()
+        if chromium is None:
+            typer.echo(
+                "no PDF: chromium is not installed (/usr/bin/chromium); "
+                "services/scoring/dashboard/install-chromium.sh installs it",
+                err=True,
+            )
+            return
+        target = out.with_suffix(".pdf")
+        try:
+            print_to_pdf(chromium, out, target)
+        except PdfError as exc:
+            typer.echo(f"no PDF: {exc}", err=True)
+            raise typer.Exit(1) from None
+        typer.echo(f"wrote {target}")
