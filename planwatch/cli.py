@@ -25,6 +25,7 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.score_cli", "score_app", None),
     ("planwatch.report_cli", "report_app", None),
     ("planwatch.simulate_cli", "simulate_app", None),
+    ("planwatch.demo_cli", "demo_app", None),
     ("planwatch.tick_cli", "tick_app", None),
     ("planwatch.replay_cli", "replay_app", None),
     ("planwatch.replay_cli", "state_app", "state"),

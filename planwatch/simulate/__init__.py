@@ -1,0 +1,1 @@
+"""The demo feed: a seeded, realistic scenario of the plan's agencies reporting, and its sender."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -71,7 +71,14 @@ class KafkaTransport:
     """Progress events to `planwatch.progress` (binary mode, keyed by target), ticks to
     `planwatch.clock`; idempotent producer, so a retry never duplicates a record."""
 
-    def __init__(self, bootstrap_servers: str, client_id: str = "planwatch-simulate") -> None:
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        client_id: str = "planwatch-simulate",
+        topic_names: Mapping[str, str] | None = None,
+    ) -> None:
+        """`topic_names` renames the standard topics (an isolated demo or test run)."""
+        self._names = dict(topic_names or {})
         self._producer = AIOKafkaProducer(
             bootstrap_servers=bootstrap_servers,
             client_id=client_id,
@@ -88,7 +95,8 @@ class KafkaTransport:
 
     async def send(self, item: FeedItem) -> str | None:
         key, value, headers = kafka_record(item)
-        future = await self._producer.send(item.topic, value, key=key, headers=headers)
+        topic = self._names.get(item.topic, item.topic)
+        future = await self._producer.send(topic, value, key=key, headers=headers)
         self._pending.append(future)
         return None
 
