@@ -29,6 +29,7 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.tick_cli", "tick_app", None),
     ("planwatch.replay_cli", "replay_app", None),
     ("planwatch.replay_cli", "state_app", "state"),
+    ("planwatch.silence_cli", "silence_app", "silence"),
 )
 
 

@@ -9,6 +9,7 @@ import hashlib
 import socket
 import struct
 from collections import deque
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email import message_from_bytes, policy
@@ -48,6 +49,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: bytes
+    answered: int | None  # the status answered; None for a reset
 
 
 class HttpReceiver:
@@ -99,11 +101,12 @@ class HttpReceiver:
                         name, value = line.split(":", 1)
                         headers[name.strip().lower()] = value.strip()
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
-                async with self._arrived:
-                    self.requests.append(Received(method, path, headers, body))
-                    self._arrived.notify_all()
                 queue = self.scripts.get(path.split("?")[0])
                 reply = queue.popleft() if queue else self.default
+                answered = None if reply.reset else reply.status
+                async with self._arrived:
+                    self.requests.append(Received(method, path, headers, body, answered))
+                    self._arrived.notify_all()
                 if reply.reset:
                     sock = writer.get_extra_info("socket")
                     sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
@@ -152,6 +155,15 @@ async def wait_until(predicate: Any, within: float = 30.0, interval: float = 0.0
     """Poll `predicate` (state another thread or process changes) until it holds."""
     async with asyncio.timeout(within):
         while not predicate():  # noqa: ASYNC110 - the state is not ours to signal
+            await asyncio.sleep(interval)
+
+
+async def wait_until_true(
+    check: Callable[[], Awaitable[bool]], within: float = 30.0, interval: float = 0.05
+) -> None:
+    """Poll an async `check` (e.g. a MongoDB count another process changes) until true."""
+    async with asyncio.timeout(within):
+        while not await check():  # noqa: ASYNC110 - the state is another process's
             await asyncio.sleep(interval)
 
 
