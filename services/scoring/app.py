@@ -15,6 +15,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.scoring.api import make_router
 from services.scoring.config import ScoringSettings
+from services.scoring.dashboard.router import make_dashboard_router
 from services.scoring.engine import ScoringEngine
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.records import parse_records
@@ -154,4 +155,5 @@ def create_app(settings: ScoringSettings) -> FastAPI:
             runtime_metrics.batches_rewound.inc()
         await observe_lag(consumer)
 
-    return build_http_app(host, [make_router(catalog, lambda: store)], title="planwatch scoring")
+    routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog)]
+    return build_http_app(host, routers, title="planwatch scoring")

@@ -1,0 +1,123 @@
+"""The live dashboard: static files served by the scoring service, plus the catalog as JSON.
+
+`/dashboard/` is one page (static/index.html, app.js, style.css: no library, no CDN) that polls
+the read API (`/v1/plans/...`) every few seconds and draws the plan, its areas, tasks, targets
+(with SVG trajectory charts), agencies and firing alerts, in Chinese or English. What the read
+API does not carry (names, deadlines, target values, stages, interim trajectory) comes from
+`/dashboard/api/catalog`. `/` redirects to the dashboard.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Final
+
+from fastapi import APIRouter, HTTPException
+from fastapi.responses import FileResponse, RedirectResponse
+
+from services.scoring.dashboard.vocabulary import Lang, vocabulary_json
+from shared.domain.catalog import Catalog, Plan, Target
+
+STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
+# The only files served, with their media types: nothing else under the folder is reachable.
+STATIC_FILES: Final = {
+    "app.js": "text/javascript; charset=utf-8",
+    "style.css": "text/css; charset=utf-8",
+}
+NO_CACHE: Final = {"Cache-Control": "no-cache"}
+
+
+def _names(zh: str, en: str) -> dict[str, str]:
+    return {"zh": zh, "en": en}
+
+
+def _target_json(plan: Plan, target: Target) -> dict[str, Any]:
+    return {
+        "id": target.id,
+        "task": target.task,
+        "area": plan.tasks[target.task].area,
+        "name": _names(target.metric_zh, target.name_en),
+        "kind": target.kind.value,
+        "comparator": target.comparator.value,
+        "direction": target.direction,
+        "target": target.target,
+        "deadline": target.deadline.isoformat(),
+        "cadence": target.cadence.value,
+        "lead": target.lead,
+        "co": sorted(plan.co_owners(target.id)),
+        "rank_of": target.rank_of,
+        "stages": [_names(s.name_zh, s.name_en) for s in target.stages],
+        "baseline": (
+            {"as_of": target.baseline.as_of.isoformat(), "value": target.baseline.value}
+            if target.baseline is not None
+            else None
+        ),
+        "trajectory": [
+            {"as_of": p.as_of.isoformat(), "value": p.value}
+            for p in sorted(target.trajectory, key=lambda p: p.as_of)
+        ],
+        "source_zh": target.source_zh,
+    }
+
+
+def plan_json(plan: Plan) -> dict[str, Any]:
+    """What the dashboard needs of one plan that the read API does not say."""
+    return {
+        "id": plan.id,
+        "title": _names(plan.title_zh, plan.title_en),
+        "doc_no": plan.doc_no,
+        "issued": plan.issued.isoformat(),
+        "horizon_end": plan.horizon_end.isoformat(),
+        "areas": [
+            {"id": a.id, "name": _names(a.name_zh, a.name_en)}
+            for a in sorted(plan.areas.values(), key=lambda a: a.id)
+        ],
+        "tasks": [
+            {"id": t.id, "area": t.area, "name": _names(t.name_zh, t.name_en)}
+            for t in sorted(plan.tasks.values(), key=lambda t: t.id)
+        ],
+        "targets": [_target_json(plan, plan.targets[tid]) for tid in sorted(plan.targets)],
+        "agencies": [
+            {"id": g.id, "name": _names(g.name_zh, g.name_en)}
+            for g in sorted(plan.agencies.values(), key=lambda g: g.id)
+        ],
+    }
+
+
+def catalog_json(catalog: Catalog) -> dict[str, Any]:
+    return {
+        "plans": [plan_json(catalog.plans[pid]) for pid in sorted(catalog.plans)],
+        "vocabulary": {lang.value: vocabulary_json(lang) for lang in Lang},
+    }
+
+
+def make_dashboard_router(catalog: Catalog) -> APIRouter:
+    router = APIRouter(include_in_schema=False)
+    catalog_doc = catalog_json(catalog)  # the catalog is fixed for the process's life
+
+    @router.get("/")
+    async def root() -> RedirectResponse:
+        return RedirectResponse("/dashboard/", status_code=307)
+
+    @router.get("/dashboard")
+    async def dashboard_bare() -> RedirectResponse:
+        return RedirectResponse("/dashboard/", status_code=307)
+
+    @router.get("/dashboard/")
+    async def dashboard() -> FileResponse:
+        return FileResponse(
+            STATIC_DIR / "index.html", media_type="text/html; charset=utf-8", headers=NO_CACHE
+        )
+
+    @router.get("/dashboard/static/{name}")
+    async def static(name: str) -> FileResponse:
+        media_type = STATIC_FILES.get(name)
+        if media_type is None:
+            raise HTTPException(status_code=404, detail=f"no dashboard file {name!r}")
+        return FileResponse(STATIC_DIR / name, media_type=media_type, headers=NO_CACHE)
+
+    @router.get("/dashboard/api/catalog")
+    async def catalog_endpoint() -> dict[str, Any]:
+        return catalog_doc
+
+    return router

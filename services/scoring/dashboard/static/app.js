@@ -1,0 +1,444 @@
+// planwatch live dashboard: polls the scoring service's read API and draws the plan's state.
+// No library: plain DOM and SVG. Charts follow planwatch/report/chart.py (the same geometry):
+// the expected path (baseline -> interim trajectory -> target at the deadline), the reported
+// points of the effective series, and the method's least-squares projection to the deadline.
+"use strict";
+
+(function () {
+  const POLL_MS = 5000;
+  const DAYS_PER_MONTH = 30.44; // observed_per_month = slope per day * 30.44 (method v1)
+  const PROJECTION_WINDOW = 6;
+  const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
+
+  const ui = {
+    lang: localStorage.getItem("planwatch.lang") === "en" ? "en" : "zh",
+    catalog: null, // /dashboard/api/catalog
+    planId: null,
+    state: null, // /v1/plans/{plan}
+    series: {}, // target id -> {key, points}
+    filter: null, // a status, or null for all
+    openAreas: new Set(),
+    timer: null,
+  };
+
+  // --- helpers -------------------------------------------------------------------------------
+
+  const $ = (id) => document.getElementById(id);
+  const esc = (text) =>
+    String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+  const voc = () => ui.catalog.vocabulary[ui.lang];
+  const w = (key) => voc().words[key] || key;
+  const plan = () => ui.catalog.plans.find((p) => p.id === ui.planId);
+  const dayNumber = (iso) => {
+    const [y, m, d] = iso.split("-").map(Number);
+    return Date.UTC(y, m - 1, d) / 86400000;
+  };
+  const isoOf = (n) => new Date(n * 86400000).toISOString().slice(0, 10);
+  const num = (x, digits = 2) => (x === null || x === undefined ? "—" : Number(x).toFixed(digits));
+  const pct = (x) => (x === null || x === undefined ? "—" : (100 * x).toFixed(1) + "%");
+
+  function statusBadge(status) {
+    if (!status) return '<span class="badge" style="background:#afb8c1">—</span>';
+    const colour = voc().status_colour[status];
+    return `<span class="badge" data-status="${esc(status)}" style="background:${colour}">${esc(voc().status[status])}</span>`;
+  }
+
+  function sevBadge(severity) {
+    return `<span class="sev" style="background:${voc().severity_colour[severity]}">${esc(voc().severity[severity])}</span>`;
+  }
+
+  function name(item) {
+    return item ? item.name[ui.lang] : "";
+  }
+
+  function valueText(target, value) {
+    if (value === null || value === undefined) return "—";
+    if (target.kind === "share") return `${Number(value.toPrecision(4))}%`;
+    if (target.kind === "rank") return ui.lang === "zh" ? `第${value}名` : `rank ${value}`;
+    if (target.kind === "milestone") {
+      const i = Math.round(value);
+      if (Math.abs(i - value) < 1e-9 && target.stages[i]) return target.stages[i][ui.lang];
+      return value.toFixed(2);
+    }
+    return Number.isInteger(value) ? value.toLocaleString("en") : value.toFixed(2);
+  }
+
+  // --- chart ---------------------------------------------------------------------------------
+
+  function expectedPath(target, baseline) {
+    if (!baseline) return [];
+    const b = dayNumber(baseline.as_of);
+    const d = dayNumber(target.deadline);
+    const knots = target.trajectory
+      .map((p) => ({ x: dayNumber(p.as_of), y: p.value }))
+      .filter((p) => p.x > b && p.x < d);
+    return [{ x: b, y: baseline.value }, ...knots, { x: d, y: target.target }];
+  }
+
+  function projectionSegment(target, points, result) {
+    if (result.projected === null || result.observed_per_month === null || points.length === 0) return null;
+    const slope = result.observed_per_month / DAYS_PER_MONTH;
+    const start = points[Math.max(0, points.length - PROJECTION_WINDOW)].x;
+    const d = dayNumber(target.deadline);
+    return [{ x: start, y: result.projected - slope * (d - start) }, { x: d, y: result.projected }];
+  }
+
+  function niceStep(span, most) {
+    const raw = span / most;
+    const mag = Math.pow(10, Math.floor(Math.log10(raw)));
+    for (const f of [1, 2, 2.5, 5, 10]) if (raw <= f * mag) return f * mag;
+    return 10 * mag;
+  }
+
+  function monthTicks(first, last) {
+    const a = new Date(first * 86400000);
+    const b = new Date(last * 86400000);
+    const months = (b.getUTCFullYear() - a.getUTCFullYear()) * 12 + b.getUTCMonth() - a.getUTCMonth() + 1;
+    const every = [1, 2, 3, 6, 12].find((m) => months / m <= 7) || 12;
+    const ticks = [];
+    let y = a.getUTCFullYear();
+    let m = a.getUTCMonth() + (a.getUTCDate() === 1 ? 0 : 1);
+    for (;;) {
+      y += Math.floor(m / 12);
+      m %= 12;
+      const t = Date.UTC(y, m, 1) / 86400000;
+      if (t > last) return ticks;
+      if (m % every === 0) ticks.push(t);
+      m += 1;
+    }
+  }
+
+  function chart(target, result, points, dayIso) {
+    const W = 640;
+    const H = 240;
+    const milestone = target.kind === "milestone";
+    const left = milestone ? 150 : 52;
+    const right = 16;
+    const top = 14;
+    const bottom = 30;
+    const goal = { x: dayNumber(target.deadline), y: target.target };
+    const expected = expectedPath(target, result.baseline);
+    const proj = projectionSegment(target, points, result);
+    const day = dayNumber(dayIso);
+    const all = [goal, ...expected, ...points, ...(proj || [])];
+    let x0 = Math.min(day, ...all.map((p) => p.x));
+    let x1 = Math.max(day, ...all.map((p) => p.x));
+    if (x1 <= x0) x1 = x0 + 1;
+    let lo = Math.min(...all.map((p) => p.y));
+    let hi = Math.max(...all.map((p) => p.y));
+    if (milestone) {
+      lo = Math.min(lo, 0);
+      hi = Math.max(hi, Math.max(target.stages.length - 1, 1));
+    }
+    const pad = hi > lo ? (hi - lo) * 0.08 : Math.max(Math.abs(hi) * 0.1, 1);
+    lo -= pad;
+    hi += pad;
+    const up = target.direction > 0;
+    const X = (x) => left + ((W - left - right) * (x - x0)) / (x1 - x0);
+    const Y = (y) => {
+      let s = (y - lo) / (hi - lo);
+      if (!up) s = 1 - s;
+      return top + (H - top - bottom) * (1 - s);
+    };
+    const f = (v) => v.toFixed(2);
+    const path = (ps) => ps.map((p, i) => `${i ? "L" : "M"}${f(X(p.x))} ${f(Y(p.y))}`).join(" ");
+    const colour = voc().status_colour[result.status];
+    const parts = [];
+    const yTicks = milestone
+      ? target.stages.map((s, i) => [i, s[ui.lang]])
+      : (() => {
+          const step = niceStep(hi - lo, 5);
+          const out = [];
+          for (let v = Math.ceil(lo / step) * step; v <= hi + 1e-9; v += step) out.push([v, String(Number(v.toFixed(10)))]);
+          return out;
+        })();
+    for (const [v, label] of yTicks) {
+      parts.push(`<line class="grid" x1="${left}" x2="${W - right}" y1="${f(Y(v))}" y2="${f(Y(v))}" stroke="#d8dee4"/>`);
+      parts.push(`<text x="${left - 6}" y="${f(Y(v))}" text-anchor="end" dominant-baseline="middle" fill="#57606a">${esc(label.slice(0, 14))}</text>`);
+    }
+    for (const t of monthTicks(x0, x1)) {
+      parts.push(`<line class="grid" x1="${f(X(t))}" x2="${f(X(t))}" y1="${top}" y2="${H - bottom}" stroke="#d8dee4"/>`);
+      parts.push(`<text x="${f(X(t))}" y="${H - bottom + 14}" text-anchor="middle" fill="#57606a">${isoOf(t).slice(0, 7)}</text>`);
+    }
+    parts.push(`<line class="today" x1="${f(X(day))}" x2="${f(X(day))}" y1="${top}" y2="${H - bottom}" stroke="#57606a" stroke-dasharray="2 2"/>`);
+    if (expected.length) {
+      parts.push(`<path class="expected" d="${path(expected)}" fill="none" stroke="#6e7781" stroke-width="1.5" stroke-dasharray="6 4"><title>${esc(w("chart_expected"))}</title></path>`);
+    }
+    parts.push(`<circle class="goal" cx="${f(X(goal.x))}" cy="${f(Y(goal.y))}" r="5" fill="none" stroke="#0969da" stroke-width="2"><title>${esc(w("goal"))}: ${esc(valueText(target, goal.y))}</title></circle>`);
+    if (proj) {
+      parts.push(`<path class="projection" d="${path(proj)}" fill="none" stroke="${colour}" stroke-width="1.5" stroke-dasharray="2 3"><title>${esc(w("chart_projection"))}</title></path>`);
+      parts.push(`<circle class="projected" cx="${f(X(proj[1].x))}" cy="${f(Y(proj[1].y))}" r="3.5" fill="#fff" stroke="${colour}" stroke-width="1.5"/>`);
+    }
+    if (points.length) {
+      parts.push(`<path class="reported" d="${path(points)}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+      for (const p of points) {
+        parts.push(`<circle class="point" cx="${f(X(p.x))}" cy="${f(Y(p.y))}" r="3" fill="${colour}"><title>${isoOf(p.x)}: ${esc(valueText(target, p.y))}</title></circle>`);
+      }
+    }
+    return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" font-family="sans-serif" font-size="11" xmlns="${SVG_NS}">${parts.join("")}</svg>`;
+  }
+
+  // --- data ----------------------------------------------------------------------------------
+
+  async function getJson(url) {
+    const response = await fetch(url, { cache: "no-store" });
+    if (response.status === 404) return null;
+    if (!response.ok) throw new Error(`${url}: HTTP ${response.status}`);
+    return response.json();
+  }
+
+  async function refreshSeries(state) {
+    // Fetch a target's series only when what the state says of it changed.
+    const jobs = Object.entries(state.targets).map(async ([id, r]) => {
+      const key = `${r.points}|${r.current ? r.current.event_id : ""}|${r.current ? r.current.as_of : ""}`;
+      if (ui.series[id] && ui.series[id].key === key) return;
+      if (r.points === 0) {
+        ui.series[id] = { key, points: [] };
+        return;
+      }
+      const doc = await getJson(`/v1/plans/${encodeURIComponent(ui.planId)}/targets/${encodeURIComponent(id)}/series?limit=1000`);
+      const points = doc ? doc.points.map((p) => ({ x: dayNumber(p.as_of), y: p.value })) : [];
+      points.sort((a, b) => a.x - b.x);
+      ui.series[id] = { key, points };
+    });
+    await Promise.all(jobs);
+  }
+
+  async function poll() {
+    try {
+      const state = await getJson(`/v1/plans/${encodeURIComponent(ui.planId)}`);
+      if (state === null) {
+        ui.state = null;
+        setLive("live");
+        render();
+        return;
+      }
+      await refreshSeries(state);
+      ui.state = state;
+      setLive("live");
+      render();
+    } catch (error) {
+      setLive("offline", String(error));
+    } finally {
+      clearTimeout(ui.timer);
+      ui.timer = setTimeout(poll, POLL_MS);
+    }
+  }
+
+  function setLive(kind, detail) {
+    const el = $("live");
+    el.dataset.state = kind;
+    el.textContent = kind === "live" ? w("live") : w("offline");
+    el.title = detail || "";
+    document.body.dataset.live = kind;
+  }
+
+  // --- rendering -----------------------------------------------------------------------------
+
+  function countsLegend(counts) {
+    return voc()
+      .status_order.filter((s) => counts[s])
+      .map((s) => `<span data-status="${s}" data-count="${counts[s]}"><i style="background:${voc().status_colour[s]}"></i>${esc(voc().status[s])} ${counts[s]}</span>`)
+      .join("");
+  }
+
+  function countsBar(counts) {
+    const total = Object.values(counts).reduce((a, b) => a + b, 0) || 1;
+    let x = 0;
+    const rects = voc()
+      .status_order.filter((s) => counts[s])
+      .map((s) => {
+        const width = (600 * counts[s]) / total;
+        const r = `<rect class="seg" data-status="${s}" x="${x.toFixed(2)}" y="0" width="${width.toFixed(2)}" height="16" fill="${voc().status_colour[s]}"/>`;
+        x += width;
+        return r;
+      });
+    return `<svg class="bar" viewBox="0 0 600 16" width="100%" height="16" preserveAspectRatio="none" xmlns="${SVG_NS}">${rects.join("")}</svg>`;
+  }
+
+  function renderOverview(p, s) {
+    const o = s.overall;
+    const sev = { critical: 0, warning: 0, info: 0 };
+    for (const a of s.alerts) sev[a.severity] += 1;
+    $("overview").innerHTML = `
+      <div class="kpi" id="overall" data-status="${esc(o.status || "")}" data-score="${o.score === null ? "" : o.score}">
+        <div class="k">${esc(w("overall"))} · ${esc(w("score"))}</div>
+        <div class="v">${num(o.score)}</div>${statusBadge(o.status)}</div>
+      <div class="kpi"><div class="k">${esc(w("targets"))}</div><div class="v">${Object.keys(s.targets).length}</div></div>
+      <div class="kpi"><div class="k">${esc(w("firing"))}</div><div class="v" id="alert-count">${s.alerts.length}</div>
+        <div class="k">${["critical", "warning", "info"].filter((k) => sev[k]).map((k) => `${esc(voc().severity[k])} ${sev[k]}`).join(" · ")}</div></div>
+      <div class="kpi wide"><div class="k">${esc(w("counts"))}</div>${countsBar(o.counts)}<div class="legend" id="counts">${countsLegend(o.counts)}</div></div>`;
+  }
+
+  function renderAlerts(p, s) {
+    if (!s.alerts.length) {
+      $("alerts").innerHTML = `<p class="sub">${esc(w("no_alerts"))}</p>`;
+      return;
+    }
+    const targets = Object.fromEntries(p.targets.map((t) => [t.id, t]));
+    const agencies = Object.fromEntries(p.agencies.map((a) => [a.id, a]));
+    const order = { critical: 0, warning: 1, info: 2 };
+    const rows = [...s.alerts]
+      .sort((a, b) => order[a.severity] - order[b.severity] || a.target.localeCompare(b.target))
+      .map((a) => {
+        const t = targets[a.target];
+        return `<tr class="alert" data-fingerprint="${esc(a.fingerprint)}" data-target="${esc(a.target)}" data-rule="${esc(a.rule)}">
+          <td>${sevBadge(a.severity)}</td><td>${esc(voc().rule[a.rule] || a.rule)}</td>
+          <td>${esc(name(t))} <span class="id">${esc(a.target)}</span></td><td>${esc(name(agencies[t.lead]))}</td></tr>`;
+      });
+    $("alerts").innerHTML = `<table><tr><th>${esc(w("severity"))}</th><th>${esc(w("rule"))}</th><th>${esc(w("target"))}</th><th>${esc(w("lead"))}</th></tr>${rows.join("")}</table>`;
+  }
+
+  function renderAreas(p, s) {
+    const rows = [];
+    for (const area of p.areas) {
+      const r = s.areas[area.id];
+      if (!r) continue;
+      const open = ui.openAreas.has(area.id);
+      rows.push(`<tr class="area" data-area="${esc(area.id)}" data-status="${esc(r.status || "")}"><td>${open ? "▾" : "▸"} ${esc(area.id)} ${esc(name(area))}</td>
+        <td>${statusBadge(r.status)}</td><td class="num">${num(r.score)}</td><td class="legend">${countsLegend(r.counts)}</td></tr>`);
+      for (const task of p.tasks.filter((t) => t.area === area.id)) {
+        const tr = s.tasks[task.id];
+        if (!tr) continue;
+        rows.push(`<tr class="task${open ? "" : " hidden"}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
+          <td>${statusBadge(tr.status)}</td><td class="num">${num(tr.score)}</td><td class="legend">${countsLegend(tr.counts)}</td></tr>`);
+      }
+    }
+    $("areas").innerHTML = `<table><tr><th>${esc(w("area"))} / ${esc(w("task"))}</th><th>${esc(w("status"))}</th><th>${esc(w("score"))}</th><th>${esc(w("counts"))}</th></tr>${rows.join("")}</table>`;
+    for (const row of $("areas").querySelectorAll("tr.area")) {
+      row.addEventListener("click", () => {
+        const id = row.dataset.area;
+        if (ui.openAreas.has(id)) ui.openAreas.delete(id);
+        else ui.openAreas.add(id);
+        renderAreas(p, s);
+      });
+    }
+  }
+
+  function renderFilters(s) {
+    const counts = s.overall.counts;
+    const buttons = [`<button type="button" data-filter="" aria-pressed="${ui.filter === null}">${esc(ui.lang === "zh" ? "全部" : "All")} ${Object.keys(s.targets).length}</button>`];
+    for (const st of voc().status_order) {
+      if (!counts[st]) continue;
+      buttons.push(`<button type="button" data-filter="${st}" aria-pressed="${ui.filter === st}"><i class="dot" style="color:${voc().status_colour[st]}">●</i> ${esc(voc().status[st])} ${counts[st]}</button>`);
+    }
+    $("filters").innerHTML = buttons.join("");
+    for (const b of $("filters").querySelectorAll("button")) {
+      b.addEventListener("click", () => {
+        ui.filter = b.dataset.filter || null;
+        render();
+      });
+    }
+  }
+
+  function renderTargets(p, s) {
+    const agencies = Object.fromEntries(p.agencies.map((a) => [a.id, a]));
+    const cards = [];
+    for (const t of p.targets) {
+      const r = s.targets[t.id];
+      if (!r || (ui.filter && r.status !== ui.filter)) continue;
+      const points = (ui.series[t.id] || { points: [] }).points;
+      const colour = voc().status_colour[r.status];
+      const figures = [
+        ["score", num(r.score)],
+        ["current", r.current ? `${valueText(t, r.current.value)} (${r.current.as_of})` : "—"],
+        ["goal", `${t.comparator} ${valueText(t, t.target)}`],
+        ["deadline", t.deadline],
+        ["progress", pct(r.progress_share)],
+        ["expected", pct(r.expected_share)],
+        ["pace", num(r.pace_ratio)],
+        ["projection", valueText(t, r.projected)],
+        ["days_left", String(r.days_left)],
+        ["stale", r.stale ? w("yes") : w("no")],
+      ];
+      cards.push(`<article class="card target" data-target="${esc(t.id)}" data-status="${esc(r.status)}" style="border-top-color:${colour}">
+        <header><div><span class="name">${esc(name(t))}</span> <span class="id">${esc(t.id)}</span></div>${statusBadge(r.status)}</header>
+        <div class="who">${esc(w("lead"))}: ${esc(name(agencies[t.lead]))}${t.co.length ? ` · ${esc(w("co"))}: ${t.co.map((a) => esc(name(agencies[a]))).join(ui.lang === "zh" ? "、" : ", ")}` : ""}</div>
+        <dl>${figures.map(([k, v]) => `<dt>${esc(w(k))}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
+        ${chart(t, r, points, s.at)}
+      </article>`);
+    }
+    $("targets").innerHTML = cards.join("");
+  }
+
+  function renderAgencies(p, s) {
+    const rows = p.agencies
+      .filter((a) => s.agencies[a.id] && (sum(s.agencies[a.id].lead.counts) || sum(s.agencies[a.id].co.counts)))
+      .map((a) => {
+        const c = s.agencies[a.id];
+        return `<tr data-agency="${esc(a.id)}" data-lead-status="${esc(c.lead.status || "")}" data-stale="${c.stale}">
+          <td>${esc(name(a))}</td><td>${statusBadge(c.lead.status)} <span class="id">${sum(c.lead.counts)}</span></td><td class="num">${num(c.lead.score)}</td>
+          <td>${statusBadge(c.co.status)} <span class="id">${sum(c.co.counts)}</span></td><td class="num">${num(c.co.score)}</td><td class="num">${c.stale}</td></tr>`;
+      });
+    $("agencies").innerHTML = `<table><tr><th>${esc(w("agency"))}</th><th>${esc(w("lead"))}</th><th>${esc(w("score"))}</th><th>${esc(w("co"))}</th><th>${esc(w("score"))}</th><th>${esc(w("stale"))}</th></tr>${rows.join("")}</table>`;
+  }
+
+  function sum(counts) {
+    return Object.values(counts || {}).reduce((a, b) => a + b, 0);
+  }
+
+  function renderChrome() {
+    const p = plan();
+    document.documentElement.lang = ui.lang === "zh" ? "zh-CN" : "en";
+    $("title").textContent = p ? p.title[ui.lang] : "planwatch";
+    document.title = `planwatch · ${p ? p.title[ui.lang] : ""}`;
+    $("lang").textContent = w("language");
+    $("h-alerts").textContent = w("firing");
+    $("h-areas").textContent = w("areas");
+    $("h-targets").textContent = w("targets");
+    $("h-agencies").textContent = w("agencies");
+    $("footer").textContent = `planwatch · ${p ? p.doc_no : ""} · ${w("method")} ${ui.state ? ui.state.method : ""}`;
+  }
+
+  function render() {
+    renderChrome();
+    const p = plan();
+    const s = ui.state;
+    document.body.dataset.plan = ui.planId || "";
+    if (!s) {
+      $("message").hidden = false;
+      $("message").textContent = w("waiting");
+      document.body.dataset.at = "";
+      for (const id of ["overview", "alerts", "areas", "filters", "targets", "agencies"]) $(id).innerHTML = "";
+      return;
+    }
+    $("message").hidden = true;
+    document.body.dataset.at = s.at;
+    // The service clock: the latest event or tick consumed, to the second.
+    const clock = s.clock ? ` · ${w("updated")} ${String(s.clock).replace("T", " ").slice(0, 19)}` : "";
+    $("asof").textContent = `${w("as_of")} ${s.at}${clock}`;
+    renderOverview(p, s);
+    renderAlerts(p, s);
+    renderAreas(p, s);
+    renderFilters(s);
+    renderTargets(p, s);
+    renderAgencies(p, s);
+  }
+
+  async function start() {
+    ui.catalog = await getJson("/dashboard/api/catalog");
+    const wanted = new URLSearchParams(location.search).get("plan");
+    ui.planId = ui.catalog.plans.some((p) => p.id === wanted) ? wanted : ui.catalog.plans[0].id;
+    const select = $("plan");
+    select.innerHTML = ui.catalog.plans.map((p) => `<option value="${esc(p.id)}">${esc(p.id)}</option>`).join("");
+    select.value = ui.planId;
+    select.addEventListener("change", () => {
+      ui.planId = select.value;
+      ui.series = {};
+      ui.state = null;
+      poll();
+    });
+    $("lang").addEventListener("click", () => {
+      ui.lang = ui.lang === "zh" ? "en" : "zh";
+      localStorage.setItem("planwatch.lang", ui.lang);
+      render();
+    });
+    render();
+    poll();
+  }
+
+  start().catch((error) => {
+    $("message").hidden = false;
+    $("message").textContent = String(error);
+  });
+})();

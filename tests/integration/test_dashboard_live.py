@@ -1,0 +1,262 @@
+"""The live dashboard end to end: the scoring service (a subprocess) over the real Kafka and
+FerretDB, fed accepted events, its page loaded in headless Chromium (Debian's, driven by
+Playwright): the page shows the read API's statuses, draws the charts, follows a new event by
+polling, switches language; screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Sequence
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaProducer
+
+from shared.accepted import AcceptedEvent
+from shared.catalog import load_catalog
+from shared.domain.catalog import Plan
+from shared.domain.method_v1 import plan_state_to_json, score_plan
+from shared.kafka_admin import ensure_topics
+from tests.unit.scoring_streams import event, plan_stream
+
+pytestmark = pytest.mark.integration
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALL_CHROMIUM = ROOT / "services" / "scoring" / "dashboard" / "install-chromium.sh"
+CHROMIUM = "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+def chromium() -> str:
+    """Debian's chromium, installed by the project's script when missing (needs root)."""
+    done = subprocess.run(
+        ["bash", str(INSTALL_CHROMIUM)], capture_output=True, text=True, timeout=900, check=False
+    )
+    if done.returncode != 0 or not Path(CHROMIUM).is_file():
+        pytest.skip(f"chromium unavailable: {done.stderr.strip()[-300:]}")
+    return CHROMIUM
+
+
+class Scoring:
+    """`python -m services.scoring.main` on its own topics, group, database and port."""
+
+    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
+        self.env, self.port, self.log = env, port, log
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        with self.log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "services.scoring.main"],
+                cwd=ROOT,
+                env=self.env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+            )
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+
+@pytest_asyncio.fixture
+async def scoring(
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    db_name: str,
+    group_id: str,
+    unique_id: str,
+    free_port: int,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[Scoring, str]]:
+    topics = {k: f"test.{unique_id}.{k}" for k in ("accepted", "clock", "scores", "alerts", "dlt")}
+    await ensure_topics(
+        kafka_bootstrap,
+        {topics["accepted"]: 6, topics["clock"]: 1, topics["scores"]: 6, topics["alerts"]: 6,
+         topics["dlt"]: 1},
+    )  # fmt: skip
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
+        "MONGODB_URI": mongodb_uri,
+        "MONGODB_DATABASE": db_name,
+        "SCORING_GROUP_ID": group_id,
+        "SCORING_INPUT_TOPIC": topics["accepted"],
+        "SCORING_CLOCK_TOPIC": topics["clock"],
+        "SCORING_SCORES_TOPIC": topics["scores"],
+        "SCORING_ALERTS_TOPIC": topics["alerts"],
+        "SCORING_DLT_TOPIC": topics["dlt"],
+        "SCORING_HTTP__PORT": str(free_port),
+        "SCORING_PUBLIC_URL": f"http://127.0.0.1:{free_port}",
+    }
+    service = Scoring(env, free_port, tmp_path / "scoring.log")
+    service.start()
+    try:
+        yield service, topics["accepted"]
+    finally:
+        service.stop()
+
+
+async def produce(bootstrap: str, topic: str, events: Sequence[AcceptedEvent]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await producer.start()
+    try:
+        for e in events:
+            await producer.send_and_wait(topic, e.to_json(), key=e.target.encode())
+    finally:
+        await producer.stop()
+
+
+def offline(plan: Plan, events: Sequence[AcceptedEvent], at: datetime) -> dict[str, Any]:
+    return plan_state_to_json(score_plan(plan, [e.to_observation() for e in events], at))
+
+
+async def api_state_after(
+    client: httpx.AsyncClient, plan: Plan, events: Sequence[AcceptedEvent], timeout_s: float = 120
+) -> dict[str, Any]:
+    """The read API's state once the service has consumed every event (its clock is then the
+    latest `reported_at`); checked equal to the offline method's at that instant."""
+    last = max(e.reported_at for e in events)
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            response = await client.get(f"/v1/plans/{plan.id}")
+        except httpx.TransportError:  # not listening yet
+            await asyncio.sleep(0.5)
+            continue
+        if response.status_code == 200:
+            state: dict[str, Any] = response.json()
+            clock = state.pop("clock", None)
+            caught_up = clock is not None and datetime.fromisoformat(clock) == last
+            if caught_up and state == offline(plan, events, last):
+                return state
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"the service did not reach the state of {len(events)} events")
+
+
+async def test_dashboard_shows_the_live_state(
+    scoring: tuple[Scoring, str], kafka_bootstrap: str, chromium: str
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    service, accepted_topic = scoring
+    plan = next(iter(load_catalog().plans.values()))
+    events = plan_stream(plan, seed=5, until=date(2022, 6, 30))
+    await produce(kafka_bootstrap, accepted_topic, events)
+    ARTIFACTS.mkdir(exist_ok=True)
+
+    async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+        state = await api_state_after(client, plan, events)
+        root = await client.get("/", follow_redirects=False)
+        assert root.status_code == 307 and root.headers["location"] == "/dashboard/"
+        assert (await client.get("/dashboard/static/router.py")).status_code == 404
+
+        async with playwright_api.async_playwright() as pw:
+            browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page(viewport={"width": 1280, "height": 1600})
+                errors: list[str] = []
+                page.on("pageerror", lambda exc: errors.append(str(exc)))
+                requests: list[str] = []
+                page.on("request", lambda req: requests.append(req.url))
+                await page.goto(f"{service.url}/dashboard/")
+                await page.wait_for_function(
+                    f"document.querySelectorAll('article.card').length === {len(plan.targets)}"
+                    " && document.body.dataset.at !== ''"
+                )
+                await page.wait_for_timeout(500)  # the series requests of the first poll
+                await check_page_matches(page, state)
+                await page.screenshot(path=str(ARTIFACTS / "dashboard-zh.png"), full_page=True)
+
+                # A new report arrives: the page follows by polling, without a reload.
+                target = plan.targets[sorted(plan.targets)[0]]
+                newest = max(e.reported_at for e in events) + timedelta(days=5)
+                extra = event(target, newest.date() - timedelta(days=1), newest,
+                              target.target, "dashboard-live-extra")  # fmt: skip
+                events.append(extra)
+                await produce(kafka_bootstrap, accepted_topic, [extra])
+                state = await api_state_after(client, plan, events)
+                await page.wait_for_function(
+                    f"document.body.dataset.at === {state['at']!r}", timeout=30_000
+                )
+                await page.wait_for_timeout(500)
+                await check_page_matches(page, state)
+
+                # English.
+                await page.click("#lang")
+                await page.wait_for_function("document.documentElement.lang === 'en'")
+                name = await page.inner_text(f'article.card[data-target="{target.id}"] .name')
+                assert name == target.name_en
+                assert await page.inner_text("#title") == plan.title_en
+                await page.screenshot(path=str(ARTIFACTS / "dashboard-en.png"), full_page=True)
+                assert errors == []
+                # Everything the page loaded came from the service itself.
+                assert requests and all(u.startswith(service.url) for u in requests)
+            finally:
+                await browser.close()
+
+
+async def check_page_matches(page: Any, state: dict[str, Any]) -> None:
+    """Statuses, counts, alerts and charts on the page are those of the read API's state."""
+    cards = await page.eval_on_selector_all(
+        "article.card",
+        """els => els.map(e => ({
+            id: e.dataset.target, status: e.dataset.status,
+            reported: (e.querySelector('path.reported') || {getAttribute: () => null})
+                .getAttribute('d'),
+            expected: (e.querySelector('path.expected') || {getAttribute: () => null})
+                .getAttribute('d'),
+            projection: !!e.querySelector('path.projection'),
+            points: e.querySelectorAll('circle.point').length }))""",
+    )
+    assert {c["id"]: c["status"] for c in cards} == {
+        tid: r["status"] for tid, r in state["targets"].items()
+    }
+    for card in cards:
+        result = state["targets"][card["id"]]
+        assert card["points"] == result["points"], card["id"]
+        if result["points"]:
+            assert card["reported"], card["id"]  # a drawn line with a non-empty `d`
+        assert bool(card["expected"]) == (result["baseline"] is not None), card["id"]
+        assert card["projection"] == (result["projected"] is not None), card["id"]
+    assert any(c["reported"] for c in cards)
+    overall = await page.get_attribute("#overall", "data-status")
+    assert overall == (state["overall"]["status"] or "")
+    areas = await page.eval_on_selector_all(
+        "tr.area", "els => els.map(e => [e.dataset.area, e.dataset.status])"
+    )
+    assert dict(areas) == {a: r["status"] or "" for a, r in state["areas"].items()}
+    alerts = await page.eval_on_selector_all(
+        "tr.alert", "els => els.map(e => e.dataset.fingerprint)"
+    )
+    assert sorted(alerts) == sorted(a["fingerprint"] for a in state["alerts"])
+    counts = await page.eval_on_selector_all(
+        "#counts span", "els => els.map(e => [e.dataset.status, Number(e.dataset.count)])"
+    )
+    assert dict(counts) == {s: n for s, n in state["overall"]["counts"].items() if n}
