@@ -1,0 +1,92 @@
+"""The dashboard's router and files, without servers: what it serves and that nothing it serves
+reaches outside the service; the status vocabulary shared with the report and the CLI."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from planwatch.score_cli import STATUS_ZH
+from services.scoring.dashboard.router import STATIC_DIR, STATIC_FILES, make_dashboard_router
+from services.scoring.dashboard.vocabulary import (
+    STATUS_COLOUR,
+    STATUS_LABEL,
+    STATUS_ORDER,
+    Lang,
+)
+from shared.catalog import load_catalog
+from shared.domain.method_v1 import Status
+
+
+@pytest.fixture(scope="module")
+def client() -> TestClient:
+    app = FastAPI()
+    app.include_router(make_dashboard_router(load_catalog()))
+    return TestClient(app)
+
+
+def test_pages_and_redirects(client: TestClient) -> None:
+    for path in ("/", "/dashboard"):
+        response = client.get(path, follow_redirects=False)
+        assert response.status_code == 307
+        assert response.headers["location"] == "/dashboard/"
+    page = client.get("/dashboard/")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
+    for name, media_type in STATIC_FILES.items():
+        assert f"/dashboard/static/{name}" in page.text
+        response = client.get(f"/dashboard/static/{name}")
+        assert response.status_code == 200
+        assert response.headers["content-type"] == media_type
+
+
+@pytest.mark.parametrize(
+    "name", ["index.html", "router.py", "..%2Frouter.py", "../router.py", "vocabulary.py"]
+)
+def test_only_the_listed_files_are_served(client: TestClient, name: str) -> None:
+    assert client.get(f"/dashboard/static/{name}").status_code == 404
+
+
+def test_catalog_endpoint_names_every_target_in_both_languages(client: TestClient) -> None:
+    doc = client.get("/dashboard/api/catalog").json()
+    catalog = load_catalog()
+    assert [p["id"] for p in doc["plans"]] == sorted(catalog.plans)
+    for plan_doc in doc["plans"]:
+        plan = catalog.plans[plan_doc["id"]]
+        assert plan_doc["title"] == {"zh": plan.title_zh, "en": plan.title_en}
+        targets = {t["id"]: t for t in plan_doc["targets"]}
+        assert set(targets) == set(plan.targets)
+        for target_id, t in targets.items():
+            target = plan.targets[target_id]
+            assert t["name"] == {"zh": target.metric_zh, "en": target.name_en}
+            assert (t["target"], t["deadline"]) == (target.target, target.deadline.isoformat())
+            assert t["direction"] == target.direction
+            assert len(t["stages"]) == len(target.stages)
+            assert t["area"] == plan.tasks[target.task].area
+        assert {a["id"] for a in plan_doc["areas"]} == set(plan.areas)
+        assert {a["id"] for a in plan_doc["agencies"]} == set(plan.agencies)
+    for lang in ("zh", "en"):
+        vocabulary = doc["vocabulary"][lang]
+        assert vocabulary["status_order"] == [s.value for s in STATUS_ORDER]
+        assert vocabulary["status"] == {s.value: STATUS_LABEL[Lang(lang)][s] for s in Status}
+        assert vocabulary["status_colour"] == {s.value: STATUS_COLOUR[s] for s in Status}
+
+
+def test_static_files_load_nothing_from_outside() -> None:
+    for path in STATIC_DIR.iterdir():
+        text = path.read_text(encoding="utf-8")
+        # The SVG namespace name is an identifier, never fetched; no other URL may appear.
+        urls = set(re.findall(r"https?://[^\s\"'`)]+", text))
+        assert urls <= {"http://www.w3.org/2000/svg"}, (path.name, urls)
+        assert not re.search(r"""(src|href)\s*=\s*["']?//""", text), path.name
+        assert "@import" not in text and "url(" not in text, path.name
+
+
+def test_status_vocabulary_is_complete_and_matches_the_cli() -> None:
+    assert set(STATUS_ORDER) == set(Status)
+    assert dict(STATUS_LABEL[Lang.ZH]) == dict(STATUS_ZH)
+    assert set(STATUS_LABEL[Lang.EN]) == set(Status)
+    assert len(set(STATUS_COLOUR.values())) == len(Status)  # every status its own colour
