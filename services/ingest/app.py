@@ -24,6 +24,7 @@ from services.ingest.intake import Intake, Topics
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
+from services.ingest.raw_records import raw_decoder, tolerant_parser
 from services.ingest.store import MongoReportStore
 from services.ingest.validation import KeySnapshot, Limits
 from shared import topics
@@ -133,6 +134,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
         max_records=settings.kafka.max_batch_records,
         batch_timeout_ms=settings.kafka.batch_timeout_ms,
         listener=processor.gate,
+        parser=tolerant_parser,
+        decoder=raw_decoder,
     )
     async def consume(msg: KafkaMessage) -> None:
         consumer: AIOKafkaConsumer = msg.consumer
