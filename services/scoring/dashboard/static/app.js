@@ -383,6 +383,8 @@
     $("title").textContent = p ? p.title[ui.lang] : "planwatch";
     document.title = `planwatch · ${p ? p.title[ui.lang] : ""}`;
     $("lang").textContent = w("language");
+    const live = $("live");
+    if (live.dataset.state !== "connecting") live.textContent = live.dataset.state === "live" ? w("live") : w("offline");
     $("h-alerts").textContent = w("firing");
     $("h-areas").textContent = w("areas");
     $("h-targets").textContent = w("targets");
