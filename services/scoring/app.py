@@ -73,9 +73,19 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     )
 
     async def create_topics() -> None:
-        await ensure_topics(settings.kafka.bootstrap_servers, topics.PARTITIONS)
+        configured = {
+            settings.input_topic: topics.PARTITIONS[topics.ACCEPTED],
+            settings.clock_topic: topics.PARTITIONS[topics.CLOCK],
+            settings.scores_topic: topics.PARTITIONS[topics.SCORES],
+            settings.alerts_topic: topics.PARTITIONS[topics.ALERTS],
+            settings.dlt_topic: topics.PARTITIONS[topics.SCORING_DLT],
+        }
+        await ensure_topics(settings.kafka.bootstrap_servers, {**topics.PARTITIONS, **configured})
 
     async def load_state() -> None:
+        # Loading re-sends the outboxes of the last writes: the producer must be up (connect
+        # is idempotent; the consumers start afterwards with the broker).
+        await broker.connect()
         await engine.load()
 
     host.on_start.extend([create_topics, load_state])
