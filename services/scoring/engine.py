@@ -90,6 +90,16 @@ class UnknownTargetEventError(ValueError):
     """An accepted event names a plan or target the catalog does not have."""
 
 
+def check_known(catalog: Catalog, event: AcceptedEvent) -> None:
+    """Raises UnknownTargetEventError when the catalog has no such plan or target."""
+    plan = catalog.plans.get(event.plan)
+    if plan is None or event.target not in plan.targets:
+        raise UnknownTargetEventError(
+            f"event {event.event_id} names target {event.target!r} of plan {event.plan!r}, "
+            "which the catalog does not have"
+        )
+
+
 @dataclass
 class TargetState:
     plan: Plan
@@ -192,12 +202,7 @@ class ScoringEngine:
 
     def check(self, event: AcceptedEvent) -> None:
         """Raises UnknownTargetEventError when the catalog has no such plan or target."""
-        plan = self.catalog.plans.get(event.plan)
-        if plan is None or event.target not in plan.targets:
-            raise UnknownTargetEventError(
-                f"event {event.event_id} names target {event.target!r} of plan {event.plan!r}, "
-                "which the catalog does not have"
-            )
+        check_known(self.catalog, event)
 
     async def apply(
         self, events: Sequence[AcceptedEvent], ticks: Sequence[datetime] = ()
