@@ -7,10 +7,11 @@ transitions, dead-letters poison records, and serves the read API.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
 from services.scoring.api import make_router
@@ -22,6 +23,7 @@ from services.scoring.records import parse_records
 from services.scoring.store import ScoringStore
 from services.scoring.ticks import TickScheduler
 from shared import topics
+from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
 from shared.runtime.host import ServiceHost, build_http_app, new_registry
@@ -40,7 +42,25 @@ from shared.runtime.mongo import database, make_client
 log = get_logger("planwatch.scoring")
 
 
+@dataclass(frozen=True, slots=True)
+class ScoringService:
+    host: ServiceHost
+    engine: ScoringEngine
+    routers: list[APIRouter]
+
+
 def create_app(settings: ScoringSettings) -> FastAPI:
+    service = build_service(settings)
+    return build_http_app(service.host, service.routers, title="planwatch scoring")
+
+
+def build_service(
+    settings: ScoringSettings,
+    *,
+    on_applied: Callable[[Sequence[AcceptedEvent], float], None] | None = None,
+) -> ScoringService:
+    """Everything but the HTTP app: the host (broker with its subscriber, MongoDB client,
+    metrics), the engine and the HTTP routers. `host.start()` runs it."""
     catalog = load_catalog(settings.catalog_dir)
     broker = make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s)
     host = ServiceHost(
@@ -70,6 +90,7 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         metrics=metrics,
         scores_topic=settings.scores_topic,
         alerts_topic=settings.alerts_topic,
+        on_applied=on_applied,
     )
 
     async def create_topics() -> None:
@@ -166,4 +187,4 @@ def create_app(settings: ScoringSettings) -> FastAPI:
         await observe_lag(consumer)
 
     routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog)]
-    return build_http_app(host, routers, title="planwatch scoring")
+    return ScoringService(host, engine, routers)

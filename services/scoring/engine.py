@@ -180,6 +180,7 @@ class ScoringEngine:
         alerts_topic: str = topics.ALERTS,
         wall_clock: WallClock = time.time,
         tail_size: int = TAIL_SIZE,
+        on_applied: Callable[[Sequence[AcceptedEvent], float], None] | None = None,
     ) -> None:
         self.catalog = catalog
         self.store = store
@@ -189,6 +190,8 @@ class ScoringEngine:
         self.scores_topic = scores_topic
         self.alerts_topic = alerts_topic
         self.wall_clock = wall_clock
+        # Told each batch's events and the wall time their scores were stored (benchmarks).
+        self.on_applied = on_applied
         if tail_size < MIN_TAIL_SIZE:
             raise ValueError(f"tail_size must be at least {MIN_TAIL_SIZE}, not {tail_size}")
         self.tail_size = tail_size
@@ -331,6 +334,8 @@ class ScoringEngine:
             self.plan_json[plan_id] = json.loads(fields["state"])
         self.clock = new_clock
         self._batch = _Batch()
+        if self.on_applied is not None:
+            self.on_applied(events, self.wall_clock())
         self._observe(
             events=events,
             ticks=ticks,
