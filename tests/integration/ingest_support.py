@@ -319,6 +319,7 @@ async def wait_for_count(
     database: str,
     want: int,
     timeout_s: float = 120.0,
+    poll_s: float = 0.3,
 ) -> int:
     deadline = time.monotonic() + timeout_s
     count = 0
@@ -327,7 +328,7 @@ async def wait_for_count(
             count = await client[database]["reports"].count_documents({})
             if count >= want:
                 return count
-        await asyncio.sleep(0.3)
+        await asyncio.sleep(poll_s)
     return count
 
 
