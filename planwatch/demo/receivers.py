@@ -139,7 +139,8 @@ class WebhookReceiver:
         self._thread.start()
 
     def stop(self) -> None:
-        self._server.shutdown()
+        if self._thread.is_alive():  # shutdown() would wait forever for a loop never started
+            self._server.shutdown()
         self._server.server_close()
 
     def record(self, headers: dict[str, str], body: bytes) -> int:
@@ -206,12 +207,16 @@ class SmtpSink:
         self.host = host
         self.port = port or _free_port(host)
         self._controller = Controller(_MailHandler(self), hostname=host, port=self.port)
+        self._started = False
 
     def start(self) -> None:
         self._controller.start()
+        self._started = True
 
     def stop(self) -> None:
-        self._controller.stop()
+        if self._started:
+            self._controller.stop()
+            self._started = False
 
     def add(self, mail: ReceivedMail) -> None:
         with self._lock:

@@ -97,6 +97,7 @@ class DemoResult:
     view: DemoView
     statuses: dict[str, str] = field(default_factory=dict)
     interrupted: bool = False
+    webhook_secret: str = ""  # the Standard Webhooks secret shared with notify for this run
 
     @property
     def alerts_delivered(self) -> int:
@@ -402,6 +403,7 @@ async def run_demo(
     `on_ready` receives the endpoints once every service is ready (tests use it)."""
     run = _DemoRun(config, console, stop)
     result = DemoResult(run.scenario, None, None, Counter(), run.view)
+    result.webhook_secret = run.webhook.secret
     try:
         endpoints = await run.setup()
         if on_ready is not None:

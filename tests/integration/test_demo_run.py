@@ -1,0 +1,126 @@
+"""The whole demo, headless and fast, against the real Kafka and FerretDB: the three services
+as subprocesses, the seeded feed, the local webhook receiver and SMTP sink.
+
+Isolated from other tests by its own topics, consumer groups, database and ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pymongo import AsyncMongoClient
+from rich.console import Console
+from standardwebhooks.webhooks import Webhook
+
+from planwatch.demo.run import DemoConfig, run_demo
+from planwatch.infra.manager import Endpoints
+from planwatch.simulate.scenario import Outcome, build_scenario
+from shared.catalog import load_catalog
+from shared.contract.events import ProgressReported, ProgressRetracted
+from shared.contract.observation import to_observation
+from shared.domain.method_v1 import score_plan
+
+MongoDoc = dict[str, Any]
+
+pytestmark = pytest.mark.integration
+
+PLAN_ID = "qingyuan-digital-economy-2021"
+SEED = 11
+
+
+def _three_free_ports() -> int:
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            base: int = probe.getsockname()[1]
+        if base > 65000:
+            continue
+        try:
+            sockets = []
+            for port in (base, base + 1, base + 2):
+                sock = socket.socket()
+                sockets.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in sockets:
+                sock.close()
+        return base
+    raise RuntimeError("no three consecutive free ports")
+
+
+@pytest.mark.timeout(420)
+@pytest.mark.parametrize("via", ["kafka", "http"])
+async def test_the_demo_runs_end_to_end(
+    via: str, infra: Endpoints, mongo_client: AsyncMongoClient[MongoDoc], tmp_path: Path
+) -> None:
+    namespace = "demo" + uuid.uuid4().hex[:8]
+    config = DemoConfig(
+        seed=SEED,
+        speed=20.0,  # the ~705 simulated days in ~35 s
+        via=via,
+        namespace=namespace,
+        base_port=_three_free_ports(),
+        database=f"planwatch_demo_{namespace}",
+        state_dir=tmp_path,
+        live=False,
+        settle_s=60.0,
+    )
+    output = io.StringIO()
+    console = Console(file=output, width=140)
+    result = await run_demo(config, console, asyncio.Event())
+
+    plan = load_catalog().plan(PLAN_ID)
+    scenario = build_scenario(plan, SEED)
+    expected = scenario.expected_counts()
+    assert not result.interrupted, output.getvalue()
+    assert result.progress is not None and result.progress.sent == len(scenario.items)
+    if via == "http":  # ingest's door answered every event as the scenario expects
+        assert result.progress.mismatches == []
+        assert sum(result.progress.answered.values()) == result.progress.reports
+
+    # Every event the platform should accept is stored once in `reports`; nothing else is.
+    try:
+        reports = mongo_client[config.database]["reports"]
+        stored = {str(doc["_id"]) async for doc in reports.find({}, {"_id": 1})}
+    finally:
+        await mongo_client.drop_database(config.database)
+    accepted_ids = {i.event_id for i in scenario.items if i.expected.outcome is Outcome.ACCEPTED}
+    assert stored == accepted_ids
+    assert result.reports_stored == expected[Outcome.ACCEPTED.value]
+
+    # The bad events are in the dead-letter topic, each with the reason the scenario expects.
+    wanted = Counter(
+        {k.split(":", 1)[1]: v for k, v in expected.items() if k.startswith("rejected:")}
+    )
+    assert result.dead_letters == wanted
+
+    # Scoring's API serves a status for every target, the one the offline method gives.
+    observations = [
+        to_observation(i.payload, plan)
+        for i in scenario.items
+        if i.expected.outcome is Outcome.ACCEPTED
+        and isinstance(i.payload, ProgressReported | ProgressRetracted)
+    ]
+    offline = score_plan(plan, observations, scenario.items[-1].at)
+    assert result.statuses == {t: r.status.value for t, r in offline.targets.items()}
+
+    # Alerts reached the local webhook, signed (checked again with the reference library),
+    # and critical ones the SMTP sink.
+    posts = result.view.posts
+    assert posts and all(p.verified for p in posts)
+    reference = Webhook(result.webhook_secret)
+    for post in posts[:5]:
+        reference.verify(post.body, post.headers)
+    names = {a.alertname for p in posts for a in p.alerts}
+    assert {"target_achieved", "report_overdue"} <= names
+    assert result.view.mails, "no e-mail reached the SMTP sink"
+    assert all("planwatch" in m.sender for m in result.view.mails)
