@@ -30,7 +30,7 @@ from services.ingest.outbound import (
     http_dead_letter_record,
     progress_record,
 )
-from services.ingest.store import ReportStore, StoredReport
+from services.ingest.store import ReportStore, StoredReport, signed_event_json
 from services.ingest.validation import (
     Accepted,
     KeySnapshot,
@@ -41,7 +41,7 @@ from services.ingest.validation import (
     validate,
 )
 from shared.accepted import AcceptedEvent
-from shared.contract.codec import decode_kafka, encode_structured
+from shared.contract.codec import decode_kafka
 from shared.contract.parsing import RawEvent
 from shared.contract.reasons import ContractError, Reason
 from shared.domain.catalog import Catalog
@@ -218,7 +218,7 @@ class Intake:
                     firsts[event_id] = item.verdict
                     first_index[event_id] = index
         outcome = await self.store.insert_new(
-            [StoredReport(a.event, encode_structured(a.raw).decode()) for a in firsts.values()]
+            [StoredReport(a.event, signed_event_json(a.raw)) for a in firsts.values()]
         )
         stored_hash: dict[str, str] = {}  # event id -> the content hash stored now
         for event_id, accepted in firsts.items():

@@ -12,6 +12,7 @@ exact `_id` filters, one at a time, because FerretDB indexes only those.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
@@ -20,11 +21,20 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
 from shared.accepted import AcceptedEvent
+from shared.contract.parsing import RawEvent
 from shared.runtime.kafka import TransientError
 from shared.runtime.mongo import Document
 
 REPORTS: Final = "reports"
 DUPLICATE_KEY: Final = 11000
+
+
+def signed_event_json(raw: RawEvent) -> str:
+    """The event as received, in structured mode: its attributes and its data JSON as sent
+    (not re-canonicalized: the signature is over the canonical form, which can always be
+    computed again). `shared.contract.codec.decode_structured` reads it back."""
+    head = json.dumps(raw.envelope.attributes(), ensure_ascii=False, separators=(",", ":"))
+    return head[:-1] + ',"data":' + raw.data.decode("utf-8") + "}"
 
 
 @dataclass(frozen=True, slots=True)

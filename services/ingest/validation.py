@@ -14,16 +14,20 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import lru_cache
 from typing import Final
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from shared.accepted import AcceptedEvent, AcceptedKind
 from shared.contract.codec import decode_kafka
 from shared.contract.events import EventType, ProgressReported, ProgressRetracted
-from shared.contract.keys import AgencyKey
+from shared.contract.keys import AgencyKey, b64url_decode, public_key_from_text
 from shared.contract.observation import report_value
 from shared.contract.parsing import DEFAULT_MAX_BYTES, RawEvent, parse_event
 from shared.contract.reasons import ContractError, Reason
-from shared.contract.signing import canonical_bytes, check_signature, require_key_id
+from shared.contract.signing import SIGNATURE_BYTES, canonical_bytes, require_key_id
 from shared.domain.catalog import Catalog, Kind, Plan, Target
 from shared.domain.timebase import cst_date
 
@@ -125,7 +129,7 @@ def _check(
     if not key.is_active:
         when = f" at {key.revoked.isoformat()}" if key.revoked else ""
         raise ContractError(Reason.REVOKED_KEY, f"key {key_id!r} of {agency!r} was revoked{when}")
-    check_signature(envelope, raw.data, key.verifier())
+    canonical = _verified_canonical_bytes(raw, key)
 
     data = event.data
     plan = catalog.plans.get(data.plan)
@@ -175,8 +179,39 @@ def _check(
         unit=target.unit,
         received_at=received_at,
         key_id=key_id,
-        content_hash=content_hash(raw),
+        content_hash=hashlib.sha256(canonical).hexdigest(),
     )
+
+
+def _verified_canonical_bytes(raw: RawEvent, key: AgencyKey) -> bytes:
+    """The signed bytes, once the signature over them verified (`bad_signature` otherwise).
+
+    The same check as `shared.contract.signing.verify`, which ingest cannot use as is only
+    because it needs the canonical bytes too (for the content hash) and they are the
+    costliest part to compute: computing them once makes intake about a fifth faster.
+    """
+    envelope = raw.envelope
+    canonical = canonical_bytes(envelope, raw.data)
+    try:
+        signature = b64url_decode(envelope.signature or "")
+    except ValueError:
+        signature = b""
+    if len(signature) == SIGNATURE_BYTES:
+        try:
+            _verifier(key.public_key).verify(signature, canonical)
+        except InvalidSignature:
+            pass
+        else:
+            return canonical
+    raise ContractError(
+        Reason.BAD_SIGNATURE,
+        f"signature does not verify with key {envelope.sigkeyid!r} of {envelope.source}",
+    )
+
+
+@lru_cache(maxsize=1024)
+def _verifier(public_key: str) -> Ed25519PublicKey:
+    return public_key_from_text(public_key)
 
 
 def _check_as_of(as_of: date, reported_at: datetime, plan: Plan) -> None:

@@ -9,9 +9,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingest.store import ReportStore, StoredReport
+from services.ingest.store import ReportStore, StoredReport, signed_event_json
 from services.ingest.validation import Accepted, validate
-from shared.contract.codec import encode_structured
 from tests.unit.ingest_support import NOW, catalog, key_snapshot, raw_of, report, retraction
 
 
@@ -21,7 +20,7 @@ def stored(event_id: str, value: float = 1.0, *, reported: str | None = None) ->
     )
     verdict = validate(raw_of(event), catalog(), key_snapshot(), NOW)
     assert isinstance(verdict, Accepted)
-    return StoredReport(verdict.event, encode_structured(verdict.raw).decode())
+    return StoredReport(verdict.event, signed_event_json(verdict.raw))
 
 
 class ReportStoreContract:
@@ -50,7 +49,7 @@ class ReportStoreContract:
     async def test_a_retraction_round_trips(self, store: ReportStore) -> None:
         verdict = validate(raw_of(retraction(event_id="r")), catalog(), key_snapshot(), NOW)
         assert isinstance(verdict, Accepted)
-        report_r = StoredReport(verdict.event, encode_structured(verdict.raw).decode())
+        report_r = StoredReport(verdict.event, signed_event_json(verdict.raw))
         await store.insert_new([report_r])
         assert await store.get("r") == report_r
 

@@ -16,8 +16,9 @@ from services.ingest.outbound import (
     DLT_REASON,
     DLT_TOPIC,
 )
+from services.ingest.validation import content_hash
 from shared.accepted import AcceptedEvent
-from shared.contract.codec import decode_kafka, encode_structured
+from shared.contract.codec import decode_kafka, decode_structured, encode_structured
 from shared.contract.reasons import ContractError, Reason
 from shared.runtime.kafka import TransientError
 from tests.unit.ingest_support import (
@@ -73,8 +74,10 @@ async def test_accepted_records_are_keyed_by_target_and_normalized() -> None:
     )
     stored = await h.store.get("a")
     assert stored is not None and stored.event == event
-    # The stored signed event decodes back to the same content.
-    assert stored.signed_event == encode_structured(raw_of(report(event_id="a"))).decode()
+    # The stored signed event decodes back to the same signed content (hash and signature).
+    again = decode_structured(stored.signed_event.encode())
+    assert content_hash(again) == event.content_hash
+    assert again.envelope == raw_of(report(event_id="a")).envelope
 
 
 async def test_a_redelivered_event_is_a_duplicate_stored_once_and_republished() -> None:

@@ -1,0 +1,316 @@
+"""Benchmark: the ingest service over the real Kafka and FerretDB, against a raw floor.
+
+    python -m bench.bench_ingest [--events 20000] [--batch 500]
+
+Both rows consume the same pre-produced, signed CloudEvents (Kafka binary mode) from their
+own topic, in batches of at most `--batch` records, on the same machine and servers
+(`KAFKA_BOOTSTRAP_SERVERS`, `MONGODB_URI`; started locally if absent):
+
+- `raw_floor`: plain aiokafka `getmany` + one `insert_many(ordered=False)` of the same
+  documents ingest stores (built beforehand: no decoding, no checks) + an explicit commit;
+- `ingest`: the service itself (`create_app`, in this process): decode, verify signatures,
+  check against the catalog, one `insert_many`, publish every accepted event, commit.
+
+Throughput runs from the first batch's start to the last batch's end (start-up excluded).
+Per-batch latency is one batch's processing until committed. Goal: ingest >= 0.5 x floor.
+Peak RSS is the process's (producer, floor and service share it). Results: JSON in
+bench/results/ and a table. Durability: FerretDB v1.24 on SQLite (WAL, default synchronous).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import resource
+import socket
+import statistics
+import time
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from pydantic import SecretStr
+from pymongo import AsyncMongoClient
+
+from planwatch.infra.manager import ensure_up
+from planwatch.infra.settings import InfraSettings
+from services.ingest.app import create_app
+from services.ingest.config import IngestSettings
+from services.ingest.store import StoredReport, signed_event_json
+from services.ingest.validation import Accepted, validate
+from shared.catalog import load_catalog
+from shared.contract.codec import encode_kafka_binary
+from shared.contract.events import ProgressReported, new_report
+from shared.contract.keys import AgencyKey, private_key_from_seed, public_key_text
+from shared.contract.parsing import RawEvent
+from shared.contract.signing import sign
+from shared.domain.catalog import Kind
+from shared.kafka_admin import ensure_topics
+from shared.runtime import kafka as runtime_kafka
+from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings
+from shared.topics import PARTITIONS, PROGRESS
+
+RESULTS = Path(__file__).resolve().parent / "results"
+Triple = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
+
+
+def make_events(n: int, tag: str) -> tuple[list[Triple], list[dict[str, Any]], list[AgencyKey]]:
+    """Signed reports over every share/count target of the plan, by their lead agencies;
+    their Kafka records, the documents ingest would store, and the agencies' keys."""
+    catalog = load_catalog()
+    plan = next(iter(catalog.plans.values()))
+    targets = [t for t in plan.targets.values() if t.kind in {Kind.SHARE, Kind.COUNT}]
+    keys: dict[str, Any] = {}
+    entries: list[AgencyKey] = []
+    for target in targets:
+        if target.lead not in keys:
+            keys[target.lead] = private_key_from_seed(target.lead.encode().ljust(32, b"#")[:32])
+            entries.append(
+                AgencyKey(
+                    agency=target.lead,
+                    key_id="bench",
+                    public_key=public_key_text(keys[target.lead]),
+                    created=datetime(2021, 1, 1, tzinfo=UTC),
+                )
+            )
+    snapshot = {(k.agency, k.key_id): k for k in entries}
+    now = datetime.now(UTC)
+    triples: list[Triple] = []
+    docs: list[dict[str, Any]] = []
+    for i in range(n):
+        target = targets[i % len(targets)]
+        event: ProgressReported = new_report(
+            agency=target.lead,
+            plan=plan.id,
+            target=target.id,
+            as_of=date(2022, 3, 31) - timedelta(days=i % 600),
+            time="2022-04-06T09:30:00+08:00",
+            value=float(i % 100),
+            event_id=f"{tag}-{i}",
+        )
+        signed = sign(event, keys[target.lead], "bench")
+        key, value, headers = encode_kafka_binary(signed)
+        triples.append((key, value, list(headers)))
+        verdict = validate(RawEvent(signed.envelope, value), catalog, snapshot, now)
+        assert isinstance(verdict, Accepted), verdict
+        stored = StoredReport(verdict.event, signed_event_json(verdict.raw))
+        docs.append(stored.to_document())
+    return triples, docs, entries
+
+
+async def produce(bootstrap: str, topic: str, triples: Sequence[Triple]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+    await producer.start()
+    try:
+        for start in range(0, len(triples), 2000):
+            chunk = triples[start : start + 2000]
+            futures = [await producer.send(topic, v, key=k, headers=h) for k, v, h in chunk]
+            await asyncio.gather(*futures)
+    finally:
+        await producer.stop()
+
+
+def _percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def summary(name: str, events: int, spans: list[tuple[float, float, int]]) -> dict[str, Any]:
+    started = min(s for s, _, _ in spans)
+    ended = max(e for _, e, _ in spans)
+    latencies_ms = [(e - s) * 1000 for s, e, _ in spans]
+    return {
+        "name": name,
+        "events": events,
+        "batches": len(spans),
+        "seconds": round(ended - started, 3),
+        "events_per_s": round(events / (ended - started), 1),
+        "batch_p50_ms": round(_percentile(latencies_ms, 0.5), 2),
+        "batch_p99_ms": round(_percentile(latencies_ms, 0.99), 2),
+        "mean_batch_size": round(statistics.mean(n for _, _, n in spans), 1),
+        "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+    }
+
+
+async def raw_floor(
+    bootstrap: str, uri: str, topic: str, docs: list[dict[str, Any]], batch: int
+) -> dict[str, Any]:
+    by_id = {doc["_id"]: doc for doc in docs}
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    collection = client[f"bench_floor_{uuid.uuid4().hex[:8]}"]["reports"]
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=f"bench-floor-{uuid.uuid4().hex[:8]}",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=batch,
+    )
+    await consumer.start()
+    spans: list[tuple[float, float, int]] = []
+    done = 0
+    try:
+        while done < len(docs):
+            fetched = await consumer.getmany(timeout_ms=50, max_records=batch)
+            records = [r for part in fetched.values() for r in part]
+            if not records:
+                continue
+            started = time.perf_counter()
+            # The same documents ingest stores, looked up by the record's event id header.
+            batch_docs = [by_id[dict(r.headers)["ce_id"].decode()] for r in records]
+            await collection.insert_many(batch_docs, ordered=False)
+            offsets: dict[TopicPartition, int] = {}
+            for r in records:
+                tp = TopicPartition(r.topic, r.partition)
+                offsets[tp] = max(offsets.get(tp, 0), r.offset + 1)
+            await consumer.commit(offsets)
+            spans.append((started, time.perf_counter(), len(records)))
+            done += len(records)
+    finally:
+        await consumer.stop()
+        await client.drop_database(collection.database.name)
+        await client.close()
+    return summary("raw_floor", done, spans)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+async def ingest(
+    bootstrap: str,
+    uri: str,
+    tag: str,
+    keys: list[AgencyKey],
+    batch: int,
+    triples: Sequence[Triple],
+) -> dict[str, Any]:
+    keys_file = RESULTS / f".bench-keys-{tag}.jsonl"
+    keys_file.write_text("".join(k.model_dump_json() + "\n" for k in keys), encoding="utf-8")
+    database = f"bench_ingest_{tag}"
+    port = _free_port()
+    settings = IngestSettings(
+        kafka=KafkaSettings(bootstrap_servers=bootstrap, max_batch_records=batch),
+        mongo=MongoSettings(uri=SecretStr(uri), database=database),
+        http=HttpSettings(port=port),
+        group_id=f"bench-ingest-{tag}",
+        input_topic=f"bench.{tag}.progress",
+        accepted_topic=f"bench.{tag}.accepted",
+        dead_letter_topic=f"bench.{tag}.dlt",
+        keys_file=keys_file,
+    )
+    spans: list[tuple[float, float, int]] = []
+    finished = asyncio.Event()
+    original = runtime_kafka.DurableBatchProcessor.process
+
+    async def timed(self: Any, consumer: Any, records: Any, work: Any) -> bool:
+        started = time.perf_counter()
+        result = await original(self, consumer, records, work)
+        spans.append((started, time.perf_counter(), len(records)))
+        if sum(n for _, _, n in spans) >= len(triples):
+            finished.set()
+        return result
+
+    runtime_kafka.DurableBatchProcessor.process = timed  # type: ignore[method-assign]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings),
+            host="127.0.0.1",
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="on",
+        )
+    )
+    task = asyncio.create_task(server.serve())
+    client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
+    try:
+        async with httpx.AsyncClient() as http:
+            while True:
+                try:
+                    if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                await asyncio.sleep(0.2)
+        await produce(bootstrap, settings.input_topic, triples)
+        await asyncio.wait_for(finished.wait(), 600)
+        stored = await client[database]["reports"].count_documents({})
+        assert stored == len(triples), f"stored {stored} of {len(triples)}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 60)
+        runtime_kafka.DurableBatchProcessor.process = original  # type: ignore[method-assign]
+        await client.drop_database(database)
+        await client.close()
+        keys_file.unlink(missing_ok=True)
+    return summary("ingest", len(triples), spans)
+
+
+async def run(args: argparse.Namespace) -> dict[str, Any]:
+    endpoints = await ensure_up(InfraSettings(), report=lambda m: print(f"[infra] {m}"))
+    tag = uuid.uuid4().hex[:8]
+    prepared = time.perf_counter()
+    triples, docs, keys = make_events(args.events, tag)
+    print(f"prepared {len(triples)} signed events in {time.perf_counter() - prepared:.1f} s")
+    floor_topic = f"bench.{tag}.floor"
+    await ensure_topics(endpoints.kafka_bootstrap, {floor_topic: PARTITIONS[PROGRESS]})
+    await produce(endpoints.kafka_bootstrap, floor_topic, triples)
+    floor = await raw_floor(
+        endpoints.kafka_bootstrap, endpoints.mongodb_uri, floor_topic, docs, args.batch
+    )
+    service = await ingest(
+        endpoints.kafka_bootstrap, endpoints.mongodb_uri, tag, keys, args.batch, triples
+    )
+    return {
+        "benchmark": "ingest",
+        "at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "durability": "FerretDB v1.24 SQLite (WAL, default synchronous); Kafka acks=all",
+        "batch_records": args.batch,
+        "rows": [floor, service],
+        "ratio": round(service["events_per_s"] / floor["events_per_s"], 3),
+        "goal_ratio": 0.5,
+    }
+
+
+def table(result: dict[str, Any]) -> str:
+    head = f"{'row':<10} {'events':>7} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'batch':>6}"
+    lines = [head, "-" * len(head)]
+    for row in result["rows"]:
+        lines.append(
+            f"{row['name']:<10} {row['events']:>7} {row['events_per_s']:>9.0f} "
+            f"{row['batch_p50_ms']:>8.1f} {row['batch_p99_ms']:>8.1f} "
+            f"{row['mean_batch_size']:>6.0f}"
+        )
+    rss = max(row["peak_rss_mb"] for row in result["rows"])
+    lines.append(f"ratio ingest/floor = {result['ratio']} (goal >= 0.5); peak RSS {rss} MB")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--batch", type=int, default=500)
+    args = parser.parse_args()
+    RESULTS.mkdir(exist_ok=True)
+    result = asyncio.run(run(args))
+    path = RESULTS / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
+    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    print(table(result))
+    print(f"written: {path}")
+
+
+if __name__ == "__main__":
+    main()
