@@ -60,8 +60,9 @@ class ScoringPoller:
 class DeadLetterCounter:
     """Counts the dead letters written after `start` (by the reason ingest put on them)."""
 
-    def __init__(self, bootstrap_servers: str, topic: str) -> None:
+    def __init__(self, bootstrap_servers: str, topic: str, partitions: int = 1) -> None:
         self.topic = topic
+        self.partitions = partitions
         self.reasons: Counter[str] = Counter()
         self.event_ids: list[str] = []
         self._consumer = AIOKafkaConsumer(
@@ -74,9 +75,7 @@ class DeadLetterCounter:
     async def start(self) -> None:
         """Remember where the topic ends now; count only what comes after."""
         await self._consumer.start()
-        await self._consumer.topics()  # fetches the cluster's metadata
-        partitions = self._consumer.partitions_for_topic(self.topic) or {0}
-        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        assigned = [TopicPartition(self.topic, p) for p in range(self.partitions)]
         self._consumer.assign(assigned)
         ends = await self._consumer.end_offsets(assigned)
         for partition, offset in ends.items():

@@ -23,6 +23,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from planwatch.demo.fresh import reset_groups_to_latest
 from planwatch.demo.observe import DeadLetterCounter, ScoringPoller, count_documents
 from planwatch.demo.receivers import SmtpSink, WebhookReceiver, new_webhook_secret
 from planwatch.demo.supervisor import ServiceSpec, ServiceStartError, Supervisor, log_tail
@@ -242,6 +243,18 @@ class _DemoRun:
         self.poller: ScoringPoller | None = None
         self.endpoints: Endpoints | None = None
 
+    def groups(self) -> dict[str, dict[str, int]]:
+        """The services' consumer groups and the topics (with partition counts) they consume."""
+        config, t, n = self.config, self.config.topic, topics.PARTITIONS
+        return {
+            config.group("planwatch-ingest"): {t(topics.PROGRESS): n[topics.PROGRESS]},
+            config.group("planwatch-scoring"): {
+                t(topics.ACCEPTED): n[topics.ACCEPTED],
+                t(topics.CLOCK): n[topics.CLOCK],
+            },
+            config.group("planwatch-notify"): {t(topics.ALERTS): n[topics.ALERTS]},
+        }
+
     def say(self, message: str) -> None:
         self.console.print(f"[demo] {message}", highlight=False, markup=False, soft_wrap=True)
 
@@ -257,6 +270,10 @@ class _DemoRun:
             self.say(f"database {config.database} reset; feed in {self.state_dir / 'feed.jsonl'}")
         names = {config.topic(name): count for name, count in topics.PARTITIONS.items()}
         await ensure_topics(endpoints.kafka_bootstrap, names)
+        if self.scenario is not None:
+            skipped = await reset_groups_to_latest(endpoints.kafka_bootstrap, self.groups())
+            if any(skipped.values()):
+                self.say(f"skipped events an earlier run left unconsumed: {skipped}")
         self.webhook.start()
         self.smtp.start()
         self.say(
@@ -272,7 +289,11 @@ class _DemoRun:
             raise DemoError(str(exc)) from None
         urls = {spec.name: spec.url for spec in self.specs}
         self.say("ready: " + ", ".join(f"{name} {url}" for name, url in urls.items()))
-        self.dlt = DeadLetterCounter(endpoints.kafka_bootstrap, config.topic(topics.PROGRESS_DLT))
+        self.dlt = DeadLetterCounter(
+            endpoints.kafka_bootstrap,
+            config.topic(topics.PROGRESS_DLT),
+            topics.PARTITIONS[topics.PROGRESS_DLT],
+        )
         await self.dlt.start()
         self.poller = ScoringPoller(self.specs[1].url, config.plan)
         return {**urls, "webhook": self.webhook.url, "smtp": f"{self.smtp.host}:{self.smtp.port}"}
@@ -432,16 +453,19 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
     if scenario is not None:
         expected = scenario.expected_counts()
         sent = result.progress.sent if result.progress else 0
-        console.print(f"feed: seed {config.seed}, {sent} of {len(scenario.items)} items sent")
+        stopped = " (interrupted)" if result.interrupted else ""
+        console.print(
+            f"feed: seed {config.seed}, {sent} of {len(scenario.items)} items sent{stopped}"
+        )
         console.print(
             f"reports stored in MongoDB ({config.database}.reports): "
             f"{result.reports_stored if result.reports_stored is not None else '?'} "
-            f"(expected {expected[Outcome.ACCEPTED.value]})"
+            f"(expected {expected[Outcome.ACCEPTED.value]} for the whole feed)"
         )
         wanted = sum(v for k, v in expected.items() if k.startswith("rejected:"))
         console.print(
-            f"dead letters: {sum(result.dead_letters.values())} (expected {wanted}): "
-            + ", ".join(f"{k} {v}" for k, v in sorted(result.dead_letters.items())),
+            f"dead letters: {sum(result.dead_letters.values())} (expected {wanted} for the whole "
+            "feed): " + ", ".join(f"{k} {v}" for k, v in sorted(result.dead_letters.items())),
             highlight=False,
         )
         if result.progress and result.progress.mismatches:

@@ -85,15 +85,15 @@ def render(view: DemoView) -> RenderableType:
     progress = view.progress
     head = Text()
     head.append(f"{view.phase}", style="bold")
-    head.append(f"   simulated day {_sim_day(progress)}")
+    head.append(f" · day {_sim_day(progress)}")
     if progress is not None:
-        head.append(f"   sent {progress.sent}/{progress.total} ({progress.reports} agency events)")
-    head.append(f"   {view.elapsed:.0f} s")
+        head.append(f" · {progress.sent}/{progress.total} sent ({progress.reports} by agencies)")
+    head.append(f" · {view.elapsed:.0f} s")
 
     targets = Table(expand=True, show_edge=False, box=None, pad_edge=False)
-    targets.add_column("status", no_wrap=True)
-    targets.add_column("n", justify="right")
-    targets.add_column("targets")
+    targets.add_column("status", no_wrap=True, width=17)
+    targets.add_column("n", justify="right", width=3)
+    targets.add_column("targets", ratio=1)
     by_status: dict[str, list[str]] = {}
     for target, status in sorted(view.scoring.statuses.items()):
         by_status.setdefault(status, []).append(target)
@@ -104,13 +104,17 @@ def render(view: DemoView) -> RenderableType:
             targets.add_row(
                 Text(status, style=style), str(len(by_status[status])), Text(names, style="dim")
             )
-    scoring_title = f"targets by status (scoring clock {view.scoring.clock or '-'})"
+    scoring_title = f"targets by status · scoring clock {(view.scoring.clock or '-')[:10]}"
     if view.scoring.error:
         scoring_title += f" — {view.scoring.error}"
 
     alerts = Table(expand=True, show_edge=False, box=None, pad_edge=False)
-    for column in ("received", "status", "alert", "target", "severity", "signature"):
-        alerts.add_column(column, no_wrap=True)
+    alerts.add_column("time", no_wrap=True, width=8)
+    alerts.add_column("", no_wrap=True, width=8)
+    alerts.add_column("alert", no_wrap=True, width=16)
+    alerts.add_column("target", no_wrap=True, ratio=1)
+    alerts.add_column("severity", no_wrap=True, width=8)
+    alerts.add_column("sig", no_wrap=True, width=3)
     for post, status, name, target, severity in view.alerts()[:LATEST_ALERTS]:
         received = datetime.fromtimestamp(post.received_at).strftime("%H:%M:%S")
         alerts.add_row(
@@ -119,12 +123,12 @@ def render(view: DemoView) -> RenderableType:
             name,
             target,
             severity,
-            Text("valid", style="green") if post.verified else Text("INVALID", style="bold red"),
+            Text("ok", style="green") if post.verified else Text("BAD", style="bold red"),
         )
     delivered = sum(len(p.alerts) for p in view.posts)
     alerts_title = (
-        f"latest alerts delivered to the local webhook ({len(view.posts)} posts, "
-        f"{delivered} alerts; {len(view.mails)} e-mails in the SMTP sink)"
+        f"alerts at the local webhook: {delivered} in {len(view.posts)} posts · "
+        f"e-mails: {len(view.mails)}"
     )
     footer = Text(
         f"dead letters: {sum(view.dead_letters.values())} "

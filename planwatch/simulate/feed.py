@@ -219,7 +219,8 @@ async def run_feed(
         state.sent += 1
         state.sim_at = item.at
         state.expected[expected] += 1
-        state.last = item.label
+        if item.expected.outcome is not Outcome.TICK:
+            state.last = item.label
         if answered is not None:
             state.answered[answered] += 1
             if not _answer_matches(expected, answered):

@@ -106,6 +106,6 @@ def test_the_view_shows_progress_statuses_alerts_and_dead_letters() -> None:
     console = Console(record=True, width=140)
     console.print(render(view))
     text = console.export_text()
-    assert "report_overdue" in text and "tourism.online-booking" in text and "valid" in text
+    assert "report_overdue" in text and "tourism.online-booking" in text and " ok" in text
     assert "b.two, c.three" in text
     assert "unsigned 1" in text
