@@ -431,8 +431,10 @@ async def run_demo(
             on_ready(endpoints)
         if run.scenario is not None:
             result.interrupted = await run.feed_and_watch(run.scenario)
-        run.refresh()
         assert run.poller is not None and run.endpoints is not None
+        if run.scenario is None:
+            await run.poller.poll()  # the state the platform already holds, if any
+        run.refresh()
         result.statuses = dict(run.poller.latest.statuses)
         result.progress = run.view.progress
         result.dead_letters = Counter(run.view.dead_letters)
@@ -470,6 +472,8 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         )
         if result.progress and result.progress.mismatches:
             console.print(f"[yellow]{len(result.progress.mismatches)} unexpected HTTP answers")
+    if scenario is None and not result.statuses:
+        console.print(f"the platform is up; scoring has no state yet ({result.view.scoring.error})")
     console.print("targets: ", status_counts_text(Counter(result.statuses.values())))
     table = Table(show_header=True, header_style="bold", box=None)
     table.add_column("status")
