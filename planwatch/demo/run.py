@@ -493,7 +493,7 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
     console.rule("where to look next")
     console.print(
         f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
-        f"dashboard:          {scoring}/dashboard (when the scoring service serves it)\n"
+        f"dashboard:          {scoring}/dashboard/\n"
         f"send events:        POST {ingest}/v1/events  (or `planwatch simulate --via http`)\n"
         f"notify:             {notify}/readyz  ·  /metrics\n"
         f"offline report:     planwatch score --events {state_dir / 'feed.jsonl'} "

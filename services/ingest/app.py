@@ -24,7 +24,7 @@ from services.ingest.intake import Intake, Topics
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
-from services.ingest.raw_records import raw_decoder, tolerant_parser
+from shared.runtime.raw_records import raw_decoder, tolerant_parser
 from services.ingest.store import MongoReportStore
 from services.ingest.validation import KeySnapshot, Limits
 from shared import topics

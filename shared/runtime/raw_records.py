@@ -1,12 +1,12 @@
-"""Hands the Kafka door its records untouched, whatever their bytes.
+"""Hands a batch subscriber its records untouched, whatever their bytes.
 
 FastStream's batch parser decodes every header value as UTF-8 and its default decoder parses
 JSON bodies by `content-type`. A record with a non-UTF-8 header or a body that is not JSON
 would make the batch fail before the handler runs; with manual commits nothing is committed,
-but the consumer has moved on and the next batch's commit skips the failed one. Ingest
-judges raw bytes itself, so its subscriber uses this parser (header copies made safe for
-FastStream's own use, the original records kept as `raw_message`) and a decoder that does
-not decode.
+but the consumer has moved on and the next batch's commit skips the failed one. Every
+service judges raw bytes itself (and dead-letters what it cannot read), so every subscriber
+uses this parser (header copies made safe for FastStream's own use, the original records
+kept as `raw_message`) and a decoder that does not decode.
 """
 
 from __future__ import annotations
