@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 
-from services.scoring.documents import JSON
+from services.scoring.documents import JSON, fold_winners
 from services.scoring.store import ScoringStore
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import AlertRule, Severity, Status
@@ -194,18 +194,23 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
         plan = plan_of(plan_id)
         if target_id not in plan.targets:
             raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
-        docs = await store().target_points(plan_id, target_id)
+        winners = fold_winners(await store().target_points(plan_id, target_id))
         points = [
-            {k: d[k] for k in ("as_of", "value", "reported_at", "event_id")}
-            for d in docs
-            if d.get("value") is not None
+            {
+                "as_of": as_of.isoformat(),
+                "value": w.value,
+                "reported_at": w.reported_at.isoformat(),
+                "event_id": w.event_id,
+            }
+            for as_of, w in sorted(winners.items())
+            if w.value is not None
         ]
         return {
             "plan": plan_id,
             "target": target_id,
             "count": len(points),
             "points": points[-limit:],
-            "retracted": [d["as_of"] for d in docs if d.get("value") is None],
+            "retracted": [d.isoformat() for d, w in sorted(winners.items()) if w.value is None],
         }
 
     @router.get("/plans/{plan_id}/targets/{target_id}/history")

@@ -6,7 +6,7 @@ place depends on `(reported_at, event_id)` exactly); dates as `YYYY-MM-DD`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime
 from typing import Any
 
@@ -15,6 +15,7 @@ from shared.domain.method_v1 import (
     SeriesPoint,
     Severity,
     TargetResult,
+    fold_observation,
     target_to_json,
 )
 from shared.domain.observation import Observation
@@ -32,8 +33,9 @@ def target_key(plan: str, target: str) -> str:
     return f"{plan}:{target}"
 
 
-def point_id(plan: str, target: str, as_of: date) -> str:
-    return f"{plan}:{target}:{as_of.isoformat()}"
+def point_id(plan: str, target: str, as_of: date, event_id: str) -> str:
+    """A points-log `_id`: one document per winner an (target, as_of) has had."""
+    return f"{plan}:{target}:{as_of.isoformat()}:{event_id}"
 
 
 def iso(instant: datetime) -> str:
@@ -66,9 +68,10 @@ def point_from_doc(doc: Mapping[str, Any]) -> SeriesPoint:
 
 
 def winner_to_doc(plan: str, observation: Observation) -> JSON:
-    """A points-collection document: the winning event of one (target, as_of)."""
+    """A points-log document: an event that became the winner of its (target, as_of). The
+    current winner of a date is the greatest of its documents by `(reported_at, event_id)`."""
     return {
-        "_id": point_id(plan, observation.target, observation.as_of),
+        "_id": point_id(plan, observation.target, observation.as_of, observation.event_id),
         "plan": plan,
         "target": observation.target,
         "as_of": observation.as_of.isoformat(),
@@ -87,6 +90,14 @@ def winner_from_doc(doc: Mapping[str, Any]) -> Observation:
         reported_at=parse_instant(doc["reported_at"]),
         value=float(value) if value is not None else None,
     )
+
+
+def fold_winners(docs: Iterable[Mapping[str, Any]]) -> dict[date, Observation]:
+    """The current winner of each date from points-log documents (the method's fold)."""
+    winners: dict[date, Observation] = {}
+    for doc in docs:
+        winners = dict(fold_observation(winners, winner_from_doc(doc)))
+    return winners
 
 
 def as_point(observation: Observation | None) -> SeriesPoint | None:

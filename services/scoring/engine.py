@@ -17,6 +17,7 @@ nothing behind, so the redelivered batch produces the write anew.
 
 from __future__ import annotations
 
+import bisect
 import json
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
@@ -31,17 +32,16 @@ from services.scoring.documents import (
     alerts_to_doc,
     as_observation,
     as_point,
+    fold_winners,
     history_record,
     iso,
     parse_instant,
-    point_id,
     result_json,
     result_signature,
     score_message,
     target_key,
     window_from_doc,
     window_to_doc,
-    winner_from_doc,
     winner_to_doc,
 )
 from services.scoring.metrics import ScoringMetrics
@@ -111,6 +111,19 @@ class TargetState:
     stored_result: JSON | None = None
     stored_alerts: AlertStates = field(default_factory=dict)
     result: TargetResult | None = None
+    # Every point, kept in memory once the window was not enough (a retraction emptied it, or
+    # the regression scan ran past it along a long flat run); kept current from then on.
+    full: list[SeriesPoint] | None = None
+
+    def update_full(self, as_of: date, new: SeriesPoint | None) -> None:
+        if self.full is None:
+            return
+        dates = [p.as_of for p in self.full]
+        i = bisect.bisect_left(dates, as_of)
+        if i < len(dates) and dates[i] == as_of:
+            del self.full[i]
+        if new is not None:
+            self.full.insert(i, new)
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,23 +372,28 @@ class ScoringEngine:
 
     async def _fold(self, events: Sequence[AcceptedEvent], batch: _Batch) -> None:
         """Fold each event into the batch's winners (order-free: the winner is a maximum)."""
-        lookups: set[str] = set()
+        lookups: dict[tuple[str, date], Observation | None] = {}
         for event in events:
             state = self.states[target_key(event.plan, event.target)]
-            if isinstance(state.window.known_point(event.as_of), WindowMissError):
-                lookups.add(point_id(event.plan, event.target, event.as_of))
-        fetched = await self.store.read_points(lookups)
+            slot = (state.key, event.as_of)
+            if slot not in lookups and isinstance(
+                state.window.known_point(event.as_of), WindowMissError
+            ):
+                docs = await self.store.date_points(
+                    event.plan, event.target, event.as_of.isoformat()
+                )
+                lookups[slot] = fold_winners(docs).get(event.as_of)
         for event in events:
             key = target_key(event.plan, event.target)
             state = self.states[key]
             observation = event.to_observation()
             slot = (key, event.as_of)
             if slot not in batch.initial:
-                known = state.window.known_point(event.as_of)
-                if isinstance(known, WindowMissError):
-                    doc = fetched.get(point_id(event.plan, event.target, event.as_of))
-                    initial = winner_from_doc(doc) if doc is not None else None
+                if slot in lookups:
+                    initial = lookups[slot]
                 else:
+                    known = state.window.known_point(event.as_of)
+                    assert not isinstance(known, WindowMissError)
                     initial = as_observation(event.target, known) if known is not None else None
                 batch.initial[slot] = initial
                 batch.winners[slot] = initial
@@ -404,6 +422,7 @@ class ScoringEngine:
             assert winner is not None  # a changed slot has a new winner
             batch.point_writes.setdefault(key, []).append(winner_to_doc(state.plan.id, winner))
             batch.touched.add(key)
+            state.update_full(as_of, as_point(winner))
             if key in batch.reload:
                 continue
             try:
@@ -418,21 +437,22 @@ class ScoringEngine:
                 batch.reload.add(key)
         for key in sorted(batch.reload):
             state = self.states[key]
-            series, max_as_of = await self._full_series(state, batch)
-            state.window = window_from_series(series, max_as_of, self.tail_size)
+            if state.full is None:
+                state.full = await self._full_series(state, batch)
+            max_as_of = max(as_of for k, as_of in batch.winners if k == key)
+            if state.window.max_as_of is not None:
+                max_as_of = max(max_as_of, state.window.max_as_of)
+            state.window = window_from_series(state.full, max_as_of, self.tail_size)
         return len(batch.reload)
 
-    async def _full_series(
-        self, state: TargetState, batch: _Batch
-    ) -> tuple[list[SeriesPoint], date | None]:
-        """Every point of a target (stored points overlaid with this batch's winners)."""
-        winners: dict[date, Observation | None] = {
-            date.fromisoformat(doc["as_of"]): winner_from_doc(doc)
-            for doc in await self.store.target_points(state.plan.id, state.target.id)
-        }
+    async def _full_series(self, state: TargetState, batch: _Batch) -> list[SeriesPoint]:
+        """Every point of a target (stored points overlaid with this batch's winners): a scan
+        of the points collection, done once per target and process (then kept in memory)."""
+        winners: dict[date, Observation | None] = dict(
+            fold_winners(await self.store.target_points(state.plan.id, state.target.id))
+        )
         winners.update(batch.overlay(state.key))
-        points = [p for as_of in sorted(winners) if (p := as_point(winners[as_of])) is not None]
-        return points, max(winners) if winners else None
+        return [p for as_of in sorted(winners) if (p := as_point(winners[as_of])) is not None]
 
     async def _evaluate(self, keys: Iterable[str], at: datetime) -> int:
         """Rescore targets at `at` from their windows; on a window miss, from all points."""
@@ -441,7 +461,12 @@ class ScoringEngine:
         for key in keys:
             state = self.states[key]
             try:
-                series = WindowedSeries(state.window, day)
+                series: Sequence[SeriesPoint]
+                if state.full is not None:
+                    end = bisect.bisect_right([p.as_of for p in state.full], day)
+                    series = state.full[:end]
+                else:
+                    series = WindowedSeries(state.window, day)
                 state.result = evaluate_target(
                     state.plan, state.target, series, state.last_report_at, at
                 )
@@ -449,8 +474,8 @@ class ScoringEngine:
                 misses.append(key)
         for key in misses:
             state = self.states[key]
-            points, _ = await self._full_series(state, self._batch)
-            known = [p for p in points if p.as_of <= day]
+            state.full = await self._full_series(state, self._batch)
+            known = [p for p in state.full if p.as_of <= day]
             state.result = evaluate_target(
                 state.plan, state.target, known, state.last_report_at, at
             )
@@ -528,8 +553,8 @@ class ScoringEngine:
         points = [p for box in outboxes for p in box.get("points", [])]
         history = [h for box in outboxes for h in box.get("history", [])]
         messages = [_message_from_doc(m) for box in outboxes for m in box.get("messages", [])]
-        await self.store.write_points(points)
-        await self.store.write_history(history)
+        await self.store.insert_points(points)
+        await self.store.insert_history(history)
         await self.publish(messages)
 
     # --- metrics ---------------------------------------------------------------------------

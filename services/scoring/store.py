@@ -3,31 +3,32 @@
 - `<p>targets`  `_id` "plan:target": window (first, tail, count, max_as_of), last report, the
   current result (CLI JSON), alert states, and the outbox of the last write (points, history,
   messages) so a crash after the write re-sends exactly what that write produced.
-- `<p>points`   `_id` "plan:target:as_of": the winning event of each (target, as_of).
+- `<p>points`   `_id` "plan:target:as_of:event_id": an insert-only log of the events that
+  became the winner of their (target, as_of); a date's winner is the greatest of its entries.
 - `<p>history`  `_id` "plan:target:trigger": one record per change of a target's result.
 - `<p>plans`    `_id` plan id: the whole plan state (`plan_state_to_json`) and the clock.
 - `<p>meta`     `_id` "clock": the service clock.
 
-Every write is an upsert by `_id` (FerretDB indexes only exact `_id` filters); nothing spans
-two documents atomically, and every write is idempotent.
+Writes are inserts (points, history: a re-sent duplicate is skipped) or upserts by `_id` into
+the small collections (targets, plans, meta); nothing spans two documents atomically, and every
+write is idempotent.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import ASCENDING, DESCENDING, UpdateOne
+from pymongo import DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import BulkWriteError
 
 from shared.runtime.mongo import Document
 
 DEFAULT_PREFIX = "scoring_"
 CLOCK_ID = "clock"
-# At most this many exact-`_id` reads in flight at once.
-READ_CONCURRENCY = 32
+DUPLICATE_KEY = 11000
 
 
 class ScoringStore:
@@ -62,33 +63,29 @@ class ScoringStore:
     async def load_plans(self) -> list[Document]:
         return [doc async for doc in self.plans.find({})]
 
-    async def read_points(self, ids: Iterable[str]) -> dict[str, Document]:
-        """Points by exact `_id` (indexed on FerretDB, unlike `$in`), read concurrently."""
-        wanted = sorted(set(ids))
-        limit = asyncio.Semaphore(READ_CONCURRENCY)
-
-        async def one(point_id: str) -> Document | None:
-            async with limit:
-                return await self.points.find_one({"_id": point_id})
-
-        found = await asyncio.gather(*(one(i) for i in wanted))
-        return {doc["_id"]: doc for doc in found if doc is not None}
-
     async def target_points(self, plan: str, target: str) -> list[Document]:
-        """Every point of one target, sorted by `as_of`. A scan on FerretDB: the fallback path
-        (and the API's series), never the per-event path."""
-        cursor = self.points.find({"plan": plan, "target": target}).sort("as_of", ASCENDING)
-        return [doc async for doc in cursor]
+        """Every points-log document of one target. A scan on FerretDB (it indexes `_id`
+        equality only, and even that costs more as a collection grows): the fallback path and
+        the API's series, never the per-event path."""
+        return [doc async for doc in self.points.find({"plan": plan, "target": target})]
+
+    async def date_points(self, plan: str, target: str, as_of: str) -> list[Document]:
+        """The points-log documents of one (target, as_of): a scan, for a correction dated
+        before the window."""
+        query = {"plan": plan, "target": target, "as_of": as_of}
+        return [doc async for doc in self.points.find(query)]
 
     async def write_targets(self, updates: Mapping[str, Document]) -> None:
         await _upsert_all(self.targets, updates, "$set")
 
-    async def write_points(self, docs: Sequence[Document]) -> None:
-        await _upsert_all(self.points, {d["_id"]: _without_id(d) for d in docs}, "$set")
+    async def insert_points(self, docs: Sequence[Document]) -> None:
+        """New winners: inserted in batches (an insert is cheap on FerretDB at any size; an
+        update or lookup by `_id` gets slower as the collection grows)."""
+        await _insert_new(self.points, docs)
 
-    async def write_history(self, docs: Sequence[Document]) -> None:
-        # $setOnInsert: a record, once written, never changes (a re-sent one is a no-op).
-        await _upsert_all(self.history, {d["_id"]: _without_id(d) for d in docs}, "$setOnInsert")
+    async def insert_history(self, docs: Sequence[Document]) -> None:
+        """History records: written once, never changed (a re-sent one is a no-op)."""
+        await _insert_new(self.history, docs)
 
     async def write_plans(self, updates: Mapping[str, Document]) -> None:
         await _upsert_all(self.plans, updates, "$set")
@@ -109,6 +106,19 @@ class ScoringStore:
             self.history.find({"plan": plan, "target": target}).sort("at", DESCENDING).limit(limit)
         )
         return [doc async for doc in cursor]
+
+
+async def _insert_new(collection: AsyncCollection[Document], docs: Sequence[Document]) -> None:
+    """Insert; documents already there (a re-sent outbox: same `_id`, same content) are
+    skipped. Any other write error is raised."""
+    if not docs:
+        return
+    try:
+        await collection.insert_many(list(docs), ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if not errors or any(e.get("code") != DUPLICATE_KEY for e in errors):
+            raise
 
 
 def _without_id(doc: Document) -> Document:
