@@ -24,7 +24,6 @@ from services.ingest.intake import Intake, Topics
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
-from shared.runtime.raw_records import raw_decoder, tolerant_parser
 from services.ingest.store import MongoReportStore
 from services.ingest.validation import KeySnapshot, Limits
 from shared import topics
@@ -41,6 +40,7 @@ from shared.runtime.kafka import (
 )
 from shared.runtime.metrics import RuntimeMetrics
 from shared.runtime.mongo import database, make_client
+from shared.runtime.raw_records import raw_decoder, tolerant_parser
 
 
 def _now() -> datetime:
