@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -14,7 +15,7 @@ from services.scoring.digest import digest_of, digest_payload
 from services.scoring.documents import result_json, result_signature
 from services.scoring.engine import check_known
 from services.scoring.records import parse_records
-from services.scoring.ticks import tick_message
+from services.scoring.ticks import TickScheduler, tick_message
 from shared.catalog import load_catalog
 from shared.contract.alert_event import AlertEvent, decode_alert_event, encode_alert_event
 from shared.domain.method_v1 import (
@@ -29,6 +30,7 @@ from shared.domain.method_v1 import (
 )
 from shared.domain.observation import Observation
 from shared.domain.timebase import CST
+from shared.runtime.kafka import Outbound
 from tests.unit.scoring_streams import plan_stream
 
 PLAN = next(iter(load_catalog().plans.values()))
@@ -173,3 +175,39 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
 def test_a_tick_needs_a_time_zone() -> None:
     with pytest.raises(ValueError, match="time zone"):
         tick_message(datetime(2022, 1, 1), "clock")
+
+
+async def test_the_scheduler_publishes_ticks_until_stopped() -> None:
+    sent: list[Outbound] = []
+    three = asyncio.Event()
+    instants = iter(datetime(2022, 1, 1, 0, 0, s, tzinfo=CST) for s in range(60))
+
+    async def send(message: Outbound) -> None:
+        sent.append(message)
+        if len(sent) == 3:
+            three.set()
+
+    scheduler = TickScheduler(0.01, send, "clock", now=lambda: next(instants))
+    await scheduler.start()
+    await asyncio.wait_for(three.wait(), timeout=10)
+    await scheduler.stop()
+    count = len(sent)
+    await asyncio.sleep(0.05)
+    assert len(sent) == count  # stopped
+    parsed = parse_records(
+        [
+            FakeRecord("clock", 0, i, m.value, m.key, headers=_headers(m))
+            for i, m in enumerate(sent)
+        ],
+        accepted_topic="acc",
+        clock_topic="clock",
+        dlt_topic="dlt",
+        check=partial(check_known, load_catalog()),
+    )
+    assert parsed.ticks == [datetime(2022, 1, 1, 0, 0, s, tzinfo=CST) for s in range(count)]
+    with pytest.raises(ValueError, match="positive"):
+        TickScheduler(0, send, "clock")
+
+
+def _headers(message: Outbound) -> tuple[tuple[str, bytes], ...]:
+    return tuple((k, v.encode()) for k, v in message.headers.items())
