@@ -73,6 +73,7 @@ class DeliveryWorker:
         self.rng = rng or random.Random()
         self.semaphore = asyncio.Semaphore(concurrency)
         self.running: dict[str, asyncio.Task[None]] = {}
+        self.disabled: set[str] = set()  # integration keys, reloaded every pass
         self.integrations: dict[str, Integration] = {
             i.key: i for r in config.receivers.values() for i in r.integrations
         }
@@ -81,6 +82,7 @@ class DeliveryWorker:
         """Start a task for every pending notification due at `now` not already running."""
         pending = await self.store.pending()
         self.metrics.pending.set(len(pending))
+        self.disabled = set(await self.store.disabled())
         started = 0
         for item in pending:
             if item.id in self.running or item.next_attempt_at > now:
@@ -130,8 +132,7 @@ class DeliveryWorker:
             log.info("already delivered before a restart; not sent again")
             await self._ended(item, succeeded=True)
             return
-        disabled = await self.store.disabled()
-        if item.integration in disabled:
+        if item.integration in self.disabled:
             self.metrics.notifications.labels(item.receiver, "disabled").inc()
             await self._record(
                 item, number=item.attempts, status=None, reason="skipped: disabled", elapsed_s=0
@@ -219,6 +220,7 @@ class DeliveryWorker:
         reason = item.final_reason or item.last_reason
         if item.final == FINAL_DISABLED:
             await self.store.disable(item.integration, item.receiver, reason, now)
+            self.disabled.add(item.integration)
             self.metrics.receivers_disabled.set(len(await self.store.disabled()))
             self.metrics.notifications.labels(item.receiver, "disabled").inc()
             self.metrics.operational_alerts.labels("integration_disabled").inc()

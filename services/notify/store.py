@@ -4,11 +4,14 @@ no multi-document transactions, so the callers order their writes to be safe on 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo.asynchronous.database import AsyncDatabase
+from pymongo.errors import OperationFailure
 
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
@@ -26,6 +29,25 @@ SILENCES = "notify_silences"
 REJECTED = "notify_rejected_alerts"
 
 
+T = TypeVar("T")
+_BUSY = ("SQLITE_BUSY", "database is locked")
+
+
+async def _busy(operation: Callable[[], Awaitable[T]], *, tries: int = 40) -> T:
+    """Run one MongoDB call, again while FerretDB's SQLite backend answers "database is
+    locked" (SQLITE_BUSY, under concurrent writes): a write after a 2xx must not be lost."""
+    delay = 0.005
+    for attempt in range(1, tries + 1):
+        try:
+            return await operation()
+        except OperationFailure as exc:
+            if attempt == tries or not any(marker in str(exc) for marker in _BUSY):
+                raise
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    raise AssertionError("unreachable")
+
+
 def _json(model: Any) -> Document:
     doc: Document = model.model_dump(mode="json")
     return doc
@@ -36,13 +58,20 @@ def nflog_id(group_key: str, integration: str) -> str:
 
 
 class NotifyStore:
-    def __init__(self, db: AsyncDatabase[Document]) -> None:
+    def __init__(self, db: AsyncDatabase[Document], *, max_concurrent: int = 4) -> None:
         self.db = db
+        # FerretDB's SQLite backend has one writer: many concurrent writes only collide
+        # (SQLITE_BUSY) and back off, so a few at a time is faster than all at once.
+        self.slots = asyncio.Semaphore(max_concurrent)
+
+    async def _busy(self, operation: Callable[[], Awaitable[T]]) -> T:
+        async with self.slots:
+            return await _busy(operation)
 
     # -- groups -------------------------------------------------------------------------------
 
     async def group(self, gid: str) -> GroupRecord | None:
-        doc = await self.db[GROUPS].find_one({"_id": gid})
+        doc = await self._busy(lambda: self.db[GROUPS].find_one({"_id": gid}))
         return None if doc is None else _group(doc)
 
     async def groups(self) -> list[GroupRecord]:
@@ -52,45 +81,51 @@ class NotifyStore:
         self, state: GroupState, fingerprint: str, arrived: datetime
     ) -> None:
         """The group's state after an incoming alert (its flush bookkeeping is left alone)."""
-        await self.db[GROUPS].update_one(
-            {"_id": state.id},
-            {
-                "$set": {"state": _json(state), f"arrived.{fingerprint}": arrived.isoformat()},
-                "$setOnInsert": {"seq": 0, "inflight": None},
-            },
-            upsert=True,
+        await self._busy(
+            lambda: self.db[GROUPS].update_one(
+                {"_id": state.id},
+                {
+                    "$set": {"state": _json(state), f"arrived.{fingerprint}": arrived.isoformat()},
+                    "$setOnInsert": {"seq": 0, "inflight": None},
+                },
+                upsert=True,
+            )
         )
 
     async def save_flush(self, state: GroupState, seq: int, inflight: Inflight | None) -> None:
-        await self.db[GROUPS].update_one(
-            {"_id": state.id},
-            {
-                "$set": {
-                    "state": _json(state),
-                    "seq": seq,
-                    "inflight": None if inflight is None else _json(inflight),
-                }
-            },
+        await self._busy(
+            lambda: self.db[GROUPS].update_one(
+                {"_id": state.id},
+                {
+                    "$set": {
+                        "state": _json(state),
+                        "seq": seq,
+                        "inflight": None if inflight is None else _json(inflight),
+                    }
+                },
+            )
         )
 
     async def mark_inflight_failed(self, gid: str) -> None:
-        await self.db[GROUPS].update_one({"_id": gid}, {"$set": {"inflight.failed": True}})
+        await self._busy(
+            lambda: self.db[GROUPS].update_one({"_id": gid}, {"$set": {"inflight.failed": True}})
+        )
 
     async def finish_flush(self, state: GroupState, forget: list[str]) -> None:
         """Clear the in-flight flush with the group's new state, or delete an empty group.
         `forget`: fingerprints no longer in the group (their arrival times go)."""
         if state.is_empty():
-            await self.db[GROUPS].delete_one({"_id": state.id})
+            await self._busy(lambda: self.db[GROUPS].delete_one({"_id": state.id}))
             return
         update: Document = {"$set": {"state": _json(state), "inflight": None}}
         if forget:
             update["$unset"] = {f"arrived.{fp}": "" for fp in forget}
-        await self.db[GROUPS].update_one({"_id": state.id}, update)
+        await self._busy(lambda: self.db[GROUPS].update_one({"_id": state.id}, update))
 
     # -- fingerprints -------------------------------------------------------------------------
 
     async def fingerprint(self, fp: str) -> FingerprintRecord:
-        doc = await self.db[FINGERPRINTS].find_one({"_id": fp})
+        doc = await self._busy(lambda: self.db[FINGERPRINTS].find_one({"_id": fp}))
         if doc is None:
             return FingerprintRecord(fingerprint=fp)
         doc.pop("_id")
@@ -99,20 +134,26 @@ class NotifyStore:
     async def save_fingerprint(self, record: FingerprintRecord) -> None:
         doc = _json(record)
         doc.pop("fingerprint")
-        await self.db[FINGERPRINTS].replace_one({"_id": record.fingerprint}, doc, upsert=True)
+        await self._busy(
+            lambda: self.db[FINGERPRINTS].replace_one({"_id": record.fingerprint}, doc, upsert=True)
+        )
 
     # -- notification log ---------------------------------------------------------------------
 
     async def log_entry(self, group_key: str, integration: str) -> LogEntry | None:
-        doc = await self.db[NFLOG].find_one({"_id": nflog_id(group_key, integration)})
+        doc = await self._busy(
+            lambda: self.db[NFLOG].find_one({"_id": nflog_id(group_key, integration)})
+        )
         if doc is None:
             return None
         doc.pop("_id")
         return LogEntry.model_validate(doc)
 
     async def put_log_entry(self, entry: LogEntry) -> None:
-        await self.db[NFLOG].replace_one(
-            {"_id": nflog_id(entry.group_key, entry.integration)}, _json(entry), upsert=True
+        await self._busy(
+            lambda: self.db[NFLOG].replace_one(
+                {"_id": nflog_id(entry.group_key, entry.integration)}, _json(entry), upsert=True
+            )
         )
 
     # -- pending notifications ----------------------------------------------------------------
@@ -122,27 +163,33 @@ class NotifyStore:
         keeps the first one: same webhook-id, possibly already sent)."""
         doc = _json(pending)
         doc["_id"] = doc.pop("id")
-        await self.db[PENDING].update_one({"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True)
+        await self._busy(
+            lambda: self.db[PENDING].update_one(
+                {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True
+            )
+        )
 
     async def pending(self) -> list[PendingNotification]:
         return [_pending(doc) async for doc in self.db[PENDING].find({})]
 
     async def pending_one(self, pid: str) -> PendingNotification | None:
-        doc = await self.db[PENDING].find_one({"_id": pid})
+        doc = await self._busy(lambda: self.db[PENDING].find_one({"_id": pid}))
         return None if doc is None else _pending(doc)
 
     async def update_pending(self, pending: PendingNotification) -> None:
         doc = _json(pending)
         doc["_id"] = doc.pop("id")
-        await self.db[PENDING].replace_one({"_id": doc["_id"]}, doc)
+        await self._busy(lambda: self.db[PENDING].replace_one({"_id": doc["_id"]}, doc))
 
     async def delete_pending(self, pid: str) -> None:
-        await self.db[PENDING].delete_one({"_id": pid})
+        await self._busy(lambda: self.db[PENDING].delete_one({"_id": pid}))
 
     # -- delivery log -------------------------------------------------------------------------
 
     async def record_attempt(self, attempt: Document) -> None:
-        await self.db[ATTEMPTS].replace_one({"_id": attempt["_id"]}, attempt, upsert=True)
+        await self._busy(
+            lambda: self.db[ATTEMPTS].replace_one({"_id": attempt["_id"]}, attempt, upsert=True)
+        )
 
     async def attempts(self, pid: str | None = None) -> list[Document]:
         query: Document = {} if pid is None else {"notification": pid}
@@ -154,12 +201,14 @@ class NotifyStore:
         return {doc["_id"]: doc async for doc in self.db[DISABLED].find({})}
 
     async def disable(self, key: str, receiver: str, reason: str, at: datetime) -> None:
-        await self.db[DISABLED].replace_one(
-            {"_id": key}, {"receiver": receiver, "reason": reason, "at": at}, upsert=True
+        await self._busy(
+            lambda: self.db[DISABLED].replace_one(
+                {"_id": key}, {"receiver": receiver, "reason": reason, "at": at}, upsert=True
+            )
         )
 
     async def enable(self, key: str) -> bool:
-        result = await self.db[DISABLED].delete_one({"_id": key})
+        result = await self._busy(lambda: self.db[DISABLED].delete_one({"_id": key}))
         return result.deleted_count > 0
 
     # -- silences -----------------------------------------------------------------------------
@@ -168,10 +217,12 @@ class NotifyStore:
         doc = _json(silence)
         doc["_id"] = doc.pop("id")
         doc["updated_at"] = updated_at.isoformat()
-        await self.db[SILENCES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        await self._busy(
+            lambda: self.db[SILENCES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
+        )
 
     async def silence(self, sid: str) -> tuple[Silence, datetime] | None:
-        doc = await self.db[SILENCES].find_one({"_id": sid})
+        doc = await self._busy(lambda: self.db[SILENCES].find_one({"_id": sid}))
         return None if doc is None else _silence(doc)
 
     async def silences(self) -> list[tuple[Silence, datetime]]:
@@ -181,7 +232,7 @@ class NotifyStore:
 
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:
         doc = {"raw": raw.decode("utf-8", "replace"), "reason": reason, "at": at}
-        await self.db[REJECTED].replace_one({"_id": rid}, doc, upsert=True)
+        await self._busy(lambda: self.db[REJECTED].replace_one({"_id": rid}, doc, upsert=True))
 
 
 def _group(doc: Document) -> GroupRecord:
