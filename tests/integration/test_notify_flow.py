@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import timedelta
+from urllib.parse import parse_qs, quote_plus, urlsplit
 
 import httpx
 import pytest
@@ -14,10 +15,11 @@ from fastapi import FastAPI
 from standardwebhooks.webhooks import Webhook
 
 from services.notify.api import api_router
+from services.notify.domain.payloads.robots import dingtalk_sign
 from services.notify.intake import IntakeResult
 from tests.integration import notify_harness
 from tests.integration.notify_harness import SECRET, T0, MakeHarness, body, read_topic
-from tests.integration.notify_support import alert_event, start_smtp
+from tests.integration.notify_support import HttpReceiver, Reply, alert_event, start_smtp
 
 pytestmark = pytest.mark.integration
 make_harness = notify_harness.make_harness  # the fixture, for pytest to find here
@@ -294,3 +296,43 @@ receivers:
         )
     finally:
         await asyncio.to_thread(controller.stop)
+
+
+async def test_wecom_and_dingtalk_robots(
+    make_harness: MakeHarness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receiver = HttpReceiver()
+    await receiver.start()
+    monkeypatch.setenv("NOTIFY_TEST_WECOM_URL", receiver.url("/wecom?key=robot-key"))
+    monkeypatch.setenv("NOTIFY_TEST_DING_SECRET", "SEC-ding-secret")
+    h = await make_harness(
+        """
+route:
+  receiver: robots
+  group_by: [agency]
+  group_wait: 5s
+receivers:
+  - name: robots
+    wecom_configs: [{url_ref: "env:NOTIFY_TEST_WECOM_URL", allow_private: true}]
+    dingtalk_configs:
+      - {url: "{http}/ding", secret: "env:NOTIFY_TEST_DING_SECRET", allow_private: true}
+""",
+        http=receiver,
+    )
+    receiver.script("/ding", Reply(200, body=b'{"errcode": 310000, "errmsg": "sign not match"}'))
+    await h.send(alert_event(target="t-1", at=T0))
+    await h.tick(5)
+    [wecom] = receiver.at("/wecom")
+    assert wecom.path == "/wecom?key=robot-key"
+    content = json.loads(wecom.body)
+    assert content["msgtype"] == "markdown"
+    assert "5G基站建设数量" in content["markdown"]["content"]
+    [ding] = receiver.at("/ding")
+    query = parse_qs(urlsplit(ding.path).query)
+    timestamp = int(query["timestamp"][0])
+    assert timestamp == int(h.clock.now().timestamp() * 1000)  # signed at send time
+    assert quote_plus(query["sign"][0]) == dingtalk_sign("SEC-ding-secret", timestamp)
+    assert json.loads(ding.body)["markdown"]["title"].startswith("[FIRING:1]")
+    # The robot's errcode (not the HTTP status) said no: a permanent failure, dead-lettered.
+    [(_, value, _)] = await read_topic(h.bootstrap, h.settings.dlt_topic, 1)
+    assert json.loads(value)["reason"] == "permanent failure: robot errcode 310000: sign not match"
