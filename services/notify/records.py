@@ -12,8 +12,6 @@ their microseconds and compare exactly after a round trip).
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.domain.alert import Alert
@@ -86,7 +84,3 @@ class PendingNotification(BaseModel):
 
 def pending_id(group_id: str, seq: int, integration: str) -> str:
     return f"{group_id}:{seq}:{integration}"
-
-
-def latest(values: list[datetime]) -> datetime | None:
-    return max(values) if values else None
