@@ -19,10 +19,11 @@ from services.scoring.engine import ScoringEngine
 from services.scoring.store import ScoringStore
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
+from shared.contract.alert_event import decode_alert_event
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
-from shared.runtime.kafka import Outbound
+from shared.runtime.kafka import Outbound, TransientError
 from tests.unit.scoring_streams import plan_stream
 
 pytestmark = pytest.mark.integration
@@ -157,3 +158,58 @@ async def test_a_tiny_window_falls_back_to_all_points_and_agrees(
     assert fallbacks > 0
     clock = max(e.reported_at for e in events)
     assert await stored_state(mongo_db, plan) == offline(plan, events, clock)
+
+
+class FlakyPublisher(Collector):
+    """Fails every `every`-th call after the state was written (as a crash there would)."""
+
+    def __init__(self, every: int) -> None:
+        super().__init__()
+        self.every = every
+        self.calls = 0
+
+    async def __call__(self, messages: Sequence[Outbound]) -> None:
+        self.calls += 1
+        if self.calls % self.every == 0:
+            raise TransientError("Kafka did not confirm")
+        await super().__call__(messages)
+
+
+async def test_publish_failures_and_restarts_lose_no_alert_transition(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
+) -> None:
+    events = plan_stream(plan, seed=6)
+    publisher = FlakyPublisher(every=4)
+    engine = ScoringEngine(catalog, ScoringStore(mongo_db), publisher, base_url="http://x")
+    failures = 0
+    for i in range(0, len(events), 11):
+        while True:
+            try:
+                await engine.apply(events[i : i + 11])
+                break
+            except TransientError:
+                failures += 1
+                if failures % 2:  # half the time a "restart": a new engine, same database
+                    engine = ScoringEngine(
+                        catalog, ScoringStore(mongo_db), publisher, base_url="http://x"
+                    )
+    assert failures > 3
+    clock = max(e.reported_at for e in events)
+    expected = offline(plan, events, clock)
+    assert await stored_state(mongo_db, plan) == expected
+    # The alert messages actually sent, duplicates dropped by id, fold to the firing set.
+    seen: dict[str, bytes] = {}
+    firing: dict[str, str] = {}
+    for message in publisher.messages:
+        if message.topic != "planwatch.alerts":
+            continue
+        alert = decode_alert_event(message.value)
+        if alert.id in seen:
+            assert seen[alert.id] == message.value
+            continue
+        seen[alert.id] = message.value
+        if alert.status.value == "resolved":
+            firing.pop(alert.fingerprint, None)
+        else:
+            firing[alert.fingerprint] = alert.labels.severity.value
+    assert firing == {a["fingerprint"]: a["severity"] for a in expected["alerts"]}
