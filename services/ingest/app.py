@@ -34,13 +34,13 @@ from shared.runtime.host import ServiceHost, build_http_app, new_registry
 from shared.runtime.kafka import (
     DurableBatchProcessor,
     Record,
+    batch_subscriber,
     consumer_lag,
     failure_kind,
     make_broker,
 )
 from shared.runtime.metrics import RuntimeMetrics
 from shared.runtime.mongo import database, make_client
-from shared.runtime.raw_records import raw_decoder, tolerant_parser
 
 
 def _now() -> datetime:
@@ -126,16 +126,12 @@ def create_app(settings: IngestSettings) -> FastAPI:
     async def work(records: Sequence[Record]) -> None:
         await intake.kafka_batch(records)
 
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         settings.input_topic,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=settings.kafka.max_batch_records,
-        batch_timeout_ms=settings.kafka.batch_timeout_ms,
-        listener=processor.gate,
-        parser=tolerant_parser,
-        decoder=raw_decoder,
+        kafka=settings.kafka,
+        gate=processor.gate,
     )
     async def consume(msg: KafkaMessage) -> None:
         consumer: AIOKafkaConsumer = msg.consumer
@@ -144,8 +140,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
         await processor.process(consumer, records, work)
         metrics.batch_duration.observe(time.monotonic() - started)
         metrics.batch_size.observe(len(records))
-        lag = runtime_metrics.consumer_lag.labels(settings.input_topic)
-        lag.set(await consumer_lag(consumer))
+        for topic, behind in (await consumer_lag(consumer)).items():
+            runtime_metrics.consumer_lag.labels(topic).set(behind)
 
     router = build_router(
         intake,

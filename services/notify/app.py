@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import AsyncIterator, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
@@ -38,7 +37,14 @@ from services.notify.store import NotifyStore
 from shared import topics
 from shared.kafka_admin import ensure_topics
 from shared.runtime.host import ServiceHost, build_http_app, new_registry
-from shared.runtime.kafka import DurableBatchProcessor, Record, failure_kind, make_broker
+from shared.runtime.kafka import (
+    DurableBatchProcessor,
+    Record,
+    batch_subscriber,
+    consumer_lag,
+    failure_kind,
+    make_broker,
+)
 from shared.runtime.metrics import RuntimeMetrics
 from shared.runtime.mongo import Document, database, make_client
 
@@ -182,33 +188,23 @@ def create_app(
     async def work(records: Sequence[Record]) -> None:
         await service.intake.apply_records(records)
 
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         settings.input_topic,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=settings.kafka.max_batch_records,
-        batch_timeout_ms=settings.kafka.batch_timeout_ms,
-        listener=processor.gate,
+        kafka=settings.kafka,
+        gate=processor.gate,
     )
     async def consume(msg: KafkaMessage) -> None:
         consumer: AIOKafkaConsumer = msg.consumer
-        await processor.process(consumer, msg.raw_message, work)
+        if not await processor.process(consumer, msg.raw_message, work):
+            runtime_metrics.batches_rewound.inc()
+        for topic, behind in (await consumer_lag(consumer)).items():
+            runtime_metrics.consumer_lag.labels(topic).set(behind)
 
+    # The flush loop stops before the broker: deliveries in flight finish and may still
+    # publish dead letters.
+    host.on_stopping.append(stop_loop)
     app = build_http_app(host, [api_router(service.store, service.clock, service.metrics)])
     app.state.notify = service
-    # The host's stop closes the broker, then runs on_stop hooks; the loop must stop first
-    # (its deliveries in flight finish and may still publish dead letters), so it is
-    # stopped inside the host's lifespan, just before the host stops.
-    host_lifespan = app.router.lifespan_context
-
-    @asynccontextmanager
-    async def lifespan(application: FastAPI) -> AsyncIterator[None]:
-        async with host_lifespan(application):
-            try:
-                yield
-            finally:
-                await stop_loop()
-
-    app.router.lifespan_context = lifespan
     return app

@@ -55,6 +55,8 @@ class ServiceHost:
     registry: CollectorRegistry
     # Run in order before the broker starts (create topics, indexes, load keys ...).
     on_start: list[Hook] = field(default_factory=list)
+    # Run in order before the broker stops (background loops that still publish).
+    on_stopping: list[Hook] = field(default_factory=list)
     # Run in order after the broker stopped (flush, close receivers ...).
     on_stop: list[Hook] = field(default_factory=list)
     # Start-up gives up after this long without the servers answering.
@@ -98,14 +100,19 @@ class ServiceHost:
     async def stop(self) -> None:
         self.started = False
         log.info("service stopping", service=self.name)
+        await _run_all(self.on_stopping)
         await self.broker.stop()  # waits for the batch in hand (graceful timeout)
-        for hook in self.on_stop:
-            try:
-                await hook()
-            except Exception as exc:
-                log.error("stop step failed", step=_name(hook), error=repr(exc))
+        await _run_all(self.on_stop)
         await self.mongo.close()
         log.info("service stopped", service=self.name)
+
+
+async def _run_all(hooks: Sequence[Hook]) -> None:
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception as exc:
+            log.error("stop step failed", step=_name(hook), error=repr(exc))
 
 
 def _name(hook: Hook) -> str:

@@ -20,11 +20,13 @@ from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.subscriber.usecase import BatchSubscriber
 from faststream.security import SASLScram512
 
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.logging import get_logger
-from shared.runtime.mongo import TRANSIENT_MONGO_ERRORS
+from shared.runtime.mongo import TRANSIENT_MONGO_ERRORS, is_transient_mongo
+from shared.runtime.raw_records import raw_decoder, tolerant_parser
 from shared.runtime.settings import KafkaSettings, RetrySettings
 
 log = get_logger("planwatch.kafka")
@@ -56,7 +58,7 @@ class TransientError(Exception):
 def is_transient(exc: BaseException) -> bool:
     return isinstance(
         exc, (TransientError, KafkaError, TimeoutError, ConnectionError, *TRANSIENT_MONGO_ERRORS)
-    )
+    ) or is_transient_mongo(exc)
 
 
 def failure_kind(exc: BaseException) -> str:
@@ -210,11 +212,35 @@ class DurableBatchProcessor:
             return True
 
 
-async def consumer_lag(consumer: AIOKafkaConsumer) -> int:
-    """Messages behind the partitions' high watermarks, as last seen by the fetcher."""
-    lag = 0
+async def consumer_lag(consumer: AIOKafkaConsumer) -> dict[str, int]:
+    """Per topic, the messages behind the partitions' high watermarks last seen by the fetcher."""
+    lag: dict[str, int] = {}
     for tp in consumer.assignment():
         highwater = consumer.highwater(tp)
         if highwater is not None:
-            lag += max(0, highwater - await consumer.position(tp))
+            behind = max(0, highwater - await consumer.position(tp))
+            lag[tp.topic] = lag.get(tp.topic, 0) + behind
     return lag
+
+
+def batch_subscriber(
+    broker: KafkaBroker,
+    *topics: str,
+    group_id: str,
+    kafka: KafkaSettings,
+    gate: BatchGate,
+) -> BatchSubscriber:
+    """The one way the services subscribe: batches from the earliest uncommitted offset, with
+    manual commits (the broker's policy), the rebalance gate, and the raw-record parser (a record
+    FastStream cannot decode must reach the service's own dead-lettering, not fail the batch)."""
+    return broker.subscriber(
+        *topics,
+        group_id=group_id,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=kafka.max_batch_records,
+        batch_timeout_ms=kafka.batch_timeout_ms,
+        listener=gate,
+        parser=tolerant_parser,
+        decoder=raw_decoder,
+    )

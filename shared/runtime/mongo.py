@@ -11,6 +11,7 @@ from pymongo.errors import (
     ConnectionFailure,
     ExecutionTimeout,
     NetworkTimeout,
+    OperationFailure,
     ServerSelectionTimeoutError,
     WTimeoutError,
 )
@@ -27,6 +28,14 @@ TRANSIENT_MONGO_ERRORS: tuple[type[BaseException], ...] = (
     ServerSelectionTimeoutError,
     WTimeoutError,
 )
+
+
+def is_transient_mongo(exc: BaseException) -> bool:
+    """A server that cannot answer now: unreachable, or FerretDB's SQLite busy under concurrent
+    writes ("database is locked", surfaced as a plain OperationFailure)."""
+    if isinstance(exc, TRANSIENT_MONGO_ERRORS):
+        return True
+    return isinstance(exc, OperationFailure) and "database is locked" in str(exc)
 
 
 def make_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
