@@ -349,15 +349,12 @@ async def raw_floor(
         nonlocal processed, started
         if started is None:
             started = time.perf_counter()
-        ops = []
-        for record in records:
-            event = AcceptedEvent.from_json(record.value or b"")
-            ops.append(
-                UpdateOne(
-                    {"_id": event.event_id}, {"$set": event.model_dump(mode="json")}, upsert=True
-                )
-            )
-        await collection.bulk_write(ops, ordered=False)
+        docs = [AcceptedEvent.from_json(r.value or b"").model_dump(mode="json") for r in records]
+        if upsert:
+            ops = [UpdateOne({"_id": d["event_id"]}, {"$set": d}, upsert=True) for d in docs]
+            await collection.bulk_write(ops, ordered=False)
+        else:
+            await collection.insert_many([{"_id": d["event_id"], **d} for d in docs], ordered=False)
         processed += len(records)
         if processed >= events:
             done.set()
