@@ -7,40 +7,19 @@ exact JSON that `planwatch score --format json` prints for them.
 
 from __future__ import annotations
 
-from datetime import date
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from planwatch.events_file import load_plan_events, parse_day
 from planwatch.report.model import DEFAULT_STEP_DAYS, ReportPeriodError, build_report
 from planwatch.report.pdf import PdfError, find_chromium, print_to_pdf
 from planwatch.report.render import render_report
-from planwatch.score_cli import read_events
-from services.scoring.dashboard.vocabulary import Lang
-from shared.catalog import CatalogError, load_catalog
-from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import UnknownTargetError
+from shared.vocabulary import Lang
 
 report_app = typer.Typer(help="Write a progress report.")
-
-
-def _parse_day(text: str, option: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint=option) from None
-
-
-def _plan(catalog: Catalog, plan_id: str | None) -> Plan:
-    known = ", ".join(sorted(catalog.plans))
-    if plan_id is not None:
-        if plan_id not in catalog.plans:
-            raise typer.BadParameter(f"no plan {plan_id!r} (plans: {known})", param_hint="--plan")
-        return catalog.plans[plan_id]
-    if len(catalog.plans) != 1:
-        raise typer.BadParameter(f"several plans ({known}): name one", param_hint="--plan")
-    return next(iter(catalog.plans.values()))
 
 
 @report_app.command("report")
@@ -86,24 +65,11 @@ def report(
     ] = None,
 ) -> None:
     """Write the plan's progress report as known at the end of a day."""
-    day = _parse_day(at, "--at")
-    first = _parse_day(since, "--since") if since is not None else None
+    day = parse_day(at, "--at")
+    first = parse_day(since, "--since") if since is not None else None
+    plan, observations = load_plan_events(events, catalog_dir, plan_id, strict=strict)
     try:
-        catalog = load_catalog(catalog_dir)
-    except CatalogError as exc:
-        typer.echo(f"catalog: {exc}", err=True)
-        raise typer.Exit(2) from None
-    plan = _plan(catalog, plan_id)
-    with events.open("rb") as handle:
-        read = read_events(handle, catalog, plan)
-    for bad in read.bad:
-        typer.echo(str(bad), err=True)
-    if read.bad:
-        typer.echo(f"{len(read.bad)} bad line(s)" + ("" if strict else " skipped"), err=True)
-        if strict:
-            raise typer.Exit(1)
-    try:
-        data = build_report(plan, read.observations, day, since=first, step_days=step_days)
+        data = build_report(plan, observations, day, since=first, step_days=step_days)
     except (ReportPeriodError, UnknownTargetError) as exc:
         typer.echo(f"report: {exc}", err=True)
         raise typer.Exit(2) from None

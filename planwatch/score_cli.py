@@ -1,17 +1,11 @@
-"""`planwatch score`: a plan's state as known at the end of a day, offline, from a JSONL file.
-
-Each line is one CloudEvent in JSON structured format (signatures are not checked offline).
-A bad line is reported on stderr with its number and reason and skipped; `--strict` makes any
-bad line an error (exit 1). Clock ticks are ignored (the day is given). Events of another plan
-of the catalog are skipped when `--plan` names one.
-"""
+"""`planwatch score`: a plan's state as known at the end of a day, offline, from a JSONL file
+of CloudEvents (read by `planwatch.events_file`: bad lines reported and skipped, or an error
+with `--strict`)."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from datetime import date
+from collections.abc import Mapping
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -21,16 +15,11 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from shared.catalog import CatalogError, load_catalog
-from shared.contract.codec import decode_structured
-from shared.contract.events import ClockTick
-from shared.contract.observation import to_observation
-from shared.contract.parsing import parse_event
-from shared.contract.reasons import ContractError, Reason
-from shared.domain.catalog import Catalog, Plan
+from planwatch.events_file import load_plan_events, parse_day
+from shared.domain.catalog import Plan
 from shared.domain.method_v1 import PlanState, Rollup, Status, plan_state_to_json, score_plan
-from shared.domain.observation import Observation
 from shared.domain.timebase import end_of_day
+from shared.vocabulary import STATUS_LABEL, Lang
 
 score_app = typer.Typer(help="Score a plan offline from a file of events.")
 
@@ -38,82 +27,6 @@ score_app = typer.Typer(help="Score a plan offline from a file of events.")
 class OutputFormat(StrEnum):
     JSON = "json"
     TABLE = "table"
-
-
-class Lang(StrEnum):
-    ZH = "zh"
-    EN = "en"
-
-
-@dataclass(frozen=True, slots=True)
-class BadLine:
-    number: int  # 1-based
-    reason: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"line {self.number}: {self.reason}: {self.message}"
-
-
-@dataclass(slots=True)
-class ReadResult:
-    observations: list[Observation] = field(default_factory=list)
-    bad: list[BadLine] = field(default_factory=list)
-    ticks: int = 0
-    other_plans: int = 0
-    duplicates: int = 0
-
-
-def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadResult:
-    """Decode structured CloudEvents, one per line, into the plan's observations.
-
-    Checks what can be checked without keys: the contract (envelope and data), the plan and
-    target, the unit or stage (`to_observation`), that the reporting agency is responsible for
-    the target, and that an event id is not reused with other content. Blank lines are skipped.
-    """
-    result = ReadResult()
-    seen: dict[str, Observation] = {}
-    for number, line in enumerate(lines, start=1):
-        body = line.strip()
-        if not body:
-            continue
-        try:
-            event = parse_event(decode_structured(body))
-            if isinstance(event, ClockTick):
-                result.ticks += 1
-                continue
-            if event.data.plan != plan.id:
-                if event.data.plan not in catalog.plans:
-                    raise ContractError(Reason.UNKNOWN_PLAN, f"no plan {event.data.plan!r}")
-                result.other_plans += 1
-                continue
-            observation = to_observation(event, plan)
-            agency = event.envelope.agency
-            responsible = plan.responsible_for(observation.target)
-            if agency not in responsible:
-                raise ContractError(
-                    Reason.NOT_RESPONSIBLE,
-                    f"{agency!r} is not responsible for {observation.target!r}",
-                )
-        except ContractError as exc:
-            result.bad.append(BadLine(number, exc.reason.value, exc.message))
-            continue
-        earlier = seen.get(observation.event_id)
-        if earlier is not None:
-            if earlier == observation:
-                result.duplicates += 1
-            else:
-                result.bad.append(
-                    BadLine(
-                        number,
-                        Reason.CONFLICT.value,
-                        f"event id {observation.event_id!r} was used before with other content",
-                    )
-                )
-            continue
-        seen[observation.event_id] = observation
-        result.observations.append(observation)
-    return result
 
 
 # --- table output ---------------------------------------------------------------------------
@@ -127,16 +40,6 @@ STATUS_STYLE: Mapping[Status, str] = {
     Status.DETERIORATING: "red",
     Status.MISSED: "bold red",
     Status.NO_DATA: "dim",
-}
-STATUS_ZH: Mapping[Status, str] = {
-    Status.ACHIEVED: "已达成",
-    Status.ON_TRACK: "进度正常",
-    Status.INSUFFICIENT_DATA: "数据不足",
-    Status.AT_RISK: "存在风险",
-    Status.OFF_TRACK: "进度滞后",
-    Status.DETERIORATING: "持续恶化",
-    Status.MISSED: "未按期完成",
-    Status.NO_DATA: "无数据",
 }
 HEADINGS: Mapping[str, tuple[str, str]] = {  # key: (zh, en)
     "targets": ("指标", "Targets"),
@@ -186,7 +89,7 @@ def _column(table: Table, key: str, lang: Lang) -> None:
 def _status(status: Status | None, lang: Lang) -> Text:
     if status is None:
         return Text("—", style="dim")
-    label = STATUS_ZH[status] if lang is Lang.ZH else status.value
+    label = STATUS_LABEL[Lang.ZH][status] if lang is Lang.ZH else status.value
     return Text(label, style=STATUS_STYLE[status])
 
 
@@ -200,7 +103,9 @@ def _percent(share: float | None) -> str:
 
 def _counts(rollup: Rollup, lang: Lang) -> str:
     parts = [
-        f"{STATUS_ZH[s] if lang is Lang.ZH else s.value} {n}" for s, n in rollup.counts.items() if n
+        f"{STATUS_LABEL[Lang.ZH][s] if lang is Lang.ZH else s.value} {n}"
+        for s, n in rollup.counts.items()
+        if n
     ]
     return ", ".join(parts) or "—"
 
@@ -301,28 +206,6 @@ def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> 
 # --- the command ----------------------------------------------------------------------------
 
 
-def _day(text: str) -> date:
-    try:
-        return date.fromisoformat(text)
-    except ValueError:
-        raise typer.BadParameter(f"{text!r} is not a date YYYY-MM-DD", param_hint="--at") from None
-
-
-def _choose_plan(catalog: Catalog, plan_id: str | None) -> Plan:
-    if plan_id is not None:
-        plan = catalog.plans.get(plan_id)
-        if plan is None:
-            known = ", ".join(sorted(catalog.plans))
-            raise typer.BadParameter(f"no plan {plan_id!r} (plans: {known})", param_hint="--plan")
-        return plan
-    if len(catalog.plans) != 1:
-        known = ", ".join(sorted(catalog.plans))
-        raise typer.BadParameter(
-            f"the catalog has several plans ({known}): name one", param_hint="--plan"
-        )
-    return next(iter(catalog.plans.values()))
-
-
 @score_app.command("score")
 def score(
     *,
@@ -357,22 +240,9 @@ def score(
     ] = None,
 ) -> None:
     """Print a plan's scores, roll-ups and firing alerts as known at the end of a day."""
-    day = _day(at)
-    try:
-        catalog = load_catalog(catalog_dir)
-    except CatalogError as exc:
-        typer.echo(f"catalog: {exc}", err=True)
-        raise typer.Exit(2) from None
-    plan = _choose_plan(catalog, plan_id)
-    with events.open("rb") as handle:
-        read = read_events(handle, catalog, plan)
-    for bad in read.bad:
-        typer.echo(str(bad), err=True)
-    if read.bad:
-        typer.echo(f"{len(read.bad)} bad line(s)" + ("" if strict else " skipped"), err=True)
-        if strict:
-            raise typer.Exit(1)
-    state = score_plan(plan, read.observations, end_of_day(day))
+    day = parse_day(at, "--at")
+    plan, observations = load_plan_events(events, catalog_dir, plan_id, strict=strict)
+    state = score_plan(plan, observations, end_of_day(day))
     if output is OutputFormat.JSON:
         typer.echo(json.dumps(plan_state_to_json(state), ensure_ascii=False, indent=2))
     else:

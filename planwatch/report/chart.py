@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from html import escape
 
-from services.scoring.dashboard.vocabulary import STATUS_COLOUR, Lang, word
 from shared.domain.catalog import Kind, Target
 from shared.domain.method_v1 import (
     Baseline,
@@ -30,6 +29,7 @@ from shared.domain.method_v1 import (
     TargetResult,
 )
 from shared.domain.method_v1.figures import PROJECTION_WINDOW
+from shared.vocabulary import STATUS_COLOUR, Lang, word
 
 EXPECTED_COLOUR = "#6e7781"
 GOAL_COLOUR = "#0969da"

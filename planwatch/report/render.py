@@ -18,7 +18,9 @@ from markupsafe import Markup
 
 from planwatch.report.chart import chart_data, render_chart
 from planwatch.report.model import ReportData
-from services.scoring.dashboard.vocabulary import (
+from shared.domain.catalog import Kind, Plan, Target
+from shared.domain.method_v1 import Rollup, Severity, Status, TargetResult, TransitionKind
+from shared.vocabulary import (
     RULE_LABEL,
     SEVERITY_COLOUR,
     SEVERITY_LABEL,
@@ -28,8 +30,6 @@ from services.scoring.dashboard.vocabulary import (
     WORDS,
     Lang,
 )
-from shared.domain.catalog import Kind, Plan, Target
-from shared.domain.method_v1 import Rollup, Severity, Status, TargetResult, TransitionKind
 
 # Words only the report uses; key: (zh, en).
 REPORT_WORDS: Mapping[str, tuple[str, str]] = {

@@ -19,7 +19,6 @@ from planwatch.report.chart import (
     render_chart,
     value_ticks,
 )
-from services.scoring.dashboard.vocabulary import STATUS_COLOUR, Lang
 from shared.catalog import load_catalog
 from shared.domain.catalog import Plan, Point, Target
 from shared.domain.method_v1 import (
@@ -34,6 +33,7 @@ from shared.domain.method_v1 import (
 from shared.domain.method_v1.shares import expected_share
 from shared.domain.observation import Observation
 from shared.domain.timebase import CST, end_of_day
+from shared.vocabulary import STATUS_COLOUR, Lang
 
 MOBILE = "gov.mobile-services"  # share, >= 80 by 2022-12-31, no catalog baseline
 RANK = "industry.eit-rank"

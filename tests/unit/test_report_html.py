@@ -13,17 +13,18 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from planwatch.events_file import read_events
 from planwatch.report.model import build_report
 from planwatch.report.pdf import find_chromium
 from planwatch.report_cli import report_app
-from planwatch.score_cli import read_events, score_app
-from services.scoring.dashboard.vocabulary import STATUS_LABEL, Lang
+from planwatch.score_cli import score_app
 from shared.catalog import load_catalog
 from shared.contract.codec import encode_structured
 from shared.contract.events import new_report
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import AlertRule, Severity, TransitionKind, alert_states, score_plan
 from shared.domain.timebase import end_of_day
+from shared.vocabulary import STATUS_LABEL, Lang
 
 PLAN = "qingyuan-digital-economy-2021"
 runner = CliRunner()

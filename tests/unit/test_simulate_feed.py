@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from planwatch.score_cli import read_events
+from planwatch.events_file import read_events
 from planwatch.simulate.feed import (
     DEFAULT_SPEED,
     DryRunTransport,

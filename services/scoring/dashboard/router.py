@@ -15,7 +15,7 @@ from typing import Any, Final
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
-from services.scoring.dashboard.vocabulary import Lang, vocabulary_json
+from shared.vocabulary import Lang, vocabulary_json
 from shared.domain.catalog import Catalog, Plan, Target
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
