@@ -172,12 +172,16 @@ def history_record(
     at: datetime,
     before: JSON | None,
     after: JSON,
+    seq: int,
 ) -> JSON:
-    """One change of a target's result; `_id` from plan, target and trigger (deterministic)."""
+    """One change of a target's result; `_id` from plan, target and trigger (deterministic).
+    `seq` numbers a target's changes (the clock alone does not order them: a batch of events
+    reported before the clock leaves it where it was)."""
     return {
         "_id": f"{plan}:{target}:{trigger}",
         "plan": plan,
         "target": target,
+        "seq": seq,
         "method": after.get("method"),
         "trigger": trigger,
         "at": iso(at),

@@ -114,6 +114,7 @@ class TargetState:
     # Every point, kept in memory once the window was not enough (a retraction emptied it, or
     # the regression scan ran past it along a long flat run); kept current from then on.
     full: list[SeriesPoint] | None = None
+    history_seq: int = 0  # the number of the target's last history record
 
     def update_full(self, as_of: date, new: SeriesPoint | None) -> None:
         if self.full is None:
@@ -255,6 +256,7 @@ class ScoringEngine:
                     latest_event_at=parse_instant(latest) if latest else None,
                     stored_result=doc.get("result"),
                     stored_alerts=alerts_from_doc(doc.get("alerts")),
+                    history_seq=int(doc.get("history_seq", 0)),
                 )
         await self._flush([doc["outbox"] for _, doc in sorted(docs.items()) if doc.get("outbox")])
         self.plan_json = {
@@ -340,11 +342,7 @@ class ScoringEngine:
             await self.store.write_meta(meta)
         await self._flush(outboxes)
 
-        for key, fields in target_updates.items():
-            self.states[key].stored_result = fields["result"]
-            self.states[key].stored_alerts = new_alerts[key]
-        for plan_id, fields in plan_updates.items():
-            self.plan_json[plan_id] = json.loads(fields["state"])
+        self._remember(target_updates, new_alerts, plan_updates)
         self.clock = new_clock
         self._batch = _Batch()
         if self.on_applied is not None:
@@ -361,6 +359,20 @@ class ScoringEngine:
         return BatchOutcome(
             new_clock, len(keys), tuple(target_updates), tuple(transitions), fallbacks
         )
+
+    def _remember(
+        self,
+        target_updates: Mapping[str, JSON],
+        new_alerts: Mapping[str, AlertStates],
+        plan_updates: Mapping[str, JSON],
+    ) -> None:
+        """What was just written becomes the stored state the next batch compares with."""
+        for key, fields in target_updates.items():
+            self.states[key].stored_result = fields["result"]
+            self.states[key].stored_alerts = new_alerts[key]
+            self.states[key].history_seq = fields["history_seq"]
+        for plan_id, fields in plan_updates.items():
+            self.plan_json[plan_id] = json.loads(fields["state"])
 
     def plan_state_at(self, plan: Plan, at: datetime) -> PlanState:
         results = {}
@@ -506,7 +518,8 @@ class ScoringEngine:
         key_bytes = state.target.id.encode("utf-8")
         if result_signature(after) != result_signature(before):
             names = {"plan": state.plan.id, "target": state.target.id, "trigger": trigger}
-            history.append(history_record(**names, at=at, before=before, after=after))
+            seq = state.history_seq + 1
+            history.append(history_record(**names, at=at, before=before, after=after, seq=seq))
             messages.append(
                 Outbound(
                     self.scores_topic,
@@ -540,6 +553,7 @@ class ScoringEngine:
             "latest_event_at": iso(state.latest_event_at) if state.latest_event_at else None,
             "result": after,
             "alerts": alerts_to_doc(alerts),
+            "history_seq": state.history_seq + len(history),
             "outbox": {
                 "points": batch.point_writes.get(state.key, []),
                 "history": history,

@@ -103,7 +103,7 @@ class ScoringStore:
 
     async def target_history(self, plan: str, target: str, limit: int) -> list[Document]:
         cursor = (
-            self.history.find({"plan": plan, "target": target}).sort("at", DESCENDING).limit(limit)
+            self.history.find({"plan": plan, "target": target}).sort("seq", DESCENDING).limit(limit)
         )
         return [doc async for doc in cursor]
 

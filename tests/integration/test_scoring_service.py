@@ -296,7 +296,9 @@ async def test_sigkill_restart_tick_replay_and_api(
         series = (await http.get(f"/v1/plans/{plan.id}/targets/{target_id}/series")).json()
         assert series["count"] == expected["targets"][target_id]["points"]
         history = (await http.get(f"/v1/plans/{plan.id}/targets/{target_id}/history")).json()
-        assert history["history"] and history["history"][0]["after"]["status"] == one["status"]
+        assert history["history"] and history["history"][0]["after"]["status"] == one["status"], [
+            (h["seq"], h["at"], h["trigger"], h["after"]["status"]) for h in history["history"]
+        ]
         lead = plan.targets[target_id].lead
         card = (await http.get(f"/v1/plans/{plan.id}/agencies/{lead}")).json()
         assert card["lead"] == expected["agencies"][lead]["lead"]
