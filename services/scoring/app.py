@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
@@ -31,6 +31,8 @@ from shared.runtime.kafka import (
     DurableBatchProcessor,
     Outbound,
     Record,
+    batch_subscriber,
+    consumer_lag,
     failure_kind,
     make_broker,
     publish_all,
@@ -160,31 +162,20 @@ def build_service(
             transitions=len(outcome.transitions),
         )
 
-    async def observe_lag(consumer: AIOKafkaConsumer) -> None:
-        lag: dict[str, int] = {}
-        for tp in consumer.assignment():
-            highwater = consumer.highwater(tp)
-            if highwater is not None:
-                behind = max(0, highwater - await consumer.position(TopicPartition(*tp)))
-                lag[tp.topic] = lag.get(tp.topic, 0) + behind
-        for topic, behind in lag.items():
-            runtime_metrics.consumer_lag.labels(topic).set(behind)
-
-    @broker.subscriber(
+    @batch_subscriber(
+        broker,
         settings.input_topic,
         settings.clock_topic,
         group_id=settings.group_id,
-        auto_offset_reset="earliest",
-        batch=True,
-        max_records=settings.kafka.max_batch_records,
-        batch_timeout_ms=settings.kafka.batch_timeout_ms,
-        listener=processor.gate,
+        kafka=settings.kafka,
+        gate=processor.gate,
     )
     async def consume(msg: KafkaMessage) -> None:
         consumer: AIOKafkaConsumer = msg.consumer
         if not await processor.process(consumer, msg.raw_message, work):
             runtime_metrics.batches_rewound.inc()
-        await observe_lag(consumer)
+        for topic, behind in (await consumer_lag(consumer)).items():
+            runtime_metrics.consumer_lag.labels(topic).set(behind)
 
     routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog)]
     return ScoringService(host, engine, routers)
