@@ -15,8 +15,8 @@ from typing import Any, Final
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
-from shared.vocabulary import Lang, vocabulary_json
 from shared.domain.catalog import Catalog, Plan, Target
+from shared.vocabulary import Lang, vocabulary_json
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 # The only files served, with their media types: nothing else under the folder is reachable.
