@@ -17,9 +17,6 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 from typing import Final
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
 from shared.accepted import AcceptedEvent, AcceptedKind
 from shared.contract.codec import decode_kafka
 from shared.contract.events import EventType, ProgressReported, ProgressRetracted
@@ -27,7 +24,7 @@ from shared.contract.keys import AgencyKey, b64url_decode, public_key_from_text
 from shared.contract.observation import report_value
 from shared.contract.parsing import DEFAULT_MAX_BYTES, RawEvent, parse_event
 from shared.contract.reasons import ContractError, Reason
-from shared.contract.signing import SIGNATURE_BYTES, canonical_bytes, require_key_id
+from shared.contract.signing import canonical_bytes, require_key_id, signature_valid
 from shared.domain.catalog import Catalog, Kind, Plan, Target
 from shared.domain.timebase import cst_date
 
@@ -196,13 +193,8 @@ def _verified_canonical_bytes(raw: RawEvent, key: AgencyKey) -> bytes:
         signature = b64url_decode(envelope.signature or "")
     except ValueError:
         signature = b""
-    if len(signature) == SIGNATURE_BYTES:
-        try:
-            _verifier(key.public_key).verify(signature, canonical)
-        except InvalidSignature:
-            pass
-        else:
-            return canonical
+    if signature_valid(_raw_public_key(key.public_key), signature, canonical):
+        return canonical
     raise ContractError(
         Reason.BAD_SIGNATURE,
         f"signature does not verify with key {envelope.sigkeyid!r} of {envelope.source}",
@@ -210,8 +202,8 @@ def _verified_canonical_bytes(raw: RawEvent, key: AgencyKey) -> bytes:
 
 
 @lru_cache(maxsize=1024)
-def _verifier(public_key: str) -> Ed25519PublicKey:
-    return public_key_from_text(public_key)
+def _raw_public_key(public_key: str) -> bytes:
+    return public_key_from_text(public_key).public_bytes_raw()
 
 
 def _check_as_of(as_of: date, reported_at: datetime, plan: Plan) -> None:

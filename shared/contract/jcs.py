@@ -119,6 +119,15 @@ def _write(value: Any, out: list[str]) -> None:
         raise TypeError(f"{type(value).__name__} is not a JSON value")
 
 
+def check_encodable(value: Any) -> None:
+    """`malformed` for a string holding a lone surrogate (a JSON `\\ud800` escape), which has
+    no UTF-8 form and so no canonical form; C-speed, unlike a full `canonicalize`."""
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ContractError(Reason.MALFORMED, "string with a lone surrogate") from None
+
+
 def canonicalize(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value."""
     out: list[str] = []

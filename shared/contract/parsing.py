@@ -94,7 +94,7 @@ def _is_extension_name(name: str) -> bool:
 def parse_event(raw: RawEvent) -> AgencyEvent:
     """Validate the data of a decoded event against its type: the typed event or `malformed`."""
     value = jcs.loads(raw.data)  # NaN, duplicate keys, bad UTF-8 -> malformed
-    jcs.canonicalize(value)  # lone surrogates -> malformed
+    jcs.check_encodable(value)  # lone surrogates -> malformed
     if not isinstance(value, dict):
         raise ContractError(Reason.MALFORMED, "data must be a JSON object")
     event_type = raw.envelope.type

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import struct
+from datetime import date
 
 import pytest
 
 from shared.contract import jcs
+from shared.contract.events import ProgressReported, new_report
+from shared.contract.parsing import RawEvent, parse_event
 from shared.contract.reasons import ContractError, Reason
 
 
@@ -86,3 +89,21 @@ def test_lone_surrogate_is_malformed() -> None:
     with pytest.raises(ContractError) as caught:
         jcs.canonicalize(jcs.loads(b'"\\ud800"'))
     assert caught.value.reason is Reason.MALFORMED
+
+
+def test_parse_event_refuses_a_lone_surrogate_in_the_data() -> None:
+    event = new_report(
+        agency="qy.gov-data",
+        plan="p",
+        target="gov.mobile-services",
+        as_of=date(2022, 6, 30),
+        time="2022-07-04T09:00:00+08:00",
+        value=66.0,
+    )
+    data = b'{"plan":"p","target":"gov.mobile-services","as_of":"2022-06-30","value":66,'
+    with pytest.raises(ContractError) as caught:
+        parse_event(RawEvent(event.envelope, data + b'"note":"\\ud800"}'))
+    assert caught.value.reason is Reason.MALFORMED
+    assert "surrogate" in caught.value.message
+    accepted = parse_event(RawEvent(event.envelope, data + b'"note":"ok"}'))
+    assert isinstance(accepted, ProgressReported) and accepted.data.note == "ok"
