@@ -76,7 +76,7 @@ def format_number(number: float) -> str:
     return f"{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
 
 
-def _write(value: Any, out: list[str]) -> None:
+def _write(value: Any, out: list[str]) -> None:  # the full RFC 8785 writer
     if value is None:
         out.append("null")
     elif value is True:
@@ -128,8 +128,53 @@ def check_encodable(value: Any) -> None:
         raise ContractError(Reason.MALFORMED, "string with a lone surrogate") from None
 
 
+_EXACT_INTEGER = 2**53
+
+
+class _FastPathUnsureError(Exception):
+    """The fast path cannot vouch for this value's canonical form."""
+
+
+def _plain(value: Any) -> Any:
+    """The value with every number in a form `json.dumps` writes exactly as JCS does.
+
+    Integers (and integral floats) below 2^53 are written as integers; other floats only where
+    Python's repr is positional (1e-4 <= |x| < 1e16), the range where repr and ECMAScript agree.
+    Object keys must be ASCII, where code-point order is UTF-16 order. Anything else raises
+    `_FastPathUnsureError`.
+    """
+    if isinstance(value, str) or value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_EXACT_INTEGER < value < _EXACT_INTEGER:
+            return value
+        raise _FastPathUnsureError
+    if isinstance(value, float):
+        if value.is_integer() and -_EXACT_INTEGER < value < _EXACT_INTEGER:
+            return int(value)
+        if 1e-4 <= abs(value) < 1e16:
+            return value
+        raise _FastPathUnsureError
+    if isinstance(value, dict):
+        if not all(isinstance(key, str) and key.isascii() for key in value):
+            raise _FastPathUnsureError
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(item) for item in value]
+    raise _FastPathUnsureError
+
+
 def canonicalize(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value."""
+    try:
+        text = json.dumps(_plain(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    except _FastPathUnsureError:
+        pass
+    else:
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ContractError(Reason.MALFORMED, "string with a lone surrogate") from None
     out: list[str] = []
     _write(value, out)
     try:

@@ -6,6 +6,8 @@ import struct
 from datetime import date
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from shared.contract import jcs
 from shared.contract.events import ProgressReported, new_report
@@ -107,3 +109,33 @@ def test_parse_event_refuses_a_lone_surrogate_in_the_data() -> None:
     assert "surrogate" in caught.value.message
     accepted = parse_event(RawEvent(event.envelope, data + b'"note":"ok"}'))
     assert isinstance(accepted, ProgressReported) and accepted.data.note == "ok"
+
+
+_JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**60), max_value=2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: (
+        st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=5), children, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+def _full_writer(value: object) -> bytes:
+    out: list[str] = []
+    jcs._write(value, out)
+    return "".join(out).encode("utf-8")
+
+
+@given(_JSON_VALUES)
+def test_fast_path_equals_the_full_rfc8785_writer(value: object) -> None:
+    try:
+        expected = _full_writer(value)
+    except (ContractError, UnicodeEncodeError):
+        with pytest.raises(ContractError):
+            jcs.canonicalize(value)
+        return
+    assert jcs.canonicalize(value) == expected
