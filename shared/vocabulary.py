@@ -1,8 +1,9 @@
-"""What the dashboard and the progress report say and show alike: status names and colours,
-alert rule names and headings, in Chinese and English.
+"""What `planwatch score --format table`, the dashboard and the progress report say and show
+alike: status names and colours, alert rule names and headings, in Chinese and English.
 
 Plain data, no I/O: the dashboard gets it as JSON (`/dashboard/api/catalog`), the report
-(`planwatch.report`) imports it, so a status has one colour and one name everywhere.
+(`planwatch.report`) and the score table import it, so a status has one name and one colour
+everywhere.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
@@ -30,17 +29,12 @@ from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.keys import KeyStatus
 from shared.kafka_admin import ensure_topics
-from shared.runtime.host import ServiceHost, build_http_app, new_registry
+from shared.runtime.consumer import DurableConsumer
+from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
-    DurableBatchProcessor,
     Record,
-    batch_subscriber,
-    consumer_lag,
-    failure_kind,
-    make_broker,
 )
-from shared.runtime.metrics import RuntimeMetrics
-from shared.runtime.mongo import database, make_client
+from shared.runtime.mongo import database
 
 
 def _now() -> datetime:
@@ -48,20 +42,9 @@ def _now() -> datetime:
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
-    broker = make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s)
-    host = ServiceHost(
-        name="ingest",
-        settings=settings,
-        broker=broker,
-        mongo=make_client(settings.mongo),
-        registry=new_registry(),
-    )
-    runtime_metrics = RuntimeMetrics(host.registry, "ingest")
+    host = ServiceHost.create("ingest", settings)
+    durable = DurableConsumer(host)
     metrics = IngestMetrics(host.registry)
-    processor = DurableBatchProcessor(
-        retry=settings.retry,
-        on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
-    )
     # Configuration errors (catalog, key file) fail here, before anything starts.
     catalog = load_catalog(settings.catalog_dir)
     configured_keys = load_keys_file(settings.keys_file) if settings.keys_file else []
@@ -126,22 +109,15 @@ def create_app(settings: IngestSettings) -> FastAPI:
     async def work(records: Sequence[Record]) -> None:
         await intake.kafka_batch(records)
 
-    @batch_subscriber(
-        broker,
+    @durable.subscriber(
         settings.input_topic,
         group_id=settings.group_id,
-        kafka=settings.kafka,
-        gate=processor.gate,
     )
     async def consume(msg: KafkaMessage) -> None:
-        consumer: AIOKafkaConsumer = msg.consumer
-        records: Sequence[Record] = msg.raw_message
         started = time.monotonic()
-        await processor.process(consumer, records, work)
+        await durable.consume(msg, work)
         metrics.batch_duration.observe(time.monotonic() - started)
-        metrics.batch_size.observe(len(records))
-        for topic, behind in (await consumer_lag(consumer)).items():
-            runtime_metrics.consumer_lag.labels(topic).set(behind)
+        metrics.batch_size.observe(len(msg.raw_message))
 
     router = build_router(
         intake,

@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import httpx
-from aiokafka import AIOKafkaConsumer
 from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
@@ -36,17 +35,12 @@ from services.notify.senders import Senders
 from services.notify.store import NotifyStore
 from shared import topics
 from shared.kafka_admin import ensure_topics
-from shared.runtime.host import ServiceHost, build_http_app, new_registry
+from shared.runtime.consumer import DurableConsumer
+from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
-    DurableBatchProcessor,
     Record,
-    batch_subscriber,
-    consumer_lag,
-    failure_kind,
-    make_broker,
 )
-from shared.runtime.metrics import RuntimeMetrics
-from shared.runtime.mongo import Document, database, make_client
+from shared.runtime.mongo import Document, database
 
 
 @dataclass
@@ -146,15 +140,9 @@ def create_app(
     """The service. Without `routing` the file `settings.routing_file` is read; a bad file
     raises RoutingConfigError (`file:line: reason`) before anything starts."""
     config = routing if routing is not None else load_routing_file(settings.routing_file)
-    broker = make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s)
-    host = ServiceHost(
-        name="notify",
-        settings=settings,
-        broker=broker,
-        mongo=make_client(settings.mongo),
-        registry=new_registry(),
-    )
-    runtime_metrics = RuntimeMetrics(host.registry, "notify")
+    host = ServiceHost.create("notify", settings)
+    broker = host.broker
+    durable = DurableConsumer(host)
     service = build_service(
         settings,
         config,
@@ -163,10 +151,6 @@ def create_app(
         registry=host.registry,
         clock=clock,
         resolver=resolver,
-    )
-    processor = DurableBatchProcessor(
-        retry=settings.retry,
-        on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
     )
 
     async def create_topics() -> None:
@@ -188,19 +172,12 @@ def create_app(
     async def work(records: Sequence[Record]) -> None:
         await service.intake.apply_records(records)
 
-    @batch_subscriber(
-        broker,
+    @durable.subscriber(
         settings.input_topic,
         group_id=settings.group_id,
-        kafka=settings.kafka,
-        gate=processor.gate,
     )
     async def consume(msg: KafkaMessage) -> None:
-        consumer: AIOKafkaConsumer = msg.consumer
-        if not await processor.process(consumer, msg.raw_message, work):
-            runtime_metrics.batches_rewound.inc()
-        for topic, behind in (await consumer_lag(consumer)).items():
-            runtime_metrics.consumer_lag.labels(topic).set(behind)
+        await durable.consume(msg, work)
 
     # The flush loop stops before the broker: deliveries in flight finish and may still
     # publish dead letters.

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from aiokafka import AIOKafkaConsumer
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
@@ -26,20 +25,15 @@ from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
-from shared.runtime.host import ServiceHost, build_http_app, new_registry
+from shared.runtime.consumer import DurableConsumer
+from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
-    DurableBatchProcessor,
     Outbound,
     Record,
-    batch_subscriber,
-    consumer_lag,
-    failure_kind,
-    make_broker,
     publish_all,
 )
 from shared.runtime.logging import bound, get_logger
-from shared.runtime.metrics import RuntimeMetrics
-from shared.runtime.mongo import database, make_client
+from shared.runtime.mongo import database
 
 log = get_logger("planwatch.scoring")
 
@@ -64,20 +58,10 @@ def build_service(
     """Everything but the HTTP app: the host (broker with its subscriber, MongoDB client,
     metrics), the engine and the HTTP routers. `host.start()` runs it."""
     catalog = load_catalog(settings.catalog_dir)
-    broker = make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s)
-    host = ServiceHost(
-        name="scoring",
-        settings=settings,
-        broker=broker,
-        mongo=make_client(settings.mongo),
-        registry=new_registry(),
-    )
-    runtime_metrics = RuntimeMetrics(host.registry, "scoring")
+    host = ServiceHost.create("scoring", settings)
+    broker = host.broker
+    durable = DurableConsumer(host)
     metrics = ScoringMetrics(host.registry)
-    processor = DurableBatchProcessor(
-        retry=settings.retry,
-        on_retry=lambda exc: runtime_metrics.batch_retries.labels(failure_kind(exc)).inc(),
-    )
     store = ScoringStore(database(host.mongo, settings.mongo), settings.collection_prefix)
     timeout_s = settings.kafka.publish_timeout_s
 
@@ -162,20 +146,13 @@ def build_service(
             transitions=len(outcome.transitions),
         )
 
-    @batch_subscriber(
-        broker,
+    @durable.subscriber(
         settings.input_topic,
         settings.clock_topic,
         group_id=settings.group_id,
-        kafka=settings.kafka,
-        gate=processor.gate,
     )
     async def consume(msg: KafkaMessage) -> None:
-        consumer: AIOKafkaConsumer = msg.consumer
-        if not await processor.process(consumer, msg.raw_message, work):
-            runtime_metrics.batches_rewound.inc()
-        for topic, behind in (await consumer_lag(consumer)).items():
-            runtime_metrics.consumer_lag.labels(topic).set(behind)
+        await durable.consume(msg, work)
 
     routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog)]
     return ScoringService(host, engine, routers)

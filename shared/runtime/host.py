@@ -29,9 +29,9 @@ from prometheus_client import (
 from pymongo import AsyncMongoClient
 
 from shared.runtime.backoff import backoff_delay
-from shared.runtime.kafka import is_transient
+from shared.runtime.kafka import is_transient, make_broker
 from shared.runtime.logging import get_logger
-from shared.runtime.mongo import Document, ping
+from shared.runtime.mongo import Document, make_client, ping
 from shared.runtime.settings import HttpSettings, ServiceSettings
 
 log = get_logger("planwatch.host")
@@ -62,6 +62,18 @@ class ServiceHost:
     # Start-up gives up after this long without the servers answering.
     start_timeout_s: float = 120.0
     started: bool = False
+
+    @classmethod
+    def create(cls, name: str, settings: ServiceSettings) -> ServiceHost:
+        """A host with its broker (manual commits, idempotent producer), MongoDB client and a
+        fresh metrics registry, all from the settings."""
+        return cls(
+            name=name,
+            settings=settings,
+            broker=make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s),
+            mongo=make_client(settings.mongo),
+            registry=new_registry(),
+        )
 
     async def ready(self) -> dict[str, str]:
         checks: dict[str, str] = {"startup": "ok" if self.started else "pending"}
