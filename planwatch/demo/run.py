@@ -490,14 +490,21 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         f"{len(result.view.mails)} e-mails in the SMTP sink"
     )
     ingest, scoring, notify = (spec.url for spec in run.specs)
+    feed = state_dir / "feed.jsonl"
     console.rule("where to look next")
+    if not config.keep_running:
+        console.print(
+            "the services stop now; run `planwatch demo --keep-running` (or `make run`) to keep "
+            "them up and browse these:",
+            highlight=False,
+        )
     console.print(
-        f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
         f"dashboard:          {scoring}/dashboard/\n"
+        f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
         f"send events:        POST {ingest}/v1/events  (or `planwatch simulate --via http`)\n"
-        f"notify:             {notify}/readyz  ·  /metrics\n"
-        f"offline report:     planwatch score --events {state_dir / 'feed.jsonl'} "
-        f"--at 2022-12-31 --format table\n"
+        f"notify:             {notify}/readyz  ·  /metrics  ·  /api/v2/silences\n"
+        f"offline scores:     planwatch score --events {feed} --at 2022-12-31 --format table\n"
+        f"progress report:    planwatch report --events {feed} --at 2022-12-31 --out report.html\n"
         f"service logs:       {state_dir}/{{ingest,scoring,notify}}.log",
         highlight=False,
         soft_wrap=True,
