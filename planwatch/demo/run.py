@@ -503,9 +503,14 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
         f"send events:        POST {ingest}/v1/events  (or `planwatch simulate --via http`)\n"
         f"notify:             {notify}/readyz  ·  /metrics  ·  /api/v2/silences\n"
-        f"offline scores:     planwatch score --events {feed} --at 2022-12-31 --format table\n"
-        f"progress report:    planwatch report --events {feed} --at 2022-12-31 --out report.html\n"
-        f"service logs:       {state_dir}/{{ingest,scoring,notify}}.log",
+        + (
+            f"offline scores:     planwatch score --events {feed} --at 2022-12-31 --format table\n"
+            f"progress report:    planwatch report --events {feed} --at 2022-12-31 "
+            "--out report.html\n"
+            if scenario is not None
+            else ""
+        )
+        + f"service logs:       {state_dir}/{{ingest,scoring,notify}}.log",
         highlight=False,
         soft_wrap=True,
     )
