@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -94,6 +95,30 @@ def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadRes
         seen[observation.event_id] = observation
         result.observations.append(observation)
     return result
+
+
+# The options `planwatch score` and `planwatch report` share, declared once.
+EventsOption = Annotated[
+    Path,
+    typer.Option(
+        "--events",
+        help="JSONL file: one CloudEvent in JSON structured format per line.",
+        exists=True,
+        dir_okay=False,
+        readable=True,
+    ),
+]
+AtOption = Annotated[
+    str, typer.Option("--at", help="The day (YYYY-MM-DD): the state as known at its end, CST.")
+]
+PlanOption = Annotated[
+    str | None, typer.Option("--plan", help="Plan id; default: the catalog's only plan.")
+]
+StrictOption = Annotated[bool, typer.Option("--strict", help="Any bad line is an error (exit 1).")]
+CatalogOption = Annotated[
+    Path | None,
+    typer.Option("--catalog", help="Catalog folder; default: the shipped plans.", file_okay=False),
+]
 
 
 def parse_day(text: str, option: str) -> date:

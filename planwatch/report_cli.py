@@ -12,7 +12,15 @@ from typing import Annotated
 
 import typer
 
-from planwatch.events_file import load_plan_events, parse_day
+from planwatch.events_file import (
+    AtOption,
+    CatalogOption,
+    EventsOption,
+    PlanOption,
+    StrictOption,
+    load_plan_events,
+    parse_day,
+)
 from planwatch.report.model import DEFAULT_STEP_DAYS, ReportPeriodError, build_report
 from planwatch.report.pdf import PdfError, find_chromium, print_to_pdf
 from planwatch.report.render import render_report
@@ -25,20 +33,9 @@ report_app = typer.Typer(help="Write a progress report.")
 @report_app.command("report")
 def report(
     *,
-    events: Annotated[
-        Path,
-        typer.Option(
-            "--events",
-            help="JSONL file: one CloudEvent in JSON structured format per line.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-        ),
-    ],
-    at: Annotated[str, typer.Option("--at", help="The day (YYYY-MM-DD), as known at its end.")],
-    plan_id: Annotated[
-        str | None, typer.Option("--plan", help="Plan id; default: the catalog's only plan.")
-    ] = None,
+    events: EventsOption,
+    at: AtOption,
+    plan_id: PlanOption = None,
     lang: Annotated[Lang, typer.Option("--lang", help="zh (default) or en.")] = Lang.ZH,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)] = (
         Path("report.html")
@@ -54,15 +51,8 @@ def report(
         int,
         typer.Option("--step-days", min=1, help="Re-evaluate every N days for the period alerts."),
     ] = DEFAULT_STEP_DAYS,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Any bad line is an error (exit 1).")
-    ] = False,
-    catalog_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--catalog", help="Catalog folder; default: the shipped plans.", file_okay=False
-        ),
-    ] = None,
+    strict: StrictOption = False,
+    catalog_dir: CatalogOption = None,
 ) -> None:
     """Write the plan's progress report as known at the end of a day."""
     day = parse_day(at, "--at")

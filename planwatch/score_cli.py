@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from enum import StrEnum
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -15,7 +14,15 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from planwatch.events_file import load_plan_events, parse_day
+from planwatch.events_file import (
+    AtOption,
+    CatalogOption,
+    EventsOption,
+    PlanOption,
+    StrictOption,
+    load_plan_events,
+    parse_day,
+)
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import PlanState, Rollup, Status, plan_state_to_json, score_plan
 from shared.domain.timebase import end_of_day
@@ -209,35 +216,15 @@ def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> 
 @score_app.command("score")
 def score(
     *,
-    events: Annotated[
-        Path,
-        typer.Option(
-            "--events",
-            help="JSONL file: one CloudEvent in JSON structured format per line.",
-            exists=True,
-            dir_okay=False,
-            readable=True,
-        ),
-    ],
-    at: Annotated[
-        str, typer.Option("--at", help="The day (YYYY-MM-DD): the state as known at its end, CST.")
-    ],
-    plan_id: Annotated[
-        str | None, typer.Option("--plan", help="Plan id; default: the catalog's only plan.")
-    ] = None,
+    events: EventsOption,
+    at: AtOption,
+    plan_id: PlanOption = None,
     output: Annotated[OutputFormat, typer.Option("--format", help="json or table.")] = (
         OutputFormat.JSON
     ),
     lang: Annotated[Lang, typer.Option("--lang", help="Names in tables: zh or en.")] = Lang.ZH,
-    strict: Annotated[
-        bool, typer.Option("--strict", help="Any bad line is an error (exit 1).")
-    ] = False,
-    catalog_dir: Annotated[
-        Path | None,
-        typer.Option(
-            "--catalog", help="Catalog folder; default: the shipped plans.", file_okay=False
-        ),
-    ] = None,
+    strict: StrictOption = False,
+    catalog_dir: CatalogOption = None,
 ) -> None:
     """Print a plan's scores, roll-ups and firing alerts as known at the end of a day."""
     day = parse_day(at, "--at")
