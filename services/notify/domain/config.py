@@ -347,13 +347,20 @@ class _Parser:
                     integrations.append(Integration(name, index, config))
         return Receiver(name, tuple(integrations))
 
-    def webhook(self, node: Node, where: str) -> WebhookConfig:
-        keys = {"url", "url_ref", "secret", "allow_private", "send_resolved", "max_alerts"}
-        f = self.mapping(node, where, keys)
+    def url_or_ref(
+        self, f: Mapping[str, tuple[Node, Node]], node: Node, where: str
+    ) -> tuple[str | None, SecretRef | None]:
+        """An endpoint given either as `url` or as `url_ref` (a secret), never both."""
         url = self.optional(f, "url", lambda n: self.url(n, f"{where}.url"), None)
         url_ref = self.optional(f, "url_ref", lambda n: self.secret(n, f"{where}.url_ref"), None)
         if (url is None) == (url_ref is None):
             raise self.refuse(node, f"{where}: give exactly one of url and url_ref")
+        return url, url_ref
+
+    def webhook(self, node: Node, where: str) -> WebhookConfig:
+        keys = {"url", "url_ref", "secret", "allow_private", "send_resolved", "max_alerts"}
+        f = self.mapping(node, where, keys)
+        url, url_ref = self.url_or_ref(f, node, where)
         return WebhookConfig(
             url=url,
             url_ref=url_ref,
@@ -412,10 +419,7 @@ class _Parser:
     def dingtalk(self, node: Node, where: str) -> DingtalkConfig:
         keys = {"url", "url_ref", "secret", "allow_private", "send_resolved"}
         f = self.mapping(node, where, keys)
-        url = self.optional(f, "url", lambda n: self.url(n, f"{where}.url"), None)
-        url_ref = self.optional(f, "url_ref", lambda n: self.secret(n, f"{where}.url_ref"), None)
-        if (url is None) == (url_ref is None):
-            raise self.refuse(node, f"{where}: give exactly one of url and url_ref")
+        url, url_ref = self.url_or_ref(f, node, where)
         return DingtalkConfig(
             url=url,
             url_ref=url_ref,
