@@ -25,7 +25,7 @@ from faststream.security import SASLScram512
 
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.logging import get_logger
-from shared.runtime.mongo import TRANSIENT_MONGO_ERRORS, is_transient_mongo
+from shared.runtime.mongo import is_transient_mongo
 from shared.runtime.raw_records import raw_decoder, tolerant_parser
 from shared.runtime.settings import KafkaSettings, RetrySettings
 
@@ -57,7 +57,7 @@ class TransientError(Exception):
 
 def is_transient(exc: BaseException) -> bool:
     return isinstance(
-        exc, (TransientError, KafkaError, TimeoutError, ConnectionError, *TRANSIENT_MONGO_ERRORS)
+        exc, (TransientError, KafkaError, TimeoutError, ConnectionError)
     ) or is_transient_mongo(exc)
 
 
