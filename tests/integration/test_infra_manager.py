@@ -87,9 +87,14 @@ async def test_port_held_by_a_foreign_process_is_a_clear_error(
 def test_stop_escalates_to_sigkill_when_sigterm_is_ignored(tmp_path: Path) -> None:
     proc = ManagedProcess("stubborn", tmp_path)
     # $0 is the state dir, so the command line names it (how running_pid recognises our pids).
-    script = 'trap "" TERM; while :; do sleep 0.1; done'
+    # It says when the trap is set: a SIGTERM before that would kill it at once.
+    script = 'trap "" TERM; touch trapped; while :; do sleep 0.1; done'
     pid = proc.spawn(["/bin/sh", "-c", script, str(tmp_path)], cwd=tmp_path)
     assert proc.running_pid() == pid
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "trapped").exists():
+        assert time.monotonic() < deadline, "the shell never set its trap"
+        time.sleep(0.01)
 
     started = time.monotonic()
     assert proc.stop(timeout_s=1.0) is True
