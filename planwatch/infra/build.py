@@ -5,6 +5,8 @@ Each step is skipped when its output already exists, so repeated calls are cheap
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -22,6 +24,13 @@ KAFKA_LIBS = REPO_ROOT / "tools" / "kafka" / "target" / "kafka-libs"
 _KAFKA_STAMP = KAFKA_LIBS.parent / ".kafka-libs.ok"
 FERRETDB_DIR = REPO_ROOT / "tools" / "ferretdb"
 FERRETDB_BIN = FERRETDB_DIR / "bin" / "ferretdb-sqlite"
+FERRETDB_MODULE = "github.com/FerretDB/FerretDB"
+FERRETDB_VERSION = "v1.24.2"
+# Our fixes to FerretDB, applied to a copy of its module before building (see each file).
+FERRETDB_PATCHES = FERRETDB_DIR / "patches"
+_FERRETDB_BUILD = FERRETDB_DIR / "build"
+# Fingerprint of the sources the binary was built from: a changed patch rebuilds it.
+_FERRETDB_STAMP = FERRETDB_BIN.with_name(FERRETDB_BIN.name + ".source")
 
 
 def _quiet(_: str) -> None:
@@ -74,23 +83,73 @@ def ensure_kafka_libs(report: Reporter = _quiet) -> Path:
     return KAFKA_LIBS
 
 
+def _ferretdb_sources() -> str:
+    digest = hashlib.sha256()
+    inputs = [FERRETDB_DIR / name for name in ("go.mod", "go.sum", "main.go")]
+    for path in inputs + sorted(FERRETDB_PATCHES.glob("*.patch")):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
 def ferretdb_ready() -> bool:
-    return FERRETDB_BIN.is_file() and os.access(FERRETDB_BIN, os.X_OK)
+    return (
+        FERRETDB_BIN.is_file()
+        and os.access(FERRETDB_BIN, os.X_OK)
+        and _FERRETDB_STAMP.is_file()
+        and _FERRETDB_STAMP.read_text(encoding="utf-8").strip() == _ferretdb_sources()
+    )
+
+
+def _patched_ferretdb(go: str, env: dict[str, str]) -> Path:
+    """A fresh copy of FerretDB's module with our patches applied; returns a go.mod for
+    `go build -modfile` that points the module at it (tools/ferretdb/go.mod stays as is)."""
+    downloaded = subprocess.run(
+        [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
+        cwd=FERRETDB_DIR,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if downloaded.returncode != 0:
+        raise BuildError(f"go mod download {FERRETDB_MODULE} failed:\n{downloaded.stderr[-2000:]}")
+    module = Path(json.loads(downloaded.stdout)["Dir"])
+    shutil.rmtree(_FERRETDB_BUILD, ignore_errors=True)
+    if _FERRETDB_BUILD.exists():
+        raise BuildError(f"could not remove the previous build tree {_FERRETDB_BUILD}")
+    source = _FERRETDB_BUILD / "FerretDB"
+    shutil.copytree(module, source)
+    for path in [source, *source.rglob("*")]:  # the module cache is read-only
+        path.chmod(path.stat().st_mode | 0o200)
+    patch = require_tool("patch")
+    for diff in sorted(FERRETDB_PATCHES.glob("*.patch")):
+        argv = [patch, "-p1", "--batch", "--forward", "-d", str(source), "-i", str(diff)]
+        _run(argv, FERRETDB_DIR, env, f"patch {diff.name}")
+    modfile = _FERRETDB_BUILD / "go.mod"
+    original = (FERRETDB_DIR / "go.mod").read_text(encoding="utf-8")
+    modfile.write_text(f"{original}\nreplace {FERRETDB_MODULE} => {source}\n", encoding="utf-8")
+    shutil.copyfile(FERRETDB_DIR / "go.sum", modfile.with_suffix(".sum"))
+    return modfile
 
 
 def ensure_ferretdb_binary(report: Reporter = _quiet) -> Path:
-    """Builds tools/ferretdb/bin/ferretdb-sqlite unless it exists."""
+    """Builds tools/ferretdb/bin/ferretdb-sqlite (FerretDB with tools/ferretdb/patches) unless
+    it exists and was built from the current sources."""
     if ferretdb_ready():
         report(f"ferretdb: cached binary {FERRETDB_BIN}")
         return FERRETDB_BIN
     go = require_tool("go")
     report("ferretdb: go build (first run downloads modules and compiles, 1-3 min) ...")
     env = dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local", CGO_ENABLED="0")
+    modfile = _patched_ferretdb(go, env)
     partial = FERRETDB_BIN.with_name(FERRETDB_BIN.name + ".partial")
-    argv = [go, "build", "-trimpath", "-buildvcs=false", "-o", str(partial), "."]
-    _run(argv, FERRETDB_DIR, env, "go build")
+    argv = [go, "build", f"-modfile={modfile}", "-trimpath", "-buildvcs=false", "-o", str(partial)]
+    _run([*argv, "."], FERRETDB_DIR, env, "go build")
     partial.replace(FERRETDB_BIN)  # atomic: a running old binary is unaffected
-    report(f"ferretdb: built {FERRETDB_BIN}")
+    _FERRETDB_STAMP.write_text(_ferretdb_sources() + "\n", encoding="utf-8")
+    patches = len(list(FERRETDB_PATCHES.glob("*.patch")))
+    report(f"ferretdb: built {FERRETDB_BIN} with {patches} patch(es) from {FERRETDB_PATCHES}")
     return FERRETDB_BIN
 
 

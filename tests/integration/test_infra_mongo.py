@@ -46,3 +46,21 @@ async def test_duplicate_keys_are_rejected(mongo_db: AsyncDatabase[MongoDoc]) ->
     await events.insert_one({"_id": "e3", "source": "agency-1", "event_id": "z"})
     ids = sorted([d["_id"] async for d in events.find({})])
     assert ids == ["e1", "e3"]
+
+
+async def test_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[MongoDoc]) -> None:
+    """Every store in planwatch reads, updates and deletes by `_id`. Unpatched FerretDB 1.24
+    (SQLite) scans the whole table for these; tools/ferretdb/patches makes it use the index."""
+    things = mongo_db["indexed"]
+    await things.insert_many([{"_id": f"t{n}", "n": n} for n in range(50)])
+
+    explained = await mongo_db.command("explain", {"find": "indexed", "filter": {"_id": "t42"}})
+
+    planner = explained["queryPlanner"]
+    if "Plan" in planner:  # FerretDB/SQLite: the rows of EXPLAIN QUERY PLAN
+        plan = " ".join(planner["Plan"])
+        assert "USING INDEX" in plan, plan
+        assert "SCAN" not in plan, plan
+    else:  # MongoDB: an _id lookup is served by the _id index
+        assert "COLLSCAN" not in str(planner["winningPlan"]), planner
+    assert await things.find_one({"_id": "t42"}) == {"_id": "t42", "n": 42}
