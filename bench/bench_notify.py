@@ -9,9 +9,11 @@ payloads (Alertmanager v4 bodies of 3 alerts), same concurrency:
 - `notify_sender`: notify's receiver adapter per notification (build the body, sign it per
   Standard Webhooks, resolve and check the destination, POST to the checked address, classify);
 - `notify_durable`: the delivery worker end to end over MongoDB/FerretDB (`MONGODB_URI`):
-  pending notification read, delivery, log entry, attempt record, pending removal.
+  pending notifications read, delivery, log entry, attempt record, pending removal, flush
+  bookkeeping: what notify does for every delivery.
 
-The goal is `notify_sender` >= half of `raw_httpx`. Results: JSON in bench/results/ and a table.
+The goal is `notify_durable` >= half of `raw_httpx` (`notify_sender` with --no-store).
+Results: JSON in bench/results/ and a table.
 """
 
 from __future__ import annotations
@@ -212,6 +214,7 @@ async def run(count: int, concurrency: int, with_store: bool) -> dict[str, Any]:
     floor = rows["raw_httpx"]["per_second"]
     for row in rows.values():
         row["ratio_to_raw"] = row["per_second"] / floor
+    judged = "notify_durable" if with_store else "notify_sender"
     return {
         "benchmark": "notify webhook deliveries",
         "at": datetime.now(UTC).isoformat(),
@@ -219,8 +222,8 @@ async def run(count: int, concurrency: int, with_store: bool) -> dict[str, Any]:
         "concurrency": concurrency,
         "alerts_per_notification": 3,
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count()},
-        "goal": "notify_sender >= 0.5 x raw_httpx",
-        "goal_met": rows["notify_sender"]["ratio_to_raw"] >= 0.5,
+        "goal": f"{judged} >= 0.5 x raw_httpx",
+        "goal_met": rows[judged]["ratio_to_raw"] >= 0.5,
         "rows": rows,
     }
 

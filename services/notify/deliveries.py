@@ -3,7 +3,8 @@
 After a success the notification log entry is written first — before the attempt record,
 before anything else — so a crash right after a 2xx cannot make the next flush resend. A
 pending notification whose log entry is already stored was delivered before a crash and is
-not sent again. Every attempt is recorded in the delivery log (`notify_attempts`).
+not sent again (the log is not looked up on the first try of one this process inserted).
+Every attempt is recorded in the delivery log (`notify_attempts`).
 
 Endings that publish to Kafka (a dead letter, a disabled endpoint) are first marked on the
 pending notification, so after a crash they are finished, not attempted again.
@@ -127,11 +128,12 @@ class DeliveryWorker:
             await self.store.put_log_entry(item.entry)
             await self._ended(item, succeeded=True)
             return
-        stored = await self.store.log_entry(item.group_key, item.integration)
-        if stored == item.entry:
-            log.info("already delivered before a restart; not sent again")
-            await self._ended(item, succeeded=True)
-            return
+        if not self.store.first_try_here(item.id):
+            stored = await self.store.log_entry(item.group_key, item.integration)
+            if stored == item.entry:
+                log.info("already delivered before a restart; not sent again")
+                await self._ended(item, succeeded=True)
+                return
         if item.integration in self.disabled:
             self.metrics.notifications.labels(item.receiver, "disabled").inc()
             await self._record(

@@ -10,12 +10,14 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, TypeVar
 
+from pymongo import DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
+from services.notify.group_commit import GroupCommit
 from services.notify.records import FingerprintRecord, GroupRecord, Inflight, PendingNotification
 from shared.runtime.mongo import Document
 
@@ -31,6 +33,7 @@ REJECTED = "notify_rejected_alerts"
 
 T = TypeVar("T")
 _BUSY = ("SQLITE_BUSY", "database is locked")
+_DUPLICATE_KEY = 11000
 
 
 async def _busy(operation: Callable[[], Awaitable[T]], *, tries: int = 40) -> T:
@@ -58,20 +61,31 @@ def nflog_id(group_key: str, integration: str) -> str:
 
 
 class NotifyStore:
-    def __init__(self, db: AsyncDatabase[Document], *, max_concurrent: int = 4) -> None:
+    def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
-        # FerretDB's SQLite backend has one writer: many concurrent writes only collide
-        # (SQLITE_BUSY) and back off, so a few at a time is faster than all at once.
-        self.slots = asyncio.Semaphore(max_concurrent)
+        # FerretDB's SQLite backend has one writer: many writes at once only collide and wait
+        # in SQLite's busy handler. So at most three at once (the three kinds each delivery
+        # writes can proceed side by side), and each kind is group-committed: the writes of
+        # concurrent deliveries go out together. Reads do not block in WAL mode.
+        self.write_slots = asyncio.Semaphore(3)
+        self._log_entries = GroupCommit(self._write_log_entries)
+        self._attempts = GroupCommit(self._write_attempts)
+        self._deletes = GroupCommit(self._delete_pending)
+        # Pending notifications this process inserted and has not tried to send yet: no
+        # earlier process can have sent them, so their first try needs no log lookup.
+        self._never_tried: set[str] = set()
 
-    async def _busy(self, operation: Callable[[], Awaitable[T]]) -> T:
-        async with self.slots:
+    async def _read(self, operation: Callable[[], Awaitable[T]]) -> T:
+        return await _busy(operation)
+
+    async def _write(self, operation: Callable[[], Awaitable[T]]) -> T:
+        async with self.write_slots:
             return await _busy(operation)
 
     # -- groups -------------------------------------------------------------------------------
 
     async def group(self, gid: str) -> GroupRecord | None:
-        doc = await self._busy(lambda: self.db[GROUPS].find_one({"_id": gid}))
+        doc = await self._read(lambda: self.db[GROUPS].find_one({"_id": gid}))
         return None if doc is None else _group(doc)
 
     async def groups(self) -> list[GroupRecord]:
@@ -81,7 +95,7 @@ class NotifyStore:
         self, state: GroupState, fingerprint: str, arrived: datetime
     ) -> None:
         """The group's state after an incoming alert (its flush bookkeeping is left alone)."""
-        await self._busy(
+        await self._write(
             lambda: self.db[GROUPS].update_one(
                 {"_id": state.id},
                 {
@@ -93,7 +107,7 @@ class NotifyStore:
         )
 
     async def save_flush(self, state: GroupState, seq: int, inflight: Inflight | None) -> None:
-        await self._busy(
+        await self._write(
             lambda: self.db[GROUPS].update_one(
                 {"_id": state.id},
                 {
@@ -107,7 +121,7 @@ class NotifyStore:
         )
 
     async def mark_inflight_failed(self, gid: str) -> None:
-        await self._busy(
+        await self._write(
             lambda: self.db[GROUPS].update_one({"_id": gid}, {"$set": {"inflight.failed": True}})
         )
 
@@ -115,17 +129,17 @@ class NotifyStore:
         """Clear the in-flight flush with the group's new state, or delete an empty group.
         `forget`: fingerprints no longer in the group (their arrival times go)."""
         if state.is_empty():
-            await self._busy(lambda: self.db[GROUPS].delete_one({"_id": state.id}))
+            await self._write(lambda: self.db[GROUPS].delete_one({"_id": state.id}))
             return
         update: Document = {"$set": {"state": _json(state), "inflight": None}}
         if forget:
             update["$unset"] = {f"arrived.{fp}": "" for fp in forget}
-        await self._busy(lambda: self.db[GROUPS].update_one({"_id": state.id}, update))
+        await self._write(lambda: self.db[GROUPS].update_one({"_id": state.id}, update))
 
     # -- fingerprints -------------------------------------------------------------------------
 
     async def fingerprint(self, fp: str) -> FingerprintRecord:
-        doc = await self._busy(lambda: self.db[FINGERPRINTS].find_one({"_id": fp}))
+        doc = await self._read(lambda: self.db[FINGERPRINTS].find_one({"_id": fp}))
         if doc is None:
             return FingerprintRecord(fingerprint=fp)
         doc.pop("_id")
@@ -134,14 +148,14 @@ class NotifyStore:
     async def save_fingerprint(self, record: FingerprintRecord) -> None:
         doc = _json(record)
         doc.pop("fingerprint")
-        await self._busy(
+        await self._write(
             lambda: self.db[FINGERPRINTS].replace_one({"_id": record.fingerprint}, doc, upsert=True)
         )
 
     # -- notification log ---------------------------------------------------------------------
 
     async def log_entry(self, group_key: str, integration: str) -> LogEntry | None:
-        doc = await self._busy(
+        doc = await self._read(
             lambda: self.db[NFLOG].find_one({"_id": nflog_id(group_key, integration)})
         )
         if doc is None:
@@ -150,11 +164,23 @@ class NotifyStore:
         return LogEntry.model_validate(doc)
 
     async def put_log_entry(self, entry: LogEntry) -> None:
-        await self._busy(
-            lambda: self.db[NFLOG].replace_one(
-                {"_id": nflog_id(entry.group_key, entry.integration)}, _json(entry), upsert=True
-            )
-        )
+        await self._log_entries.submit(entry)
+
+    async def _write_log_entries(self, entries: list[LogEntry]) -> None:
+        # One `update` command of upserts (in order: the later entry for a key wins). PyMongo's
+        # bulk_write cannot read FerretDB's reply to upserts (no nModified), hence the command.
+        updates = [
+            {"q": {"_id": nflog_id(e.group_key, e.integration)}, "u": _json(e), "upsert": True}
+            for e in entries
+        ]
+        await self._command_without_write_errors(NFLOG, updates)
+
+    async def _command_without_write_errors(self, collection: str, updates: list[Document]) -> None:
+        """One `update` command of several statements, applied in order."""
+        command = {"update": collection, "updates": updates, "ordered": True}
+        reply = await self._write(lambda: self.db.command(command))
+        if reply.get("writeErrors"):
+            raise OperationFailure(f"{collection}: update failed: {reply['writeErrors']}")
 
     # -- pending notifications ----------------------------------------------------------------
 
@@ -163,33 +189,61 @@ class NotifyStore:
         keeps the first one: same webhook-id, possibly already sent)."""
         doc = _json(pending)
         doc["_id"] = doc.pop("id")
-        await self._busy(
+        result = await self._write(
             lambda: self.db[PENDING].update_one(
                 {"_id": doc["_id"]}, {"$setOnInsert": doc}, upsert=True
             )
         )
+        if result.upserted_id is not None:
+            self._never_tried.add(doc["_id"])
+
+    def first_try_here(self, pid: str) -> bool:
+        """True, once, for a notification inserted by this process and never tried: it cannot
+        have been delivered before (after a restart, every one is looked up in the log)."""
+        if pid in self._never_tried:
+            self._never_tried.discard(pid)
+            return True
+        return False
 
     async def pending(self) -> list[PendingNotification]:
         return [_pending(doc) async for doc in self.db[PENDING].find({})]
 
     async def pending_one(self, pid: str) -> PendingNotification | None:
-        doc = await self._busy(lambda: self.db[PENDING].find_one({"_id": pid}))
+        doc = await self._read(lambda: self.db[PENDING].find_one({"_id": pid}))
         return None if doc is None else _pending(doc)
 
     async def update_pending(self, pending: PendingNotification) -> None:
         doc = _json(pending)
         doc["_id"] = doc.pop("id")
-        await self._busy(lambda: self.db[PENDING].replace_one({"_id": doc["_id"]}, doc))
+        await self._write(lambda: self.db[PENDING].replace_one({"_id": doc["_id"]}, doc))
 
     async def delete_pending(self, pid: str) -> None:
-        await self._busy(lambda: self.db[PENDING].delete_one({"_id": pid}))
+        await self._deletes.submit(pid)
+
+    async def _delete_pending(self, pids: list[str]) -> None:
+        # Exact-`_id` statements in one command (an `$in` filter would make FerretDB scan).
+        await self._write(
+            lambda: self.db[PENDING].bulk_write([DeleteOne({"_id": pid}) for pid in pids])
+        )
 
     # -- delivery log -------------------------------------------------------------------------
 
     async def record_attempt(self, attempt: Document) -> None:
-        await self._busy(
-            lambda: self.db[ATTEMPTS].replace_one({"_id": attempt["_id"]}, attempt, upsert=True)
-        )
+        await self._attempts.submit(attempt)
+
+    async def _write_attempts(self, attempts: list[Document]) -> None:
+        """Insert the batch; an attempt already recorded (its step re-run after a crash) is
+        replaced by the newer record."""
+        try:
+            await self._write(lambda: self.db[ATTEMPTS].insert_many(attempts, ordered=False))
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            again = [attempts[error["index"]] for error in errors]
+            await self._command_without_write_errors(
+                ATTEMPTS, [{"q": {"_id": doc["_id"]}, "u": doc} for doc in again]
+            )
 
     async def attempts(self, pid: str | None = None) -> list[Document]:
         query: Document = {} if pid is None else {"notification": pid}
@@ -201,14 +255,14 @@ class NotifyStore:
         return {doc["_id"]: doc async for doc in self.db[DISABLED].find({})}
 
     async def disable(self, key: str, receiver: str, reason: str, at: datetime) -> None:
-        await self._busy(
+        await self._write(
             lambda: self.db[DISABLED].replace_one(
                 {"_id": key}, {"receiver": receiver, "reason": reason, "at": at}, upsert=True
             )
         )
 
     async def enable(self, key: str) -> bool:
-        result = await self._busy(lambda: self.db[DISABLED].delete_one({"_id": key}))
+        result = await self._write(lambda: self.db[DISABLED].delete_one({"_id": key}))
         return result.deleted_count > 0
 
     # -- silences -----------------------------------------------------------------------------
@@ -217,12 +271,12 @@ class NotifyStore:
         doc = _json(silence)
         doc["_id"] = doc.pop("id")
         doc["updated_at"] = updated_at.isoformat()
-        await self._busy(
+        await self._write(
             lambda: self.db[SILENCES].replace_one({"_id": doc["_id"]}, doc, upsert=True)
         )
 
     async def silence(self, sid: str) -> tuple[Silence, datetime] | None:
-        doc = await self._busy(lambda: self.db[SILENCES].find_one({"_id": sid}))
+        doc = await self._read(lambda: self.db[SILENCES].find_one({"_id": sid}))
         return None if doc is None else _silence(doc)
 
     async def silences(self) -> list[tuple[Silence, datetime]]:
@@ -232,7 +286,7 @@ class NotifyStore:
 
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:
         doc = {"raw": raw.decode("utf-8", "replace"), "reason": reason, "at": at}
-        await self._busy(lambda: self.db[REJECTED].replace_one({"_id": rid}, doc, upsert=True))
+        await self._write(lambda: self.db[REJECTED].replace_one({"_id": rid}, doc, upsert=True))
 
 
 def _group(doc: Document) -> GroupRecord:
