@@ -42,6 +42,17 @@ E = TypeVar("E", bound=AgencyEvent)
 def canonical_bytes(envelope: Envelope, data: bytes, key_id: str | None = None) -> bytes:
     """The bytes an agency signs; `data` is the data JSON (any formatting), `key_id` defaults
     to the envelope's `sigkeyid`."""
+    head = _signed_head(envelope, key_id)
+    return head + jcs.canonicalize(jcs.loads(data))
+
+
+def signed_bytes(envelope: Envelope, canonical_data: bytes, key_id: str | None = None) -> bytes:
+    """`canonical_bytes` for data already in its RFC 8785 form (e.g. from
+    `shared.contract.parsing.parse_event_canonical`): not parsed again."""
+    return _signed_head(envelope, key_id) + canonical_data
+
+
+def _signed_head(envelope: Envelope, key_id: str | None) -> bytes:
     kid = key_id if key_id is not None else envelope.sigkeyid
     if kid is None:
         raise ContractError(Reason.UNSIGNED, "no sigkeyid attribute")
@@ -56,8 +67,7 @@ def canonical_bytes(envelope: Envelope, data: bytes, key_id: str | None = None) 
         envelope.datacontenttype,
         kid,
     )
-    head = "".join(line + "\n" for line in lines).encode("utf-8")
-    return head + jcs.canonicalize(jcs.loads(data))
+    return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
 def sign(event: E, private_key: Ed25519PrivateKey, key_id: str) -> E:
