@@ -21,20 +21,17 @@ from __future__ import annotations
 
 from typing import Final, TypeVar, cast
 
-import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from nacl.exceptions import BadSignatureError
 from pydantic import ValidationError
 
 from shared.contract import jcs
 from shared.contract.codec import data_bytes
+from shared.contract.ed25519 import signature_valid
 from shared.contract.events import AgencyEvent, Envelope
 from shared.contract.keys import b64url_decode, b64url_encode
 from shared.contract.reasons import ContractError, Reason
 
 SIGNATURE_VERSION: Final = "planwatch-sig-v1"
-SIGNATURE_BYTES: Final = 64
-PUBLIC_KEY_BYTES: Final = 32
 
 E = TypeVar("E", bound=AgencyEvent)
 
@@ -102,22 +99,6 @@ def verify(envelope: Envelope, data: bytes, public_key: Ed25519PublicKey) -> boo
     return signature_valid(
         public_key.public_bytes_raw(), signature, canonical_bytes(envelope, data)
     )
-
-
-def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """Ed25519 verification of raw bytes (32-byte key, 64-byte signature).
-
-    Through libsodium (PyNaCl), which verifies about twice as fast as OpenSSL on the project's
-    machines and is the stricter of the two (it refuses small-order keys and non-canonical
-    signatures); signing and key files stay with `cryptography`.
-    """
-    if len(signature) != SIGNATURE_BYTES or len(public_key) != PUBLIC_KEY_BYTES:
-        return False
-    try:
-        nacl.bindings.crypto_sign_open(signature + message, public_key)
-    except BadSignatureError:
-        return False
-    return True
 
 
 def check_signature(envelope: Envelope, data: bytes, public_key: Ed25519PublicKey) -> None:
