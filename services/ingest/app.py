@@ -25,6 +25,7 @@ from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
 from services.ingest.store import MongoReportStore
 from services.ingest.validation import KeySnapshot, Limits
+from services.ingest.verifier import InlineVerifier, ProcessVerifier
 from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.keys import KeyStatus
@@ -62,6 +63,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         on_snapshot=keys_changed,
         on_failure=lambda exc: metrics.key_refresh_failures.inc(),
     )
+    verifier = ProcessVerifier() if settings.verify_worker else None
     publisher = KafkaPublisher(
         lambda: make_producer(settings.kafka), settings.kafka.publish_timeout_s
     )
@@ -81,6 +83,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         ),
         clock=_now,
         metrics=metrics,
+        verifier=verifier or InlineVerifier(),
     )
     background: list[asyncio.Task[None]] = []
 
@@ -105,6 +108,9 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     host.on_start += [create_topics, publisher.start, registry.load, start_key_refresher]
     host.on_stop += [stop_background, publisher.stop]
+    if verifier is not None:
+        host.on_start.append(verifier.start)
+        host.on_stop.append(verifier.stop)
 
     async def work(records: Sequence[Record]) -> None:
         await intake.kafka_batch(records)

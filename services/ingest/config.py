@@ -33,5 +33,7 @@ class IngestSettings(ServiceSettings):
     max_batch_bytes: int = Field(DEFAULT_MAX_BATCH_BYTES, ge=1024, le=16 * 1024 * 1024)
     # How far an event's `time` may be ahead of the intake clock.
     clock_skew_s: float = Field(300.0, ge=0)
+    # Verify signatures in a worker process (on a spare core) rather than in the event loop.
+    verify_worker: bool = True
     reports_collection: str = "reports"
     keys_collection: str = "agency_keys"

@@ -15,8 +15,8 @@ rejected ones to the dead-letter topic.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Final
@@ -36,10 +36,13 @@ from services.ingest.validation import (
     KeySnapshot,
     Limits,
     Rejected,
+    Unverified,
     Verdict,
+    check_after_signature,
+    check_before_signature,
     content_hash,
-    validate,
 )
+from services.ingest.verifier import InlineVerifier, SignatureVerifier, SignedItem
 from shared.accepted import AcceptedEvent
 from shared.contract.codec import decode_kafka
 from shared.contract.parsing import RawEvent
@@ -49,6 +52,10 @@ from shared.runtime.kafka import Record
 from shared.runtime.logging import bound, get_logger
 
 log = get_logger("planwatch.ingest")
+
+# Signatures go to the verifier in chunks of this many events, so that it verifies a chunk
+# while the next one is parsed and checked.
+VERIFY_CHUNK: Final = 50
 
 # Refusals that depend on state that changes (keys, catalog): an event that was stored while
 # it passed is a duplicate when it comes again, not a rejection. Never BAD_SIGNATURE or the
@@ -106,6 +113,12 @@ class _Judged:
     raw: RawEvent | None
 
 
+def _internal_error(raw: RawEvent, exc: Exception) -> Rejected:
+    log.exception("validation failed unexpectedly", event_id=raw.envelope.id)
+    message = f"internal validation error: {exc!r}"
+    return Rejected(Reason.MALFORMED, message, raw.envelope.id)
+
+
 def _conflict(event_id: str) -> Rejected:
     return Rejected(
         Reason.CONFLICT,
@@ -124,18 +137,54 @@ class Intake:
     limits: Limits
     clock: Callable[[], datetime]
     metrics: IngestMetrics | None = None
+    verifier: SignatureVerifier = field(default_factory=InlineVerifier)
 
     # --- judging ------------------------------------------------------------------------
 
-    def _judge(self, decoded: RawEvent | ContractError, now: datetime) -> _Judged:
+    async def _judge_all(
+        self, decoded: Sequence[RawEvent | ContractError], now: datetime
+    ) -> list[_Judged]:
+        """Every event's verdict, in order. The checks before the signature run chunk by
+        chunk, each chunk's signatures going to the verifier meanwhile; the checks after it
+        run once its answers are in."""
+        keys = self.keys()
+        judged: list[_Judged | None] = [None] * len(decoded)
+        chunks: list[tuple[list[int], list[Unverified], Awaitable[list[bool]]]] = []
+        for start in range(0, len(decoded), VERIFY_CHUNK):
+            indices: list[int] = []
+            unverified: list[Unverified] = []
+            for index in range(start, min(start + VERIFY_CHUNK, len(decoded))):
+                first = self._before_signature(decoded[index], keys)
+                if isinstance(first, Unverified):
+                    indices.append(index)
+                    unverified.append(first)
+                else:
+                    judged[index] = first
+            items: list[SignedItem] = [(u.public_key, u.signature, u.signed) for u in unverified]
+            chunks.append((indices, unverified, self.verifier.submit(items)))
+        for indices, unverified, answers in chunks:
+            for index, item, valid in zip(indices, unverified, await answers, strict=True):
+                judged[index] = self._after_signature(item, valid, now)
+        return [item for item in judged if item is not None]
+
+    def _before_signature(
+        self, decoded: RawEvent | ContractError, keys: KeySnapshot
+    ) -> Unverified | _Judged:
         if isinstance(decoded, ContractError):
             return _Judged(Rejected(decoded.reason, decoded.message), None)
         try:
-            return _Judged(validate(decoded, self.catalog, self.keys(), now, self.limits), decoded)
+            checked = check_before_signature(decoded, keys)
         except Exception as exc:  # a bug must not block the partition: reject, log loudly
-            log.exception("validation failed unexpectedly", event_id=decoded.envelope.id)
-            message = f"internal validation error: {exc!r}"
-            return _Judged(Rejected(Reason.MALFORMED, message, decoded.envelope.id), decoded)
+            return _Judged(_internal_error(decoded, exc), decoded)
+        return _Judged(checked, decoded) if isinstance(checked, Rejected) else checked
+
+    def _after_signature(self, unverified: Unverified, valid: bool, now: datetime) -> _Judged:
+        raw = unverified.raw
+        try:
+            verdict = check_after_signature(unverified, valid, self.catalog, now, self.limits)
+        except Exception as exc:  # a bug must not block the partition: reject, log loudly
+            return _Judged(_internal_error(raw, exc), raw)
+        return _Judged(verdict, raw)
 
     def _decode_kafka(self, record: Record) -> RawEvent | ContractError:
         try:
@@ -166,7 +215,7 @@ class Intake:
     async def kafka_batch(self, records: Sequence[Record]) -> list[EventResult]:
         """Process one batch until its effects are durable; raises only transient errors."""
         now = self.clock()
-        judged = [self._judge(self._decode_kafka(record), now) for record in records]
+        judged = await self._judge_all([self._decode_kafka(record) for record in records], now)
         results, published = await self._store_accepted(judged)
         for index, stored in (await self._recheck_stored(judged)).items():
             results[index] = EventResult(Status.DUPLICATE, stored.event_id)
@@ -257,7 +306,7 @@ class Intake:
         dead-letter the rejected ones. Raises only transient errors (nothing published then
         is lost: the client retries, and repeats are duplicates)."""
         now = self.clock()
-        judged = [self._judge(item.decoded, now) for item in items]
+        judged = await self._judge_all([item.decoded for item in items], now)
         results: list[EventResult | None] = [None] * len(items)
         firsts: dict[str, int] = {}
         for index, item in enumerate(judged):
@@ -334,14 +383,23 @@ class Intake:
         if metrics is None:
             return
         metrics.received.labels(door.value).inc(len(results))
+        # One counter update per status (and reason) and batch, not one per event.
+        accepted = duplicate = 0
+        rejected: dict[str, int] = {}
         for result, item in zip(results, judged, strict=True):
             if result.status is Status.ACCEPTED:
-                metrics.accepted.labels(door.value).inc()
+                accepted += 1
                 if isinstance(item.verdict, Accepted):
                     age = (now - item.verdict.event.reported_at).total_seconds()
                     metrics.event_age.observe(max(0.0, age))
             elif result.status is Status.DUPLICATE:
-                metrics.duplicate.labels(door.value).inc()
+                duplicate += 1
             else:
                 reason = result.reason.value if result.reason else "unknown"
-                metrics.rejected.labels(door.value, reason).inc()
+                rejected[reason] = rejected.get(reason, 0) + 1
+        if accepted:
+            metrics.accepted.labels(door.value).inc(accepted)
+        if duplicate:
+            metrics.duplicate.labels(door.value).inc(duplicate)
+        for reason, count in rejected.items():
+            metrics.rejected.labels(door.value, reason).inc(count)

@@ -15,9 +15,11 @@ import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
 from typing import Final, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.partitioner import DefaultPartitioner, murmur2
 
 from shared.accepted import ACCEPTED_CONTENT_TYPE, AcceptedEvent
 from shared.contract.codec import encode_kafka_binary
@@ -27,6 +29,7 @@ from shared.runtime.kafka import Record, TransientError
 from shared.runtime.settings import KafkaSettings
 
 Headers = tuple[tuple[str, bytes], ...]
+DEFAULT_PARTITIONER: Final = DefaultPartitioner()
 
 # Dead-letter headers (beside the original ones, which come first and unchanged).
 DLT_REASON: Final = "x-dlt-reason"
@@ -152,6 +155,20 @@ def http_dead_letter_record(
     return _dead_letter(topic, key, body, original, context)
 
 
+@lru_cache(maxsize=4096)
+def _key_hash(key: bytes) -> int:
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def key_partitioner(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
+    """aiokafka's DefaultPartitioner (Java's murmur2, so the same partition as any client),
+    with the hash of each key remembered: keys are target ids, a small set, and the pure-Python
+    murmur2 costs more than the rest of a send."""
+    if key is None:
+        return int(DEFAULT_PARTITIONER(key, all_partitions, available))
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 def make_producer(settings: KafkaSettings) -> AIOKafkaProducer:
     extra: dict[str, str] = {}
     if settings.sasl_username:
@@ -167,6 +184,7 @@ def make_producer(settings: KafkaSettings) -> AIOKafkaProducer:
         enable_idempotence=True,  # implies acks=all
         request_timeout_ms=int(settings.publish_timeout_s * 1000),
         linger_ms=2,
+        partitioner=key_partitioner,
         **extra,
     )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 from decimal import Decimal
-from typing import Any
+from typing import Any, Final
 
 from shared.contract.reasons import ContractError, Reason
 
@@ -34,6 +34,19 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     return result
 
 
+# Built once: `json.loads`/`json.dumps` with keyword arguments build a new decoder or encoder
+# (and its scanner) on every call, which costs as much as parsing a small event.
+_DECODER: Final = json.JSONDecoder(
+    parse_constant=_reject_constant,
+    parse_float=_finite_float,
+    object_pairs_hook=_unique_keys,
+)
+_TEXT_ENCODER: Final = json.JSONEncoder(ensure_ascii=False)
+_CANONICAL_ENCODER: Final = json.JSONEncoder(
+    ensure_ascii=False, sort_keys=True, separators=(",", ":")
+)
+
+
 def loads(raw: bytes) -> Any:
     """Parse UTF-8 JSON, refusing NaN/Infinity, numbers beyond double range and duplicate keys."""
     try:
@@ -41,12 +54,9 @@ def loads(raw: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise ContractError(Reason.MALFORMED, f"not UTF-8: {exc}") from None
     try:
-        return json.loads(
-            text,
-            parse_constant=_reject_constant,
-            parse_float=_finite_float,
-            object_pairs_hook=_unique_keys,
-        )
+        if text.startswith("\ufeff"):  # as `json.loads` does
+            raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
+        return _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ContractError(Reason.MALFORMED, f"invalid JSON: {exc}") from None
 
@@ -86,7 +96,7 @@ def _write(value: Any, out: list[str]) -> None:  # the full RFC 8785 writer
     elif isinstance(value, str):
         # Python's escaping with ensure_ascii=False is exactly JCS's: \" \\ \b \f \n \r \t and
         # \u00xx (lowercase) for other controls; everything else literal.
-        out.append(json.dumps(value, ensure_ascii=False))
+        out.append(_TEXT_ENCODER.encode(value))
     elif isinstance(value, int):
         try:
             out.append(format_number(float(value)))
@@ -111,7 +121,7 @@ def _write(value: Any, out: list[str]) -> None:  # the full RFC 8785 writer
                 raise TypeError(f"JSON object key {key!r} is not a string")
             if index:
                 out.append(",")
-            out.append(json.dumps(key, ensure_ascii=False))
+            out.append(_TEXT_ENCODER.encode(key))
             out.append(":")
             _write(value[key], out)
         out.append("}")
@@ -123,7 +133,7 @@ def check_encodable(value: Any) -> None:
     """`malformed` for a string holding a lone surrogate (a JSON `\\ud800` escape), which has
     no UTF-8 form and so no canonical form; C-speed, unlike a full `canonicalize`."""
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        _TEXT_ENCODER.encode(value).encode("utf-8")
     except UnicodeEncodeError:
         raise ContractError(Reason.MALFORMED, "string with a lone surrogate") from None
 
@@ -167,7 +177,7 @@ def _plain(value: Any) -> Any:
 def canonicalize(value: Any) -> bytes:
     """The RFC 8785 canonical UTF-8 bytes of a JSON value."""
     try:
-        text = json.dumps(_plain(value), ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+        text = _CANONICAL_ENCODER.encode(_plain(value))
     except _FastPathUnsureError:
         pass
     else:

@@ -91,10 +91,28 @@ def _is_extension_name(name: str) -> bool:
     return _EXTENSION_NAME_RE.fullmatch(name) is not None
 
 
+@dataclass(frozen=True, slots=True)
+class ParsedEvent:
+    """A validated event and the RFC 8785 form of its data, from one parse of the data bytes.
+
+    `canonical_data` is None when the data has no canonical form (e.g. an integer beyond double
+    range); `shared.contract.signing.canonical_bytes` then tells why, where it is needed.
+    """
+
+    event: AgencyEvent
+    canonical_data: bytes | None
+
+
 def parse_event(raw: RawEvent) -> AgencyEvent:
     """Validate the data of a decoded event against its type: the typed event or `malformed`."""
+    return parse_event_canonical(raw).event
+
+
+def parse_event_canonical(raw: RawEvent) -> ParsedEvent:
+    """`parse_event`, keeping the canonical data JSON (which the signature covers) so that it
+    need not be parsed and written again; the checks and their order are the same."""
     value = jcs.loads(raw.data)  # NaN, duplicate keys, bad UTF-8 -> malformed
-    jcs.check_encodable(value)  # lone surrogates -> malformed
+    canonical_data = _canonical_or_none(value)  # lone surrogates -> malformed
     if not isinstance(value, dict):
         raise ContractError(Reason.MALFORMED, "data must be a JSON object")
     event_type = raw.envelope.type
@@ -109,4 +127,15 @@ def parse_event(raw: RawEvent) -> AgencyEvent:
         )
     except ValidationError as exc:
         raise ContractError(Reason.MALFORMED, describe(exc, "")) from None
-    return cast(AgencyEvent, event)
+    return ParsedEvent(cast(AgencyEvent, event), canonical_data)
+
+
+def _canonical_or_none(value: object) -> bytes | None:
+    """The canonical bytes of a parsed value; `malformed` for a lone surrogate (exactly as
+    `jcs.check_encodable`); None when it has no canonical form for another reason, which is
+    reported later, where the canonical form is needed, as before."""
+    try:
+        return jcs.canonicalize(value)
+    except ContractError:
+        jcs.check_encodable(value)
+        return None

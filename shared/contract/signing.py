@@ -21,20 +21,17 @@ from __future__ import annotations
 
 from typing import Final, TypeVar, cast
 
-import nacl.bindings
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from nacl.exceptions import BadSignatureError
 from pydantic import ValidationError
 
 from shared.contract import jcs
 from shared.contract.codec import data_bytes
+from shared.contract.ed25519 import signature_valid
 from shared.contract.events import AgencyEvent, Envelope
 from shared.contract.keys import b64url_decode, b64url_encode
 from shared.contract.reasons import ContractError, Reason
 
 SIGNATURE_VERSION: Final = "planwatch-sig-v1"
-SIGNATURE_BYTES: Final = 64
-PUBLIC_KEY_BYTES: Final = 32
 
 E = TypeVar("E", bound=AgencyEvent)
 
@@ -42,6 +39,17 @@ E = TypeVar("E", bound=AgencyEvent)
 def canonical_bytes(envelope: Envelope, data: bytes, key_id: str | None = None) -> bytes:
     """The bytes an agency signs; `data` is the data JSON (any formatting), `key_id` defaults
     to the envelope's `sigkeyid`."""
+    head = _signed_head(envelope, key_id)
+    return head + jcs.canonicalize(jcs.loads(data))
+
+
+def signed_bytes(envelope: Envelope, canonical_data: bytes, key_id: str | None = None) -> bytes:
+    """`canonical_bytes` for data already in its RFC 8785 form (e.g. from
+    `shared.contract.parsing.parse_event_canonical`): not parsed again."""
+    return _signed_head(envelope, key_id) + canonical_data
+
+
+def _signed_head(envelope: Envelope, key_id: str | None) -> bytes:
     kid = key_id if key_id is not None else envelope.sigkeyid
     if kid is None:
         raise ContractError(Reason.UNSIGNED, "no sigkeyid attribute")
@@ -56,8 +64,7 @@ def canonical_bytes(envelope: Envelope, data: bytes, key_id: str | None = None) 
         envelope.datacontenttype,
         kid,
     )
-    head = "".join(line + "\n" for line in lines).encode("utf-8")
-    return head + jcs.canonicalize(jcs.loads(data))
+    return "".join(line + "\n" for line in lines).encode("utf-8")
 
 
 def sign(event: E, private_key: Ed25519PrivateKey, key_id: str) -> E:
@@ -92,22 +99,6 @@ def verify(envelope: Envelope, data: bytes, public_key: Ed25519PublicKey) -> boo
     return signature_valid(
         public_key.public_bytes_raw(), signature, canonical_bytes(envelope, data)
     )
-
-
-def signature_valid(public_key: bytes, signature: bytes, message: bytes) -> bool:
-    """Ed25519 verification of raw bytes (32-byte key, 64-byte signature).
-
-    Through libsodium (PyNaCl), which verifies about twice as fast as OpenSSL on the project's
-    machines and is the stricter of the two (it refuses small-order keys and non-canonical
-    signatures); signing and key files stay with `cryptography`.
-    """
-    if len(signature) != SIGNATURE_BYTES or len(public_key) != PUBLIC_KEY_BYTES:
-        return False
-    try:
-        nacl.bindings.crypto_sign_open(signature + message, public_key)
-    except BadSignatureError:
-        return False
-    return True
 
 
 def check_signature(envelope: Envelope, data: bytes, public_key: Ed25519PublicKey) -> None:
