@@ -11,8 +11,10 @@ own topic, in batches of at most `--batch` records, on the same machine and serv
 - `ingest`: the service itself (`create_app`, in this process): decode, verify signatures,
   check against the catalog, one `insert_many`, publish every accepted event, commit.
 
-Throughput runs from the first batch's start to the last batch's end (start-up excluded).
-Per-batch latency is one batch's processing until committed. Goal: ingest >= 0.5 x floor.
+Throughput runs from the first batch's arrival to the last batch's commit (start-up
+excluded). Per-batch latency runs from a batch's arrival at the handler until it is committed
+(ingest judges a batch while the previous one is stored and published, so that includes any
+wait for it). Goal: ingest >= 0.5 x floor.
 Peak RSS is the process's (producer, floor and service share it). Results: JSON in
 bench/results/ and a table. Durability: FerretDB v1.24 on SQLite (WAL, default synchronous).
 """
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import os
 import platform
@@ -55,6 +58,7 @@ from shared.contract.signing import sign
 from shared.domain.catalog import Kind
 from shared.kafka_admin import ensure_topics
 from shared.runtime import kafka as runtime_kafka
+from shared.runtime.consumer import StagedConsumer
 from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings
 from shared.topics import PARTITIONS, PROGRESS
 
@@ -213,16 +217,29 @@ async def ingest(
     spans: list[tuple[float, float, int]] = []
     finished = asyncio.Event()
     original = runtime_kafka.DurableBatchProcessor.process
+    original_consume = StagedConsumer.consume
+    arrived: dict[int, float] = {}  # batch (its record list) -> when the handler got it
+
+    async def arriving(self: Any, msg: Any) -> None:
+        arrived[id(msg.raw_message)] = time.perf_counter()
+        await original_consume(self, msg)
 
     async def timed(self: Any, consumer: Any, records: Any, work: Any) -> bool:
-        started = time.perf_counter()
+        # A batch is judged before its durable stage (while the previous one settles), so
+        # its span starts when it arrived, not when process() starts.
+        started = arrived.pop(id(records), None) or time.perf_counter()
         result = await original(self, consumer, records, work)
         spans.append((started, time.perf_counter(), len(records)))
         if sum(n for _, _, n in spans) >= len(triples):
             finished.set()
         return result
 
+    # Produced before the service starts, as for the floor: the service's rate is not bound by
+    # (nor sharing its event loop with) the producer.
+    await ensure_topics(bootstrap, {settings.input_topic: PARTITIONS[PROGRESS]})
+    await produce(bootstrap, settings.input_topic, triples)
     runtime_kafka.DurableBatchProcessor.process = timed  # type: ignore[method-assign]
+    StagedConsumer.consume = arriving  # type: ignore[method-assign]
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings),
@@ -244,7 +261,6 @@ async def ingest(
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
-        await produce(bootstrap, settings.input_topic, triples)
         await asyncio.wait_for(finished.wait(), 600)
         stored = await client[database]["reports"].count_documents({})
         assert stored == len(triples), f"stored {stored} of {len(triples)}"
@@ -252,6 +268,7 @@ async def ingest(
         server.should_exit = True
         await asyncio.wait_for(task, 60)
         runtime_kafka.DurableBatchProcessor.process = original  # type: ignore[method-assign]
+        StagedConsumer.consume = original_consume  # type: ignore[method-assign]
         await client.drop_database(database)
         await client.close()
         keys_file.unlink(missing_ok=True)
@@ -263,6 +280,10 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
     tag = uuid.uuid4().hex[:8]
     prepared = time.perf_counter()
     triples, docs, keys = make_events(args.events, tag)
+    # The prepared events are the benchmark's, not the rows': kept out of the collector's way
+    # for both rows alike.
+    gc.collect()
+    gc.freeze()
     print(f"prepared {len(triples)} signed events in {time.perf_counter() - prepared:.1f} s")
     floor_topic = f"bench.{tag}.floor"
     await ensure_topics(endpoints.kafka_bootstrap, {floor_topic: PARTITIONS[PROGRESS]})

@@ -19,7 +19,7 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.ingest.config import IngestSettings
 from services.ingest.http_door import build_router
-from services.ingest.intake import Intake, Topics
+from services.ingest.intake import Intake, JudgedBatch, Topics
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
@@ -30,7 +30,7 @@ from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.keys import KeyStatus
 from shared.kafka_admin import ensure_topics
-from shared.runtime.consumer import DurableConsumer
+from shared.runtime.consumer import DurableConsumer, StagedConsumer
 from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
     Record,
@@ -112,18 +112,25 @@ def create_app(settings: IngestSettings) -> FastAPI:
         host.on_start.append(verifier.start)
         host.on_stop.append(verifier.stop)
 
-    async def work(records: Sequence[Record]) -> None:
-        await intake.kafka_batch(records)
+    async def judge(records: Sequence[Record]) -> tuple[float, JudgedBatch]:
+        return time.monotonic(), await intake.judge_kafka(records)
+
+    async def settle(judged: tuple[float, JudgedBatch]) -> None:
+        started, batch = judged
+        await intake.settle_kafka(batch)
+        metrics.batch_duration.observe(time.monotonic() - started)
+        metrics.batch_size.observe(len(batch.records))
+
+    # A batch is judged while the one before it is stored, published and committed.
+    staged = StagedConsumer(durable, judge, settle)
+    host.on_stopping.append(staged.drain)
 
     @durable.subscriber(
         settings.input_topic,
         group_id=settings.group_id,
     )
     async def consume(msg: KafkaMessage) -> None:
-        started = time.monotonic()
-        await durable.consume(msg, work)
-        metrics.batch_duration.observe(time.monotonic() - started)
-        metrics.batch_size.observe(len(msg.raw_message))
+        await staged.consume(msg)
 
     router = build_router(
         intake,

@@ -113,6 +113,15 @@ class _Judged:
     raw: RawEvent | None
 
 
+@dataclass(frozen=True, slots=True)
+class JudgedBatch:
+    """A Kafka batch after the checks: each record's verdict, judged at `now`."""
+
+    records: Sequence[Record]
+    judged: list[_Judged]
+    now: datetime
+
+
 def _internal_error(raw: RawEvent, exc: Exception) -> Rejected:
     log.exception("validation failed unexpectedly", event_id=raw.envelope.id)
     message = f"internal validation error: {exc!r}"
@@ -214,8 +223,19 @@ class Intake:
 
     async def kafka_batch(self, records: Sequence[Record]) -> list[EventResult]:
         """Process one batch until its effects are durable; raises only transient errors."""
+        return await self.settle_kafka(await self.judge_kafka(records))
+
+    async def judge_kafka(self, records: Sequence[Record]) -> JudgedBatch:
+        """The first stage: every record decoded and judged (no store, no Kafka)."""
         now = self.clock()
         judged = await self._judge_all([self._decode_kafka(record) for record in records], now)
+        return JudgedBatch(records, judged, now)
+
+    async def settle_kafka(self, batch: JudgedBatch) -> list[EventResult]:
+        """The second stage: store the accepted events, publish, dead-letter; idempotent, so
+        it may run again on the same judged batch after a transient failure."""
+        records, now = batch.records, batch.now
+        judged = [_Judged(item.verdict, item.raw) for item in batch.judged]  # settling edits
         results, published = await self._store_accepted(judged)
         for index, stored in (await self._recheck_stored(judged)).items():
             results[index] = EventResult(Status.DUPLICATE, stored.event_id)

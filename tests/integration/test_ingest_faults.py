@@ -97,7 +97,7 @@ async def test_sigkill_mid_stream_then_restart_stores_every_event_exactly_once(
         kafka_bootstrap, mongodb_uri, unique_id, write_keys_file(tmp_path / "k"), free_tcp_port()
     )
     await setup.create_topics()
-    events = valid_events("kill", 6000)
+    events = valid_events("kill", 12_000)
     sent = [f"kill-{i}" for i in range(len(events))]
     await produce(setup.bootstrap, setup.input_topic, events)
     client: AsyncMongoClient[MongoDoc] = AsyncMongoClient(mongodb_uri, tz_aware=True)

@@ -38,6 +38,12 @@ class FakeRecord:
 class FakeConsumer:
     commits: list[dict[TopicPartition, int]] = field(default_factory=list)
     seeks: list[tuple[TopicPartition, int]] = field(default_factory=list)
+    assigned: set[TopicPartition] = field(
+        default_factory=lambda: {TopicPartition("t", 0), TopicPartition("t", 1)}
+    )
+
+    def assignment(self) -> set[TopicPartition]:
+        return self.assigned
 
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
