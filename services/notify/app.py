@@ -7,7 +7,6 @@ notifications through `Senders`, retry, dead-letter) → webhooks, SMTP, Kafka, 
 
 from __future__ import annotations
 
-import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -26,6 +25,7 @@ from services.notify.deliveries import DeliveryWorker
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.receivers import KafkaConfig
 from services.notify.flushing import Flusher
+from services.notify.group_locks import KeyedLocks
 from services.notify.intake import AlertIntake
 from services.notify.loop import FlushLoop
 from services.notify.metrics import NotifyMetrics
@@ -72,7 +72,7 @@ def build_service(
     clock = clock or WallClock()
     metrics = NotifyMetrics(registry)
     store = NotifyStore(db)
-    lock = asyncio.Lock()  # one writer of groups at a time: intake or flush
+    locks = KeyedLocks()  # per group: intake, its flush and its deliveries' endings
     delivery = settings.delivery
     http_client = httpx.AsyncClient(
         timeout=httpx.Timeout(delivery.http_timeout_s),
@@ -88,7 +88,7 @@ def build_service(
         publish_timeout_s=settings.kafka.publish_timeout_s,
         clock=clock.now,
     )
-    flusher = Flusher(config, store, clock, lock, metrics)
+    flusher = Flusher(config, store, clock, locks, metrics)
     worker = DeliveryWorker(
         config,
         store,
@@ -109,7 +109,7 @@ def build_service(
         store=store,
         clock=clock,
         metrics=metrics,
-        intake=AlertIntake(config, store, clock, lock, metrics),
+        intake=AlertIntake(config, store, clock, locks, metrics),
         flusher=flusher,
         worker=worker,
         loop=FlushLoop(flusher, worker, clock, settings.tick_s),

@@ -11,7 +11,6 @@ notifications ended (as an Alertmanager group waits for its pipeline).
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -22,6 +21,7 @@ from services.notify.domain.grouping import flush, flush_due, remove_notified_re
 from services.notify.domain.inhibit import inhibited
 from services.notify.domain.pipeline import Notification, prepare_notifications
 from services.notify.domain.silences import Silence, silenced
+from services.notify.group_locks import KeyedLocks
 from services.notify.metrics import NotifyMetrics
 from services.notify.records import GroupRecord, Inflight, PendingNotification, pending_id
 from services.notify.store import NotifyStore
@@ -47,13 +47,13 @@ class Flusher:
         config: RoutingConfig,
         store: NotifyStore,
         clock: Clock,
-        lock: asyncio.Lock,
+        locks: KeyedLocks,
         metrics: NotifyMetrics,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
-        self.lock = lock
+        self.locks = locks
         self.metrics = metrics
 
     async def flush_due(self, now: datetime) -> int:
@@ -74,7 +74,7 @@ class Flusher:
     async def _flush_one(
         self, gid: str, firing: list[Alert], silences: list[Silence], now: datetime
     ) -> int:
-        async with self.lock:
+        async with self.locks.hold(gid):
             record = await self.store.group(gid)  # again, under the lock: intake may have run
             if record is None or record.inflight is not None or not flush_due(record.state, now):
                 return 0
@@ -105,8 +105,11 @@ class Flusher:
                 await self.store.add_pending(item)
             seq = record.seq + 1
             if pending:
+                # Only alerts with an end can leave the group when the flush closes
+                # (remove_notified_resolved): the firing ones are not kept twice.
+                ended = [a for a in snapshot if a.ends_at is not None]
                 inflight = Inflight(
-                    seq=record.seq, at=now, snapshot=snapshot, notifications=[p.id for p in pending]
+                    seq=record.seq, at=now, snapshot=ended, notifications=[p.id for p in pending]
                 )
                 await self.store.save_flush(state, seq, inflight)
                 log.info(
@@ -116,7 +119,8 @@ class Flusher:
                 )
             else:
                 await self.store.save_flush(state, seq, None)
-                await self._close(state.id, snapshot, succeeded=True, now=now)
+                saved = record.model_copy(update={"state": state, "seq": seq, "inflight": None})
+                await self._close(saved, snapshot, succeeded=True, now=now)
             return len(pending)
 
     def _count_muted(
@@ -154,7 +158,7 @@ class Flusher:
     async def notification_ended(self, pending: PendingNotification, *, succeeded: bool) -> None:
         """Called once a pending notification was delivered, dead-lettered or dropped (and
         removed from the pending collection). The last one to end closes the flush."""
-        async with self.lock:
+        async with self.locks.hold(pending.group_id):
             record = await self.store.group(pending.group_id)
             if record is None or record.inflight is None:
                 return
@@ -167,18 +171,15 @@ class Flusher:
             for other in inflight.notifications:
                 if other != pending.id and await self.store.pending_one(other) is not None:
                     return
-            await self._close(
-                record.id, inflight.snapshot, succeeded=not failed, now=self.clock.now()
-            )
+            await self._close(record, inflight.snapshot, succeeded=not failed, now=self.clock.now())
 
     async def _close(
-        self, gid: str, snapshot: list[Alert], *, succeeded: bool, now: datetime
+        self, record: GroupRecord, snapshot: list[Alert], *, succeeded: bool, now: datetime
     ) -> None:
-        """End a flush: if every integration succeeded, its resolved alerts leave the group
-        (unless they changed since); an empty group is deleted."""
-        record = await self.store.group(gid)
-        if record is None:
-            return
+        """End a flush (the caller holds the group's lock and has just read `record`): if
+        every integration succeeded, its resolved alerts leave the group (unless they changed
+        since); an empty group is deleted."""
+        gid = record.id
         state = record.state
         if succeeded:
             state = remove_notified_resolved(state, snapshot, now)

@@ -10,17 +10,17 @@ A transition whose id was applied, or older than the last applied one, is droppe
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from enum import StrEnum
 
 from services.notify.clock import Clock
-from services.notify.domain.alert import alert_from_event
+from services.notify.domain.alert import Alert, alert_from_event
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.pipeline import dispatch, target_group_ids
+from services.notify.group_locks import KeyedLocks
 from services.notify.metrics import NotifyMetrics
-from services.notify.records import RECENT_IDS
+from services.notify.records import RECENT_IDS, FingerprintRecord
 from services.notify.store import NotifyStore
 from shared.contract.alert_event import AlertEvent, AlertEventError, decode_alert_event
 from shared.runtime.kafka import Record
@@ -42,13 +42,13 @@ class AlertIntake:
         config: RoutingConfig,
         store: NotifyStore,
         clock: Clock,
-        lock: asyncio.Lock,
+        locks: KeyedLocks,
         metrics: NotifyMetrics,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
-        self.lock = lock
+        self.locks = locks
         self.metrics = metrics
 
     async def apply_records(self, records: Sequence[Record]) -> list[IntakeResult]:
@@ -73,21 +73,26 @@ class AlertIntake:
 
     async def apply(self, event: AlertEvent) -> IntakeResult:
         with bound(alert_id=event.id, fingerprint=event.fingerprint):
-            async with self.lock:
-                result = await self._apply_locked(event)
+            # The fingerprint's lock first (its record says which groups it is in), then the
+            # locks of every group the alert may touch.
+            async with self.locks.hold(f"alert:{event.fingerprint}"):
+                record = await self.store.fingerprint(event.fingerprint)
+                alert = alert_from_event(event)
+                wanted = target_group_ids(self.config, alert.labels)
+                async with self.locks.hold(*wanted, *record.groups):
+                    result = await self._apply_locked(event, alert, record, wanted)
             self.metrics.alerts_received.labels(result.value).inc()
             log.info("alert event", result=result.value, transition=event.transition.value)
             return result
 
-    async def _apply_locked(self, event: AlertEvent) -> IntakeResult:
-        alert = alert_from_event(event)
+    async def _apply_locked(
+        self, event: AlertEvent, alert: Alert, record: FingerprintRecord, wanted: list[str]
+    ) -> IntakeResult:
         now = self.clock.now()
-        record = await self.store.fingerprint(alert.fingerprint)
         if event.id in record.ids:
             return IntakeResult.DUPLICATE
         if record.applied_at is not None and alert.updated_at < record.applied_at:
             return IntakeResult.STALE
-        wanted = target_group_ids(self.config, alert.labels)
         existing: dict[str, GroupState] = {}
         for gid in dict.fromkeys([*wanted, *record.groups]):
             stored = await self.store.group(gid)

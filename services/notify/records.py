@@ -24,7 +24,8 @@ RECENT_IDS = 32  # transition ids remembered per fingerprint
 
 class Inflight(BaseModel):
     """A flush whose notifications are pending: once every one of them ended, the resolved
-    alerts of `snapshot` leave the group if all succeeded (Alertmanager's rule)."""
+    alerts of `snapshot` leave the group if all succeeded (Alertmanager's rule). `snapshot`
+    holds the flush's alerts that have an end: a firing one cannot leave at the close."""
 
     model_config = ConfigDict(frozen=True)
 

@@ -64,13 +64,14 @@ class NotifyStore:
     def __init__(self, db: AsyncDatabase[Document]) -> None:
         self.db = db
         # FerretDB's SQLite backend has one writer: many writes at once only collide and wait
-        # in SQLite's busy handler. So at most three at once (the three kinds each delivery
-        # writes can proceed side by side), and each kind is group-committed: the writes of
-        # concurrent deliveries go out together. Reads do not block in WAL mode.
+        # in SQLite's busy handler. So at most three at once, and the kinds each delivery
+        # writes (log entry, attempt, pending removal, the flush's close) are group-committed:
+        # the writes of concurrent deliveries go out together. Reads do not block in WAL mode.
         self.write_slots = asyncio.Semaphore(3)
         self._log_entries = GroupCommit(self._write_log_entries)
         self._attempts = GroupCommit(self._write_attempts)
         self._deletes = GroupCommit(self._delete_pending)
+        self._closed_flushes = GroupCommit(self._write_closed_flushes)
         # Pending notifications this process inserted and has not tried to send yet: no
         # earlier process can have sent them, so their first try needs no log lookup.
         self._never_tried: set[str] = set()
@@ -134,7 +135,10 @@ class NotifyStore:
         update: Document = {"$set": {"state": _json(state), "inflight": None}}
         if forget:
             update["$unset"] = {f"arrived.{fp}": "" for fp in forget}
-        await self._write(lambda: self.db[GROUPS].update_one({"_id": state.id}, update))
+        await self._closed_flushes.submit({"q": {"_id": state.id}, "u": update})
+
+    async def _write_closed_flushes(self, updates: list[Document]) -> None:
+        await self._command_without_write_errors(GROUPS, updates)
 
     # -- fingerprints -------------------------------------------------------------------------
 
