@@ -35,7 +35,7 @@ class DeliverySettings(BaseModel):
     max_attempts: int = Field(10, ge=1)
     max_age_s: float = Field(86400.0, gt=0)
     http_timeout_s: float = Field(10.0, gt=0)
-    concurrency: int = Field(32, ge=1, le=1024)  # deliveries in flight at once
+    concurrency: int = Field(32, ge=1, le=1024)  # sends (HTTP, SMTP, Kafka) in flight at once
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(

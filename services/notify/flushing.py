@@ -111,15 +111,17 @@ class Flusher:
                 inflight = Inflight(
                     seq=record.seq, at=now, snapshot=ended, notifications=[p.id for p in pending]
                 )
-                await self.store.save_flush(state, seq, inflight)
+                await self.store.save_flush(
+                    record.model_copy(update={"state": state, "seq": seq, "inflight": inflight})
+                )
                 log.info(
                     "group flushed",
                     notifications=[(p.integration, p.reason) for p in pending],
                     alerts=len(snapshot),
                 )
             else:
-                await self.store.save_flush(state, seq, None)
                 saved = record.model_copy(update={"state": state, "seq": seq, "inflight": None})
+                await self.store.save_flush(saved)
                 await self._close(saved, snapshot, succeeded=True, now=now)
             return len(pending)
 
@@ -159,7 +161,7 @@ class Flusher:
         """Called once a pending notification was delivered, dead-lettered or dropped (and
         removed from the pending collection). The last one to end closes the flush."""
         async with self.locks.hold(pending.group_id):
-            record = await self.store.group(pending.group_id)
+            record = await self.store.flushing_group(pending.group_id)
             if record is None or record.inflight is None:
                 return
             inflight = record.inflight

@@ -18,7 +18,7 @@ from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
 from services.notify.group_commit import GroupCommit
-from services.notify.records import FingerprintRecord, GroupRecord, Inflight, PendingNotification
+from services.notify.records import FingerprintRecord, GroupRecord, PendingNotification
 from shared.runtime.mongo import Document
 
 GROUPS = "notify_groups"
@@ -34,6 +34,7 @@ REJECTED = "notify_rejected_alerts"
 T = TypeVar("T")
 _BUSY = ("SQLITE_BUSY", "database is locked")
 _DUPLICATE_KEY = 11000
+_MAX_UNLOGGED = 100_000  # past this, absent log entries are not remembered (writes upsert)
 
 
 async def _busy(operation: Callable[[], Awaitable[T]], *, tries: int = 40) -> T:
@@ -75,6 +76,10 @@ class NotifyStore:
         # Pending notifications this process inserted and has not tried to send yet: no
         # earlier process can have sent them, so their first try needs no log lookup.
         self._never_tried: set[str] = set()
+        # Groups as this process last wrote them with a flush in flight (until it closes).
+        self._flushing: dict[str, GroupRecord] = {}
+        # Log entries looked up and absent: the first write of each is an insert.
+        self._unlogged: set[str] = set()
 
     async def _read(self, operation: Callable[[], Awaitable[T]]) -> T:
         return await _busy(operation)
@@ -96,6 +101,7 @@ class NotifyStore:
         self, state: GroupState, fingerprint: str, arrived: datetime
     ) -> None:
         """The group's state after an incoming alert (its flush bookkeeping is left alone)."""
+        self._flushing.pop(state.id, None)
         await self._write(
             lambda: self.db[GROUPS].update_one(
                 {"_id": state.id},
@@ -107,21 +113,33 @@ class NotifyStore:
             )
         )
 
-    async def save_flush(self, state: GroupState, seq: int, inflight: Inflight | None) -> None:
+    async def save_flush(self, saved: GroupRecord) -> None:
+        """The group after a flush: its state, `seq` and the flush in flight (the caller holds
+        the group's lock, read the record under it, and passes what it is now)."""
+        self._flushing.pop(saved.id, None)
+        inflight = saved.inflight
         await self._write(
             lambda: self.db[GROUPS].update_one(
-                {"_id": state.id},
+                {"_id": saved.id},
                 {
                     "$set": {
-                        "state": _json(state),
-                        "seq": seq,
+                        "state": _json(saved.state),
+                        "seq": saved.seq,
                         "inflight": None if inflight is None else _json(inflight),
                     }
                 },
             )
         )
+        if inflight is not None:
+            self._flushing[saved.id] = saved
+
+    async def flushing_group(self, gid: str) -> GroupRecord | None:
+        """`group(gid)`, from memory when this process wrote it last, with a flush in flight
+        (notify runs as one replica: nothing else writes its groups)."""
+        return self._flushing.get(gid) or await self.group(gid)
 
     async def mark_inflight_failed(self, gid: str) -> None:
+        self._flushing.pop(gid, None)
         await self._write(
             lambda: self.db[GROUPS].update_one({"_id": gid}, {"$set": {"inflight.failed": True}})
         )
@@ -129,6 +147,7 @@ class NotifyStore:
     async def finish_flush(self, state: GroupState, forget: list[str]) -> None:
         """Clear the in-flight flush with the group's new state, or delete an empty group.
         `forget`: fingerprints no longer in the group (their arrival times go)."""
+        self._flushing.pop(state.id, None)
         if state.is_empty():
             await self._write(lambda: self.db[GROUPS].delete_one({"_id": state.id}))
             return
@@ -138,7 +157,7 @@ class NotifyStore:
         await self._closed_flushes.submit({"q": {"_id": state.id}, "u": update})
 
     async def _write_closed_flushes(self, updates: list[Document]) -> None:
-        await self._command_without_write_errors(GROUPS, updates)
+        await self._update_each(GROUPS, updates)
 
     # -- fingerprints -------------------------------------------------------------------------
 
@@ -159,10 +178,11 @@ class NotifyStore:
     # -- notification log ---------------------------------------------------------------------
 
     async def log_entry(self, group_key: str, integration: str) -> LogEntry | None:
-        doc = await self._read(
-            lambda: self.db[NFLOG].find_one({"_id": nflog_id(group_key, integration)})
-        )
+        lid = nflog_id(group_key, integration)
+        doc = await self._read(lambda: self.db[NFLOG].find_one({"_id": lid}))
         if doc is None:
+            if len(self._unlogged) < _MAX_UNLOGGED:
+                self._unlogged.add(lid)
             return None
         doc.pop("_id")
         return LogEntry.model_validate(doc)
@@ -171,20 +191,44 @@ class NotifyStore:
         await self._log_entries.submit(entry)
 
     async def _write_log_entries(self, entries: list[LogEntry]) -> None:
-        # One `update` command of upserts (in order: the later entry for a key wins). PyMongo's
-        # bulk_write cannot read FerretDB's reply to upserts (no nModified), hence the command.
-        updates = [
-            {"q": {"_id": nflog_id(e.group_key, e.integration)}, "u": _json(e), "upsert": True}
-            for e in entries
-        ]
-        await self._command_without_write_errors(NFLOG, updates)
+        """The first entry of a (group, integration) this process found absent is inserted
+        (one insert for the batch: a fraction of an upsert's cost on FerretDB); the others, and
+        any insert that finds the entry there after all, are upserted, in order."""
+        fresh: list[Document] = []
+        updates: list[Document] = []
+        for entry in entries:
+            lid = nflog_id(entry.group_key, entry.integration)
+            if lid in self._unlogged and all(doc["_id"] != lid for doc in fresh):
+                fresh.append({"_id": lid, **_json(entry)})
+            else:
+                updates.append({"q": {"_id": lid}, "u": _json(entry), "upsert": True})
+        if fresh:
+            try:
+                await self._write(lambda: self.db[NFLOG].insert_many(fresh, ordered=False))
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                    raise
+                there = [fresh[error["index"]] for error in errors]
+                updates[:0] = [{"q": {"_id": d["_id"]}, "u": d, "upsert": True} for d in there]
+            self._unlogged.difference_update(doc["_id"] for doc in fresh)
+        if updates:
+            await self._update_each(NFLOG, updates)
 
-    async def _command_without_write_errors(self, collection: str, updates: list[Document]) -> None:
-        """One `update` command of several statements, applied in order."""
-        command = {"update": collection, "updates": updates, "ordered": True}
-        reply = await self._write(lambda: self.db.command(command))
-        if reply.get("writeErrors"):
-            raise OperationFailure(f"{collection}: update failed: {reply['writeErrors']}")
+    async def _update_each(self, collection: str, updates: list[Document]) -> None:
+        """Each update statement as its own command, in order, holding one write slot. One
+        command of many statements would save round trips, but FerretDB 1.24 keeps each
+        statement's read open until the command ends: past its pool of 100 connections it
+        deadlocks (a command that never answers)."""
+
+        async def each() -> None:
+            for update in updates:
+                command = {"update": collection, "updates": [update], "ordered": True}
+                reply = await self.db.command(command)
+                if reply.get("writeErrors"):
+                    raise OperationFailure(f"{collection}: update failed: {reply['writeErrors']}")
+
+        await self._write(each)
 
     # -- pending notifications ----------------------------------------------------------------
 
@@ -245,7 +289,7 @@ class NotifyStore:
             if any(error.get("code") != _DUPLICATE_KEY for error in errors):
                 raise
             again = [attempts[error["index"]] for error in errors]
-            await self._command_without_write_errors(
+            await self._update_each(
                 ATTEMPTS, [{"q": {"_id": doc["_id"]}, "u": doc} for doc in again]
             )
 

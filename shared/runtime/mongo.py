@@ -43,6 +43,7 @@ def make_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
         settings.uri.get_secret_value(),
         serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
         connectTimeoutMS=settings.server_selection_timeout_ms,
+        socketTimeoutMS=settings.socket_timeout_ms,
         tz_aware=True,
         appname="planwatch",
     )

@@ -30,6 +30,8 @@ class MongoSettings(BaseSettings):
     database: str = "planwatch"
     # Fail fast and let the service retry with backoff, rather than block 30 s in the driver.
     server_selection_timeout_ms: int = Field(3_000, ge=100)
+    # A command that gets no answer fails (and is retried) instead of holding its batch forever.
+    socket_timeout_ms: int = Field(60_000, ge=1_000)
 
 
 class HttpSettings(BaseSettings):

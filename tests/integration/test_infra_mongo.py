@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -64,3 +65,18 @@ async def test_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[MongoDoc])
     else:  # MongoDB: an _id lookup is served by the _id index
         assert "COLLSCAN" not in str(planner["winningPlan"]), planner
     assert await things.find_one({"_id": "t42"}) == {"_id": "t42", "n": 42}
+
+
+async def test_an_update_of_many_statements_answers(mongo_db: AsyncDatabase[MongoDoc]) -> None:
+    """Unpatched FerretDB 1.24 keeps every statement's query open until the command ends and
+    deadlocks past its 100 pooled connections; tools/ferretdb/patches closes each one."""
+    things = mongo_db["many"]
+    await things.insert_many([{"_id": f"m{n}", "n": 0} for n in range(300)])
+    updates = [{"q": {"_id": f"m{n}"}, "u": {"$set": {"n": n}}} for n in range(300)]
+
+    async def update_all() -> None:
+        reply = await mongo_db.command({"update": "many", "updates": updates, "ordered": False})
+        assert reply["n"] == 300, reply
+
+    await asyncio.wait_for(asyncio.gather(*(update_all() for _ in range(3))), 60)
+    assert await things.count_documents({"n": 299}) == 1
