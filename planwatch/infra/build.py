@@ -49,7 +49,8 @@ def require_tool(name: str) -> str:
     return found
 
 
-def _run(argv: list[str], cwd: Path, env: dict[str, str] | None, what: str) -> None:
+def _run(argv: list[str], cwd: Path, env: dict[str, str] | None, what: str) -> str:
+    """Run a build step; its standard output, or BuildError with the tail of its output."""
     result = subprocess.run(
         argv,
         cwd=cwd,
@@ -62,6 +63,7 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str] | None, what: str) -> N
     if result.returncode != 0:
         tail = "\n".join((result.stdout + result.stderr).splitlines()[-40:])
         raise BuildError(f"{what} failed (exit {result.returncode}): {' '.join(argv)}\n{tail}")
+    return result.stdout
 
 
 def kafka_libs_ready() -> bool:
@@ -103,18 +105,8 @@ def ferretdb_ready() -> bool:
 def _patched_ferretdb(go: str, env: dict[str, str]) -> Path:
     """A fresh copy of FerretDB's module with our patches applied; returns a go.mod for
     `go build -modfile` that points the module at it (tools/ferretdb/go.mod stays as is)."""
-    downloaded = subprocess.run(
-        [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"],
-        cwd=FERRETDB_DIR,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if downloaded.returncode != 0:
-        raise BuildError(f"go mod download {FERRETDB_MODULE} failed:\n{downloaded.stderr[-2000:]}")
-    module = Path(json.loads(downloaded.stdout)["Dir"])
+    argv = [go, "mod", "download", "-json", f"{FERRETDB_MODULE}@{FERRETDB_VERSION}"]
+    module = Path(json.loads(_run(argv, FERRETDB_DIR, env, "go mod download"))["Dir"])
     shutil.rmtree(_FERRETDB_BUILD, ignore_errors=True)
     if _FERRETDB_BUILD.exists():
         raise BuildError(f"could not remove the previous build tree {_FERRETDB_BUILD}")

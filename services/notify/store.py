@@ -203,17 +203,22 @@ class NotifyStore:
             else:
                 updates.append({"q": {"_id": lid}, "u": _json(entry), "upsert": True})
         if fresh:
-            try:
-                await self._write(lambda: self.db[NFLOG].insert_many(fresh, ordered=False))
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-                    raise
-                there = [fresh[error["index"]] for error in errors]
-                updates[:0] = [{"q": {"_id": d["_id"]}, "u": d, "upsert": True} for d in there]
+            there = await self._insert_new(NFLOG, fresh)
+            updates[:0] = [{"q": {"_id": d["_id"]}, "u": d, "upsert": True} for d in there]
             self._unlogged.difference_update(doc["_id"] for doc in fresh)
         if updates:
             await self._update_each(NFLOG, updates)
+
+    async def _insert_new(self, collection: str, docs: list[Document]) -> list[Document]:
+        """One unordered insert; returns the documents whose `_id` was there already."""
+        try:
+            await self._write(lambda: self.db[collection].insert_many(docs, ordered=False))
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
+                raise
+            return [docs[error["index"]] for error in errors]
+        return []
 
     async def _update_each(self, collection: str, updates: list[Document]) -> None:
         """Each update statement as its own command, in order, holding one write slot. One
@@ -282,13 +287,8 @@ class NotifyStore:
     async def _write_attempts(self, attempts: list[Document]) -> None:
         """Insert the batch; an attempt already recorded (its step re-run after a crash) is
         replaced by the newer record."""
-        try:
-            await self._write(lambda: self.db[ATTEMPTS].insert_many(attempts, ordered=False))
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(error.get("code") != _DUPLICATE_KEY for error in errors):
-                raise
-            again = [attempts[error["index"]] for error in errors]
+        again = await self._insert_new(ATTEMPTS, attempts)
+        if again:
             await self._update_each(
                 ATTEMPTS, [{"q": {"_id": doc["_id"]}, "u": doc} for doc in again]
             )
