@@ -272,6 +272,8 @@ class NotifyStore:
 
     async def delete_pending(self, pid: str) -> None:
         await self._deletes.submit(pid)
+        # Ended without a send (recorded only, dead-lettered before a try): not kept forever.
+        self._never_tried.discard(pid)
 
     async def _delete_pending(self, pids: list[str]) -> None:
         # Exact-`_id` statements in one command (an `$in` filter would make FerretDB scan).
