@@ -2,9 +2,10 @@
 
 Each caller still waits until its own write is durable (and sees its error), so the crash
 ordering of the delivery steps is unchanged; what changes is that 32 deliveries finishing at
-about the same time cost one round trip and, on FerretDB's SQLite backend, one transaction
-instead of 32 competing ones. No timer: the first write goes out at once, and whatever queues
-up while it is in flight goes out together next.
+about the same time take one write slot in turn instead of 32 writes competing for FerretDB's
+single SQLite writer (and an insert of them all is one command and one transaction). No
+timer: the first write goes out at once, and whatever queues up while it is in flight goes
+out together next.
 """
 
 from __future__ import annotations

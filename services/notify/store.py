@@ -194,18 +194,18 @@ class NotifyStore:
         """The first entry of a (group, integration) this process found absent is inserted
         (one insert for the batch: a fraction of an upsert's cost on FerretDB); the others, and
         any insert that finds the entry there after all, are upserted, in order."""
-        fresh: list[Document] = []
+        fresh: dict[str, Document] = {}
         updates: list[Document] = []
         for entry in entries:
             lid = nflog_id(entry.group_key, entry.integration)
-            if lid in self._unlogged and all(doc["_id"] != lid for doc in fresh):
-                fresh.append({"_id": lid, **_json(entry)})
+            if lid in self._unlogged and lid not in fresh:
+                fresh[lid] = {"_id": lid, **_json(entry)}
             else:
                 updates.append({"q": {"_id": lid}, "u": _json(entry), "upsert": True})
         if fresh:
-            there = await self._insert_new(NFLOG, fresh)
+            there = await self._insert_new(NFLOG, list(fresh.values()))
             updates[:0] = [{"q": {"_id": d["_id"]}, "u": d, "upsert": True} for d in there]
-            self._unlogged.difference_update(doc["_id"] for doc in fresh)
+            self._unlogged.difference_update(fresh)
         if updates:
             await self._update_each(NFLOG, updates)
 
