@@ -7,9 +7,7 @@ polling, switches language; screenshots go to test-artifacts/.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import date, datetime, timedelta
@@ -26,6 +24,7 @@ from shared.catalog import load_catalog
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.kafka_admin import ensure_topics
+from tests.integration.scoring_support import ScoringProcess, Topics, scoring_env
 from tests.unit.scoring_streams import event, plan_stream
 
 pytestmark = pytest.mark.integration
@@ -55,37 +54,6 @@ def chromium() -> str:
     return CHROMIUM
 
 
-class Scoring:
-    """`python -m services.scoring.main` on its own topics, group, database and port."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env, self.port, self.log = env, port, log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.scoring.main"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-
 @pytest_asyncio.fixture
 async def scoring(
     kafka_bootstrap: str,
@@ -95,31 +63,21 @@ async def scoring(
     unique_id: str,
     free_port: int,
     tmp_path: Path,
-) -> AsyncIterator[tuple[Scoring, str]]:
-    topics = {k: f"test.{unique_id}.{k}" for k in ("accepted", "clock", "scores", "alerts", "dlt")}
-    await ensure_topics(
-        kafka_bootstrap,
-        {topics["accepted"]: 6, topics["clock"]: 1, topics["scores"]: 6, topics["alerts"]: 6,
-         topics["dlt"]: 1},
-    )  # fmt: skip
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "MONGODB_URI": mongodb_uri,
-        "MONGODB_DATABASE": db_name,
-        "SCORING_GROUP_ID": group_id,
-        "SCORING_INPUT_TOPIC": topics["accepted"],
-        "SCORING_CLOCK_TOPIC": topics["clock"],
-        "SCORING_SCORES_TOPIC": topics["scores"],
-        "SCORING_ALERTS_TOPIC": topics["alerts"],
-        "SCORING_DLT_TOPIC": topics["dlt"],
-        "SCORING_HTTP__PORT": str(free_port),
-        "SCORING_PUBLIC_URL": f"http://127.0.0.1:{free_port}",
-    }
-    service = Scoring(env, free_port, tmp_path / "scoring.log")
+) -> AsyncIterator[tuple[ScoringProcess, str]]:
+    topics = Topics(unique_id)
+    await ensure_topics(kafka_bootstrap, topics.partitions())
+    env = scoring_env(
+        kafka=kafka_bootstrap,
+        mongodb=mongodb_uri,
+        database=db_name,
+        group_id=group_id,
+        topics=topics,
+        port=free_port,
+    )
+    service = ScoringProcess(env, free_port, tmp_path / "scoring.log")
     service.start()
     try:
-        yield service, topics["accepted"]
+        yield service, topics.accepted
     finally:
         service.stop()
 
@@ -162,7 +120,7 @@ async def api_state_after(
 
 
 async def test_dashboard_shows_the_live_state(
-    scoring: tuple[Scoring, str], kafka_bootstrap: str, chromium: str
+    scoring: tuple[ScoringProcess, str], kafka_bootstrap: str, chromium: str
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     service, accepted_topic = scoring

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
-import signal
 import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +33,7 @@ from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
 from shared.kafka_admin import ensure_topics
+from tests.integration.scoring_support import ScoringProcess, Topics, scoring_env
 from tests.unit.scoring_streams import plan_stream
 
 pytestmark = pytest.mark.integration
@@ -42,64 +41,6 @@ pytestmark = pytest.mark.integration
 Doc = dict[str, Any]
 ROOT = Path(__file__).resolve().parents[2]
 PLANWATCH = str(Path(sys.executable).parent / "planwatch")
-
-
-class Topics:
-    def __init__(self, unique: str) -> None:
-        self.accepted = f"test.{unique}.accepted"
-        self.clock = f"test.{unique}.clock"
-        self.scores = f"test.{unique}.scores"
-        self.alerts = f"test.{unique}.alerts"
-        self.dlt = f"test.{unique}.dlt"
-
-    PARTITIONS: ClassVar[dict[str, int]] = {
-        "accepted": 6,
-        "clock": 1,
-        "scores": 6,
-        "alerts": 6,
-        "dlt": 1,
-    }
-
-    def partitions(self) -> dict[str, int]:
-        return {getattr(self, kind): n for kind, n in self.PARTITIONS.items()}
-
-
-class Service:
-    """`python -m services.scoring.main` with this test's topics, group and database."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env = env
-        self.port = port
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.scoring.main"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
 
 @pytest_asyncio.fixture
@@ -111,26 +52,18 @@ async def service(
     unique_id: str,
     free_port: int,
     tmp_path: Path,
-) -> AsyncIterator[tuple[Service, Topics]]:
+) -> AsyncIterator[tuple[ScoringProcess, Topics]]:
     names = Topics(unique_id)
     await ensure_topics(kafka_bootstrap, names.partitions())
-    env = {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "KAFKA_MAX_BATCH_RECORDS": "7",
-        "MONGODB_URI": mongodb_uri,
-        "MONGODB_DATABASE": db_name,
-        "SCORING_GROUP_ID": group_id,
-        "SCORING_INPUT_TOPIC": names.accepted,
-        "SCORING_CLOCK_TOPIC": names.clock,
-        "SCORING_SCORES_TOPIC": names.scores,
-        "SCORING_ALERTS_TOPIC": names.alerts,
-        "SCORING_DLT_TOPIC": names.dlt,
-        "SCORING_HTTP__PORT": str(free_port),
-        "SCORING_PUBLIC_URL": f"http://127.0.0.1:{free_port}",
-        "LOG_LEVEL": "INFO",
-    }
-    svc = Service(env, free_port, tmp_path / "scoring.log")
+    env = scoring_env(
+        kafka=kafka_bootstrap,
+        mongodb=mongodb_uri,
+        database=db_name,
+        group_id=group_id,
+        topics=names,
+        port=free_port,
+    ) | {"KAFKA_MAX_BATCH_RECORDS": "7", "LOG_LEVEL": "INFO"}
+    svc = ScoringProcess(env, free_port, tmp_path / "scoring.log")
     try:
         yield svc, names
     finally:
@@ -227,7 +160,7 @@ def fold_alerts(records: Sequence[tuple[int, Any]]) -> dict[str, str]:
 
 
 async def test_sigkill_restart_tick_replay_and_api(
-    service: tuple[Service, Topics],
+    service: tuple[ScoringProcess, Topics],
     kafka_bootstrap: str,
     mongo_db: AsyncDatabase[Doc],
     tmp_path: Path,
