@@ -24,9 +24,11 @@ import argparse
 import asyncio
 import base64
 import json
+import logging
 import os
 import platform
 import random
+import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -55,6 +57,7 @@ from shared.contract.alert_event import (
     AlertTransitionKind,
 )
 from shared.runtime.kafka import make_broker
+from shared.runtime.logging import configure_logging
 from shared.runtime.settings import KafkaSettings
 
 RESULTS = Path(__file__).with_name("results")
@@ -174,8 +177,12 @@ receivers:
 """
 
 
-async def run(count: int, concurrency: int, with_store: bool) -> dict[str, Any]:
+async def run(count: int, concurrency: int, with_store: bool, log_path: Path) -> dict[str, Any]:
     os.environ["BENCH_SECRET"] = SECRET
+    # notify's own logging (a JSON line per delivery, as it runs), into a file, not the table.
+    configure_logging("notify")
+    log_file = log_path.open("w", encoding="utf-8")
+    logging.getLogger().handlers[0].setStream(log_file)  # type: ignore[attr-defined]
     receiver = Receiver()
     await receiver.start()
     url = f"http://127.0.0.1:{receiver.port}/hook"
@@ -221,6 +228,7 @@ async def run(count: int, concurrency: int, with_store: bool) -> dict[str, Any]:
     if with_store:
         rows["notify_durable"] = await durable(count, concurrency, receiver.port)
     await receiver.stop()
+    log_file.close()
     for row in rows.values():
         row["per_second"] = count / row["seconds"]
     floor = rows["raw_httpx"]["per_second"]
@@ -307,7 +315,8 @@ async def durable(count: int, concurrency: int, port: int) -> dict[str, float]:
         await service.worker.run_due(datetime.now(UTC))
         seconds = time.perf_counter() - started
         left = len(await service.store.pending())
-        open_flushes = sum(1 for g in await service.store.groups() if g.inflight is not None)
+        pending = await service.store.pending_ids()
+        open_flushes = sum(1 for g in await service.store.groups() if g.flush_open(pending))
         if left or open_flushes:
             raise RuntimeError(f"{left} notifications left, {open_flushes} flushes open")
         return {"seconds": seconds}
@@ -338,7 +347,11 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--no-store", action="store_true", help="skip the MongoDB row")
     args = parser.parse_args()
-    result = asyncio.run(run(args.count, args.concurrency, not args.no_store))
+    with tempfile.TemporaryDirectory() as scratch:
+        log_path = Path(scratch) / "notify.log"
+        result = asyncio.run(run(args.count, args.concurrency, not args.no_store, log_path))
+        with log_path.open(encoding="utf-8") as lines:
+            result["log_lines"] = sum(1 for _ in lines)
     RESULTS.mkdir(exist_ok=True)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     path = RESULTS / f"notify-{stamp}.json"

@@ -246,8 +246,10 @@ class DeliveryWorker:
         await self._ended(item, succeeded=False)
 
     async def _ended(self, item: PendingNotification, *, succeeded: bool) -> None:
+        if not succeeded:
+            await self.flusher.notification_failed(item)  # before the removal: see flushing
         await self.store.delete_pending(item.id)
-        await self.flusher.notification_ended(item, succeeded=succeeded)
+        await self.flusher.notification_ended(item)
 
     # -- records ------------------------------------------------------------------------------
 

@@ -2,11 +2,18 @@
 its notifications ended.
 
 A flush writes, in order: each pending notification (id `<group>:<seq>:<integration>`, kept if
-it already exists), then the group with `seq + 1` and the in-flight flush. After a crash in
+it already exists), then the group with `seq + 1` and the flush (`inflight`). After a crash in
 between, the group is still due with the same `seq`; the re-run finds the notifications
 already there (same webhook-id) and the log entries of those already delivered, so nothing is
-lost and nothing is sent twice. A group with a flush in flight does not flush again until its
-notifications ended (as an Alertmanager group waits for its pipeline).
+lost and nothing is sent twice.
+
+A flush is in flight while any of its notifications is pending, and the group does not flush
+again until then (as an Alertmanager group waits for its pipeline). Closing a flush removes
+the resolved alerts it notified (if every integration succeeded): a flush of firing alerts
+only closes with nothing to write. One with resolved alerts is closed when its last
+notification ends, or, after a crash between that and the close, at the group's next flush.
+A failure is marked on the flush before the failed notification is removed, so that a late
+close knows it.
 """
 
 from __future__ import annotations
@@ -60,7 +67,8 @@ class Flusher:
         """Flush every due group without a flush in flight; returns the notifications made."""
         groups = await self.store.groups()
         self.metrics.groups_active.set(sum(1 for g in groups if not g.state.is_empty()))
-        due = [g for g in groups if g.inflight is None and flush_due(g.state, now)]
+        pending = await self.store.pending_ids()
+        due = [g for g in groups if not g.flush_open(pending) and flush_due(g.state, now)]
         if not due:
             return 0
         firing = firing_alerts(groups, now)
@@ -76,7 +84,11 @@ class Flusher:
     ) -> int:
         async with self.locks.hold(gid):
             record = await self.store.group(gid)  # again, under the lock: intake may have run
-            if record is None or record.inflight is not None or not flush_due(record.state, now):
+            if record is None or record.flush_open(await self.store.pending_ids()):
+                return 0
+            if record.inflight is not None:
+                record = await self._close_ended(record)
+            if record is None or not flush_due(record.state, now):
                 return 0
             route = self.config.routes_by_id.get(record.state.route_id)
             if route is None:
@@ -157,7 +169,22 @@ class Flusher:
             next_attempt_at=note.created_at,
         )
 
-    async def notification_ended(self, pending: PendingNotification, *, succeeded: bool) -> None:
+    async def notification_failed(self, pending: PendingNotification) -> None:
+        """Called before a failed notification is removed: its flush, if it has resolved
+        alerts to remove at the close, is marked failed (so they stay in the group)."""
+        async with self.locks.hold(pending.group_id):
+            record = await self.store.flushing_group(pending.group_id)
+            inflight = None if record is None else record.inflight
+            if (
+                record is not None
+                and inflight is not None
+                and inflight.snapshot
+                and not inflight.failed
+                and pending.id in inflight.notifications
+            ):
+                await self.store.mark_inflight_failed(record)
+
+    async def notification_ended(self, pending: PendingNotification) -> None:
         """Called once a pending notification was delivered, dead-lettered or dropped (and
         removed from the pending collection). The last one to end closes the flush."""
         async with self.locks.hold(pending.group_id):
@@ -167,13 +194,24 @@ class Flusher:
             inflight = record.inflight
             if pending.id not in inflight.notifications:
                 return
-            failed = inflight.failed or not succeeded
-            if not succeeded and not inflight.failed:
-                await self.store.mark_inflight_failed(record.id)
-            for other in inflight.notifications:
-                if other != pending.id and await self.store.pending_one(other) is not None:
-                    return
-            await self._close(record, inflight.snapshot, succeeded=not failed, now=self.clock.now())
+            if record.flush_open(await self.store.pending_ids()):
+                return
+            if not inflight.snapshot:
+                self.store.flush_closed(record.id)  # nothing in the group changes
+                return
+            await self._close(
+                record, inflight.snapshot, succeeded=not inflight.failed, now=self.clock.now()
+            )
+
+    async def _close_ended(self, record: GroupRecord) -> GroupRecord | None:
+        """The group with its last flush, whose notifications all ended, closed (the caller
+        holds the group's lock); None if that left it empty (deleted). Writes only when the
+        close changes the group: after a crash before a close with resolved alerts."""
+        inflight = record.inflight
+        if inflight is None or not inflight.snapshot:
+            return record.model_copy(update={"inflight": None})
+        await self._close(record, inflight.snapshot, succeeded=not inflight.failed, now=inflight.at)
+        return await self.store.group(record.id)
 
     async def _close(
         self, record: GroupRecord, snapshot: list[Alert], *, succeeded: bool, now: datetime

@@ -12,6 +12,8 @@ their microseconds and compare exactly after a round trip).
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.notify.domain.alert import Alert
@@ -23,9 +25,10 @@ RECENT_IDS = 32  # transition ids remembered per fingerprint
 
 
 class Inflight(BaseModel):
-    """A flush whose notifications are pending: once every one of them ended, the resolved
-    alerts of `snapshot` leave the group if all succeeded (Alertmanager's rule). `snapshot`
-    holds the flush's alerts that have an end: a firing one cannot leave at the close."""
+    """A group's last flush. It is in flight while any of its notifications is pending; once
+    every one of them ended, the resolved alerts of `snapshot` leave the group if all succeeded
+    (Alertmanager's rule). `snapshot` holds the flush's alerts that have an end: a firing one
+    cannot leave at the close, so a flush with an empty snapshot closes without a write."""
 
     model_config = ConfigDict(frozen=True)
 
@@ -47,6 +50,10 @@ class GroupRecord(BaseModel):
     @property
     def id(self) -> str:
         return self.state.id
+
+    def flush_open(self, pending: Container[str]) -> bool:
+        """True while a notification of the last flush is among `pending` (ids)."""
+        return self.inflight is not None and any(n in pending for n in self.inflight.notifications)
 
 
 class FingerprintRecord(BaseModel):

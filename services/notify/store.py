@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, KeysView
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -80,6 +80,10 @@ class NotifyStore:
         self._flushing: dict[str, GroupRecord] = {}
         # Log entries looked up and absent: the first write of each is an insert.
         self._unlogged: set[str] = set()
+        # The pending collection, read once and then kept as this process writes it (notify
+        # runs as one replica): the loop's every tick and each delivery's end read it.
+        self._pending: dict[str, PendingNotification] | None = None
+        self._pending_loading = asyncio.Lock()
 
     async def _read(self, operation: Callable[[], Awaitable[T]]) -> T:
         return await _busy(operation)
@@ -138,11 +142,21 @@ class NotifyStore:
         (notify runs as one replica: nothing else writes its groups)."""
         return self._flushing.get(gid) or await self.group(gid)
 
-    async def mark_inflight_failed(self, gid: str) -> None:
-        self._flushing.pop(gid, None)
+    async def mark_inflight_failed(self, record: GroupRecord) -> None:
+        """Mark the flush in flight of `record` (as just read, under the group's lock) failed."""
+        if record.inflight is None:
+            return
         await self._write(
-            lambda: self.db[GROUPS].update_one({"_id": gid}, {"$set": {"inflight.failed": True}})
+            lambda: self.db[GROUPS].update_one(
+                {"_id": record.id}, {"$set": {"inflight.failed": True}}
+            )
         )
+        failed = record.inflight.model_copy(update={"failed": True})
+        self._flushing[record.id] = record.model_copy(update={"inflight": failed})
+
+    def flush_closed(self, gid: str) -> None:
+        """The group's flush closed without a write (its notifications are all gone)."""
+        self._flushing.pop(gid, None)
 
     async def finish_flush(self, state: GroupState, forget: list[str]) -> None:
         """Clear the in-flight flush with the group's new state, or delete an empty group.
@@ -237,9 +251,21 @@ class NotifyStore:
 
     # -- pending notifications ----------------------------------------------------------------
 
+    async def _pending_index(self) -> dict[str, PendingNotification]:
+        """The pending notifications by id: read from MongoDB on first use (under a lock, so a
+        write cannot slip between the read and the index), then kept up to date by this
+        store's writes, each applied after MongoDB acknowledged it."""
+        if self._pending is None:
+            async with self._pending_loading:
+                if self._pending is None:
+                    docs = [doc async for doc in self.db[PENDING].find({})]
+                    self._pending = {p.id: p for p in map(_pending, docs)}
+        return self._pending
+
     async def add_pending(self, pending: PendingNotification) -> None:
         """Insert unless a notification with this id exists (a flush re-run after a crash
         keeps the first one: same webhook-id, possibly already sent)."""
+        index = await self._pending_index()
         doc = _json(pending)
         doc["_id"] = doc.pop("id")
         result = await self._write(
@@ -248,7 +274,12 @@ class NotifyStore:
             )
         )
         if result.upserted_id is not None:
-            self._never_tried.add(doc["_id"])
+            index[pending.id] = pending
+            self._never_tried.add(pending.id)
+        elif pending.id not in index:  # written by a process that ran alongside this one
+            stored = await self._read(lambda: self.db[PENDING].find_one({"_id": doc["_id"]}))
+            if stored is not None:
+                index[pending.id] = _pending(stored)
 
     def first_try_here(self, pid: str) -> bool:
         """True, once, for a notification inserted by this process and never tried: it cannot
@@ -259,19 +290,26 @@ class NotifyStore:
         return False
 
     async def pending(self) -> list[PendingNotification]:
-        return [_pending(doc) async for doc in self.db[PENDING].find({})]
+        return list((await self._pending_index()).values())
+
+    async def pending_ids(self) -> KeysView[str]:
+        """The ids of the pending notifications (a live view)."""
+        return (await self._pending_index()).keys()
 
     async def pending_one(self, pid: str) -> PendingNotification | None:
-        doc = await self._read(lambda: self.db[PENDING].find_one({"_id": pid}))
-        return None if doc is None else _pending(doc)
+        return (await self._pending_index()).get(pid)
 
     async def update_pending(self, pending: PendingNotification) -> None:
+        index = await self._pending_index()
         doc = _json(pending)
         doc["_id"] = doc.pop("id")
         await self._write(lambda: self.db[PENDING].replace_one({"_id": doc["_id"]}, doc))
+        index[pending.id] = pending
 
     async def delete_pending(self, pid: str) -> None:
+        index = await self._pending_index()
         await self._deletes.submit(pid)
+        index.pop(pid, None)
         # Ended without a send (recorded only, dead-lettered before a try): not kept forever.
         self._never_tried.discard(pid)
 

@@ -112,7 +112,8 @@ async def test_budget_exhausted_goes_to_the_dead_letter_topic(make_harness: Make
     assert h.metric("planwatch_notify_dead_lettered_total", {"receiver": "hook"}) == 1
     # The flush failed: the group keeps its alerts and flushes again later.
     [group] = await h.service.store.groups()
-    assert group.inflight is None and len(group.state.alerts) == 1
+    assert not group.flush_open(await h.service.store.pending_ids())
+    assert len(group.state.alerts) == 1
 
 
 async def test_permanent_4xx_is_dead_lettered_at_once(make_harness: MakeHarness) -> None:
