@@ -1,5 +1,6 @@
-"""What the demo watches while the feed runs: scoring's read API, the dead-letter topic and
-the stored reports. Read-only, over the services' public surfaces (HTTP, Kafka, MongoDB)."""
+"""What the demo watches while the feed runs: scoring's read API, the dead-letter and
+notifications topics and the stored reports. Read-only, over the services' public surfaces
+(HTTP, Kafka, MongoDB)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 DLT_REASON_HEADER: Final = "x-dlt-reason"  # set by ingest on every dead letter
-DLT_EVENT_ID_HEADER: Final = "x-dlt-event-id"
+RECEIVER_HEADER: Final = "receiver"  # set by notify on every notification it publishes
 
 
 @dataclass(frozen=True)
@@ -57,18 +58,21 @@ class ScoringPoller:
         await self._client.aclose()
 
 
-class DeadLetterCounter:
-    """Counts the dead letters written after `start` (by the reason ingest put on them)."""
+class TopicCounter:
+    """Counts the records written to a topic after `start`, by the value of one header (the
+    reason ingest puts on a dead letter; the receiver notify puts on a notification)."""
 
-    def __init__(self, bootstrap_servers: str, topic: str, partitions: int = 1) -> None:
+    def __init__(
+        self, bootstrap_servers: str, topic: str, partitions: int = 1, *, by_header: str
+    ) -> None:
         self.topic = topic
         self.partitions = partitions
-        self.reasons: Counter[str] = Counter()
-        self.event_ids: list[str] = []
+        self.by_header = by_header
+        self.counts: Counter[str] = Counter()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap_servers,
             enable_auto_commit=False,
-            client_id="planwatch-demo-dlt",
+            client_id=f"planwatch-demo-{topic}",
         )
         self._task: asyncio.Task[None] | None = None
 
@@ -80,23 +84,19 @@ class DeadLetterCounter:
         ends = await self._consumer.end_offsets(assigned)
         for partition, offset in ends.items():
             self._consumer.seek(partition, offset)
-        self._task = asyncio.create_task(self._run(), name="demo-dlt-counter")
+        self._task = asyncio.create_task(self._run(), name=f"demo counter {self.topic}")
 
     async def _run(self) -> None:
         while True:
             batches = await self._consumer.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    headers = dict(record.headers)
-                    reason = headers.get(DLT_REASON_HEADER, b"?").decode(errors="replace")
-                    self.reasons[reason] += 1
-                    event_id = headers.get(DLT_EVENT_ID_HEADER)
-                    if event_id:
-                        self.event_ids.append(event_id.decode(errors="replace"))
+                    value = dict(record.headers).get(self.by_header, b"?")
+                    self.counts[value.decode(errors="replace")] += 1
 
     @property
     def total(self) -> int:
-        return sum(self.reasons.values())
+        return sum(self.counts.values())
 
     async def stop(self) -> None:
         if self._task is not None:

@@ -24,7 +24,13 @@ from rich.live import Live
 from rich.table import Table
 
 from planwatch.demo.fresh import reset_groups_to_latest
-from planwatch.demo.observe import DeadLetterCounter, ScoringPoller, count_documents
+from planwatch.demo.observe import (
+    DLT_REASON_HEADER,
+    RECEIVER_HEADER,
+    ScoringPoller,
+    TopicCounter,
+    count_documents,
+)
 from planwatch.demo.receivers import SmtpSink, WebhookReceiver, new_webhook_secret
 from planwatch.demo.supervisor import ServiceSpec, ServiceStartError, Supervisor, log_tail
 from planwatch.demo.view import STATUS_ORDER, DemoView, plain_line, render, status_counts_text
@@ -105,10 +111,21 @@ class DemoResult:
         return sum(len(p.alerts) for p in self.view.posts if p.verified)
 
 
+def demo_routing(notifications_topic: str) -> str:
+    """The demo's routing file, its Kafka receiver on this run's notifications topic."""
+    text = ROUTING_FILE.read_text(encoding="utf-8")
+    default = f"topic: {topics.NOTIFICATIONS}\n"
+    if default not in text:
+        raise DemoError(f"{ROUTING_FILE}: no Kafka receiver on {topics.NOTIFICATIONS}")
+    return text.replace(default, f"topic: {notifications_topic}\n")
+
+
 def service_specs(
     config: DemoConfig,
     endpoints: Endpoints,
+    *,
     keys_file: Path,
+    routing_file: Path,
     webhook: WebhookReceiver,
     smtp: SmtpSink,
 ) -> list[ServiceSpec]:
@@ -158,7 +175,7 @@ def service_specs(
             {
                 **common,
                 "NOTIFY_HTTP__PORT": str(notify),
-                "NOTIFY_ROUTING_FILE": str(ROUTING_FILE),
+                "NOTIFY_ROUTING_FILE": str(routing_file),
                 "NOTIFY_EXTERNAL_URL": f"http://127.0.0.1:{scoring}",
                 "NOTIFY_SMTP__HOST": smtp.host,
                 "NOTIFY_SMTP__PORT": str(smtp.port),
@@ -239,7 +256,8 @@ class _DemoRun:
         self.keys = self.scenario.keys if self.scenario else demo_keys(plan, config.seed)
         self.specs: list[ServiceSpec] = []
         self.supervisor = Supervisor([], self.state_dir)
-        self.dlt: DeadLetterCounter | None = None
+        self.dlt: TopicCounter | None = None
+        self.notifications: TopicCounter | None = None
         self.poller: ScoringPoller | None = None
         self.endpoints: Endpoints | None = None
 
@@ -264,6 +282,8 @@ class _DemoRun:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.endpoints = endpoints = await ensure_up(self.infra, report=self.say)
         keys_file = write_keys_file(self.state_dir / "agency-keys.jsonl", self.keys)
+        routing_file = self.state_dir / "routing.yaml"
+        routing_file.write_text(demo_routing(config.topic(topics.NOTIFICATIONS)), "utf-8")
         if self.scenario is not None:
             write_jsonl(self.state_dir / "feed.jsonl", self.scenario)
             await _reset_database(endpoints, config.database)
@@ -279,7 +299,14 @@ class _DemoRun:
         self.say(
             f"webhook receiver {self.webhook.url}; SMTP sink {self.smtp.host}:{self.smtp.port}"
         )
-        self.specs = service_specs(config, endpoints, keys_file, self.webhook, self.smtp)
+        self.specs = service_specs(
+            config,
+            endpoints,
+            keys_file=keys_file,
+            routing_file=routing_file,
+            webhook=self.webhook,
+            smtp=self.smtp,
+        )
         self.supervisor = Supervisor(self.specs, self.state_dir)
         self.view.phase = "services"
         self.say(f"starting ingest, scoring, notify (logs in {self.state_dir})")
@@ -289,21 +316,30 @@ class _DemoRun:
             raise DemoError(str(exc)) from None
         urls = {spec.name: spec.url for spec in self.specs}
         self.say("ready: " + ", ".join(f"{name} {url}" for name, url in urls.items()))
-        self.dlt = DeadLetterCounter(
+        self.dlt = TopicCounter(
             endpoints.kafka_bootstrap,
             config.topic(topics.PROGRESS_DLT),
             topics.PARTITIONS[topics.PROGRESS_DLT],
+            by_header=DLT_REASON_HEADER,
+        )
+        self.notifications = TopicCounter(
+            endpoints.kafka_bootstrap,
+            config.topic(topics.NOTIFICATIONS),
+            topics.PARTITIONS[topics.NOTIFICATIONS],
+            by_header=RECEIVER_HEADER,
         )
         await self.dlt.start()
+        await self.notifications.start()
         self.poller = ScoringPoller(self.specs[1].url, config.plan)
         return {**urls, "webhook": self.webhook.url, "smtp": f"{self.smtp.host}:{self.smtp.port}"}
 
     def refresh(self) -> None:
-        assert self.poller is not None and self.dlt is not None
+        assert self.poller is not None and self.dlt is not None and self.notifications is not None
         self.view.scoring = self.poller.latest
         self.view.posts = self.webhook.snapshot()
         self.view.mails = self.smtp.snapshot()
-        self.view.dead_letters = Counter(self.dlt.reasons)
+        self.view.dead_letters = Counter(self.dlt.counts)
+        self.view.published = self.notifications.total
 
     async def feed_and_watch(self, scenario: Scenario) -> bool:
         """Send the feed while showing the view, then wait for the pipeline to settle.
@@ -369,8 +405,9 @@ class _DemoRun:
     async def teardown(self) -> None:
         self.view.phase = "stopping"
         self.say("stopping the services (SIGTERM, then SIGKILL after 15 s)")
-        if self.dlt is not None:
-            await self.dlt.stop()
+        for counter in (self.dlt, self.notifications):
+            if counter is not None:
+                await counter.stop()
         if self.poller is not None:
             await self.poller.close()
         await self.supervisor.stop_all()
@@ -487,7 +524,8 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
     console.print(
         f"alerts: {sum(len(p.alerts) for p in posts)} delivered in {len(posts)} webhook posts "
         f"({sum(p.verified for p in posts)} with a valid Standard Webhooks signature); "
-        f"{len(result.view.mails)} e-mails in the SMTP sink"
+        f"{len(result.view.mails)} e-mails in the SMTP sink; {result.view.published} "
+        f"notifications published to {config.topic(topics.NOTIFICATIONS)}"
     )
     ingest, scoring, notify = (spec.url for spec in run.specs)
     feed = state_dir / "feed.jsonl"

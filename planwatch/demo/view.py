@@ -51,6 +51,7 @@ class DemoView:
     posts: list[WebhookPost] = field(default_factory=list)
     mails: list[ReceivedMail] = field(default_factory=list)
     dead_letters: Counter[str] = field(default_factory=Counter)
+    published: int = 0  # notifications on the notifications topic (notify's Kafka receiver)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -128,7 +129,7 @@ def render(view: DemoView) -> RenderableType:
     delivered = sum(len(p.alerts) for p in view.posts)
     alerts_title = (
         f"alerts at the local webhook: {delivered} in {len(view.posts)} posts · "
-        f"e-mails: {len(view.mails)}"
+        f"e-mails: {len(view.mails)} · on Kafka: {view.published}"
     )
     footer = Text(
         f"dead letters: {sum(view.dead_letters.values())} "
@@ -160,6 +161,6 @@ def plain_line(view: DemoView) -> str:
     return (
         f"[{view.elapsed:5.0f}s] {view.phase}: day {_sim_day(progress)}, sent {sent}; "
         f"scored {scored}; alerts {sum(len(p.alerts) for p in view.posts)} in "
-        f"{len(view.posts)} posts; e-mails {len(view.mails)}; "
+        f"{len(view.posts)} posts; e-mails {len(view.mails)}; on Kafka {view.published}; "
         f"dead letters {sum(view.dead_letters.values())}"
     )

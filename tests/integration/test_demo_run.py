@@ -124,3 +124,5 @@ async def test_the_demo_runs_end_to_end(
     assert {"target_achieved", "report_overdue"} <= names
     assert result.view.mails, "no e-mail reached the SMTP sink"
     assert all("planwatch" in m.sender for m in result.view.mails)
+    # ... and the notifications topic, through notify's Kafka receiver.
+    assert result.view.published > 0, "no notification on the notifications topic"

@@ -13,8 +13,11 @@ from standardwebhooks.webhooks import Webhook
 
 from planwatch.demo.observe import ScoringSnapshot
 from planwatch.demo.receivers import WebhookReceiver, new_webhook_secret, verify_standard_webhook
+from planwatch.demo.run import demo_routing
 from planwatch.demo.view import DemoView, plain_line, render
 from planwatch.simulate.feed import FeedProgress
+from services.notify.domain.config import load_routing
+from services.notify.domain.receivers import KafkaConfig
 
 MESSAGE = {
     "receiver": "demo-webhook",
@@ -109,3 +112,11 @@ def test_the_view_shows_progress_statuses_alerts_and_dead_letters() -> None:
     assert "report_overdue" in text and "tourism.online-booking" in text and " ok" in text
     assert "b.two, c.three" in text
     assert "unsigned 1" in text
+
+
+def test_the_demo_routing_publishes_to_the_runs_notifications_topic() -> None:
+    config = load_routing(demo_routing("planwatch.notifications.t42"), "routing.yaml")
+    [kafka] = config.integrations("demo-kafka")
+    assert isinstance(kafka.config, KafkaConfig)
+    assert kafka.config.topic == "planwatch.notifications.t42"
+    assert {"demo-kafka", "demo-webhook", "demo-email"} <= set(config.receivers)
