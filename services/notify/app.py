@@ -24,12 +24,14 @@ from services.notify.config import NotifySettings
 from services.notify.deliveries import DeliveryWorker
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.receivers import KafkaConfig
+from services.notify.domain.retention import repeat_beyond_retention
 from services.notify.flushing import Flusher
 from services.notify.group_locks import KeyedLocks
 from services.notify.intake import AlertIntake
 from services.notify.loop import FlushLoop
 from services.notify.metrics import NotifyMetrics
 from services.notify.pinned_http import PinnedHttp, Resolver, resolve_host
+from services.notify.pruning import Pruner
 from services.notify.routing_file import load_routing_file
 from services.notify.senders import Senders
 from services.notify.store import NotifyStore
@@ -40,7 +42,10 @@ from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
     Record,
 )
+from shared.runtime.logging import get_logger
 from shared.runtime.mongo import Document, database
+
+log = get_logger("planwatch.notify")
 
 
 @dataclass
@@ -54,6 +59,7 @@ class NotifyService:
     intake: AlertIntake
     flusher: Flusher
     worker: DeliveryWorker
+    pruner: Pruner
     loop: FlushLoop
     http_client: httpx.AsyncClient
 
@@ -104,6 +110,10 @@ def build_service(
         publish_timeout_s=settings.kafka.publish_timeout_s,
         rng=rng,
     )
+    retention = settings.retention()
+    for warning in repeat_beyond_retention(config.route.walk(), retention):
+        log.warning("reminders will come early: the log entry expires first", route=warning)
+    pruner = Pruner(store, retention, metrics)
     return NotifyService(
         config=config,
         store=store,
@@ -112,7 +122,8 @@ def build_service(
         intake=AlertIntake(config, store, clock, locks, metrics),
         flusher=flusher,
         worker=worker,
-        loop=FlushLoop(flusher, worker, clock, settings.tick_s),
+        pruner=pruner,
+        loop=FlushLoop(flusher, worker, pruner, clock, settings.tick_s),
         http_client=http_client,
     )
 

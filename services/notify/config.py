@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
 from services.notify.domain.delivery import RetryPolicy
+from services.notify.domain.retention import Retention
 from shared import topics
 from shared.runtime.settings import HttpSettings, ServiceSettings
 
@@ -62,3 +63,12 @@ class NotifySettings(ServiceSettings):
     tick_s: float = Field(1.0, gt=0, le=60)  # how often the flush loop looks for due work
     smtp: SmtpSettings = Field(default_factory=SmtpSettings)
     delivery: DeliverySettings = Field(default_factory=DeliverySettings)
+    # Alertmanager's --data.retention: log entries, and silences once expired that long.
+    retention_h: float = Field(120.0, gt=0)
+    delivery_log_retention_days: float = Field(30.0, gt=0)  # attempts and refused input
+
+    def retention(self) -> Retention:
+        return Retention(
+            data=timedelta(hours=self.retention_h),
+            delivery_log=timedelta(days=self.delivery_log_retention_days),
+        )

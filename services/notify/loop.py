@@ -1,6 +1,6 @@
-"""The flush loop: a background task that, every tick, flushes due groups and starts due
-deliveries. Started by the host (on_start); on SIGTERM it starts nothing new, lets the
-deliveries in flight finish, then returns."""
+"""The flush loop: a background task that, every tick, flushes due groups, starts due
+deliveries and, now and then, applies the retention. Started by the host (on_start); on
+SIGTERM it starts nothing new, lets the deliveries in flight finish, then returns."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import contextlib
 from services.notify.clock import Clock
 from services.notify.deliveries import DeliveryWorker
 from services.notify.flushing import Flusher
+from services.notify.pruning import Pruner
 from shared.runtime.logging import get_logger
 
 log = get_logger("planwatch.notify.loop")
@@ -17,10 +18,11 @@ log = get_logger("planwatch.notify.loop")
 
 class FlushLoop:
     def __init__(
-        self, flusher: Flusher, worker: DeliveryWorker, clock: Clock, tick_s: float
+        self, flusher: Flusher, worker: DeliveryWorker, pruner: Pruner, clock: Clock, tick_s: float
     ) -> None:
         self.flusher = flusher
         self.worker = worker
+        self.pruner = pruner
         self.clock = clock
         self.tick_s = tick_s
         self._stopping = asyncio.Event()
@@ -30,6 +32,7 @@ class FlushLoop:
         now = self.clock.now()
         await self.flusher.flush_due(now)
         await self.worker.start_due(now)
+        await self.pruner.prune_due(now)
 
     async def start(self) -> None:
         self._stopping.clear()

@@ -65,6 +65,12 @@ class NotifyMetrics:
             "Notifications stored and not yet delivered (including those waiting to retry).",
             registry=registry,
         )
+        self.pruned = Counter(
+            "planwatch_notify_pruned_total",
+            "Records deleted by the retention, by kind.",
+            ["kind"],  # log_entries | silences | attempts | rejected_alerts
+            registry=registry,
+        )
         self.operational_alerts = Counter(
             "planwatch_notify_operational_alerts_total",
             "Operational records published to the notifications topic, by kind.",

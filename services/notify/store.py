@@ -198,8 +198,7 @@ class NotifyStore:
             if len(self._unlogged) < _MAX_UNLOGGED:
                 self._unlogged.add(lid)
             return None
-        doc.pop("_id")
-        return LogEntry.model_validate(doc)
+        return _log_entry(doc)
 
     async def put_log_entry(self, entry: LogEntry) -> None:
         await self._log_entries.submit(entry)
@@ -337,6 +336,43 @@ class NotifyStore:
         query: Document = {} if pid is None else {"notification": pid}
         return [doc async for doc in self.db[ATTEMPTS].find(query)]
 
+    # -- retention ----------------------------------------------------------------------------
+
+    async def log_entries(self) -> list[LogEntry]:
+        return [_log_entry(doc) async for doc in self.db[NFLOG].find({})]
+
+    async def forget_log_entries(self, entries: list[LogEntry]) -> int:
+        """Delete these log entries, each unless it was written again since it was read."""
+        deletes = [
+            DeleteOne(
+                {"_id": nflog_id(e.group_key, e.integration), "timestamp": _json(e)["timestamp"]}
+            )
+            for e in entries
+        ]
+        return await self._delete_each(NFLOG, deletes)
+
+    async def forget_silences(self, silences: list[tuple[Silence, datetime]]) -> int:
+        """Delete these silences (with the update time read), each unless updated since."""
+        deletes = [
+            DeleteOne({"_id": silence.id, "updated_at": updated.isoformat()})
+            for silence, updated in silences
+        ]
+        return await self._delete_each(SILENCES, deletes)
+
+    async def forget_delivery_log(self, before: datetime) -> tuple[int, int]:
+        """Delete the attempts and refused input recorded before `before` (a scan of each:
+        FerretDB has no index on `at`, which is why this runs seldom); returns both counts."""
+        query: Document = {"at": {"$lt": before}}
+        attempts = await self._write(lambda: self.db[ATTEMPTS].delete_many(query))
+        rejected = await self._write(lambda: self.db[REJECTED].delete_many(query))
+        return attempts.deleted_count, rejected.deleted_count
+
+    async def _delete_each(self, collection: str, deletes: list[DeleteOne]) -> int:
+        if not deletes:
+            return 0
+        result = await self._write(lambda: self.db[collection].bulk_write(deletes, ordered=False))
+        return result.deleted_count
+
     # -- disabled integrations ----------------------------------------------------------------
 
     async def disabled(self) -> dict[str, Document]:
@@ -380,6 +416,11 @@ class NotifyStore:
 def _group(doc: Document) -> GroupRecord:
     doc.pop("_id", None)
     return GroupRecord.model_validate(doc)
+
+
+def _log_entry(doc: Document) -> LogEntry:
+    doc.pop("_id", None)
+    return LogEntry.model_validate(doc)
 
 
 def _pending(doc: Document) -> PendingNotification:
