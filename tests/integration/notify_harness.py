@@ -35,6 +35,20 @@ T0 = datetime.now(UTC).replace(microsecond=0)
 SECRET = "whsec_" + base64.b64encode(b"0123456789abcdef0123456789abcdef").decode()
 
 
+# One webhook receiver at the local HTTP server, one group per target.
+ONE_HOOK_ROUTING = """
+route:
+  receiver: hook
+  group_by: [target]
+  group_wait: 10s
+  group_interval: 5m
+receivers:
+  - name: hook
+    webhook_configs:
+      - {url: "{http}/hook", secret: "env:NOTIFY_TEST_SECRET", allow_private: true}
+"""
+
+
 @dataclass
 class Harness:
     service: NotifyService

@@ -12,23 +12,13 @@ import pytest
 
 from services.notify.store import GROUPS, NotifyStore
 from tests.integration import notify_harness
-from tests.integration.notify_harness import T0, Harness, MakeHarness
+from tests.integration.notify_harness import ONE_HOOK_ROUTING, T0, Harness, MakeHarness
 from tests.integration.notify_support import HttpReceiver, Reply, alert_event
 
 pytestmark = pytest.mark.integration
 make_harness = notify_harness.make_harness  # the fixture, for pytest to find here
 
-ROUTING = """
-route:
-  receiver: hook
-  group_by: [target]
-  group_wait: 10s
-  group_interval: 5m
-receivers:
-  - name: hook
-    webhook_configs:
-      - {url: "{http}/hook", secret: "env:NOTIFY_TEST_SECRET", allow_private: true}
-"""
+ROUTING = ONE_HOOK_ROUTING
 
 
 def crash_after_removal(h: Harness) -> None:
