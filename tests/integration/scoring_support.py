@@ -1,16 +1,11 @@
-"""The scoring service as a subprocess on a test's own topics, group, database and port
-(shared by the scoring-service and live-dashboard tests)."""
+"""The scoring service's environment for a test's own topics, group, database and port
+(shared by the scoring-service and live-dashboard tests, which run it as a
+`service_process.ServiceProcess`)."""
 
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
-from pathlib import Path
 from typing import ClassVar
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 class Topics:
@@ -50,41 +45,3 @@ def scoring_env(
         "SCORING_HTTP__PORT": str(port),
         "SCORING_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
-
-
-class ScoringProcess:
-    """`python -m services.scoring.main` with the given environment."""
-
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env = env
-        self.port = port
-        self.log = log
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        with self.log.open("ab") as out:
-            self.process = subprocess.Popen(
-                [sys.executable, "-m", "services.scoring.main"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    def kill(self) -> None:
-        assert self.process is not None
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=30)
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"

@@ -24,7 +24,8 @@ from shared.catalog import load_catalog
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.kafka_admin import ensure_topics
-from tests.integration.scoring_support import ScoringProcess, Topics, scoring_env
+from tests.integration.scoring_support import Topics, scoring_env
+from tests.integration.service_process import ServiceProcess
 from tests.unit.scoring_streams import event, plan_stream
 
 pytestmark = pytest.mark.integration
@@ -63,7 +64,7 @@ async def scoring(
     unique_id: str,
     free_port: int,
     tmp_path: Path,
-) -> AsyncIterator[tuple[ScoringProcess, str]]:
+) -> AsyncIterator[tuple[ServiceProcess, str]]:
     topics = Topics(unique_id)
     await ensure_topics(kafka_bootstrap, topics.partitions())
     env = scoring_env(
@@ -74,7 +75,7 @@ async def scoring(
         topics=topics,
         port=free_port,
     )
-    service = ScoringProcess(env, free_port, tmp_path / "scoring.log")
+    service = ServiceProcess("scoring", env, tmp_path / "scoring.log", free_port)
     service.start()
     try:
         yield service, topics.accepted
@@ -120,7 +121,7 @@ async def api_state_after(
 
 
 async def test_dashboard_shows_the_live_state(
-    scoring: tuple[ScoringProcess, str], kafka_bootstrap: str, chromium: str
+    scoring: tuple[ServiceProcess, str], kafka_bootstrap: str, chromium: str
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     service, accepted_topic = scoring

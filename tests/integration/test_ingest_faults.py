@@ -18,7 +18,6 @@ from pymongo import AsyncMongoClient
 from shared.accepted import AcceptedEvent
 from shared.contract.codec import encode_kafka_binary
 from tests.integration.ingest_support import (
-    IngestProcess,
     PrivateFerretDB,
     Setup,
     drain,
@@ -27,6 +26,7 @@ from tests.integration.ingest_support import (
     wait_for_count,
     write_keys_file,
 )
+from tests.integration.service_process import ServiceProcess
 from tests.unit.ingest_support import report
 
 pytestmark = pytest.mark.integration
@@ -101,7 +101,7 @@ async def test_sigkill_mid_stream_then_restart_stores_every_event_exactly_once(
     sent = [f"kill-{i}" for i in range(len(events))]
     await produce(setup.bootstrap, setup.input_topic, events)
     client: AsyncMongoClient[MongoDoc] = AsyncMongoClient(mongodb_uri, tz_aware=True)
-    ingest = IngestProcess(setup.environment(), tmp_path / "ingest.log")
+    ingest = ServiceProcess("ingest", setup.environment(), tmp_path / "ingest.log")
     try:
         kills = []
         rng = random.Random(unique_id)
@@ -120,7 +120,7 @@ async def test_sigkill_mid_stream_then_restart_stores_every_event_exactly_once(
         history = await check_history(setup, client, sent)
         print(f"killed at {kills} stored; {history}")
     finally:
-        ingest.terminate()
+        ingest.stop()
         await client.drop_database(setup.database)
         await client.close()
 
@@ -137,7 +137,7 @@ async def test_mongodb_down_for_20_seconds_under_load_loses_and_dead_letters_not
     client: AsyncMongoClient[MongoDoc] = AsyncMongoClient(
         ferret.uri, tz_aware=True, serverSelectionTimeoutMS=2000
     )
-    ingest = IngestProcess(setup.environment(), tmp_path / "ingest.log")
+    ingest = ServiceProcess("ingest", setup.environment(), tmp_path / "ingest.log")
     events = valid_events("down", 1500)
     sent: list[str] = []
 
@@ -172,6 +172,6 @@ async def test_mongodb_down_for_20_seconds_under_load_loses_and_dead_letters_not
         assert sum(final.values()) == len(sent)  # and now everything is committed
         print(f"outage: committed held at {sum(end.values())}; {history}")
     finally:
-        ingest.terminate()
+        ingest.stop()
         await client.close()
         ferret.stop()

@@ -22,7 +22,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
@@ -41,67 +40,22 @@ from tests.integration.notify_support import (
     wait_until,
     wait_until_true,
 )
+from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
 
 
-class NotifyProcess:
-    def __init__(self, env: dict[str, str], port: int, log: Path) -> None:
-        self.env = env
-        self.port = port
-        self.log = log
-        self.proc: subprocess.Popen[bytes] | None = None
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def spawn(self) -> None:
-        with self.log.open("ab") as out:
-            self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.notify.main"],
-                cwd=ROOT,
-                env=self.env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-            )
-
-    async def start(self) -> None:
-        """Spawn, then wait until /readyz answers 200."""
-        self.spawn()
-        assert self.proc is not None
-        async with httpx.AsyncClient() as client:
-            async with asyncio.timeout(60):
-                while True:
-                    assert self.proc.poll() is None, self.log.read_text()[-3000:]
-                    try:
-                        if (await client.get(f"{self.url}/readyz")).status_code == 200:
-                            return
-                    except httpx.HTTPError:
-                        pass
-                    await asyncio.sleep(0.2)
-
-    def kill(self) -> None:
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGKILL)
-        self.proc.wait(10)
-
-    def terminate(self) -> bool:
-        """SIGTERM; True when it stopped cleanly (uvicorn re-raises the signal once its
-        shutdown finished, so the exit status is -SIGTERM, not 0)."""
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
-        code = self.proc.wait(30)
-        text = self.log.read_text()
-        return (
-            code in (0, -signal.SIGTERM)
-            and "flush loop stopped" in text
-            and ('"service stopped"' in text)
-        )
-
-    def metrics(self) -> str:
-        return httpx.get(f"{self.url}/metrics").text
+def stopped_cleanly(service: ServiceProcess) -> bool:
+    """SIGTERM, and True when it stopped cleanly: uvicorn re-raises the signal once its
+    shutdown finished, so the exit status is -SIGTERM, not 0."""
+    code = service.stop()
+    text = service.log.read_text()
+    return (
+        code in (0, -signal.SIGTERM)
+        and "flush loop stopped" in text
+        and '"service stopped"' in text
+    )
 
 
 @pytest.fixture
@@ -218,8 +172,9 @@ receivers:
         http_port=http_port,
         smtp_port=smtp_port,
     )
-    service = NotifyProcess(env, http_port, tmp_path / "notify.log")
-    await service.start()
+    service = ServiceProcess("notify", env, tmp_path / "notify.log", http_port)
+    service.start()
+    await service.ready()
     try:
         now = datetime.now(UTC)
         first = alert_event(target="t-1", at=now)
@@ -266,7 +221,7 @@ receivers:
         assert missing.exit_code == 1 and "404" in missing.output
         assert await mongo_db["notify_silences"].count_documents({}) == 1
     finally:
-        assert service.terminate()
+        assert stopped_cleanly(service)
 
 
 async def test_sigkill_mid_group_and_mid_retry_loses_nothing_and_repeats_nothing(
@@ -306,8 +261,9 @@ receivers:
         http_port=http_port,
     )
     receiver.script("/flaky", *[Reply(500)] * 10_000)
-    first = NotifyProcess(env, http_port, tmp_path / "notify-1.log")
-    await first.start()
+    first = ServiceProcess("notify", env, tmp_path / "notify-1.log", http_port)
+    first.start()
+    await first.ready()
     now = datetime.now(UTC)
     await publish(
         kafka_bootstrap, f"{topic_name}.alerts", encoded(alert_event(rule="report_overdue", at=now))
@@ -335,14 +291,15 @@ receivers:
     assert len(receiver.at("/good")) == 1
 
     receiver.scripts["/flaky"].clear()  # the flaky receiver recovers
-    second = NotifyProcess(env, http_port, tmp_path / "notify-2.log")
-    await second.start()
+    second = ServiceProcess("notify", env, tmp_path / "notify-2.log", http_port)
+    second.start()
+    await second.ready()
     try:
         await wait_until(lambda: sum(r.answered == 200 for r in receiver.at("/flaky")) >= 2)
         await receiver.wait_for("/good", 2)
         await asyncio.sleep(2.0)  # anything repeated would arrive now
     finally:
-        assert second.terminate()
+        assert stopped_cleanly(second)
 
     def by_group(path: str) -> dict[str, list[int | None]]:
         seen: dict[str, list[int | None]] = {}

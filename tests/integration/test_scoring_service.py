@@ -33,7 +33,8 @@ from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
 from shared.kafka_admin import ensure_topics
-from tests.integration.scoring_support import ScoringProcess, Topics, scoring_env
+from tests.integration.scoring_support import Topics, scoring_env
+from tests.integration.service_process import ServiceProcess
 from tests.unit.scoring_streams import plan_stream
 
 pytestmark = pytest.mark.integration
@@ -52,7 +53,7 @@ async def service(
     unique_id: str,
     free_port: int,
     tmp_path: Path,
-) -> AsyncIterator[tuple[ScoringProcess, Topics]]:
+) -> AsyncIterator[tuple[ServiceProcess, Topics]]:
     names = Topics(unique_id)
     await ensure_topics(kafka_bootstrap, names.partitions())
     env = scoring_env(
@@ -63,7 +64,7 @@ async def service(
         topics=names,
         port=free_port,
     ) | {"KAFKA_MAX_BATCH_RECORDS": "7", "LOG_LEVEL": "INFO"}
-    svc = ScoringProcess(env, free_port, tmp_path / "scoring.log")
+    svc = ServiceProcess("scoring", env, tmp_path / "scoring.log", free_port)
     try:
         yield svc, names
     finally:
@@ -160,7 +161,7 @@ def fold_alerts(records: Sequence[tuple[int, Any]]) -> dict[str, str]:
 
 
 async def test_sigkill_restart_tick_replay_and_api(
-    service: tuple[ScoringProcess, Topics],
+    service: tuple[ServiceProcess, Topics],
     kafka_bootstrap: str,
     mongo_db: AsyncDatabase[Doc],
     tmp_path: Path,
