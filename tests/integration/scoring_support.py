@@ -1,11 +1,20 @@
-"""The scoring service's environment for a test's own topics, group, database and port
-(shared by the scoring-service and live-dashboard tests, which run it as a
-`service_process.ServiceProcess`)."""
+"""The scoring service as a subprocess on a test's own topics, group, database and port
+(the `scoring_service` fixture, shared by the scoring-service and live-dashboard tests).
+
+In a test module: `scoring_service = scoring_support.scoring_service` (for pytest to find it).
+"""
 
 from __future__ import annotations
 
 import os
+from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import ClassVar
+
+import pytest_asyncio
+
+from shared.kafka_admin import ensure_topics
+from tests.integration.service_process import ServiceProcess
 
 
 class Topics:
@@ -45,3 +54,32 @@ def scoring_env(
         "SCORING_HTTP__PORT": str(port),
         "SCORING_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }
+
+
+@pytest_asyncio.fixture
+async def scoring_service(
+    kafka_bootstrap: str,
+    mongodb_uri: str,
+    db_name: str,
+    group_id: str,
+    unique_id: str,
+    free_port: int,
+    tmp_path: Path,
+) -> AsyncIterator[tuple[ServiceProcess, Topics]]:
+    """The service, not started yet (a test may add to its `env`), and its topics, created;
+    stopped at the end."""
+    topics = Topics(unique_id)
+    await ensure_topics(kafka_bootstrap, topics.partitions())
+    env = scoring_env(
+        kafka=kafka_bootstrap,
+        mongodb=mongodb_uri,
+        database=db_name,
+        group_id=group_id,
+        topics=topics,
+        port=free_port,
+    )
+    service = ServiceProcess("scoring", env, tmp_path / "scoring.log", free_port)
+    try:
+        yield service, topics
+    finally:
+        service.stop()

@@ -9,22 +9,21 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
-from shared.kafka_admin import ensure_topics
-from tests.integration.scoring_support import Topics, scoring_env
+from tests.integration import scoring_support
+from tests.integration.scoring_support import Topics
 from tests.integration.service_process import ServiceProcess
 from tests.unit.scoring_streams import event, plan_stream
 
@@ -55,32 +54,7 @@ def chromium() -> str:
     return CHROMIUM
 
 
-@pytest_asyncio.fixture
-async def scoring(
-    kafka_bootstrap: str,
-    mongodb_uri: str,
-    db_name: str,
-    group_id: str,
-    unique_id: str,
-    free_port: int,
-    tmp_path: Path,
-) -> AsyncIterator[tuple[ServiceProcess, str]]:
-    topics = Topics(unique_id)
-    await ensure_topics(kafka_bootstrap, topics.partitions())
-    env = scoring_env(
-        kafka=kafka_bootstrap,
-        mongodb=mongodb_uri,
-        database=db_name,
-        group_id=group_id,
-        topics=topics,
-        port=free_port,
-    )
-    service = ServiceProcess("scoring", env, tmp_path / "scoring.log", free_port)
-    service.start()
-    try:
-        yield service, topics.accepted
-    finally:
-        service.stop()
+scoring_service = scoring_support.scoring_service  # the fixture, for pytest to find here
 
 
 async def produce(bootstrap: str, topic: str, events: Sequence[AcceptedEvent]) -> None:
@@ -121,10 +95,12 @@ async def api_state_after(
 
 
 async def test_dashboard_shows_the_live_state(
-    scoring: tuple[ServiceProcess, str], kafka_bootstrap: str, chromium: str
+    scoring_service: tuple[ServiceProcess, Topics], kafka_bootstrap: str, chromium: str
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
-    service, accepted_topic = scoring
+    service, topics = scoring_service
+    accepted_topic = topics.accepted
+    service.start()
     plan = next(iter(load_catalog().plans.values()))
     events = plan_stream(plan, seed=5, until=date(2022, 6, 30))
     await produce(kafka_bootstrap, accepted_topic, events)

@@ -13,14 +13,13 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import pytest_asyncio
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -32,8 +31,8 @@ from shared.contract.alert_event import decode_alert_event
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
-from shared.kafka_admin import ensure_topics
-from tests.integration.scoring_support import Topics, scoring_env
+from tests.integration import scoring_support
+from tests.integration.scoring_support import Topics
 from tests.integration.service_process import ServiceProcess
 from tests.unit.scoring_streams import plan_stream
 
@@ -44,31 +43,7 @@ ROOT = Path(__file__).resolve().parents[2]
 PLANWATCH = str(Path(sys.executable).parent / "planwatch")
 
 
-@pytest_asyncio.fixture
-async def service(
-    kafka_bootstrap: str,
-    mongodb_uri: str,
-    db_name: str,
-    group_id: str,
-    unique_id: str,
-    free_port: int,
-    tmp_path: Path,
-) -> AsyncIterator[tuple[ServiceProcess, Topics]]:
-    names = Topics(unique_id)
-    await ensure_topics(kafka_bootstrap, names.partitions())
-    env = scoring_env(
-        kafka=kafka_bootstrap,
-        mongodb=mongodb_uri,
-        database=db_name,
-        group_id=group_id,
-        topics=names,
-        port=free_port,
-    ) | {"KAFKA_MAX_BATCH_RECORDS": "7", "LOG_LEVEL": "INFO"}
-    svc = ServiceProcess("scoring", env, tmp_path / "scoring.log", free_port)
-    try:
-        yield svc, names
-    finally:
-        svc.stop()
+scoring_service = scoring_support.scoring_service  # the fixture, for pytest to find here
 
 
 async def produce(bootstrap: str, records: Sequence[tuple[str, bytes | None, bytes]]) -> None:
@@ -161,12 +136,13 @@ def fold_alerts(records: Sequence[tuple[int, Any]]) -> dict[str, str]:
 
 
 async def test_sigkill_restart_tick_replay_and_api(
-    service: tuple[ServiceProcess, Topics],
+    scoring_service: tuple[ServiceProcess, Topics],
     kafka_bootstrap: str,
     mongo_db: AsyncDatabase[Doc],
     tmp_path: Path,
 ) -> None:
-    svc, names = service
+    svc, names = scoring_service
+    svc.env |= {"KAFKA_MAX_BATCH_RECORDS": "7", "LOG_LEVEL": "INFO"}
     plan = next(iter(load_catalog().plans.values()))
     events = plan_stream(plan, seed=11)
     poison = [(names.accepted, b"t1", b"{not json"), (names.accepted, b"t2", b'{"kind":"x"}')]
