@@ -66,8 +66,9 @@ class NotifyStore:
         self.db = db
         # FerretDB's SQLite backend has one writer: many writes at once only collide and wait
         # in SQLite's busy handler. So at most three at once, and the kinds each delivery
-        # writes (log entry, attempt, pending removal, the flush's close) are group-committed:
-        # the writes of concurrent deliveries go out together. Reads do not block in WAL mode.
+        # writes (log entry, attempt, pending removal; the close of a flush with resolved
+        # alerts) are group-committed: the writes of concurrent deliveries go out together.
+        # Reads do not block in WAL mode.
         self.write_slots = asyncio.Semaphore(3)
         self._log_entries = GroupCommit(self._write_log_entries)
         self._attempts = GroupCommit(self._write_attempts)
