@@ -173,27 +173,21 @@ class Flusher:
         """Called before a failed notification is removed: its flush, if it has resolved
         alerts to remove at the close, is marked failed (so they stay in the group)."""
         async with self.locks.hold(pending.group_id):
-            record = await self.store.flushing_group(pending.group_id)
-            inflight = None if record is None else record.inflight
-            if (
-                record is not None
-                and inflight is not None
-                and inflight.snapshot
-                and not inflight.failed
-                and pending.id in inflight.notifications
-            ):
+            found = await self._flush_of(pending)
+            if found is None:
+                return
+            record, inflight = found
+            if inflight.snapshot and not inflight.failed:
                 await self.store.mark_inflight_failed(record)
 
     async def notification_ended(self, pending: PendingNotification) -> None:
         """Called once a pending notification was delivered, dead-lettered or dropped (and
         removed from the pending collection). The last one to end closes the flush."""
         async with self.locks.hold(pending.group_id):
-            record = await self.store.flushing_group(pending.group_id)
-            if record is None or record.inflight is None:
+            found = await self._flush_of(pending)
+            if found is None:
                 return
-            inflight = record.inflight
-            if pending.id not in inflight.notifications:
-                return
+            record, inflight = found
             if record.flush_open(await self.store.pending_ids()):
                 return
             if not inflight.snapshot:
@@ -202,6 +196,15 @@ class Flusher:
             await self._close(
                 record, inflight.snapshot, succeeded=not inflight.failed, now=self.clock.now()
             )
+
+    async def _flush_of(self, pending: PendingNotification) -> tuple[GroupRecord, Inflight] | None:
+        """The group and its recorded flush, if that flush made `pending` (the caller holds
+        the group's lock); None if the group is gone or has flushed since."""
+        record = await self.store.flushing_group(pending.group_id)
+        inflight = None if record is None else record.inflight
+        if record is None or inflight is None or pending.id not in inflight.notifications:
+            return None
+        return record, inflight
 
     async def _close_ended(self, record: GroupRecord) -> GroupRecord | None:
         """The group with its last flush, whose notifications all ended, closed (the caller

@@ -296,9 +296,6 @@ class NotifyStore:
         """The ids of the pending notifications (a live view)."""
         return (await self._pending_index()).keys()
 
-    async def pending_one(self, pid: str) -> PendingNotification | None:
-        return (await self._pending_index()).get(pid)
-
     async def update_pending(self, pending: PendingNotification) -> None:
         index = await self._pending_index()
         doc = _json(pending)
@@ -315,9 +312,7 @@ class NotifyStore:
 
     async def _delete_pending(self, pids: list[str]) -> None:
         # Exact-`_id` statements in one command (an `$in` filter would make FerretDB scan).
-        await self._write(
-            lambda: self.db[PENDING].bulk_write([DeleteOne({"_id": pid}) for pid in pids])
-        )
+        await self._delete_each(PENDING, [DeleteOne({"_id": pid}) for pid in pids])
 
     # -- delivery log -------------------------------------------------------------------------
 
@@ -369,6 +364,7 @@ class NotifyStore:
         return attempts.deleted_count, rejected.deleted_count
 
     async def _delete_each(self, collection: str, deletes: list[DeleteOne]) -> int:
+        """The delete statements in one unordered command; returns how many deleted."""
         if not deletes:
             return 0
         result = await self._write(lambda: self.db[collection].bulk_write(deletes, ordered=False))
