@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -86,8 +87,10 @@ class _PlainProgress:
 
 
 async def _send(
-    scenario: Scenario, transport: Transport, speed: float, quiet: bool
+    scenario: Scenario, make_transport: Callable[[], Transport], speed: float, quiet: bool
 ) -> FeedProgress:
+    # Made here, inside the running loop: aiokafka's producer refuses to be created outside one.
+    transport = make_transport()
     await transport.start()
     try:
         return await run_feed(
@@ -169,7 +172,7 @@ def simulate(
         return
     if dry_run:
         dry = DryRunTransport()
-        asyncio.run(_send(scenario, dry, 0.0, quiet=True))
+        asyncio.run(_send(scenario, lambda: dry, 0.0, quiet=True))
         for item in dry.sent:
             if item.role.value != "tick":
                 typer.echo(f"{item.at.isoformat()}  {item.expected!s:28} {item.label}")
@@ -185,11 +188,14 @@ def simulate(
             typer.echo(f"waiting {keys_wait:g} s for ingest to refresh its key snapshot")
             asyncio.run(asyncio.sleep(keys_wait))
     bootstrap = KafkaSettings().bootstrap_servers
-    transport: Transport = KafkaTransport(bootstrap)
-    if via is Via.HTTP:
-        transport = HttpTransport(ingest_url, KafkaTransport(bootstrap))
+
+    def make_transport() -> Transport:
+        if via is Via.HTTP:
+            return HttpTransport(ingest_url, KafkaTransport(bootstrap))
+        return KafkaTransport(bootstrap)
+
     try:
-        state = asyncio.run(_send(scenario, transport, speed, quiet))
+        state = asyncio.run(_send(scenario, make_transport, speed, quiet))
     except FeedError as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

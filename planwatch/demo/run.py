@@ -45,13 +45,13 @@ from planwatch.simulate.feed import (
     run_feed,
     write_jsonl,
 )
+from planwatch.simulate.keys import DEMO_DATABASE_PREFIX
 from planwatch.simulate.scenario import Outcome, Scenario, build_scenario
 from shared import topics
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
 
 ROUTING_FILE: Final = Path(__file__).with_name("routing.demo.yaml")
-DEMO_DATABASE_PREFIX: Final = "planwatch_demo"
 DEFAULT_PLAN: Final = "qingyuan-digital-economy-2021"
 PLAIN_EVERY_S: Final = 5.0
 REFRESH_S: Final = 0.5
@@ -539,7 +539,8 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
     console.print(
         f"dashboard:          {scoring}/dashboard/\n"
         f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
-        f"send events:        POST {ingest}/v1/events  (or `planwatch simulate --via http`)\n"
+        f"send events:        POST {ingest}/v1/events  (or `MONGODB_DATABASE={config.database} "
+        f"planwatch simulate --via http --ingest-url {ingest}`)\n"
         f"notify:             {notify}/readyz  ·  /metrics  ·  /api/v2/silences\n"
         + (
             f"offline scores:     planwatch score --events {feed} --at 2022-12-31 --format table\n"

@@ -7,6 +7,7 @@ import base64
 import subprocess
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from aiokafka.admin import AIOKafkaAdminClient
@@ -79,12 +80,25 @@ def render_server_properties(settings: InfraSettings, data_dir: Path) -> str:
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
 
+def new_cluster_id(random_bytes: Callable[[], bytes] = lambda: uuid.uuid4().bytes) -> str:
+    """A random KRaft cluster id that cannot be read as an option: like Kafka's own
+    `Uuid.randomUuid`, an id whose URL-safe base64 starts with `-` (1 in 64) is drawn again,
+    since the storage format command would take it for a flag."""
+    while True:
+        cid = base64.urlsafe_b64encode(random_bytes()).rstrip(b"=").decode()
+        if not cid.startswith("-"):
+            return cid
+
+
 def _cluster_id(home: Path) -> str:
-    """A stable cluster id for this state dir (KRaft storage is formatted with it once)."""
+    """A stable cluster id for this state dir (KRaft storage is formatted with it once). A
+    stored id starting with `-` never formatted anything, so it is replaced."""
     path = home / "cluster-id"
     if path.is_file():
-        return path.read_text(encoding="utf-8").strip()
-    cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        stored = path.read_text(encoding="utf-8").strip()
+        if stored and not stored.startswith("-"):
+            return stored
+    cid = new_cluster_id()
     path.write_text(cid + "\n", encoding="utf-8")
     return cid
 

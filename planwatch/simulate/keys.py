@@ -17,6 +17,9 @@ from shared.runtime.settings import MongoSettings
 
 #: Ingest's default snapshot refresh interval (services/ingest/config.py `keys_refresh_s`).
 INGEST_KEYS_REFRESH_S: Final = 30.0
+#: The demo keys' private halves derive from a public seed: they may only ever be registered in
+#: a database whose name says it is a demo (the demo's own databases all start with this).
+DEMO_DATABASE_PREFIX: Final = "planwatch_demo"
 
 
 class KeyRegistrationError(RuntimeError):
@@ -27,7 +30,16 @@ class KeyRegistrationError(RuntimeError):
 async def register_in_mongo(
     keys: Mapping[str, DemoKey], settings: MongoSettings, collection: str = AGENCY_KEYS
 ) -> int:
-    """Upsert every demo key's registry entry; returns how many were not registered before."""
+    """Upsert every demo key's registry entry; returns how many were not registered before.
+    Refuses, before connecting, a database whose name does not start with
+    `DEMO_DATABASE_PREFIX`: anyone can sign as any agency with these keys."""
+    if not settings.database.startswith(DEMO_DATABASE_PREFIX):
+        raise KeyRegistrationError(
+            f"refusing to register the demo keys in database {settings.database!r}: their "
+            "private halves derive from a public seed, so anyone could sign as any agency. "
+            f"Use a demo database (a name starting with {DEMO_DATABASE_PREFIX!r}, e.g. "
+            f"MONGODB_DATABASE={DEMO_DATABASE_PREFIX}) or --no-register-keys."
+        )
     client = make_client(settings)
     try:
         repository = MongoKeyRepository(database(client, settings)[collection])

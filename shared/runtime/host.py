@@ -10,11 +10,13 @@ hand finish and commit (FastStream's graceful timeout), then closes the clients.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from types import FrameType
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
@@ -37,6 +39,10 @@ from shared.runtime.settings import HttpSettings, ServiceSettings
 log = get_logger("planwatch.host")
 
 Hook = Callable[[], Awaitable[None]]
+
+
+class StartupAbortedError(RuntimeError):
+    """A stop was requested (SIGTERM, SIGINT) while start-up still waited for the servers."""
 
 
 def new_registry() -> CollectorRegistry:
@@ -62,6 +68,9 @@ class ServiceHost:
     # Start-up gives up after this long without the servers answering.
     start_timeout_s: float = 120.0
     started: bool = False
+    _abort: asyncio.Event = field(default_factory=asyncio.Event, init=False, repr=False)
+    _loop: asyncio.AbstractEventLoop | None = field(default=None, init=False, repr=False)
+    _abort_requested: bool = field(default=False, init=False, repr=False)
 
     @classmethod
     def create(cls, name: str, settings: ServiceSettings) -> ServiceHost:
@@ -89,7 +98,17 @@ class ServiceHost:
             checks["mongodb"] = f"unavailable: {exc!r}"
         return checks
 
+    def request_abort(self) -> None:
+        """Stop a start-up still in progress (its step and its backoff are cancelled at once).
+        Safe to call from a signal handler: it only schedules the wake-up on the loop."""
+        self._abort_requested = True
+        if self._loop is not None and not self.started:
+            self._loop.call_soon_threadsafe(self._abort.set)
+
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        if self._abort_requested:  # the signal came before the loop was known
+            self._abort.set()
         rng = random.Random()
         deadline = time.monotonic() + self.start_timeout_s
         attempt = 0
@@ -97,17 +116,37 @@ class ServiceHost:
         while pending:
             hook = pending[0]
             try:
-                await hook()
+                await self._unless_aborted(hook())
                 pending.pop(0)
+            except StartupAbortedError:
+                raise
             except Exception as exc:
                 attempt += 1
                 if not is_transient(exc) or time.monotonic() > deadline:
                     raise
                 log.warning("start-up step failed; retrying", step=_name(hook), error=repr(exc))
                 retry = self.settings.retry
-                await asyncio.sleep(backoff_delay(attempt, retry.initial_s, retry.max_s, rng))
+                delay = backoff_delay(attempt, retry.initial_s, retry.max_s, rng)
+                await self._unless_aborted(asyncio.sleep(delay))
         self.started = True
         log.info("service started", service=self.name)
+
+    async def _unless_aborted(self, step: Awaitable[None]) -> None:
+        """Awaits `step`, or cancels it and raises StartupAbortedError once an abort is asked."""
+        task = asyncio.ensure_future(step)
+        if not self._abort.is_set():
+            aborted = asyncio.ensure_future(self._abort.wait())
+            try:
+                await asyncio.wait({task, aborted}, return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                aborted.cancel()
+        if not task.done():  # aborted (before the step even ran, or while it ran)
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+            log.info("start-up aborted: stop requested", service=self.name)
+            raise StartupAbortedError(f"{self.name}: stop requested during start-up")
+        task.result()
 
     async def stop(self) -> None:
         self.started = False
@@ -143,6 +182,7 @@ def build_http_app(
             await host.stop()
 
     app = FastAPI(title=title or f"planwatch {host.name}", lifespan=lifespan)
+    app.state.host = host  # `serve` tells it about SIGTERM during start-up
 
     @app.get("/livez", include_in_schema=False)
     async def livez() -> dict[str, str]:
@@ -164,9 +204,24 @@ def build_http_app(
     return app
 
 
+class _Server(uvicorn.Server):
+    """uvicorn's server, which also aborts the host's start-up on SIGTERM/SIGINT: uvicorn only
+    looks at its exit flag once the lifespan start-up is over, and ours may be retrying
+    unreachable servers for minutes."""
+
+    def __init__(self, config: uvicorn.Config, host: ServiceHost | None) -> None:
+        super().__init__(config)
+        self._host = host
+
+    def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+        if self._host is not None:
+            self._host.request_abort()
+        super().handle_exit(sig, frame)
+
+
 def serve(app: FastAPI, http: HttpSettings) -> None:
     """Run the app with uvicorn until SIGTERM or SIGINT; logging stays ours (JSON)."""
     config = uvicorn.Config(
         app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on"
     )
-    uvicorn.Server(config).run()
+    _Server(config, getattr(app.state, "host", None)).run()

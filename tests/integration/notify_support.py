@@ -11,7 +11,7 @@ import struct
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from typing import Any
@@ -50,6 +50,7 @@ class Received:
     headers: dict[str, str]
     body: bytes
     answered: int | None  # the status answered; None for a reset
+    received_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class HttpReceiver:

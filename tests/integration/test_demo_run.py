@@ -11,13 +11,13 @@ import io
 import socket
 import uuid
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 from pymongo import AsyncMongoClient
 from rich.console import Console
-from standardwebhooks.webhooks import Webhook
 
 from planwatch.demo.run import DemoConfig, run_demo
 from planwatch.infra.manager import Endpoints
@@ -26,6 +26,7 @@ from shared.catalog import load_catalog
 from shared.contract.events import ProgressReported, ProgressRetracted
 from shared.contract.observation import to_observation
 from shared.domain.method_v1 import score_plan
+from tests.webhook_oracle import verify_at
 
 MongoDoc = dict[str, Any]
 
@@ -117,9 +118,9 @@ async def test_the_demo_runs_end_to_end(
     # and critical ones the SMTP sink.
     posts = result.view.posts
     assert posts and all(p.verified for p in posts)
-    reference = Webhook(result.webhook_secret)
     for post in posts[:5]:
-        reference.verify(post.body, post.headers)
+        received = datetime.fromtimestamp(post.received_at, UTC)
+        verify_at(result.webhook_secret, post.body, post.headers, received)
     names = {a.alertname for p in posts for a in p.alerts}
     assert {"target_achieved", "report_overdue"} <= names
     assert result.view.mails, "no e-mail reached the SMTP sink"

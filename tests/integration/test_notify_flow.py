@@ -12,14 +12,14 @@ from urllib.parse import parse_qs, quote_plus, urlsplit
 import httpx
 import pytest
 from fastapi import FastAPI
-from standardwebhooks.webhooks import Webhook
 
 from services.notify.api import api_router
 from services.notify.domain.payloads.robots import dingtalk_sign
 from services.notify.intake import IntakeResult
 from tests.integration import notify_harness
-from tests.integration.notify_harness import SECRET, T0, MakeHarness, body, read_topic
+from tests.integration.notify_harness import SECRET, T0, Harness, MakeHarness, body, read_topic
 from tests.integration.notify_support import HttpReceiver, Reply, alert_event, start_smtp
+from tests.webhook_oracle import verify_at
 
 pytestmark = pytest.mark.integration
 make_harness = notify_harness.make_harness  # the fixture, for pytest to find here
@@ -56,9 +56,10 @@ inhibit_rules:
 """
 
 
-def verified(request_body: bytes, headers: dict[str, str]) -> object:
-    """The body as the Standard Webhooks reference library verifies it (raises if not)."""
-    return Webhook(SECRET).verify(request_body, headers)
+def verified(h: Harness, request_body: bytes, headers: dict[str, str]) -> object:
+    """The body as the Standard Webhooks reference library verifies it, as of the harness's
+    injected clock (notify signed with that clock, not the wall clock)."""
+    return verify_at(SECRET, request_body, headers, h.clock.now())
 
 
 async def test_group_wait_interval_resolve_and_repeat(make_harness: MakeHarness) -> None:
@@ -69,7 +70,7 @@ async def test_group_wait_interval_resolve_and_repeat(make_harness: MakeHarness)
     assert h.http.at("/miit") == []  # group_wait not over
     await h.tick(1)
     [first] = h.http.at("/miit")
-    message = verified(first.body, first.headers)
+    message = verified(h, first.body, first.headers)
     assert isinstance(message, dict)
     assert message["status"] == "firing" and message["version"] == "4"
     assert [x["labels"]["target"] for x in message["alerts"]] == ["t-a"]

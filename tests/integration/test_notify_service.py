@@ -26,7 +26,6 @@ import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaProducer
 from pymongo.asynchronous.database import AsyncDatabase
-from standardwebhooks.webhooks import Webhook
 from typer.testing import CliRunner
 
 from planwatch.silence_cli import silence_app
@@ -41,6 +40,7 @@ from tests.integration.notify_support import (
     wait_until_true,
 )
 from tests.integration.service_process import ServiceProcess
+from tests.webhook_oracle import verify_at
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
@@ -183,7 +183,7 @@ receivers:
             kafka_bootstrap, f"{topic_name}.alerts", encoded(first), encoded(second), encoded(first)
         )
         [request] = await receiver.wait_for("/hook", 1)
-        message = Webhook(SECRET).verify(request.body, request.headers)
+        message = verify_at(SECRET, request.body, request.headers, request.received_at)
         assert isinstance(message, dict)
         assert sorted(a["labels"]["target"] for a in message["alerts"]) == ["t-1", "t-2"]
         assert message["receiver"] == "everyone" and message["status"] == "firing"

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from planwatch.infra.kafka import bootstrap_addresses, render_server_properties
+from planwatch.infra.kafka import (
+    _cluster_id,
+    bootstrap_addresses,
+    new_cluster_id,
+    render_server_properties,
+)
 from planwatch.infra.settings import REPO_ROOT, InfraSettings
 from shared.kafka_admin import TopicSpecError, validate_topic_spec
 
@@ -97,3 +102,19 @@ def test_bad_topic_specs_are_named_errors(spec: dict[str, int]) -> None:
 
 def test_good_topic_spec_passes() -> None:
     validate_topic_spec({"planwatch.progress": 6, "a-b_c.d": 1})
+
+
+def test_a_cluster_id_never_starts_with_a_dash() -> None:
+    # 0xF8 is 111110.. in bits: URL-safe base64 writes it as "-", which the storage format
+    # command would read as an option (1 fresh infra directory in 64 failed to start).
+    draws = iter([bytes([0xF8]) + bytes(15), bytes([0xF8]) + bytes(15), bytes(range(16))])
+    cid = new_cluster_id(lambda: next(draws))
+    assert cid == "AAECAwQFBgcICQoLDA0ODw"
+    assert not any(new_cluster_id().startswith("-") for _ in range(2000))
+
+
+def test_a_stored_cluster_id_with_a_dash_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / "cluster-id").write_text("-AECAwQFBgcICQoLDA0ODw\n", encoding="utf-8")
+    cid = _cluster_id(tmp_path)
+    assert not cid.startswith("-")
+    assert _cluster_id(tmp_path) == cid  # stable from then on

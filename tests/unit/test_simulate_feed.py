@@ -11,6 +11,8 @@ from planwatch.events_file import read_events
 from planwatch.simulate.feed import (
     DEFAULT_SPEED,
     DryRunTransport,
+    FeedError,
+    KafkaTransport,
     kafka_record,
     run_feed,
     structured_lines,
@@ -133,3 +135,34 @@ def test_the_cli_refuses_an_unknown_plan() -> None:
     result = CliRunner().invoke(simulate_app, ["--dry-run", "--plan", "nope"])
     assert result.exit_code == 2
     assert "unknown plan" in result.output
+
+
+@pytest.mark.parametrize("via", ["kafka", "http"])
+def test_the_cli_builds_its_transport_inside_the_event_loop(
+    via: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # aiokafka's producer refuses to be created outside a running loop: both ways of sending
+    # used to crash at once with a RuntimeError. Now the real transport is built and started;
+    # only the connection itself is replaced by a refusal, which the CLI reports as a sentence.
+    async def refuse(self: KafkaTransport) -> None:
+        raise FeedError("cannot connect to Kafka: refused (test)")
+
+    monkeypatch.setattr(KafkaTransport, "start", refuse)
+    result = CliRunner().invoke(
+        simulate_app, ["--via", via, "--no-register-keys", "--until", "2021-08-01"]
+    )
+    assert result.exit_code == 1, result.output
+    assert "error: cannot connect to Kafka: refused (test)" in result.output
+
+
+@pytest.mark.parametrize("database", ["planwatch", "prod", "demo_planwatch"])
+def test_the_demo_keys_go_only_to_a_demo_database(
+    database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the demo keys derive from a public seed: registered in a real registry, anyone could sign
+    # as any agency. Refused before any connection is made (the URI points nowhere).
+    monkeypatch.setenv("MONGODB_URI", "mongodb://127.0.0.1:9/")
+    monkeypatch.setenv("MONGODB_DATABASE", database)
+    result = CliRunner().invoke(simulate_app, ["--until", "2021-08-01"])
+    assert result.exit_code == 1, result.output
+    assert f"refusing to register the demo keys in database {database!r}" in result.output
