@@ -242,11 +242,14 @@ def first_batch_timer(engine: ScoringEngine) -> list[float]:
     apply = engine.apply
 
     async def timed(
-        events: Sequence[AcceptedEvent], ticks: Sequence[datetime] = ()
+        events: Sequence[AcceptedEvent],
+        ticks: Sequence[datetime] = (),
+        *,
+        clock_to: datetime | None = None,
     ) -> BatchOutcome:
         if not first:
             first.append(time.perf_counter())
-        return await apply(events, ticks)
+        return await apply(events, ticks, clock_to=clock_to)
 
     engine.apply = timed  # type: ignore[method-assign]
     return first

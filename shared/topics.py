@@ -12,6 +12,8 @@ CLOCK = "planwatch.clock"  # clock ticks
 SCORES = "planwatch.scores"  # score updates, keyed by target id
 ALERTS = "planwatch.alerts"  # alert transitions, keyed by target id
 SCORING_DLT = "planwatch.scoring.dlt"  # accepted events scoring could not apply
+# Internal: instants to which reports moved a scoring replica's clock, read whole by every replica.
+SCORING_CLOCK = "planwatch.scoring.clock"
 NOTIFICATIONS = "planwatch.notifications"  # notifications for downstream consumers
 NOTIFICATIONS_DLT = "planwatch.notifications.dlt"  # notifications past their retry budget
 
@@ -24,6 +26,7 @@ PARTITIONS: Mapping[str, int] = MappingProxyType(
         SCORES: 6,
         ALERTS: 6,
         SCORING_DLT: 1,
+        SCORING_CLOCK: 1,
         NOTIFICATIONS: 3,
         NOTIFICATIONS_DLT: 1,
     }

@@ -163,6 +163,7 @@ def service_specs(
                 "SCORING_GROUP_ID": config.group("planwatch-scoring"),
                 "SCORING_INPUT_TOPIC": t(topics.ACCEPTED),
                 "SCORING_CLOCK_TOPIC": t(topics.CLOCK),
+                "SCORING_SYNC_TOPIC": t(topics.SCORING_CLOCK),
                 "SCORING_SCORES_TOPIC": t(topics.SCORES),
                 "SCORING_ALERTS_TOPIC": t(topics.ALERTS),
                 "SCORING_DLT_TOPIC": t(topics.SCORING_DLT),

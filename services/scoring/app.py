@@ -1,8 +1,11 @@
 """The scoring service's composition root: the one place where it is wired together.
 
-It consumes `planwatch.accepted` and `planwatch.clock` in batches (explicit commits after the
-batch's effects are durable), applies them with the ScoringEngine, publishes scores and alert
-transitions, dead-letters poison records, and serves the read API.
+It consumes `planwatch.accepted` in its consumer group, in batches (explicit commits after the
+batch's effects are durable), and owns the targets of the partitions Kafka assigns it (loaded
+on assignment, forgotten on revocation, fenced by epoch); it reads the clock topics
+(`planwatch.clock` and the replicas' sync topic) whole, outside the group. It applies both with
+the ScoringEngine, publishes scores and alert transitions, dead-letters poison records, and
+serves the read API.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from services.scoring.config import ScoringSettings
 from services.scoring.dashboard.router import make_dashboard_router
 from services.scoring.engine import ScoringEngine
 from services.scoring.metrics import ScoringMetrics
-from services.scoring.records import parse_records
+from services.scoring.ownership import EngineDoors
 from services.scoring.store import ScoringStore
 from services.scoring.ticks import TickScheduler
 from shared import topics
@@ -30,9 +33,11 @@ from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
     Outbound,
     Record,
+    broadcast_subscriber,
+    key_partition,
     publish_all,
 )
-from shared.runtime.logging import bound, get_logger
+from shared.runtime.logging import get_logger
 from shared.runtime.mongo import database
 
 log = get_logger("planwatch.scoring")
@@ -68,6 +73,7 @@ def build_service(
     async def publish(messages: Sequence[Outbound]) -> None:
         await publish_all(broker, messages, timeout_s)
 
+    input_partitions = topics.PARTITIONS[topics.ACCEPTED]
     engine = ScoringEngine(
         catalog,
         store,
@@ -77,12 +83,39 @@ def build_service(
         scores_topic=settings.scores_topic,
         alerts_topic=settings.alerts_topic,
         on_applied=on_applied,
+        # The same partition ingest's producer picks for the target's key.
+        partition_of=lambda target: key_partition(target.encode("utf-8"), input_partitions),
+        sync_topic=settings.sync_topic,
+    )
+
+    async def dead_letter(dead: Sequence[Outbound], reasons: Sequence[str]) -> None:
+        for message in dead:
+            log.warning(
+                "record dead-lettered",
+                topic=message.headers["x-orig-topic"],
+                offset=message.headers["x-orig-offset"],
+                reason=message.headers["x-reason"],
+                error=message.headers["x-error-msg"],
+            )
+        await publish(dead)
+        for reason in reasons:
+            metrics.dead_letters.labels(reason).inc()
+
+    doors = EngineDoors(
+        engine,
+        input_topic=settings.input_topic,
+        clock_topic=settings.clock_topic,
+        sync_topic=settings.sync_topic,
+        dlt_topic=settings.dlt_topic,
+        dead_letter=dead_letter,
+        retry=settings.retry,
     )
 
     async def create_topics() -> None:
         configured = {
-            settings.input_topic: topics.PARTITIONS[topics.ACCEPTED],
+            settings.input_topic: input_partitions,
             settings.clock_topic: topics.PARTITIONS[topics.CLOCK],
+            settings.sync_topic: topics.PARTITIONS[topics.SCORING_CLOCK],
             settings.scores_topic: topics.PARTITIONS[topics.SCORES],
             settings.alerts_topic: topics.PARTITIONS[topics.ALERTS],
             settings.dlt_topic: topics.PARTITIONS[topics.SCORING_DLT],
@@ -90,10 +123,9 @@ def build_service(
         await ensure_topics(settings.kafka.bootstrap_servers, {**topics.PARTITIONS, **configured})
 
     async def load_state() -> None:
-        # Loading re-sends the outboxes of the last writes: the producer must be up (connect
-        # is idempotent; the consumers start afterwards with the broker).
+        # Loading re-sends outboxes: the producer is connected first (idempotent).
         await broker.connect()
-        await engine.load()
+        await doors.start()
 
     host.on_start.extend([create_topics, load_state])
 
@@ -116,43 +148,25 @@ def build_service(
         host.on_stop.insert(0, scheduler.stop)
 
     async def work(records: Sequence[Record]) -> None:
-        parsed = parse_records(
-            records,
-            accepted_topic=settings.input_topic,
-            clock_topic=settings.clock_topic,
-            dlt_topic=settings.dlt_topic,
-            check=engine.check,
-        )
-        for message in parsed.dead:
-            log.warning(
-                "record dead-lettered",
-                topic=message.headers["x-orig-topic"],
-                offset=message.headers["x-orig-offset"],
-                reason=message.headers["x-reason"],
-                error=message.headers["x-error-msg"],
-            )
-        await publish(parsed.dead)
-        for reason in parsed.reasons:
-            metrics.dead_letters.labels(reason).inc()
-        first = parsed.events[0].event_id if parsed.events else None
-        with bound(event_id=first, batch=len(records)):
-            outcome = await engine.apply(parsed.events, parsed.ticks)
+        outcome = await doors.accepted(records)
         log.debug(
             "batch applied",
-            events=len(parsed.events),
-            ticks=len(parsed.ticks),
             rescored=outcome.rescored,
             written=len(outcome.written),
             transitions=len(outcome.transitions),
         )
 
-    @durable.subscriber(
-        settings.input_topic,
-        settings.clock_topic,
-        group_id=settings.group_id,
-    )
+    durable.processor.gate.on_revoked = doors.revoked
+    durable.processor.gate.on_assigned = doors.assigned
+
+    @durable.subscriber(settings.input_topic, group_id=settings.group_id)
     async def consume(msg: KafkaMessage) -> None:
         await durable.consume(msg, work)
+
+    @broadcast_subscriber(broker, settings.clock_topic, settings.sync_topic, kafka=settings.kafka)
+    async def consume_clock(msg: KafkaMessage) -> None:
+        # Not committed (no group): every replica reads the clock topics whole.
+        await doors.clock(msg.raw_message)
 
     routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog)]
     return ScoringService(host, engine, routers)

@@ -20,6 +20,7 @@ class ScoringSettings(ServiceSettings):
     group_id: str = "planwatch-scoring"
     input_topic: str = topics.ACCEPTED
     clock_topic: str = topics.CLOCK
+    sync_topic: str = topics.SCORING_CLOCK  # the replicas' shared clock (internal)
     scores_topic: str = topics.SCORES
     alerts_topic: str = topics.ALERTS
     dlt_topic: str = topics.SCORING_DLT

@@ -1,4 +1,16 @@
-"""Applies batches of accepted events and clock ticks to the stored scoring state.
+"""Applies batches of accepted events and clock ticks to the stored scoring state of the targets
+this replica owns.
+
+Ownership: `planwatch.accepted` is keyed by target, so a target's events all reach the replica
+assigned its partition. The engine keeps in memory only the targets of the partitions it owns
+(`set_ownership`; None owns every target, as replay does); on assignment it takes each
+partition's next fencing epoch, claims its targets' documents with it and loads them; every
+target write is conditional on that epoch, so a replica that was paused and lost a partition
+meanwhile writes nothing for it and publishes nothing on its behalf (it drops those targets).
+Roll-ups are read back from the stored target documents (whichever replica wrote them) and the
+plan document is written only forward. The clock is shared: a batch whose reports move it
+publishes the new instant on the replicas' clock topic, and every replica rescores its targets
+at every instant it reads there or on the public clock topic.
 
 Per batch: fold each event into its target's winners (the method's order-free fold), update the
 bounded windows, move the clock to the greatest `reported_at` or tick consumed, rescore (every
@@ -25,6 +37,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from services.scoring.alert_payload import alert_event
+from services.scoring.clock_sync import clock_sync_message, micros
 from services.scoring.documents import (
     JSON,
     AlertStates,
@@ -45,6 +58,7 @@ from services.scoring.documents import (
     winner_to_doc,
 )
 from services.scoring.metrics import ScoringMetrics
+from services.scoring.result_doc import result_from_doc, result_to_doc
 from services.scoring.store import ScoringStore
 from services.scoring.window import (
     MIN_TAIL_SIZE,
@@ -76,6 +90,9 @@ from shared.domain.method_v1 import (
 from shared.domain.observation import Observation
 from shared.domain.timebase import cst_date
 from shared.runtime.kafka import Outbound
+from shared.runtime.logging import get_logger
+
+log = get_logger("planwatch.scoring.engine")
 
 Publisher = Callable[[Sequence[Outbound]], Awaitable[None]]
 WallClock = Callable[[], float]
@@ -195,7 +212,12 @@ class ScoringEngine:
         wall_clock: WallClock = time.time,
         tail_size: int = TAIL_SIZE,
         on_applied: Callable[[Sequence[AcceptedEvent], float], None] | None = None,
+        partition_of: Callable[[str], int] | None = None,
+        sync_topic: str | None = None,
     ) -> None:
+        """`partition_of` maps a target id to its input partition (needed once ownership is
+        set); `sync_topic` is where clock moves made by reports are told to the other
+        replicas (None: a lone engine, replay)."""
         self.catalog = catalog
         self.store = store
         self.publish = publish
@@ -212,7 +234,14 @@ class ScoringEngine:
         self.loaded = False
         self.clock: datetime | None = None
         self.states: dict[str, TargetState] = {}
-        self.plan_json: dict[str, JSON | None] = {}
+        self.partition_of = partition_of
+        self.sync_topic = sync_topic
+        # The input partitions this replica owns (None: every target) and their epochs.
+        self.owned: frozenset[int] | None = None
+        self.epochs: dict[int, int] = {}
+        # The greatest instant read on the clock topics: moves past it are told to the others.
+        self.shared_clock: datetime | None = None
+        self.plan_written: dict[str, tuple[int, int]] = {}  # plan -> (clock_us, basis) written
         self._batch = _Batch()
 
     # --- public -----------------------------------------------------------------------------
@@ -221,55 +250,124 @@ class ScoringEngine:
         """Raises UnknownTargetEventError when the catalog has no such plan or target."""
         check_known(self.catalog, event)
 
+    def set_ownership(self, partitions: Iterable[int] | None) -> None:
+        """The input partitions this replica now owns (None: every target). Takes effect at the
+        next `load` (or `apply`, which loads first)."""
+        if partitions is not None and self.partition_of is None:
+            raise ValueError("ownership by partition needs `partition_of`")
+        self.owned = None if partitions is None else frozenset(partitions)
+        self.loaded = False
+
+    def owns(self, target_id: str) -> bool:
+        return self.owned is None or (
+            self.partition_of is not None and self.partition_of(target_id) in self.owned
+        )
+
+    def note_shared_clock(self, at: datetime) -> None:
+        """An instant read on the clock topics (every replica reads them whole)."""
+        if self.shared_clock is None or at > self.shared_clock:
+            self.shared_clock = at
+
     async def apply(
-        self, events: Sequence[AcceptedEvent], ticks: Sequence[datetime] = ()
+        self,
+        events: Sequence[AcceptedEvent],
+        ticks: Sequence[datetime] = (),
+        *,
+        clock_to: datetime | None = None,
     ) -> BatchOutcome:
-        """Apply one batch (events checked with `check`). Idempotent; safe to call again with the
-        same batch after a failure."""
+        """Apply one batch (events checked with `check`); `clock_to` moves the clock like a
+        tick (another replica's reports moved it there). Idempotent; safe to call again with
+        the same batch after a failure."""
         try:
             if not self.loaded:
                 await self.load()
-            return await self._apply(events, ticks)
+            return await self._apply(events, ticks, clock_to)
         except BaseException:
             self.loaded = False
             raise
 
     async def load(self) -> None:
-        """Read the state from MongoDB, re-flush every stored outbox, rescore at the clock."""
+        """Claim the owned partitions (next epoch, stamped on their targets' documents), read
+        their targets' state from MongoDB, re-flush their stored outboxes, rescore at the clock."""
         self.loaded = False
+        started = time.perf_counter()
         meta = await self.store.load_meta()
-        self.clock = parse_instant(meta["at"]) if meta and meta.get("at") else None
-        docs = {doc["_id"]: doc for doc in await self.store.load_targets()}
+        stored_clock = parse_instant(meta["at"]) if meta and meta.get("at") else None
+        if stored_clock is not None and (self.clock is None or stored_clock > self.clock):
+            self.clock = stored_clock
+        owned = [
+            (plan, target_id)
+            for plan in self._plans()
+            for target_id in sorted(plan.targets)
+            if self.owns(target_id)
+        ]
+        lost = await self._claim([target_key(plan.id, t) for plan, t in owned])
+        keys = [target_key(plan.id, t) for plan, t in owned if target_key(plan.id, t) not in lost]
+        docs = {doc["_id"]: doc for doc in await self.store.load_targets(keys)}
         self.states = {}
-        for plan in self._plans():
-            for target_id in sorted(plan.targets):
-                key = target_key(plan.id, target_id)
-                doc = docs.get(key, {})
-                last_report = doc.get("last_report_at")
-                latest = doc.get("latest_event_at")
-                self.states[key] = TargetState(
-                    plan=plan,
-                    target=plan.targets[target_id],
-                    key=key,
-                    window=window_from_doc(doc.get("window")),
-                    last_report_at=parse_instant(last_report) if last_report else None,
-                    latest_event_at=parse_instant(latest) if latest else None,
-                    stored_result=doc.get("result"),
-                    stored_alerts=alerts_from_doc(doc.get("alerts")),
-                    history_seq=int(doc.get("history_seq", 0)),
-                )
+        for plan, target_id in owned:
+            key = target_key(plan.id, target_id)
+            if key in lost:
+                continue
+            doc = docs.get(key, {})
+            last_report = doc.get("last_report_at")
+            latest = doc.get("latest_event_at")
+            self.states[key] = TargetState(
+                plan=plan,
+                target=plan.targets[target_id],
+                key=key,
+                window=window_from_doc(doc.get("window")),
+                last_report_at=parse_instant(last_report) if last_report else None,
+                latest_event_at=parse_instant(latest) if latest else None,
+                stored_result=doc.get("result"),
+                stored_alerts=alerts_from_doc(doc.get("alerts")),
+                history_seq=int(doc.get("history_seq", 0)),
+            )
         await self._flush([doc["outbox"] for _, doc in sorted(docs.items()) if doc.get("outbox")])
-        self.plan_json = {
-            doc["_id"]: json.loads(doc["state"])
-            for doc in await self.store.load_plans()
-            if doc.get("state")
-        }
         self._batch = _Batch()
         if self.clock is not None:
             await self._evaluate(list(self.states), self.clock)
         self.loaded = True
+        if self.metrics is not None:
+            self.metrics.partitions_owned.set(len(self.owned) if self.owned is not None else 0)
+            self.metrics.targets_loaded.set(len(self.states))
+            self.metrics.load_duration.observe(time.perf_counter() - started)
 
-    def results(self, plan_id: str) -> dict[str, TargetResult]:
+    async def _claim(self, keys: Sequence[str]) -> set[str]:
+        """Take the next epoch of every owned partition and stamp it on the partition's target
+        documents; the keys a newer epoch already holds are returned (and left alone)."""
+        if self.owned is None or self.partition_of is None:
+            self.epochs = {}
+            return set()
+        self.epochs = {p: await self.store.next_epoch(p) for p in sorted(self.owned)}
+        lost = await self.store.claim_targets({key: self._epoch(key) for key in keys})
+        if lost:
+            log.warning("targets held by a newer owner", targets=sorted(lost))
+        return lost
+
+    def _epoch(self, key: str) -> int:
+        assert self.partition_of is not None
+        return self.epochs[self.partition_of(key.split(":", 1)[1])]
+
+    def _drop_fenced(self, keys: set[str]) -> None:
+        """A newer owner holds these targets: this replica lost their partitions (it was paused
+        past its session, or a rebalance overtook it). Forget every target of those partitions
+        until Kafka assigns them again."""
+        assert self.partition_of is not None and self.owned is not None
+        partitions = {self.partition_of(key.split(":", 1)[1]) for key in keys}
+        self.owned = self.owned - partitions
+        for key in [k for k, state in self.states.items() if not self.owns(state.target.id)]:
+            del self.states[key]
+        log.warning(
+            "fenced: partitions lost to a newer owner",
+            partitions=sorted(partitions),
+            targets=sorted(keys),
+        )
+        if self.metrics is not None:
+            self.metrics.fenced_writes.inc(len(keys))
+            self.metrics.partitions_owned.set(len(self.owned))
+
+    def results(self, plan_id: str) -> dict[str, TargetResult]:  # the owned targets only
         """The current in-memory results of a plan's targets (after `load` or `apply`)."""
         out: dict[str, TargetResult] = {}
         for state in self.states.values():
@@ -290,61 +388,56 @@ class ScoringEngine:
         return [self.catalog.plans[p] for p in sorted(self.catalog.plans)]
 
     async def _apply(
-        self, events: Sequence[AcceptedEvent], ticks: Sequence[datetime]
+        self, events: Sequence[AcceptedEvent], ticks: Sequence[datetime], clock_to: datetime | None
     ) -> BatchOutcome:
         started = time.perf_counter()
         instants = [e.reported_at for e in events] + list(ticks)
+        if clock_to is not None:
+            instants.append(clock_to)
         if self.clock is not None:
             instants.append(self.clock)
         if not instants:
             return BatchOutcome(self.clock, 0, (), (), 0)
         new_clock = max(instants)
+        clock_moved = new_clock != self.clock
         batch = self._batch = _Batch()
         await self._fold(events, batch)
         fallbacks = await self._update_windows(batch)
-        keys = list(self.states) if new_clock != self.clock else sorted(batch.touched)
+        keys = list(self.states) if clock_moved else sorted(batch.touched)
         fallbacks += await self._evaluate(keys, new_clock)
 
         tick_trigger = f"tick:{iso(new_clock)}"
         target_updates: dict[str, JSON] = {}
         new_alerts: dict[str, AlertStates] = {}
-        outboxes: list[JSON] = []
-        transitions: list[AlertTransition] = []
+        emitted: dict[str, list[AlertTransition]] = {}
         for key in keys:
-            state = self.states[key]
-            update = self._target_update(state, batch, new_clock, tick_trigger)
-            if update is None:
-                continue
-            fields, alerts, emitted = update
-            target_updates[key] = fields
-            new_alerts[key] = alerts
-            outboxes.append(fields["outbox"])
-            transitions.extend(emitted)
+            update = self._target_update(self.states[key], batch, new_clock, tick_trigger)
+            if update is not None:
+                target_updates[key], new_alerts[key], emitted[key] = update
 
-        plan_updates: dict[str, JSON] = {}
-        plan_states: list[PlanState] = []
-        for plan in self._plans():
-            plan_state = self.plan_state_at(plan, new_clock)
-            plan_states.append(plan_state)
-            data = plan_state_to_json(plan_state)
-            if data != self.plan_json.get(plan.id):
-                # As JSON text: its keys are catalog ids with dots, which FerretDB refuses.
-                plan_updates[plan.id] = {"state": state_text(data), "clock": iso(new_clock)}
-
-        await self.store.write_targets(target_updates)
-        await self.store.write_plans(plan_updates)
-        meta: JSON = {}
-        if new_clock != self.clock:
-            meta["at"] = iso(new_clock)
-        if ticks:
-            meta["last_tick"] = iso(max(ticks))
-        if meta:
-            await self.store.write_meta(meta)
-        await self._flush(outboxes)
-
-        self._remember(target_updates, new_alerts, plan_updates)
+        epochs = (
+            {key: self._epoch(key) for key in target_updates} if self.owned is not None else None
+        )
+        fenced = await self.store.write_targets(target_updates, epochs)
+        for key in fenced:  # a newer owner holds them: nothing of theirs leaves this replica
+            del target_updates[key], new_alerts[key], emitted[key]
+        if fenced:
+            self._drop_fenced(fenced)
+        await self._flush([fields["outbox"] for fields in target_updates.values()])
+        self._remember(target_updates, new_alerts)
         self.clock = new_clock
+        if clock_moved:
+            await self.store.advance_clock(iso(new_clock), micros(new_clock))
+        if ticks:
+            await self.store.write_meta({"last_tick": iso(max(ticks))})
+        plan_states: list[PlanState] = []
+        if clock_moved or target_updates:
+            touched = {self.states[key].plan.id for key in target_updates}
+            plan_states = await self._roll_up(touched if not clock_moved else None, new_clock)
+        await self._tell_clock(events)
+
         self._batch = _Batch()
+        transitions = [t for key in sorted(emitted) for t in emitted[key]]
         if self.on_applied is not None:
             self.on_applied(events, self.wall_clock())
         self._observe(
@@ -361,26 +454,51 @@ class ScoringEngine:
         )
 
     def _remember(
-        self,
-        target_updates: Mapping[str, JSON],
-        new_alerts: Mapping[str, AlertStates],
-        plan_updates: Mapping[str, JSON],
+        self, target_updates: Mapping[str, JSON], new_alerts: Mapping[str, AlertStates]
     ) -> None:
         """What was just written becomes the stored state the next batch compares with."""
         for key, fields in target_updates.items():
             self.states[key].stored_result = fields["result"]
             self.states[key].stored_alerts = new_alerts[key]
             self.states[key].history_seq = fields["history_seq"]
-        for plan_id, fields in plan_updates.items():
-            self.plan_json[plan_id] = json.loads(fields["state"])
 
-    def plan_state_at(self, plan: Plan, at: datetime) -> PlanState:
-        results = {}
-        for target_id in plan.targets:
-            result = self.states[target_key(plan.id, target_id)].result
-            assert result is not None, "every target is evaluated once the clock is set"
-            results[target_id] = result
-        return assemble_plan_state(plan, results, at)
+    async def _roll_up(self, plan_ids: set[str] | None, at: datetime) -> list[PlanState]:
+        """Each plan (of `plan_ids`, or all) rolled up from its stored target documents, whoever
+        wrote them, and its document written if it is newer than the stored one. A plan some of
+        whose targets have no result yet (their owner has not scored them) is left as it is."""
+        states: list[PlanState] = []
+        for plan in self._plans():
+            if plan_ids is not None and plan.id not in plan_ids:
+                continue
+            docs = {
+                doc["target"]: doc
+                for doc in await self.store.plan_results(plan.id)
+                if doc.get("result_full") is not None and doc.get("target") in plan.targets
+            }
+            if len(docs) != len(plan.targets):
+                continue
+            results = {t: result_from_doc(doc["result_full"]) for t, doc in docs.items()}
+            state = assemble_plan_state(plan, results, at)
+            states.append(state)
+            written = (micros(at), sum(int(doc.get("version", 0)) for doc in docs.values()))
+            if self.plan_written.get(plan.id) == written:
+                continue
+            # As JSON text: its keys are catalog ids with dots, which FerretDB refuses.
+            fields = {"state": state_text(plan_state_to_json(state)), "clock": iso(at)}
+            if await self.store.write_plan(plan.id, fields, *written):
+                self.plan_written[plan.id] = written
+        return states
+
+    async def _tell_clock(self, events: Sequence[AcceptedEvent]) -> None:
+        """Publish the instant this batch's reports moved the clock to, for the replicas that
+        own the other targets (they read the sync topic whole, this one included)."""
+        if self.sync_topic is None or not events:
+            return
+        latest = max(e.reported_at for e in events)
+        if self.shared_clock is not None and latest <= self.shared_clock:
+            return
+        await self.publish([clock_sync_message(latest, self.sync_topic)])
+        self.note_shared_clock(latest)
 
     async def _fold(self, events: Sequence[AcceptedEvent], batch: _Batch) -> None:
         """Fold each event into the batch's winners (order-free: the winner is a maximum)."""
@@ -552,6 +670,7 @@ class ScoringEngine:
             "last_report_at": iso(state.last_report_at) if state.last_report_at else None,
             "latest_event_at": iso(state.latest_event_at) if state.latest_event_at else None,
             "result": after,
+            "result_full": result_to_doc(result),
             "alerts": alerts_to_doc(alerts),
             "history_seq": state.history_seq + len(history),
             "outbox": {

@@ -78,3 +78,25 @@ class ScoringMetrics:
             "Clock ticks published by the built-in scheduler.",
             registry=registry,
         )
+        self.partitions_owned = Gauge(
+            "planwatch_scoring_partitions_owned",
+            "Input partitions this replica owns (its targets are the ones keyed to them).",
+            registry=registry,
+        )
+        self.targets_loaded = Gauge(
+            "planwatch_scoring_targets_loaded",
+            "Targets whose state this replica holds (those of the partitions it owns).",
+            registry=registry,
+        )
+        self.load_duration = Histogram(
+            "planwatch_scoring_load_duration_seconds",
+            "Time to claim the owned partitions and load their targets' state, per assignment.",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.fenced_writes = Counter(
+            "planwatch_scoring_fenced_writes_total",
+            "Target writes refused because a newer owner holds the target (this replica was "
+            "paused or overtaken and lost the partition).",
+            registry=registry,
+        )

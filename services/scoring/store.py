@@ -7,11 +7,18 @@
   became the winner of their (target, as_of); a date's winner is the greatest of its entries.
 - `<p>history`  `_id` "plan:target:trigger": one record per change of a target's result.
 - `<p>plans`    `_id` plan id: the whole plan state (`plan_state_to_json`) and the clock.
-- `<p>meta`     `_id` "clock": the service clock.
+- `<p>meta`     `_id` "clock": the service clock (the greatest any replica has applied).
+- `<p>owners`   `_id` "partition:<n>": the fencing epoch of an input partition, bumped by every
+  replica that is assigned the partition (ownership itself comes from Kafka's consumer group).
 
 Writes are inserts (points, history: a re-sent duplicate is skipped) or upserts by `_id` into
 the small collections (targets, plans, meta); nothing spans two documents atomically, and every
 write is idempotent.
+
+Fencing: a replica assigned a partition takes the next epoch of the partition and claims the
+documents of its targets with it; every later write of a target document is conditional on that
+epoch, so a paused replica that lost the partition meanwhile writes nothing. Plan documents and
+the clock are written only forward (a later clock, or the same clock from more target writes).
 """
 
 from __future__ import annotations
@@ -19,10 +26,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import DESCENDING, UpdateOne
+from pymongo import DESCENDING, ReturnDocument, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from shared.runtime.mongo import Document
 
@@ -40,13 +47,17 @@ class ScoringStore:
         self.history: AsyncCollection[Document] = db[f"{prefix}history"]
         self.plans: AsyncCollection[Document] = db[f"{prefix}plans"]
         self.meta: AsyncCollection[Document] = db[f"{prefix}meta"]
+        self.owners: AsyncCollection[Document] = db[f"{prefix}owners"]
+
+    def _collections(self) -> tuple[AsyncCollection[Document], ...]:
+        return (self.targets, self.points, self.history, self.plans, self.meta, self.owners)
 
     async def drop(self) -> None:
-        for collection in (self.targets, self.points, self.history, self.plans, self.meta):
+        for collection in self._collections():
             await collection.drop()
 
     async def is_empty(self) -> bool:
-        for collection in (self.targets, self.points, self.history, self.plans, self.meta):
+        for collection in self._collections():
             if await collection.find_one({}, {"_id": 1}) is not None:
                 return False
         return True
@@ -56,9 +67,39 @@ class ScoringStore:
     async def load_meta(self) -> Document | None:
         return await self.meta.find_one({"_id": CLOCK_ID})
 
-    async def load_targets(self) -> list[Document]:
-        """Every target document (one per target of the catalog: a small collection)."""
-        return [doc async for doc in self.targets.find({})]
+    async def load_targets(self, keys: Sequence[str] | None = None) -> list[Document]:
+        """The target documents of `keys`, or every one (one per target of the catalog: a small
+        collection)."""
+        query: Document = {} if keys is None else {"_id": {"$in": list(keys)}}
+        return [doc async for doc in self.targets.find(query)]
+
+    async def plan_results(self, plan: str) -> list[Document]:
+        """Each stored target of a plan: its full result, version and the clock it was
+        evaluated at (what a roll-up needs, whichever replica wrote it)."""
+        projection = {"target": 1, "result_full": 1, "version": 1}
+        return [doc async for doc in self.targets.find({"plan": plan}, projection)]
+
+    # --- fencing ---------------------------------------------------------------------------
+
+    async def next_epoch(self, partition: int) -> int:
+        doc = await self.owners.find_one_and_update(
+            {"_id": f"partition:{partition}"},
+            {"$inc": {"epoch": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        assert doc is not None  # upsert with AFTER always returns the document
+        return int(doc["epoch"])
+
+    async def claim_targets(self, epochs: Mapping[str, int]) -> set[str]:
+        """Stamp each target document with its partition's epoch (creating an empty one where
+        none exists yet); returns the keys a newer epoch already holds (this replica is stale
+        for them)."""
+        lost: set[str] = set()
+        for key, epoch in sorted(epochs.items()):
+            if not await _set_if(self.targets, key, _older("epoch", epoch), {"epoch": epoch}):
+                lost.add(key)
+        return lost
 
     async def load_plans(self) -> list[Document]:
         return [doc async for doc in self.plans.find({})]
@@ -75,8 +116,30 @@ class ScoringStore:
         query = {"plan": plan, "target": target, "as_of": as_of}
         return [doc async for doc in self.points.find(query)]
 
-    async def write_targets(self, updates: Mapping[str, Document]) -> None:
-        await _upsert_all(self.targets, updates, "$set")
+    async def write_targets(
+        self, updates: Mapping[str, Document], epochs: Mapping[str, int] | None = None
+    ) -> set[str]:
+        """Write target documents (each write counts in the document's `version`); with
+        `epochs`, each only where the document still carries its epoch. Returns the keys not
+        written because a newer epoch holds them (fenced)."""
+        if not updates:
+            return set()
+        if epochs is None:
+            await _upsert_all(self.targets, updates, "$set", inc={"version": 1})
+            return set()
+        operations: list[Any] = [
+            UpdateOne({"_id": key, "epoch": epochs[key]}, {"$set": fields, "$inc": {"version": 1}})
+            for key, fields in sorted(updates.items())
+        ]
+        result = await self.targets.bulk_write(operations, ordered=False)
+        if result.matched_count == len(operations):
+            return set()
+        held = {
+            doc["_id"]
+            async for doc in self.targets.find({"_id": {"$in": list(updates)}}, {"epoch": 1})
+            if doc.get("epoch") == epochs[doc["_id"]]
+        }
+        return set(updates) - held
 
     async def insert_points(self, docs: Sequence[Document]) -> None:
         """New winners: inserted in batches (an insert is cheap on FerretDB at any size; an
@@ -87,8 +150,24 @@ class ScoringStore:
         """History records: written once, never changed (a re-sent one is a no-op)."""
         await _insert_new(self.history, docs)
 
-    async def write_plans(self, updates: Mapping[str, Document]) -> None:
-        await _upsert_all(self.plans, updates, "$set")
+    async def write_plan(self, plan: str, fields: Document, clock_us: int, basis: int) -> bool:
+        """Write a plan document if it is newer than the stored one: a later clock, or the same
+        clock rolled up from more target writes (`basis`, the sum of their versions). False
+        when the stored one is as new (another replica got there first)."""
+        newer: Document = {
+            "$or": [
+                {"clock_us": {"$lt": clock_us}},
+                {"clock_us": clock_us, "basis": {"$lt": basis}},
+                {"clock_us": {"$exists": False}},
+            ]
+        }
+        return await _set_if(
+            self.plans, plan, newer, {**fields, "clock_us": clock_us, "basis": basis}
+        )
+
+    async def advance_clock(self, at: str, at_us: int) -> None:
+        """Move the stored clock forward to `at` (never back: replicas write it in any order)."""
+        await _set_if(self.meta, CLOCK_ID, _older("at_us", at_us), {"at": at, "at_us": at_us})
 
     async def write_meta(self, fields: Document) -> None:
         await self.meta.update_one({"_id": CLOCK_ID}, {"$set": fields}, upsert=True)
@@ -121,17 +200,34 @@ async def _insert_new(collection: AsyncCollection[Document], docs: Sequence[Docu
             raise
 
 
-def _without_id(doc: Document) -> Document:
-    return {k: v for k, v in doc.items() if k != "_id"}
+def _older(field: str, value: int) -> Document:
+    """A filter: the document's `field` is below `value`, or it has none."""
+    return {"$or": [{field: {"$lt": value}}, {field: {"$exists": False}}]}
+
+
+async def _set_if(
+    collection: AsyncCollection[Document], key: str, condition: Document, fields: Document
+) -> bool:
+    """Set `fields` on document `key` if it matches `condition`, creating it if absent. False
+    when the document exists and does not match (the upsert's insert then meets its `_id`)."""
+    try:
+        await collection.update_one({"_id": key, **condition}, {"$set": fields}, upsert=True)
+    except DuplicateKeyError:
+        return False
+    return True
 
 
 async def _upsert_all(
-    collection: AsyncCollection[Document], updates: Mapping[str, Document], operator: str
+    collection: AsyncCollection[Document],
+    updates: Mapping[str, Document],
+    operator: str,
+    inc: Document | None = None,
 ) -> None:
     if not updates:
         return
+    extra = {"$inc": inc} if inc else {}
     operations: list[Any] = [
-        UpdateOne({"_id": key}, {operator: fields}, upsert=True)
+        UpdateOne({"_id": key}, {operator: fields, **extra}, upsert=True)
         for key, fields in sorted(updates.items())
     ]
     await collection.bulk_write(operations, ordered=False)

@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
+from aiokafka.partitioner import murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
@@ -133,23 +134,40 @@ def first_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
     return offsets
 
 
+Partitions = Callable[[frozenset[TopicPartition]], Awaitable[None]]
+
+
 class BatchGate(ConsumerRebalanceListener):  # type: ignore[misc]
     """Holds a rebalance until the batch in hand is durable and committed.
 
     aiokafka calls `on_partitions_revoked` before it rejoins the group; waiting for the lock
     means a partition changes owner only between batches, so commits are not lost to a new
-    generation and the next owner starts where this one committed.
+    generation and the next owner starts where this one committed. A service that keeps state
+    per partition sets `on_revoked` (told after the batch in hand settled) and `on_assigned`
+    (told before the first batch of the new assignment is fetched).
     """
 
     def __init__(self) -> None:
         self.lock = asyncio.Lock()
+        self.on_revoked: Partitions | None = None
+        self.on_assigned: Partitions | None = None
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.lock:
             log.info("partitions revoked", partitions=sorted(str(tp) for tp in revoked))
+            if self.on_revoked is not None:
+                await self.on_revoked(frozenset(revoked))
 
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions assigned", partitions=sorted(str(tp) for tp in assigned))
+        if self.on_assigned is not None:
+            await self.on_assigned(frozenset(assigned))
+
+
+def key_partition(key: bytes, partitions: int) -> int:
+    """The partition a keyed record goes to: aiokafka's DefaultPartitioner (Java's murmur2, so
+    every client agrees), for the services that own state by partition."""
+    return (int(murmur2(key)) & 0x7FFFFFFF) % partitions
 
 
 Work = Callable[[Sequence[Record]], Awaitable[None]]
@@ -223,6 +241,23 @@ async def consumer_lag(consumer: AIOKafkaConsumer) -> dict[str, int]:
     return lag
 
 
+def broadcast_subscriber(
+    broker: KafkaBroker, *topics: str, kafka: KafkaSettings
+) -> BatchSubscriber:
+    """Every partition of the topics, from the beginning, outside any consumer group: for small
+    topics every replica must read whole (clock ticks). Nothing is committed."""
+    return broker.subscriber(
+        *topics,
+        group_id=None,
+        auto_offset_reset="earliest",
+        batch=True,
+        max_records=kafka.max_batch_records,
+        batch_timeout_ms=kafka.batch_timeout_ms,
+        parser=tolerant_parser,
+        decoder=raw_decoder,
+    )
+
+
 def batch_subscriber(
     broker: KafkaBroker,
     *topics: str,
@@ -240,6 +275,8 @@ def batch_subscriber(
         batch=True,
         max_records=kafka.max_batch_records,
         batch_timeout_ms=kafka.batch_timeout_ms,
+        session_timeout_ms=kafka.session_timeout_ms,
+        heartbeat_interval_ms=max(kafka.session_timeout_ms // 3, 300),
         listener=gate,
         parser=tolerant_parser,
         decoder=raw_decoder,

@@ -21,6 +21,9 @@ class KafkaSettings(BaseSettings):
     max_batch_records: int = Field(500, ge=1, le=10_000)
     batch_timeout_ms: int = Field(50, ge=1, le=5_000)  # FastStream's 200 ms default adds latency
     publish_timeout_s: float = Field(15.0, gt=0)  # aiokafka sends can hang while Kafka is down
+    # A member silent this long loses its partitions to the others (Kafka's default is 45 s;
+    # aiokafka's 10 s). Heartbeats go every third of it.
+    session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000)
 
 
 class MongoSettings(BaseSettings):

@@ -347,7 +347,12 @@ def test_kafka_acls_are_least_privilege() -> None:
         for name, user in users.items()
     }
     assert writes["planwatch-ingest"] == {topics.ACCEPTED, topics.PROGRESS_DLT}
-    assert writes["planwatch-scoring"] == {topics.SCORES, topics.ALERTS, topics.SCORING_DLT}
+    assert writes["planwatch-scoring"] == {
+        topics.SCORES,
+        topics.ALERTS,
+        topics.SCORING_DLT,
+        topics.SCORING_CLOCK,
+    }
     assert writes["planwatch-notify"] == {topics.NOTIFICATIONS, topics.NOTIFICATIONS_DLT}
     assert writes["planwatch-keda"] == set()
     for user in users.values():

@@ -21,6 +21,7 @@ class Topics:
     def __init__(self, unique: str) -> None:
         self.accepted = f"test.{unique}.accepted"
         self.clock = f"test.{unique}.clock"
+        self.sync = f"test.{unique}.sync"
         self.scores = f"test.{unique}.scores"
         self.alerts = f"test.{unique}.alerts"
         self.dlt = f"test.{unique}.dlt"
@@ -28,6 +29,7 @@ class Topics:
     PARTITIONS: ClassVar[dict[str, int]] = {
         "accepted": 6,
         "clock": 1,
+        "sync": 1,
         "scores": 6,
         "alerts": 6,
         "dlt": 1,
@@ -48,6 +50,7 @@ def scoring_env(
         "SCORING_GROUP_ID": group_id,
         "SCORING_INPUT_TOPIC": topics.accepted,
         "SCORING_CLOCK_TOPIC": topics.clock,
+        "SCORING_SYNC_TOPIC": topics.sync,
         "SCORING_SCORES_TOPIC": topics.scores,
         "SCORING_ALERTS_TOPIC": topics.alerts,
         "SCORING_DLT_TOPIC": topics.dlt,

@@ -1,0 +1,133 @@
+"""The engine's three doors, serialised by one lock: the consumer group's batches of accepted
+events, the clock topics read whole (ticks and the replicas' shared clock), and Kafka's
+rebalance callbacks (ownership of the input partitions' targets).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable, Sequence
+
+from aiokafka import TopicPartition
+
+from services.scoring.clock_sync import ClockSyncError, parse_clock_sync
+from services.scoring.engine import BatchOutcome, ScoringEngine
+from services.scoring.records import parse_records
+from shared.runtime.backoff import backoff_delay
+from shared.runtime.kafka import Outbound, Record, is_transient
+from shared.runtime.logging import bound, get_logger
+from shared.runtime.settings import RetrySettings
+
+log = get_logger("planwatch.scoring")
+
+DeadLetter = Callable[[Sequence[Outbound], Sequence[str]], Awaitable[None]]
+
+
+class EngineDoors:
+    def __init__(
+        self,
+        engine: ScoringEngine,
+        *,
+        input_topic: str,
+        clock_topic: str,
+        sync_topic: str,
+        dlt_topic: str,
+        dead_letter: DeadLetter,
+        retry: RetrySettings,
+    ) -> None:
+        self.engine = engine
+        self.input_topic = input_topic
+        self.clock_topic = clock_topic
+        self.sync_topic = sync_topic
+        self.dlt_topic = dlt_topic
+        self.dead_letter = dead_letter
+        self.retry = retry
+        self.lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        """Nothing is owned until Kafka assigns partitions: this reads the stored clock."""
+        async with self.lock:
+            self.engine.set_ownership(())
+            await self.engine.load()
+
+    # --- the consumer group ----------------------------------------------------------------
+
+    async def accepted(self, records: Sequence[Record]) -> BatchOutcome:
+        parsed = parse_records(
+            records,
+            accepted_topic=self.input_topic,
+            clock_topic=self.clock_topic,
+            dlt_topic=self.dlt_topic,
+            check=self.engine.check,
+        )
+        await self.dead_letter(parsed.dead, parsed.reasons)
+        first = parsed.events[0].event_id if parsed.events else None
+        with bound(event_id=first, batch=len(records)):
+            async with self.lock:
+                return await self.engine.apply(parsed.events, parsed.ticks)
+
+    def _partitions(self, tps: frozenset[TopicPartition]) -> set[int]:
+        return {tp.partition for tp in tps if tp.topic == self.input_topic}
+
+    async def revoked(self, revoked: frozenset[TopicPartition]) -> None:
+        """After the batch in hand is committed: forget the revoked partitions' targets."""
+        async with self.lock:
+            kept = (self.engine.owned or frozenset()) - self._partitions(revoked)
+            self.engine.set_ownership(kept)
+
+    async def assigned(self, assigned: frozenset[TopicPartition]) -> None:
+        """Before the first batch: claim (fence) and load the new partitions' targets. If
+        MongoDB does not answer now, the first batch loads them (the engine is not loaded)."""
+        async with self.lock:
+            self.engine.set_ownership(self._partitions(assigned))
+            try:
+                await self.engine.load()
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                log.warning(
+                    "state not loaded on assignment; the next batch loads it", error=repr(exc)
+                )
+
+    # --- the clock topics, read whole -------------------------------------------------------
+
+    async def clock(self, records: Sequence[Record]) -> None:
+        """Apply the greatest instant of the batch, retrying while MongoDB or Kafka are away
+        (the clock only moves forward, so applying it again is harmless)."""
+        rng = random.Random()
+        attempt = 0
+        while True:
+            try:
+                await self._clock_once(records)
+                return
+            except Exception as exc:
+                if not is_transient(exc):
+                    raise
+                attempt += 1
+                log.warning("clock not applied; retrying", attempt=attempt, error=repr(exc))
+                await asyncio.sleep(
+                    backoff_delay(attempt, self.retry.initial_s, self.retry.max_s, rng)
+                )
+
+    async def _clock_once(self, records: Sequence[Record]) -> None:
+        parsed = parse_records(
+            [r for r in records if r.topic == self.clock_topic],
+            accepted_topic=self.input_topic,
+            clock_topic=self.clock_topic,
+            dlt_topic=self.dlt_topic,
+            check=self.engine.check,
+        )
+        await self.dead_letter(parsed.dead, parsed.reasons)
+        instants = list(parsed.ticks)
+        for record in records:
+            if record.topic == self.sync_topic:
+                try:
+                    instants.append(parse_clock_sync(record.value))
+                except ClockSyncError as exc:  # only replicas write it: log, never stall
+                    log.error("clock sync record skipped", offset=record.offset, error=str(exc))
+        if not instants:
+            return
+        async with self.lock:
+            self.engine.note_shared_clock(max(instants))
+            await self.engine.apply([], parsed.ticks, clock_to=max(instants))
