@@ -14,6 +14,9 @@ ALERTS = "planwatch.alerts"  # alert transitions, keyed by target id
 SCORING_DLT = "planwatch.scoring.dlt"  # accepted events scoring could not apply
 # Internal: instants to which reports moved a scoring replica's clock, read whole by every replica.
 SCORING_CLOCK = "planwatch.scoring.clock"
+# Internal: (alert, group) pairs re-keyed by aggregation group id; a group's owner is the
+# notify replica assigned its partition.
+NOTIFY_GROUPS = "planwatch.notify.groups"
 NOTIFICATIONS = "planwatch.notifications"  # notifications for downstream consumers
 NOTIFICATIONS_DLT = "planwatch.notifications.dlt"  # notifications past their retry budget
 
@@ -27,6 +30,7 @@ PARTITIONS: Mapping[str, int] = MappingProxyType(
         ALERTS: 6,
         SCORING_DLT: 1,
         SCORING_CLOCK: 1,
+        NOTIFY_GROUPS: 6,
         NOTIFICATIONS: 3,
         NOTIFICATIONS_DLT: 1,
     }

@@ -182,6 +182,7 @@ def service_specs(
                 "NOTIFY_SMTP__PORT": str(smtp.port),
                 "NOTIFY_GROUP_ID": config.group("planwatch-notify"),
                 "NOTIFY_INPUT_TOPIC": t(topics.ALERTS),
+                "NOTIFY_GROUPS_TOPIC": t(topics.NOTIFY_GROUPS),
                 "NOTIFY_NOTIFICATIONS_TOPIC": t(topics.NOTIFICATIONS),
                 "NOTIFY_DLT_TOPIC": t(topics.NOTIFICATIONS_DLT),
                 "PLANWATCH_DEMO_WEBHOOK_URL": webhook.url,

@@ -1,8 +1,11 @@
 """The notify service's composition root: the one place where it is wired together.
 
-Kafka `planwatch.alerts` → `AlertIntake` (alert stored into its groups, then the offset is
-committed) → MongoDB → `FlushLoop` (a host background task: flush due groups, deliver due
-notifications through `Senders`, retry, dead-letter) → webhooks, SMTP, Kafka, robots.
+Kafka `planwatch.alerts` → `AlertIntake` stage 1 (routed; one record per group on the internal
+`planwatch.notify.groups`, keyed by group id; then the offset is committed) → stage 2 on the
+replica that owns the group's partition (the alert stored into the group) → MongoDB →
+`FlushLoop` (a host background task: flush this replica's due groups, deliver their due
+notifications through `Senders` after a fencing check, retry, dead-letter) → webhooks, SMTP,
+Kafka, robots.
 """
 
 from __future__ import annotations
@@ -27,25 +30,26 @@ from services.notify.domain.receivers import KafkaConfig
 from services.notify.domain.retention import repeat_beyond_retention
 from services.notify.flushing import Flusher
 from services.notify.group_locks import KeyedLocks
-from services.notify.intake import AlertIntake
+from services.notify.intake import AlertIntake, Forward
 from services.notify.loop import FlushLoop
 from services.notify.metrics import NotifyMetrics
+from services.notify.ownership import GroupOwnership, OwnershipListener
 from services.notify.pinned_http import PinnedHttp, Resolver, resolve_host
 from services.notify.pruning import Pruner
 from services.notify.routing_file import load_routing_file
 from services.notify.senders import Senders
 from services.notify.store import NotifyStore
 from shared import topics
+from shared.contract.alert_event import AlertEvent, AlertEventError, decode_alert_event
 from shared.kafka_admin import ensure_topics
 from shared.runtime.consumer import DurableConsumer
 from shared.runtime.host import ServiceHost, build_http_app
-from shared.runtime.kafka import (
-    Record,
-)
+from shared.runtime.kafka import Outbound, Record, publish_all
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import Document, database
 
 log = get_logger("planwatch.notify")
+ALERT_HEADERS = {"content-type": "application/json"}
 
 
 @dataclass
@@ -62,6 +66,7 @@ class NotifyService:
     pruner: Pruner
     loop: FlushLoop
     http_client: httpx.AsyncClient
+    ownership: GroupOwnership
 
 
 def build_service(
@@ -74,8 +79,13 @@ def build_service(
     clock: Clock | None = None,
     resolver: Resolver = resolve_host,
     rng: random.Random | None = None,
+    ownership: GroupOwnership | None = None,
+    forward: Forward | None = None,
 ) -> NotifyService:
+    """`ownership` None owns every group and `forward` None applies routed alerts to their
+    groups here: one process alone (the tests' harness). `create_app` passes both."""
     clock = clock or WallClock()
+    ownership = ownership or GroupOwnership(topics.PARTITIONS[topics.NOTIFY_GROUPS])
     metrics = NotifyMetrics(registry)
     store = NotifyStore(db)
     locks = KeyedLocks()  # per group: intake, its flush and its deliveries' endings
@@ -94,7 +104,7 @@ def build_service(
         publish_timeout_s=settings.kafka.publish_timeout_s,
         clock=clock.now,
     )
-    flusher = Flusher(config, store, clock, locks, metrics)
+    flusher = Flusher(config, store, clock, locks, metrics, ownership=ownership)
     worker = DeliveryWorker(
         config,
         store,
@@ -109,6 +119,7 @@ def build_service(
         concurrency=delivery.concurrency,
         publish_timeout_s=settings.kafka.publish_timeout_s,
         rng=rng,
+        ownership=ownership,
     )
     retention = settings.retention()
     for warning in repeat_beyond_retention(config.route.walk(), retention):
@@ -119,12 +130,13 @@ def build_service(
         store=store,
         clock=clock,
         metrics=metrics,
-        intake=AlertIntake(config, store, clock, locks, metrics),
+        intake=AlertIntake(config, store, clock, locks, metrics, forward=forward),
         flusher=flusher,
         worker=worker,
         pruner=pruner,
         loop=FlushLoop(flusher, worker, pruner, clock, settings.tick_s),
         http_client=http_client,
+        ownership=ownership,
     )
 
 
@@ -132,6 +144,7 @@ def topics_needed(settings: NotifySettings, config: RoutingConfig) -> dict[str, 
     """The platform's topics plus the ones this configuration names."""
     wanted = dict(topics.PARTITIONS)
     wanted.setdefault(settings.input_topic, topics.PARTITIONS[topics.ALERTS])
+    wanted.setdefault(settings.groups_topic, topics.PARTITIONS[topics.NOTIFY_GROUPS])
     wanted.setdefault(settings.notifications_topic, topics.PARTITIONS[topics.NOTIFICATIONS])
     wanted.setdefault(settings.dlt_topic, topics.PARTITIONS[topics.NOTIFICATIONS_DLT])
     for receiver in config.receivers.values():
@@ -154,6 +167,18 @@ def create_app(
     host = ServiceHost.create("notify", settings)
     broker = host.broker
     durable = DurableConsumer(host)
+    timeout_s = settings.kafka.publish_timeout_s
+
+    async def forward(event: AlertEvent, raw: bytes, group_ids: Sequence[str]) -> None:
+        # Re-keyed by group: the owner of each group's partition applies it (stage 2).
+        messages = [
+            Outbound(settings.groups_topic, raw, key=gid.encode("utf-8"), headers=ALERT_HEADERS)
+            for gid in group_ids
+        ]
+        await publish_all(broker, messages, timeout_s)
+
+    # Nothing is owned until Kafka assigns the groups topic's partitions.
+    ownership = GroupOwnership(topics.PARTITIONS[topics.NOTIFY_GROUPS], owned=frozenset())
     service = build_service(
         settings,
         config,
@@ -162,7 +187,16 @@ def create_app(
         registry=host.registry,
         clock=clock,
         resolver=resolver,
+        ownership=ownership,
+        forward=forward,
     )
+    store = service.store
+
+    listener = OwnershipListener(
+        ownership, store, settings.groups_topic, service.metrics.partitions_owned.set
+    )
+    durable.processor.gate.on_assigned = listener.assigned
+    durable.processor.gate.on_revoked = listener.revoked
 
     async def create_topics() -> None:
         await ensure_topics(settings.kafka.bootstrap_servers, topics_needed(settings, config))
@@ -180,15 +214,25 @@ def create_app(
 
     host.on_start.extend([create_topics, start_loop])
 
-    async def work(records: Sequence[Record]) -> None:
+    async def route(records: Sequence[Record]) -> None:
         await service.intake.apply_records(records)
 
-    @durable.subscriber(
-        settings.input_topic,
-        group_id=settings.group_id,
-    )
+    async def apply_to_groups(records: Sequence[Record]) -> None:
+        for record in records:
+            try:
+                event = decode_alert_event(record.value or b"")
+            except AlertEventError as exc:  # only intake writes the topic: log, never stall
+                log.error("group record skipped", offset=record.offset, error=str(exc))
+                continue
+            await service.intake.apply_to_group(event, (record.key or b"").decode("utf-8"))
+
+    @durable.subscriber(settings.input_topic, group_id=settings.group_id)
     async def consume(msg: KafkaMessage) -> None:
-        await durable.consume(msg, work)
+        await durable.consume(msg, route)
+
+    @durable.subscriber(settings.groups_topic, group_id=f"{settings.group_id}.groups")
+    async def consume_groups(msg: KafkaMessage) -> None:
+        await durable.consume(msg, apply_to_groups)
 
     # The flush loop stops before the broker: deliveries in flight finish and may still
     # publish dead letters.

@@ -55,6 +55,9 @@ class NotifySettings(ServiceSettings):
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8003))
     group_id: str = "planwatch-notify"
     input_topic: str = topics.ALERTS
+    # The internal repartition topic: alerts re-keyed by group (its consumer group is
+    # `<group_id>.groups`; its partitions decide which replica owns which groups).
+    groups_topic: str = topics.NOTIFY_GROUPS
     # Operational records (a receiver disabled) and the dead letters.
     notifications_topic: str = topics.NOTIFICATIONS
     dlt_topic: str = topics.NOTIFICATIONS_DLT

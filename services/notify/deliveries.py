@@ -30,6 +30,7 @@ from services.notify.domain.receivers import Integration
 from services.notify.domain.timefmt import go_rfc3339
 from services.notify.flushing import Flusher
 from services.notify.metrics import NotifyMetrics
+from services.notify.ownership import GroupOwnership
 from services.notify.records import PendingNotification
 from services.notify.senders import Attempt, Senders
 from services.notify.store import NotifyStore
@@ -59,6 +60,7 @@ class DeliveryWorker:
         concurrency: int = 32,
         publish_timeout_s: float = 15.0,
         rng: random.Random | None = None,
+        ownership: GroupOwnership | None = None,
     ) -> None:
         self.config = config
         self.store = store
@@ -72,6 +74,7 @@ class DeliveryWorker:
         self.dlt_topic = dlt_topic
         self.publish_timeout_s = publish_timeout_s
         self.rng = rng or random.Random()
+        self.ownership = ownership or GroupOwnership(1)  # owns every group unless assigned
         self.semaphore = asyncio.Semaphore(concurrency)
         self.running: dict[str, asyncio.Task[None]] = {}
         self.disabled: set[str] = set()  # integration keys, reloaded every pass
@@ -81,7 +84,7 @@ class DeliveryWorker:
 
     async def start_due(self, now: datetime) -> int:
         """Start a task for every pending notification due at `now` not already running."""
-        pending = await self.store.pending()
+        pending = [p for p in await self.store.pending() if self.ownership.owns(p.group_id)]
         self.metrics.pending.set(len(pending))
         self.disabled = set(await self.store.disabled())
         started = 0
@@ -149,6 +152,12 @@ class DeliveryWorker:
         # The concurrency limit is on sends (what receivers and the network see); the store
         # writes after them are bounded by the store and overlap the next sends.
         async with self.semaphore:
+            if not await self.ownership.still_owner(item.group_id, self.store):
+                # Fenced: the group's partition moved to another replica (this one was
+                # paused past its session, or a rebalance overtook it). Its owner sends.
+                self.metrics.fenced.inc()
+                log.warning("not sent: the group belongs to another replica now")
+                return
             started = time.monotonic()
             result: Attempt = await self.senders.send(integration, item)
             elapsed = time.monotonic() - started

@@ -30,6 +30,7 @@ from services.notify.domain.pipeline import Notification, prepare_notifications
 from services.notify.domain.silences import Silence, silenced
 from services.notify.group_locks import KeyedLocks
 from services.notify.metrics import NotifyMetrics
+from services.notify.ownership import GroupOwnership
 from services.notify.records import GroupRecord, Inflight, PendingNotification, pending_id
 from services.notify.store import NotifyStore
 from shared.runtime.logging import bound, get_logger
@@ -56,19 +57,25 @@ class Flusher:
         clock: Clock,
         locks: KeyedLocks,
         metrics: NotifyMetrics,
+        *,
+        ownership: GroupOwnership | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.locks = locks
         self.metrics = metrics
+        self.ownership = ownership or GroupOwnership(1)  # owns every group unless assigned
 
     async def flush_due(self, now: datetime) -> int:
-        """Flush every due group without a flush in flight; returns the notifications made."""
+        """Flush every due group this replica owns without a flush in flight; returns the
+        notifications made. Every replica reads all groups: inhibition needs every firing
+        alert, whichever replica owns its group."""
         groups = await self.store.groups()
-        self.metrics.groups_active.set(sum(1 for g in groups if not g.state.is_empty()))
+        mine = [g for g in groups if self.ownership.owns(g.id)]
+        self.metrics.groups_active.set(sum(1 for g in mine if not g.state.is_empty()))
         pending = await self.store.pending_ids()
-        due = [g for g in groups if not g.flush_open(pending) and flush_due(g.state, now)]
+        due = [g for g in mine if not g.flush_open(pending) and flush_due(g.state, now)]
         if not due:
             return 0
         firing = firing_alerts(groups, now)
@@ -83,6 +90,8 @@ class Flusher:
         self, gid: str, firing: list[Alert], silences: list[Silence], now: datetime
     ) -> int:
         async with self.locks.hold(gid):
+            if not await self.ownership.still_owner(gid, self.store):
+                return 0  # fenced: a newer owner flushes it
             record = await self.store.group(gid)  # again, under the lock: intake may have run
             if record is None or record.flush_open(await self.store.pending_ids()):
                 return 0

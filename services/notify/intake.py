@@ -1,20 +1,24 @@
-"""Alert transitions in: each is stored into its aggregation groups in MongoDB (then it is
-durable and the Kafka offset may be committed); delivery happens later, from the stored state.
+"""Alert transitions in, in two stages.
 
-Write order, with no transactions, so that a crash anywhere is repaired by redelivery:
-1. the fingerprint's group list (a superset: groups may be listed that do not hold it),
-2. the groups themselves,
-3. the fingerprint's "applied" mark (transition id and instant).
-A transition whose id was applied, or older than the last applied one, is dropped.
+1. Routing (the consumer group on `planwatch.alerts`, keyed by target, so a fingerprint's
+   transitions all reach one replica): drop duplicates (by transition id) and stale ones,
+   list the groups the alert belongs to or was in (its fingerprint record, written first: a
+   superset), forward the alert to each of those groups, then mark the transition applied.
+2. Per group (the owner of the group's partition of the internal groups topic, keyed by group
+   id): the group's stored state with the alert inserted, retired or updated.
+
+Without transactions, a crash anywhere is repaired by redelivery: stage 1 forwards again (a
+group applies the same transition twice to the same state), stage 2 applies again. In one
+process (tests, a lone replica) `forward` applies stage 2 directly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from enum import StrEnum
 
 from services.notify.clock import Clock
-from services.notify.domain.alert import Alert, alert_from_event
+from services.notify.domain.alert import alert_from_event
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.pipeline import dispatch, target_group_ids
@@ -22,7 +26,12 @@ from services.notify.group_locks import KeyedLocks
 from services.notify.metrics import NotifyMetrics
 from services.notify.records import RECENT_IDS, FingerprintRecord
 from services.notify.store import NotifyStore
-from shared.contract.alert_event import AlertEvent, AlertEventError, decode_alert_event
+from shared.contract.alert_event import (
+    AlertEvent,
+    AlertEventError,
+    decode_alert_event,
+    encode_alert_event,
+)
 from shared.runtime.kafka import Record
 from shared.runtime.logging import bound, get_logger
 
@@ -36,6 +45,10 @@ class IntakeResult(StrEnum):
     REJECTED = "rejected"
 
 
+# Stage 1's way to stage 2: the alert event, its encoded bytes and the ids of its groups.
+Forward = Callable[[AlertEvent, bytes, Sequence[str]], Awaitable[None]]
+
+
 class AlertIntake:
     def __init__(
         self,
@@ -44,12 +57,15 @@ class AlertIntake:
         clock: Clock,
         locks: KeyedLocks,
         metrics: NotifyMetrics,
+        *,
+        forward: Forward | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.clock = clock
         self.locks = locks
         self.metrics = metrics
+        self.forward: Forward = forward or self._apply_here
 
     async def apply_records(self, records: Sequence[Record]) -> list[IntakeResult]:
         """Idempotent: running a batch again after a crash changes nothing more."""
@@ -69,42 +85,32 @@ class AlertIntake:
             await self.store.record_rejected(rid, raw, reason, self.clock.now())
             self.metrics.alerts_received.labels(IntakeResult.REJECTED.value).inc()
             return IntakeResult.REJECTED
-        return await self.apply(event)
+        return await self.apply(event, raw)
 
-    async def apply(self, event: AlertEvent) -> IntakeResult:
+    async def apply(self, event: AlertEvent, raw: bytes | None = None) -> IntakeResult:
+        """Stage 1: route the transition to its groups (`raw`: its bytes as received)."""
         with bound(alert_id=event.id, fingerprint=event.fingerprint):
-            # The fingerprint's lock first (its record says which groups it is in), then the
-            # locks of every group the alert may touch.
             async with self.locks.hold(f"alert:{event.fingerprint}"):
                 record = await self.store.fingerprint(event.fingerprint)
-                alert = alert_from_event(event)
-                wanted = target_group_ids(self.config, alert.labels)
-                async with self.locks.hold(*wanted, *record.groups):
-                    result = await self._apply_locked(event, alert, record, wanted)
+                result = await self._route(event, raw or encode_alert_event(event), record)
             self.metrics.alerts_received.labels(result.value).inc()
             log.info("alert event", result=result.value, transition=event.transition.value)
             return result
 
-    async def _apply_locked(
-        self, event: AlertEvent, alert: Alert, record: FingerprintRecord, wanted: list[str]
+    async def _route(
+        self, event: AlertEvent, raw: bytes, record: FingerprintRecord
     ) -> IntakeResult:
-        now = self.clock.now()
+        alert = alert_from_event(event)
         if event.id in record.ids:
             return IntakeResult.DUPLICATE
         if record.applied_at is not None and alert.updated_at < record.applied_at:
             return IntakeResult.STALE
-        existing: dict[str, GroupState] = {}
-        for gid in dict.fromkeys([*wanted, *record.groups]):
-            stored = await self.store.group(gid)
-            if stored is not None and (gid in wanted or alert.fingerprint in stored.state.alerts):
-                existing[gid] = stored.state
-        changed = dispatch(self.config, alert, existing, now)
-        listed = list(dict.fromkeys([*record.groups, *changed]))
+        wanted = target_group_ids(self.config, alert.labels)
+        listed = list(dict.fromkeys([*record.groups, *wanted]))
         if listed != record.groups:
             record = record.model_copy(update={"groups": listed})
             await self.store.save_fingerprint(record)
-        for state in changed.values():
-            await self.store.save_alert_state(state, alert.fingerprint, now)
+        await self.forward(event, raw, listed)
         applied_at = alert.updated_at
         if record.applied_at is not None:
             applied_at = max(applied_at, record.applied_at)
@@ -113,3 +119,25 @@ class AlertIntake:
             record.model_copy(update={"applied_at": applied_at, "ids": ids})
         )
         return IntakeResult.APPLIED
+
+    async def _apply_here(self, event: AlertEvent, raw: bytes, group_ids: Sequence[str]) -> None:
+        for gid in group_ids:
+            await self.apply_to_group(event, gid)
+
+    async def apply_to_group(self, event: AlertEvent, gid: str) -> bool:
+        """Stage 2: the alert into one group (the caller owns it). False when nothing changed:
+        the group neither wants nor holds the alert, or holds a newer version of it."""
+        alert = alert_from_event(event)
+        async with self.locks.hold(gid):
+            stored = await self.store.group(gid)
+            existing: dict[str, GroupState] = {}
+            if stored is not None:
+                held = stored.state.alerts.get(alert.fingerprint)
+                if held is not None and held.updated_at > alert.updated_at:
+                    return False  # redelivered after a newer transition
+                existing[gid] = stored.state
+            changed = dispatch(self.config, alert, existing, self.clock.now()).get(gid)
+            if changed is None:
+                return False
+            await self.store.save_alert_state(changed, alert.fingerprint, self.clock.now())
+            return True

@@ -77,3 +77,13 @@ class NotifyMetrics:
             ["kind"],  # integration_disabled
             registry=registry,
         )
+        self.fenced = Counter(
+            "planwatch_notify_fenced_sends_total",
+            "Notifications not sent because their group's partition moved to another replica.",
+            registry=registry,
+        )
+        self.partitions_owned = Gauge(
+            "planwatch_notify_partitions_owned",
+            "Partitions of the internal groups topic this replica owns (their groups).",
+            registry=registry,
+        )

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, KeysView
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pymongo import DeleteOne
+from pymongo import DeleteOne, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
@@ -29,6 +29,7 @@ ATTEMPTS = "notify_attempts"  # the delivery log: one document per attempt
 DISABLED = "notify_disabled_integrations"
 SILENCES = "notify_silences"
 REJECTED = "notify_rejected_alerts"
+OWNERS = "notify_owners"  # the fencing epoch of each partition of the groups topic
 
 
 T = TypeVar("T")
@@ -81,8 +82,9 @@ class NotifyStore:
         self._flushing: dict[str, GroupRecord] = {}
         # Log entries looked up and absent: the first write of each is an insert.
         self._unlogged: set[str] = set()
-        # The pending collection, read once and then kept as this process writes it (notify
-        # runs as one replica): the loop's every tick and each delivery's end read it.
+        # The pending collection, read once and then kept as this process writes it (only the
+        # owner of a group writes its pending notifications; read again on every change of
+        # ownership): the loop's every tick and each delivery's end read it.
         self._pending: dict[str, PendingNotification] | None = None
         self._pending_loading = asyncio.Lock()
 
@@ -92,6 +94,31 @@ class NotifyStore:
     async def _write(self, operation: Callable[[], Awaitable[T]]) -> T:
         async with self.write_slots:
             return await _busy(operation)
+
+    # -- ownership ----------------------------------------------------------------------------
+
+    async def next_epoch(self, partition: int) -> int:
+        doc = await self._write(
+            lambda: self.db[OWNERS].find_one_and_update(
+                {"_id": f"partition:{partition}"},
+                {"$inc": {"epoch": 1}},
+                upsert=True,
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+        assert doc is not None  # an upsert returning the document after it
+        return int(doc["epoch"])
+
+    async def epoch(self, partition: int) -> int | None:
+        doc = await self._read(lambda: self.db[OWNERS].find_one({"_id": f"partition:{partition}"}))
+        return None if doc is None else int(doc["epoch"])
+
+    def forget_caches(self) -> None:
+        """On a change of ownership: what this process remembers of groups and pending
+        notifications may have been changed by their previous owner; read them again."""
+        self._pending = None
+        self._flushing.clear()
+        self._never_tried.clear()
 
     # -- groups -------------------------------------------------------------------------------
 
@@ -140,7 +167,7 @@ class NotifyStore:
 
     async def flushing_group(self, gid: str) -> GroupRecord | None:
         """`group(gid)`, from memory when this process wrote it last, with a flush in flight
-        (notify runs as one replica: nothing else writes its groups)."""
+        (only the group's owner writes it; the memory is dropped on every change of ownership)."""
         return self._flushing.get(gid) or await self.group(gid)
 
     async def mark_inflight_failed(self, record: GroupRecord) -> None:

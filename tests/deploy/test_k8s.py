@@ -353,7 +353,11 @@ def test_kafka_acls_are_least_privilege() -> None:
         topics.SCORING_DLT,
         topics.SCORING_CLOCK,
     }
-    assert writes["planwatch-notify"] == {topics.NOTIFICATIONS, topics.NOTIFICATIONS_DLT}
+    assert writes["planwatch-notify"] == {
+        topics.NOTIFICATIONS,
+        topics.NOTIFICATIONS_DLT,
+        topics.NOTIFY_GROUPS,
+    }
     assert writes["planwatch-keda"] == set()
     for user in users.values():
         for acl in user["spec"]["authorization"]["acls"]:

@@ -97,6 +97,7 @@ def service_env(
         "MONGODB_DATABASE": db,
         "NOTIFY_ROUTING_FILE": str(routing),
         "NOTIFY_INPUT_TOPIC": f"{prefix}.alerts",
+        "NOTIFY_GROUPS_TOPIC": f"{prefix}.groups",
         "NOTIFY_GROUP_ID": group,
         "NOTIFY_NOTIFICATIONS_TOPIC": f"{prefix}.notifications",
         "NOTIFY_DLT_TOPIC": f"{prefix}.dlt",
