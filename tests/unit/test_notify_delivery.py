@@ -6,6 +6,7 @@ from datetime import timedelta
 import pytest
 
 from services.notify.domain.delivery import (
+    MAX_RETRY_AFTER,
     Outcome,
     OutcomeKind,
     RetryPolicy,
@@ -136,12 +137,25 @@ def test_terminal_outcomes() -> None:
         "fc00::1",
         "ff02::1",
         "::ffff:127.0.0.1",
+        "2002:7f00:1::",  # 6to4 around 127.0.0.1
+        "2002:a00:1::1",  # 6to4 around 10.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 around 169.254.169.254 (cloud metadata)
+        "2002:808:808::",  # 6to4 around a public address: deprecated, refused too
+        "64:ff9b::7f00:1",  # NAT64 around 127.0.0.1
+        "64:ff9b:1::a00:1",  # local-use NAT64 around 10.0.0.1
+        "::127.0.0.1",  # IPv4-compatible
+        "2001:0:4136:e378:8000:63bf:80ff:fffe",  # Teredo
     ],
 )
 def test_ssrf_refuses_non_public(address: str) -> None:
     verdict = check_destination("https://hooks.example.org/x", [address], allow_private=False)
     assert not verdict.allowed and "refused" in verdict.reason
     assert check_destination("https://h.example/x", [address], allow_private=True).allowed
+
+
+def test_ssrf_names_the_embedded_ipv4() -> None:
+    verdict = check_destination("https://h.example/x", ["2002:7f00:1::"], allow_private=False)
+    assert "embeds 127.0.0.1, loopback" in verdict.reason
 
 
 def test_ssrf_allows_public_and_checks_every_address() -> None:
@@ -152,3 +166,27 @@ def test_ssrf_allows_public_and_checks_every_address() -> None:
     assert not check_destination("https://h.example/x", [], False).allowed
     assert not check_destination("file:///etc/passwd", ["93.184.216.34"], True).allowed
     assert not check_destination("https://h.example/x", ["not-an-ip"], True).allowed
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        "999999999999",  # OverflowError in timedelta / now + delay before the cap
+        "9" * 60,  # more digits than any delay
+        "Fri, 31 Dec 9999 23:59:59 GMT",  # the largest date: now + delay overflowed
+    ],
+)
+def test_a_huge_retry_after_is_capped_and_ends_in_a_dead_letter(header: str) -> None:
+    outcome = classify_response(503, header, T0)
+    assert outcome.retry_after == MAX_RETRY_AFTER
+    step = next_step(POLICY, outcome, attempt=1, first_attempt_at=T0, now=T0, rng=0.5)
+    assert step.kind is StepKind.DEAD_LETTER  # past the retry budget: not retried for ever
+    assert "retry budget" in step.reason
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["²", "١٢٠", "12e3", "-5", "0x10", " ", "x" * 100, "9" * 5000],  # past int()'s limit
+)
+def test_an_unreadable_retry_after_is_ignored(header: str) -> None:
+    assert parse_retry_after(header, T0) is None

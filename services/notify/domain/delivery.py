@@ -39,21 +39,30 @@ _RETRY_AFTER_STATUSES = {429, 503}
 _RETRYABLE_4XX = {408, 429}
 
 
+# A receiver's Retry-After is honoured up to this: beyond it the retry budget (max_age) ends
+# the notification as a dead letter anyway, and a huge value must not overflow the arithmetic.
+MAX_RETRY_AFTER = timedelta(days=7)
+_MAX_HEADER_CHARS = 64
+
+
 def parse_retry_after(value: str | None, now: datetime) -> timedelta | None:
-    """``Retry-After`` as delay-seconds or an HTTP date (relative to ``now``); None if
-    absent or unreadable; never negative."""
-    if value is None or not value.strip():
+    """``Retry-After`` as delay-seconds or an HTTP date (RFC 9110 10.2.3, relative to
+    ``now``); None if absent or unreadable; never negative, never above MAX_RETRY_AFTER."""
+    if value is None or not value.strip() or len(value) > _MAX_HEADER_CHARS:
         return None
     text = value.strip()
-    if text.isdigit():
-        return timedelta(seconds=int(text))
+    if text.isascii() and text.isdigit():  # "²".isdigit() is true too
+        seconds = int(text[:12]) if len(text) <= 12 else None
+        if seconds is None or seconds > MAX_RETRY_AFTER.total_seconds():
+            return MAX_RETRY_AFTER
+        return timedelta(seconds=seconds)
     try:
         when = parsedate_to_datetime(text)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, IndexError):
         return None
     if when.tzinfo is None:
         return None
-    return max(when - require_aware(now), timedelta(0))
+    return min(max(when - require_aware(now), timedelta(0)), MAX_RETRY_AFTER)
 
 
 def classify_response(status: int, retry_after: str | None, now: datetime) -> Outcome:

@@ -1,7 +1,10 @@
 """Label matchers with Alertmanager's semantics: ``=``, ``!=``, ``=~``, ``!~``.
 
 A missing label has the value ``""``; regular expressions are fully anchored
-(``^(?:re)$``). Strings parse as in Alertmanager's matcher syntax: ``name op value`` where
+(``^(?:re)$``) and run on RE2 (``google-re2``), as Alertmanager's Go regexps do: matching
+takes linear time, so no silence or route can stall the event loop with backtracking (a
+pattern such as ``(.*.*)*x`` takes seconds per label in Python's ``re``). Strings parse as
+in Alertmanager's matcher syntax: ``name op value`` where
 the value is either double-quoted (``\\"``, ``\\\\`` and ``\\n`` escapes) or bare, and
 several matchers may be written as ``{a="1", b=~"2|3"}``.
 """
@@ -14,6 +17,9 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
+
+import re2
 
 LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
@@ -29,11 +35,16 @@ class MatchType(StrEnum):
     NOT_REGEX = "!~"
 
 
+MAX_PATTERN_CHARS = 1024
+
+
 @functools.lru_cache(maxsize=4096)
-def _compiled(pattern: str) -> re.Pattern[str]:
+def _compiled(pattern: str) -> Any:  # re2's pattern object (no type stubs)
+    if len(pattern) > MAX_PATTERN_CHARS:
+        raise MatcherError(f"regular expression longer than {MAX_PATTERN_CHARS} characters")
     try:
-        return re.compile(f"(?:{pattern})")
-    except re.error as exc:
+        return re2.compile(f"(?:{pattern})")
+    except re2.error as exc:
         raise MatcherError(f"bad regular expression {pattern!r}: {exc}") from exc
 
 

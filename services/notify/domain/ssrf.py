@@ -18,10 +18,31 @@ class DestinationVerdict:
     reason: str
 
 
+_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address) -> list[ipaddress.IPv4Address]:
+    """The IPv4 addresses an IPv6 address carries (IPv4-mapped, 6to4, Teredo, NAT64): a
+    private IPv4 must not slip past the check inside one of them."""
+    found = [a for a in (address.ipv4_mapped, address.sixtofour) if a is not None]
+    if address.teredo is not None:
+        found.extend(address.teredo)
+    if any(address in net for net in _NAT64):
+        found.append(ipaddress.IPv4Address(int(address) & 0xFFFFFFFF))
+    return found
+
+
 def address_class(address: IPAddress) -> str | None:
     """Why ``address`` is not a public destination, or None if it is one."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        return address_class(address.ipv4_mapped)
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return address_class(address.ipv4_mapped)
+        for inner in _embedded_ipv4(address):
+            problem = address_class(inner)
+            if problem is not None:
+                return f"embeds {inner}, {problem}"
+        if address.sixtofour is not None:
+            return "6to4 (deprecated, RFC 7526)"
     checks = (
         ("loopback", address.is_loopback),
         ("link-local", address.is_link_local),
