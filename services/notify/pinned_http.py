@@ -56,16 +56,43 @@ def _is_ip(host: str) -> bool:
     return True
 
 
+# A receiver's answer matters only by its status and Retry-After: its body is read up to
+# this much (kept for the delivery log), and one attempt, resolution included, ends by the
+# deadline whatever the receiver does (a slow drip of bytes resets httpx's read timeout).
+MAX_RESPONSE_BYTES = 64 * 1024
+MAX_ATTEMPT_S = 30.0
+
+
 class PinnedHttp:
-    def __init__(self, client: httpx.AsyncClient, resolver: Resolver = resolve_host) -> None:
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        resolver: Resolver = resolve_host,
+        *,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        max_attempt_s: float = MAX_ATTEMPT_S,
+    ) -> None:
         self.client = client
         self.resolver = resolver
+        self.max_response_bytes = max_response_bytes
+        self.max_attempt_s = max_attempt_s
 
     async def post(
         self, url: str, body: bytes, headers: Mapping[str, str], *, allow_private: bool
     ) -> HttpAnswer:
         """POST `body` to `url` through a checked address. Raises DestinationRefusedError,
         ResolutionError, or httpx's TimeoutException / TransportError."""
+        try:
+            async with asyncio.timeout(self.max_attempt_s):
+                return await self._post(url, body, headers, allow_private=allow_private)
+        except TimeoutError:
+            raise httpx.TimeoutException(
+                f"the attempt took longer than {self.max_attempt_s:g} s"
+            ) from None
+
+    async def _post(
+        self, url: str, body: bytes, headers: Mapping[str, str], *, allow_private: bool
+    ) -> HttpAnswer:
         parts = urlsplit(url)
         host = parts.hostname
         if parts.scheme not in ("http", "https") or not host:
@@ -88,12 +115,28 @@ class PinnedHttp:
         extensions = {}
         if parts.scheme == "https" and not _is_ip(host):
             extensions["sni_hostname"] = host
-        response = await self.client.post(
+        request = self.client.build_request(
+            "POST",
             pinned,
             content=body,
             headers={**headers, "Host": host_header},
             extensions=extensions,
         )
-        return HttpAnswer(
-            response.status_code, response.headers.get("retry-after"), response.content
-        )
+        response = await self.client.send(request, stream=True)
+        try:
+            kept = await self._head_of_body(response)
+        finally:
+            await response.aclose()
+        return HttpAnswer(response.status_code, response.headers.get("retry-after"), kept)
+
+    async def _head_of_body(self, response: httpx.Response) -> bytes:
+        """At most `max_response_bytes` of the body as sent (raw: never decompressed, so a
+        compressed bomb stays small); the rest is never read, and the connection is closed."""
+        if response.is_stream_consumed:  # already in memory (httpx's mock transport)
+            return response.content[: self.max_response_bytes]
+        kept = bytearray()
+        async for chunk in response.aiter_raw():
+            kept += chunk[: self.max_response_bytes - len(kept)]
+            if len(kept) >= self.max_response_bytes:
+                break
+        return bytes(kept)

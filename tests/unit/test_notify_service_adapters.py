@@ -4,6 +4,7 @@ the routing file reader and the settings."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -171,3 +172,42 @@ def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Pa
     assert settings.routing_file == tmp_path / "x.yaml"
     assert settings.smtp.port == 2525
     assert settings.delivery.policy().max_attempts == 4
+
+
+class _Endless(httpx.AsyncByteStream):
+    """A body that keeps coming: 1 MiB chunks without end, or, once `stall` is set, nothing."""
+
+    def __init__(self, *, stall: bool = False) -> None:
+        self.stall = stall
+        self.sent = 0
+
+    async def __aiter__(self):  # type: ignore[no-untyped-def]
+        if self.stall:
+            await asyncio.Event().wait()  # never answers past the headers
+        while True:
+            self.sent += 1
+            yield b"x" * (1 << 20)
+
+
+async def test_a_huge_response_body_is_read_only_up_to_the_cap() -> None:
+    body = _Endless()
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, stream=body))
+    )
+    http = PinnedHttp(client, fixed("93.184.216.34"), max_response_bytes=1000)
+    answer = await http.post("https://hooks.example.org/", b"{}", {}, allow_private=False)
+    await client.aclose()
+    assert answer.status == 200 and answer.body == b"x" * 1000
+    assert body.sent == 1  # the endless body was not read on
+
+
+async def test_an_attempt_ends_by_its_deadline_whatever_the_receiver_does() -> None:
+    client = httpx.AsyncClient(
+        transport=httpx.MockTransport(lambda _: httpx.Response(200, stream=_Endless(stall=True)))
+    )
+    http = PinnedHttp(client, fixed("93.184.216.34"), max_attempt_s=0.05)
+    with pytest.raises(httpx.TimeoutException, match=r"longer than 0\.05 s"):
+        await asyncio.wait_for(
+            http.post("https://hooks.example.org/", b"{}", {}, allow_private=False), 30
+        )
+    await client.aclose()
