@@ -47,8 +47,14 @@ _CANONICAL_ENCODER: Final = json.JSONEncoder(
 )
 
 
+# Far deeper than any event (a few levels): deeper input is refused, never a RecursionError
+# (a 500 at the HTTP door, a stalled consumer on a topic).
+MAX_DEPTH: Final = 32
+
+
 def loads(raw: bytes) -> Any:
-    """Parse UTF-8 JSON, refusing NaN/Infinity, numbers beyond double range and duplicate keys."""
+    """Parse UTF-8 JSON, refusing NaN/Infinity, numbers beyond double range, duplicate keys
+    and nesting deeper than MAX_DEPTH."""
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -56,9 +62,29 @@ def loads(raw: bytes) -> Any:
     try:
         if text.startswith("\ufeff"):  # as `json.loads` does
             raise json.JSONDecodeError("Unexpected UTF-8 BOM (decode using utf-8-sig)", text, 0)
-        return _DECODER.decode(text)
+        value = _DECODER.decode(text)
     except json.JSONDecodeError as exc:
         raise ContractError(Reason.MALFORMED, f"invalid JSON: {exc}") from None
+    except RecursionError:  # the C scanner gives up near the interpreter's recursion limit
+        raise ContractError(Reason.MALFORMED, f"JSON nested deeper than {MAX_DEPTH}") from None
+    _check_depth(value)
+    return value
+
+
+def _check_depth(value: Any) -> None:
+    """Iteratively (no recursion of our own): containers at most MAX_DEPTH deep."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if isinstance(node, dict):
+            children: Any = node.values()
+        elif isinstance(node, list):
+            children = node
+        else:
+            continue
+        if depth > MAX_DEPTH:
+            raise ContractError(Reason.MALFORMED, f"JSON nested deeper than {MAX_DEPTH}")
+        stack.extend((child, depth + 1) for child in children if isinstance(child, dict | list))
 
 
 def format_number(number: float) -> str:

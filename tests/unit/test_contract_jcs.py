@@ -139,3 +139,21 @@ def test_fast_path_equals_the_full_rfc8785_writer(value: object) -> None:
             jcs.canonicalize(value)
         return
     assert jcs.canonicalize(value) == expected
+
+
+@pytest.mark.parametrize("depth", [jcs.MAX_DEPTH + 1, 5_000, 500_000])
+@pytest.mark.parametrize("opener", ["[", '{"a":'])
+def test_deep_nesting_is_malformed_not_a_recursion_error(depth: int, opener: str) -> None:
+    closer = "]" if opener == "[" else "}"
+    raw = (opener * depth + "1" + closer * depth).encode()
+    with pytest.raises(ContractError) as caught:
+        jcs.loads(raw)
+    assert caught.value.reason is Reason.MALFORMED and "nested deeper" in str(caught.value)
+
+
+def test_nesting_up_to_the_limit_parses() -> None:
+    raw = ("[" * jcs.MAX_DEPTH + "1" + "]" * jcs.MAX_DEPTH).encode()
+    value = jcs.loads(raw)
+    for _ in range(jcs.MAX_DEPTH):
+        (value,) = value
+    assert value == 1

@@ -94,3 +94,16 @@ async def test_unavailable_store_is_503_with_retry_after() -> None:
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
     assert h.publisher.records == []
+
+
+async def test_deeply_nested_json_is_refused_as_malformed_not_a_500() -> None:
+    h = Harness()
+    nested = b"[" * 10_000 + b"]" * 10_000  # was a RecursionError: HTTP 500
+    async with client(h) as http:
+        for content_type in (BATCH_CONTENT_TYPE, "application/cloudevents+json"):
+            response = await http.post(
+                EVENTS_PATH, headers={"content-type": content_type}, content=nested
+            )
+            assert response.status_code == 400, response.text
+            [result] = response.json()["results"]
+            assert result["reason"] == "malformed"

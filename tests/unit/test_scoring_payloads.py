@@ -172,6 +172,21 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
     assert dead.headers["x-orig-topic"] == "acc" and dead.headers["x-error-msg"]
 
 
+def test_a_deeply_nested_tick_is_dead_lettered_not_a_stalled_consumer() -> None:
+    # Was a RecursionError out of the decoder: the batch failed and was retried for good.
+    m = tick_message(datetime(2022, 1, 1, tzinfo=CST), "clock")
+    nested = b"[" * 5_000 + b"]" * 5_000
+    parsed = parse_records(
+        [FakeRecord("clock", 0, 9, nested, m.key, headers=_headers(m))],
+        accepted_topic="acc",
+        clock_topic="clock",
+        dlt_topic="dlt",
+        check=partial(check_known, load_catalog()),
+    )
+    assert parsed.ticks == [] and parsed.reasons == ["malformed"]
+    assert parsed.dead[0].headers["x-orig-offset"] == "9"
+
+
 def test_a_tick_needs_a_time_zone() -> None:
     with pytest.raises(ValueError, match="time zone"):
         tick_message(datetime(2022, 1, 1), "clock")
