@@ -12,6 +12,7 @@ bounded by a timeout that becomes a TransientError (aiokafka can hang while Kafk
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,10 +42,19 @@ DLT_DOOR: Final = "x-dlt-door"
 DLT_EVENT_ID: Final = "x-dlt-event-id"
 DLT_AT: Final = "x-dlt-at"
 DLT_TRUNCATED: Final = "x-dlt-truncated-from"
+DLT_KEY_DIGEST: Final = "x-dlt-key-sha256"  # the key was too long to keep: its digest
+DLT_HEADERS_DIGEST: Final = "x-dlt-headers-sha256"  # the original headers were dropped
+DLT_STRIPPED: Final = "x-dlt-stripped-headers"  # originals that looked like ours, dropped
 MAX_MESSAGE_CHARS: Final = 2000
-# Kafka refuses records above ~1 MiB; a dead letter's value is cut below that so the headers
-# added here can never make a dead letter unsendable (which would block its partition).
-MAX_DLT_VALUE_BYTES: Final = 900 * 1024
+# Kafka refuses records above ~1 MiB (aiokafka's max_request_size, 1,048,576 bytes, counts key,
+# value and headers): a dead letter is bounded as a whole well below it, so it can always be
+# sent and never blocks its partition. Within that budget the original key and headers are
+# kept up to these sizes (else replaced by their SHA-256), and the value is cut to what is left.
+MAX_DLT_RECORD_BYTES: Final = 900 * 1024
+MAX_DLT_KEY_BYTES: Final = 1024
+MAX_DLT_HEADERS_BYTES: Final = 16 * 1024
+# A sender's headers that look like the dead-letter ones must not pass for them.
+_RESERVED_HEADER_PREFIXES: Final = ("x-dlt-", "x-orig-", "x-reason", "x-error-")
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +102,14 @@ def _text(value: str) -> bytes:
     return value[:MAX_MESSAGE_CHARS].encode("utf-8", errors="replace")
 
 
+def _digest(data: bytes) -> bytes:
+    return hashlib.sha256(data).hexdigest().encode("ascii")
+
+
+def _headers_size(headers: Headers) -> int:
+    return sum(len(name.encode("utf-8")) + len(value) for name, value in headers)
+
+
 def _dead_letter(
     topic: str,
     key: bytes | None,
@@ -99,10 +117,29 @@ def _dead_letter(
     original_headers: Headers,
     context: list[tuple[str, bytes]],
 ) -> OutRecord:
-    if len(value) > MAX_DLT_VALUE_BYTES:
+    """The dead letter, bounded as a whole (MAX_DLT_RECORD_BYTES): an oversized key or header
+    set is replaced by its digest, the value cut to what is left; headers a sender named like
+    ours are dropped (counted), so no reason can be spoofed."""
+    kept = tuple(
+        (name, header)
+        for name, header in original_headers
+        if not name.lower().startswith(_RESERVED_HEADER_PREFIXES)
+    )
+    if len(kept) != len(original_headers):
+        context.append((DLT_STRIPPED, str(len(original_headers) - len(kept)).encode("ascii")))
+    if key is not None and len(key) > MAX_DLT_KEY_BYTES:
+        context.append((DLT_KEY_DIGEST, _digest(key)))
+        key = None
+    if _headers_size(kept) > MAX_DLT_HEADERS_BYTES:
+        flat = b"".join(name.encode("utf-8") + b"\x00" + header + b"\x00" for name, header in kept)
+        context.append((DLT_HEADERS_DIGEST, _digest(flat)))
+        kept = ()
+    # Room for the value: the budget less the key, the headers and the truncation note itself.
+    room = MAX_DLT_RECORD_BYTES - len(key or b"") - _headers_size((*kept, *context)) - 64
+    if len(value) > room:
         context.append((DLT_TRUNCATED, str(len(value)).encode("ascii")))
-        value = value[:MAX_DLT_VALUE_BYTES]
-    return OutRecord(topic=topic, value=value, key=key, headers=(*original_headers, *context))
+        value = value[: max(room, 0)]
+    return OutRecord(topic=topic, value=value, key=key, headers=(*kept, *context))
 
 
 def dead_letter_record(

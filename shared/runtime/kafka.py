@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import errors as kafka_errors
 from aiokafka.abc import ConsumerRebalanceListener
 from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
@@ -56,7 +57,37 @@ class TransientError(Exception):
     """A failure that will pass (a server unavailable): retry, never dead-letter."""
 
 
+# Kafka errors that no retry cures: the record itself, the client's rights or configuration.
+# Retrying them stalls a partition for ever; they are dead-lettered or fail loudly instead.
+PERMANENT_KAFKA_ERRORS: tuple[type[KafkaError], ...] = (
+    kafka_errors.MessageSizeTooLargeError,
+    kafka_errors.RecordTooLargeError,
+    kafka_errors.RecordListTooLargeError,
+    kafka_errors.InvalidMessageError,
+    kafka_errors.CorruptRecordException,
+    kafka_errors.InvalidTopicError,
+    kafka_errors.PolicyViolationError,
+    kafka_errors.TopicAuthorizationFailedError,
+    kafka_errors.GroupAuthorizationFailedError,
+    kafka_errors.ClusterAuthorizationFailedError,
+    kafka_errors.TransactionalIdAuthorizationFailed,
+    kafka_errors.AuthenticationFailedError,
+    kafka_errors.SaslAuthenticationFailed,
+    kafka_errors.AuthenticationMethodNotSupported,
+    kafka_errors.UnsupportedSaslMechanismError,
+    kafka_errors.IllegalSaslStateError,
+    kafka_errors.KafkaConfigurationError,
+    kafka_errors.InvalidConfigurationError,
+    kafka_errors.UnsupportedVersionError,
+    kafka_errors.UnsupportedCodecError,
+)
+
+
 def is_transient(exc: BaseException) -> bool:
+    """True for a failure that will pass (a server away, a leader moving, a timeout); False
+    for the permanent Kafka errors above and for anything unexpected (a bug)."""
+    if isinstance(exc, PERMANENT_KAFKA_ERRORS):
+        return False
     return isinstance(
         exc, (TransientError, KafkaError, TimeoutError, ConnectionError)
     ) or is_transient_mongo(exc)
