@@ -226,6 +226,16 @@ def create_app(
                 continue
             await service.intake.apply_to_group(event, (record.key or b"").decode("utf-8"))
 
+    async def reject_batch(records: Sequence[Record], exc: BaseException) -> None:
+        # A batch that fails for a reason no retry cures (a bug): kept as refused input
+        # (`notify_rejected_alerts`, with the error) rather than stalling the partition.
+        for record in records:
+            rid = f"{record.topic}:{record.partition}:{record.offset}"
+            reason = f"processing failed: {exc!r}"[:500]
+            await store.record_rejected(rid, record.value or b"", reason, service.clock.now())
+
+    durable.processor.on_permanent = reject_batch
+
     @durable.subscriber(settings.input_topic, group_id=settings.group_id)
     async def consume(msg: KafkaMessage) -> None:
         await durable.consume(msg, route)

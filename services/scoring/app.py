@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
+from services.scoring import records as records_module
 from services.scoring.api import make_router
 from services.scoring.config import ScoringSettings
 from services.scoring.dashboard.router import make_dashboard_router
@@ -158,6 +159,17 @@ def build_service(
 
     durable.processor.gate.on_revoked = doors.revoked
     durable.processor.gate.on_assigned = doors.assigned
+
+    async def dead_letter_batch(records: Sequence[Record], exc: BaseException) -> None:
+        # A batch that fails for a reason no retry cures (a bug): its records go to the DLT
+        # (replayable from there once fixed) rather than stalling the partition.
+        reason = "processing_failed"
+        await dead_letter(
+            [records_module.dead_letter(r, settings.dlt_topic, reason, exc) for r in records],
+            [reason] * len(records),
+        )
+
+    durable.processor.on_permanent = dead_letter_batch
 
     @durable.subscriber(settings.input_topic, group_id=settings.group_id)
     async def consume(msg: KafkaMessage) -> None:

@@ -220,6 +220,11 @@ class DurableBatchProcessor:
     rng: random.Random = field(default_factory=random.Random)
     sleep: Sleep = asyncio.sleep
     on_retry: Callable[[BaseException], None] = lambda exc: None
+    # A failure that is not transient (a bug, a permanent Kafka error) is tried this many times;
+    # then the batch's records go to `on_permanent` (the service's dead-letter route) and the
+    # batch is committed. Without a route it is rewound, logged at critical with its positions.
+    max_unexpected_attempts: int = 3
+    on_permanent: Callable[[Sequence[Record], BaseException], Awaitable[None]] | None = None
 
     async def process(
         self, consumer: AIOKafkaConsumer, records: Sequence[Record], work: Work
@@ -229,7 +234,8 @@ class DurableBatchProcessor:
             return True
         async with self.gate.lock:
             started = time.monotonic()
-            attempt = 0
+            attempt = unexpected = 0
+            where = batch_positions(records)
             while True:
                 attempt += 1
                 try:
@@ -242,23 +248,63 @@ class DurableBatchProcessor:
                         kind=failure_kind(exc),
                         attempt=attempt,
                         error=repr(exc),
+                        batch=where,
                     )
+                    if not is_transient(exc):
+                        unexpected += 1
+                        if unexpected >= self.max_unexpected_attempts:
+                            if self.on_permanent is None:
+                                self._rewind(consumer, records)
+                                log.critical(
+                                    "batch failed permanently, no dead-letter route; rewound",
+                                    error=repr(exc),
+                                    batch=where,
+                                )
+                                return False
+                            if await self._route_permanent(records, exc, where):
+                                break
                     if time.monotonic() - started > self.retry.give_up_after_s:
-                        for tp, offset in first_offsets(records).items():
-                            consumer.seek(tp, offset)
-                        log.error("batch rewound after retries", attempts=attempt)
+                        self._rewind(consumer, records)
+                        log.error("batch rewound after retries", attempts=attempt, batch=where)
                         return False
                     await self.sleep(
                         backoff_delay(attempt, self.retry.initial_s, self.retry.max_s, self.rng)
                     )
             try:
                 await consumer.commit(next_offsets(records))
-            except KafkaError as exc:
+            except KafkaError as exc:  # (the positions: where the redelivery starts)
                 # The group moved on (e.g. this member was evicted): the next owner reprocesses
                 # from the last commit, and the idempotent work makes that harmless.
                 log.warning("commit failed; batch will be redelivered", error=repr(exc))
                 return False
             return True
+
+    @staticmethod
+    def _rewind(consumer: AIOKafkaConsumer, records: Sequence[Record]) -> None:
+        for tp, offset in first_offsets(records).items():
+            consumer.seek(tp, offset)
+
+    async def _route_permanent(
+        self, records: Sequence[Record], exc: BaseException, where: str
+    ) -> bool:
+        """Hand a permanently failing batch to the dead-letter route; True once it took it."""
+        assert self.on_permanent is not None
+        try:
+            await self.on_permanent(records, exc)
+        except Exception as route_error:  # Kafka away: the loop tries the batch again
+            log.error("dead-letter route failed", error=repr(route_error), batch=where)
+            return False
+        log.error("batch failed permanently; dead-lettered", error=repr(exc), batch=where)
+        return True
+
+
+def batch_positions(records: Sequence[Record]) -> str:
+    """Where a batch lies, for logs: `topic[partition]:first-last` per partition."""
+    spans: dict[tuple[str, int], tuple[int, int]] = {}
+    for r in records:
+        low, high = spans.get((r.topic, r.partition), (r.offset, r.offset))
+        spans[(r.topic, r.partition)] = (min(low, r.offset), max(high, r.offset))
+    return " ".join(f"{t}[{p}]:{lo}-{hi}" for (t, p), (lo, hi) in sorted(spans.items()))
 
 
 async def consumer_lag(consumer: AIOKafkaConsumer) -> dict[str, int]:

@@ -16,6 +16,7 @@ from shared.runtime.kafka import (
     DurableBatchProcessor,
     Record,
     TransientError,
+    batch_positions,
     first_offsets,
     is_transient,
     next_offsets,
@@ -146,3 +147,64 @@ async def test_empty_batch_commits_nothing() -> None:
     processor = DurableBatchProcessor(retry=RetrySettings(), sleep=_no_sleep)
     assert await processor.process(consumer, [], work)
     assert consumer.commits == []
+
+
+async def test_a_bug_is_not_retried_for_ever_it_goes_to_the_dead_letter_route() -> None:
+    # Before: every exception was retried with backoff, then rewound and fetched again: a
+    # deterministic bug stalled the partition for good, visible only as a metric label.
+    consumer = FakeConsumer()
+    calls = 0
+    routed: list[tuple[list[int], str]] = []
+
+    async def work(records: Sequence[Record]) -> None:
+        nonlocal calls
+        calls += 1
+        raise ValueError("a bug")
+
+    async def dead_letter(records: Sequence[Record], exc: BaseException) -> None:
+        routed.append(([r.offset for r in records], repr(exc)))
+
+    processor = DurableBatchProcessor(
+        retry=RetrySettings(), sleep=_no_sleep, on_permanent=dead_letter
+    )
+    assert await processor.process(consumer, RECORDS, work)
+    assert calls == processor.max_unexpected_attempts == 3
+    assert routed == [([10, 3, 11, 4], "ValueError('a bug')")]
+    assert len(consumer.commits) == 1  # the partition goes on
+
+
+async def test_a_bug_without_a_dead_letter_route_is_rewound_loudly_and_soon() -> None:
+    consumer = FakeConsumer()
+
+    async def work(records: Sequence[Record]) -> None:
+        raise ValueError("a bug")
+
+    processor = DurableBatchProcessor(retry=RetrySettings(), sleep=_no_sleep)
+    assert not await processor.process(consumer, RECORDS, work)  # after 3 tries, not 120 s
+    assert consumer.commits == []
+    assert len(consumer.seeks) == 2
+
+
+async def test_a_failing_dead_letter_route_keeps_the_batch() -> None:
+    consumer = FakeConsumer()
+    attempts = 0
+
+    async def work(records: Sequence[Record]) -> None:
+        nonlocal attempts
+        attempts += 1
+        if attempts < 5:
+            raise ValueError("a bug that goes away")
+
+    async def route_down(records: Sequence[Record], exc: BaseException) -> None:
+        raise TransientError("kafka away")
+
+    processor = DurableBatchProcessor(
+        retry=RetrySettings(), sleep=_no_sleep, on_permanent=route_down
+    )
+    # The route failed at the third attempt, so nothing was lost: the work ran again.
+    assert await processor.process(consumer, RECORDS, work)
+    assert attempts == 5 and len(consumer.commits) == 1
+
+
+def test_batch_positions_name_each_partition_span() -> None:
+    assert batch_positions(RECORDS) == "t[0]:10-11 t[1]:3-4"
