@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
@@ -24,7 +25,7 @@ from services.scoring.engine import ScoringEngine
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.ownership import EngineDoors
 from services.scoring.store import ScoringStore
-from services.scoring.ticks import TickScheduler
+from services.scoring.ticks import TickScheduler, now_utc
 from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
@@ -110,6 +111,9 @@ def build_service(
         dlt_topic=settings.dlt_topic,
         dead_letter=dead_letter,
         retry=settings.retry,
+        wall_clock=now_utc,
+        max_tick_skew=timedelta(seconds=settings.max_tick_skew_s),
+        on_future_tick=metrics.ticks_refused.inc,
     )
 
     async def create_topics() -> None:

@@ -21,6 +21,15 @@ class ClockSyncError(ValueError):
     """A record on the sync topic is not an instant."""
 
 
+class TickInFutureError(ValueError):
+    """A clock tick ahead of the receiving service's wall clock by more than the allowed skew."""
+
+
+def tick_too_far_ahead(tick: datetime, latest_allowed: datetime) -> bool:
+    """A tick past `latest_allowed` (the wall clock plus the allowed skew) is refused."""
+    return tick > latest_allowed
+
+
 def micros(instant: datetime) -> int:
     """Microseconds since the epoch, exactly (stored beside instants for ordered writes)."""
     return (instant - _EPOCH) // timedelta(microseconds=1)

@@ -31,5 +31,8 @@ class ScoringSettings(ServiceSettings):
     # Built-in scheduler: publish a clock tick every this many seconds (0: off; the k8s CronJob
     # running `planwatch tick` is the default).
     tick_interval_s: float = Field(0.0, ge=0)
+    # A clock tick more than this ahead of this service's wall clock is refused (dead-lettered
+    # as `tick_in_future`, counted, alerted on), never applied.
+    max_tick_skew_s: float = Field(300.0, gt=0)
     # A catalog folder other than the shipped plans (tests, a second city).
     catalog_dir: Path | None = None

@@ -100,3 +100,9 @@ class ScoringMetrics:
             "paused or overtaken and lost the partition).",
             registry=registry,
         )
+        self.ticks_refused = Counter(
+            "planwatch_scoring_ticks_refused_total",
+            "Clock ticks refused because they were ahead of the wall clock by more than the "
+            "allowed skew (SCORING_MAX_TICK_SKEW_S).",
+            registry=registry,
+        )

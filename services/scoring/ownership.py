@@ -8,12 +8,18 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime, timedelta
 
 from aiokafka import TopicPartition
 
-from services.scoring.clock_sync import ClockSyncError, parse_clock_sync
+from services.scoring.clock_sync import (
+    ClockSyncError,
+    TickInFutureError,
+    parse_clock_sync,
+    tick_too_far_ahead,
+)
 from services.scoring.engine import BatchOutcome, ScoringEngine
-from services.scoring.records import parse_records
+from services.scoring.records import dead_letter, parse_records
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import Outbound, Record, is_transient
 from shared.runtime.logging import bound, get_logger
@@ -35,6 +41,9 @@ class EngineDoors:
         dlt_topic: str,
         dead_letter: DeadLetter,
         retry: RetrySettings,
+        wall_clock: Callable[[], datetime],
+        max_tick_skew: timedelta,
+        on_future_tick: Callable[[], None] = lambda: None,
     ) -> None:
         self.engine = engine
         self.input_topic = input_topic
@@ -43,6 +52,9 @@ class EngineDoors:
         self.dlt_topic = dlt_topic
         self.dead_letter = dead_letter
         self.retry = retry
+        self.wall_clock = wall_clock
+        self.max_tick_skew = max_tick_skew
+        self.on_future_tick = on_future_tick
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -111,15 +123,35 @@ class EngineDoors:
                 )
 
     async def _clock_once(self, records: Sequence[Record]) -> None:
-        parsed = parse_records(
-            [r for r in records if r.topic == self.clock_topic],
-            accepted_topic=self.input_topic,
-            clock_topic=self.clock_topic,
-            dlt_topic=self.dlt_topic,
-            check=self.engine.check,
-        )
-        await self.dead_letter(parsed.dead, parsed.reasons)
-        instants = list(parsed.ticks)
+        ticks: list[datetime] = []
+        dead: list[Outbound] = []
+        reasons: list[str] = []
+        latest_allowed = self.wall_clock() + self.max_tick_skew
+        for record in records:
+            if record.topic != self.clock_topic:
+                continue
+            parsed = parse_records(
+                [record],
+                accepted_topic=self.input_topic,
+                clock_topic=self.clock_topic,
+                dlt_topic=self.dlt_topic,
+                check=self.engine.check,
+            )
+            dead += parsed.dead
+            reasons += parsed.reasons
+            for tick in parsed.ticks:
+                if tick_too_far_ahead(tick, latest_allowed):
+                    # A typo, a node clock running ahead: it would move scoring into the future
+                    # for good. Refused, counted and alerted on; never applied.
+                    error = TickInFutureError(f"tick {tick.isoformat()} is past {latest_allowed}")
+                    dead.append(dead_letter(record, self.dlt_topic, "tick_in_future", error))
+                    reasons.append("tick_in_future")
+                    self.on_future_tick()
+                    log.error("clock tick refused: ahead of the wall clock", tick=tick.isoformat())
+                else:
+                    ticks.append(tick)
+        await self.dead_letter(dead, reasons)
+        instants = list(ticks)
         for record in records:
             if record.topic == self.sync_topic:
                 try:
@@ -130,4 +162,4 @@ class EngineDoors:
             return
         async with self.lock:
             self.engine.note_shared_clock(max(instants))
-            await self.engine.apply([], parsed.ticks, clock_to=max(instants))
+            await self.engine.apply([], ticks, clock_to=max(instants))

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -15,7 +16,9 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.digest import state_digest
 from services.scoring.engine import ScoringEngine
+from services.scoring.ownership import EngineDoors
 from services.scoring.store import ScoringStore
+from services.scoring.ticks import tick_message
 from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
@@ -23,6 +26,7 @@ from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import cst_date
 from shared.runtime.kafka import Outbound, key_partition
+from shared.runtime.settings import RetrySettings
 from tests.unit.scoring_streams import plan_stream
 
 pytestmark = pytest.mark.integration
@@ -156,3 +160,55 @@ async def test_a_tick_later_on_the_same_day_moves_the_plan_clock(
     second = await store.plan(plan.id)
     assert second is not None and second["clock"] == later.isoformat()
     assert json.loads(second["state"])["at"] == json.loads(first["state"])["at"]  # same CST day
+
+
+@dataclass(frozen=True)
+class TickRecord:
+    topic: str
+    partition: int
+    offset: int
+    value: bytes | None
+    key: bytes | None
+    headers: tuple[tuple[str, bytes], ...]
+    timestamp: int = 0
+
+
+def tick_record(at: datetime, offset: int) -> TickRecord:
+    message = tick_message(at, "clock")
+    headers = tuple((k, v.encode()) for k, v in message.headers.items())
+    return TickRecord("clock", 0, offset, message.value, message.key, headers)
+
+
+async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
+) -> None:
+    engine, _ = replica(catalog, mongo_db, "skew_")
+    engine.set_ownership(range(PARTITIONS))
+    await engine.load()
+    refused: list[Outbound] = []
+    counted: list[int] = []
+
+    async def dead_letter(dead: Sequence[Outbound], reasons: Sequence[str]) -> None:
+        refused.extend(dead)
+
+    wall = datetime(2022, 6, 1, 9, 0, tzinfo=UTC)
+    doors = EngineDoors(
+        engine,
+        input_topic="accepted",
+        clock_topic="clock",
+        sync_topic="sync",
+        dlt_topic="dlt",
+        dead_letter=dead_letter,
+        retry=RetrySettings(),
+        wall_clock=lambda: wall,
+        max_tick_skew=timedelta(minutes=5),
+        on_future_tick=lambda: counted.append(1),
+    )
+    typo = wall.replace(year=2032)  # one digit off: would move scoring ten years ahead
+    await doors.clock([tick_record(wall - timedelta(hours=1), 1), tick_record(typo, 2)])
+    assert engine.clock == wall - timedelta(hours=1)  # the good tick applied, the typo not
+    [dead] = refused
+    assert dead.headers["x-reason"] == "tick_in_future" and dead.headers["x-orig-offset"] == "2"
+    assert counted == [1]
+    await doors.clock([tick_record(wall + timedelta(minutes=4), 3)])  # within the skew
+    assert engine.clock == wall + timedelta(minutes=4)
