@@ -174,8 +174,9 @@ class _FastPathUnsureError(Exception):
 def _plain(value: Any) -> Any:
     """The value with every number in a form `json.dumps` writes exactly as JCS does.
 
-    Integers (and integral floats) below 2^53 are written as integers; other floats only where
-    Python's repr is positional (1e-4 <= |x| < 1e16), the range where repr and ECMAScript agree.
+    Integers (and integral floats) below 2^53 are written as integers; other non-integral floats
+    only where Python's repr is positional (1e-4 <= |x| < 1e16), the range where repr and
+    ECMAScript agree.
     Object keys must be ASCII, where code-point order is UTF-16 order. Anything else raises
     `_FastPathUnsureError`.
     """
@@ -186,8 +187,12 @@ def _plain(value: Any) -> Any:
             return value
         raise _FastPathUnsureError
     if isinstance(value, float):
-        if value.is_integer() and -_EXACT_INTEGER < value < _EXACT_INTEGER:
-            return int(value)
+        if value.is_integer():
+            # A whole double from 2^53 on: Python writes `.0`, ECMAScript does not (RFC 8785
+            # writes 9007199254740994, not 9007199254740994.0): the full writer takes it.
+            if -_EXACT_INTEGER < value < _EXACT_INTEGER:
+                return int(value)
+            raise _FastPathUnsureError
         if 1e-4 <= abs(value) < 1e16:
             return value
         raise _FastPathUnsureError

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import struct
 from datetime import date
+from typing import Any
 
 import pytest
+import rfc8785
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -157,3 +159,52 @@ def test_nesting_up_to_the_limit_parses() -> None:
     for _ in range(jcs.MAX_DEPTH):
         (value,) = value
     assert value == 1
+
+
+JSON_LEAVES = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text()
+)
+JSON_VALUES = st.recursive(
+    JSON_LEAVES,
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+def _encodable(value: object) -> bool:
+    try:
+        jcs.check_encodable(value)
+    except ContractError:
+        return False
+    return True
+
+
+@given(JSON_VALUES)
+def test_canonical_form_equals_an_independent_rfc8785_writer(value: Any) -> None:
+    # Differential: the `rfc8785` package (Trail of Bits) on generated JSON values, floats of
+    # every magnitude included; a Java or Go agency signs with such a writer.
+    if not _encodable(value):
+        return  # a lone surrogate has no canonical form (refused as malformed)
+    assert jcs.canonicalize(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (9007199254740992.0, b"9007199254740992"),  # 2^53
+        (9007199254740994.0, b"9007199254740994"),  # was written 9007199254740994.0
+        (1e15 + 0.5, b"1000000000000000.5"),
+        (9999999999999998.0, b"9999999999999998"),
+        (1e16, b"10000000000000000"),
+        (1e21, b"1e+21"),
+    ],
+)
+def test_whole_doubles_from_two_to_the_53_are_written_without_a_fraction(
+    value: float, text: bytes
+) -> None:
+    assert jcs.canonicalize({"v": value}) == b'{"v":' + text + b"}"
+    assert rfc8785.dumps({"v": value}) == b'{"v":' + text + b"}"
