@@ -19,6 +19,7 @@ from pydantic import ValidationError
 
 from services.ingest.config import IngestSettings
 from services.ingest.keyring import (
+    KeyListing,
     KeyRegistryError,
     MongoKeyRepository,
     load_keys_file,
@@ -116,8 +117,11 @@ def revoke_key(
 def list_keys() -> None:
     """Every registered key, one JSON line each."""
 
-    async def action(repository: MongoKeyRepository) -> list[AgencyKey]:
+    async def action(repository: MongoKeyRepository) -> KeyListing:
         return await repository.all()
 
-    for key in sorted(_run(action), key=lambda k: (k.agency, k.key_id)):
+    listing = _run(action)
+    for key in sorted(listing.keys, key=lambda k: (k.agency, k.key_id)):
         typer.echo(key.model_dump_json())
+    for reason in listing.bad:
+        typer.echo(f"invalid entry (ingest leaves it out): {reason}", err=True)

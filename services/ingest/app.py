@@ -53,6 +53,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     db = database(host.mongo, settings.mongo)
 
     def keys_changed(snapshot: KeySnapshot) -> None:
+        metrics.key_snapshot_at.set_to_current_time()
         for status in KeyStatus:
             count = sum(1 for key in snapshot.values() if key.status is status)
             metrics.agency_keys.labels(status.value).set(count)
@@ -62,6 +63,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         configured_keys,
         on_snapshot=keys_changed,
         on_failure=lambda exc: metrics.key_refresh_failures.inc(),
+        on_invalid=metrics.agency_keys_invalid.set,
     )
     verifier = ProcessVerifier() if settings.verify_worker else None
     publisher = KafkaPublisher(

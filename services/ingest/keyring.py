@@ -18,7 +18,7 @@ import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Final, Protocol
+from typing import Any, Final, NamedTuple, Protocol
 
 import yaml
 from pydantic import ValidationError
@@ -101,8 +101,15 @@ def load_keys_file(path: Path) -> list[AgencyKey]:
     return parse_keys(text, str(path))
 
 
+class KeyListing(NamedTuple):
+    """The registry's entries: the valid keys, and why each invalid entry was left out."""
+
+    keys: list[AgencyKey]
+    bad: list[str]
+
+
 class KeyRepository(Protocol):
-    async def all(self) -> list[AgencyKey]: ...
+    async def all(self) -> KeyListing: ...
     async def get(self, agency: str, key_id: str) -> AgencyKey | None: ...
     async def put(self, key: AgencyKey) -> None:
         """Store the entry as given (callers merge first)."""
@@ -121,8 +128,16 @@ class MongoKeyRepository:
         except ValidationError as exc:
             raise KeyRegistryError(f"agency_keys {doc.get('_id')!r}: {exc}") from None
 
-    async def all(self) -> list[AgencyKey]:
-        return [self._key(doc) async for doc in self._collection.find({})]
+    async def all(self) -> KeyListing:
+        """Every entry; a malformed one is left out and named, never failing the rest (one bad
+        document must not freeze the snapshot, and with it every revocation after it)."""
+        listing = KeyListing([], [])
+        async for doc in self._collection.find({}):
+            try:
+                listing.keys.append(self._key(doc))
+            except KeyRegistryError as exc:
+                listing.bad.append(str(exc)[:500])
+        return listing
 
     async def get(self, agency: str, key_id: str) -> AgencyKey | None:
         doc = await self._collection.find_one({"_id": key_doc_id(agency, key_id)})
@@ -139,8 +154,8 @@ class InMemoryKeyRepository:
     def __init__(self, keys: Iterable[AgencyKey] = ()) -> None:
         self.keys: dict[tuple[str, str], AgencyKey] = {(k.agency, k.key_id): k for k in keys}
 
-    async def all(self) -> list[AgencyKey]:
-        return list(self.keys.values())
+    async def all(self) -> KeyListing:
+        return KeyListing(list(self.keys.values()), [])
 
     async def get(self, agency: str, key_id: str) -> AgencyKey | None:
         return self.keys.get((agency, key_id))
@@ -182,12 +197,14 @@ class KeyRegistry:
         *,
         on_snapshot: Callable[[KeySnapshot], None] = lambda snapshot: None,
         on_failure: Callable[[BaseException], None] = lambda exc: None,
+        on_invalid: Callable[[int], None] = lambda count: None,
     ) -> None:
         self._repository = repository
         self._configured = tuple(configured)
         self._snapshot: KeySnapshot = {}
         self._on_snapshot = on_snapshot
         self._on_failure = on_failure
+        self._on_invalid = on_invalid
 
     @property
     def snapshot(self) -> KeySnapshot:
@@ -199,10 +216,14 @@ class KeyRegistry:
         await self.refresh()
 
     async def refresh(self) -> None:
-        keys = await self._repository.all()
+        """A new snapshot of every valid entry; each invalid one is logged and counted."""
+        keys, bad = await self._repository.all()
+        for reason in bad:
+            log.error("agency key entry skipped: invalid", error=reason)
+        self._on_invalid(len(bad))
         self._snapshot = snapshot(keys)
         self._on_snapshot(self._snapshot)
-        log.debug("key snapshot refreshed", keys=len(keys))
+        log.debug("key snapshot refreshed", keys=len(keys), invalid=len(bad))
 
     async def run_refresher(self, interval_s: float) -> None:
         """Refresh every `interval_s` until cancelled; a failed refresh keeps the last one."""

@@ -55,6 +55,16 @@ class IngestMetrics:
             ["status"],
             registry=registry,
         )
+        self.agency_keys_invalid = Gauge(
+            "planwatch_ingest_agency_keys_invalid",
+            "Registry entries left out of the last key snapshot because they are malformed.",
+            registry=registry,
+        )
+        self.key_snapshot_at = Gauge(
+            "planwatch_ingest_key_snapshot_timestamp_seconds",
+            "When the key snapshot was last refreshed from the registry (Unix seconds).",
+            registry=registry,
+        )
         self.key_refresh_failures = Counter(
             "planwatch_ingest_key_refresh_failures_total",
             "Key snapshot refreshes that failed (the previous snapshot stays in use).",

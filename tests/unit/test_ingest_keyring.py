@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
@@ -12,6 +14,7 @@ from services.ingest.keyring import (
     InMemoryKeyRepository,
     KeyRegistry,
     KeyRegistryError,
+    MongoKeyRepository,
     load_keys_file,
     merge_key,
     parse_keys,
@@ -62,7 +65,7 @@ async def test_register_and_revoke() -> None:
     repository = InMemoryKeyRepository()
     await register(repository, agency_key("qy.miit", "k1"))
     await register(repository, agency_key("qy.miit", "k2"))  # rotation: both active
-    assert {k.key_id for k in await repository.all() if k.is_active} == {"k1", "k2"}
+    assert {k.key_id for k in (await repository.all()).keys if k.is_active} == {"k1", "k2"}
     revoked = await revoke(repository, "qy.miit", "k1", AT)
     assert revoked.status is KeyStatus.REVOKED and revoked.revoked == AT
     again = await revoke(repository, "qy.miit", "k1", datetime(2023, 1, 1, tzinfo=UTC))
@@ -91,3 +94,47 @@ async def test_the_file_does_not_bring_back_a_revoked_key() -> None:
     registry = KeyRegistry(repository, [agency_key("qy.miit")])
     await registry.load()
     assert registry.snapshot[("qy.miit", "k1")].status is KeyStatus.REVOKED
+
+
+class _FakeCollection:
+    """The two calls MongoKeyRepository makes, over documents in memory."""
+
+    def __init__(self, docs: list[dict[str, Any]]) -> None:
+        self.docs = docs
+
+    async def _each(self) -> AsyncIterator[dict[str, Any]]:
+        for doc in list(self.docs):
+            yield doc
+
+    def find(self, query: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        return self._each()
+
+    async def replace_one(self, query: dict[str, Any], doc: dict[str, Any], upsert: bool) -> None:
+        self.docs = [d for d in self.docs if d["_id"] != query["_id"]] + [
+            {"_id": query["_id"], **doc}
+        ]
+
+    async def find_one(self, query: dict[str, Any]) -> dict[str, Any] | None:
+        return next((d for d in self.docs if d["_id"] == query["_id"]), None)
+
+
+async def test_one_malformed_entry_is_skipped_and_revocations_still_apply() -> None:
+    # Before: one bad document failed the whole refresh and the old snapshot stayed in use
+    # for good, so revocations silently stopped reaching ingest.
+    good = agency_key("qy.miit", "k1")
+    docs = [
+        {"_id": "qy.miit:k1", **good.model_dump(mode="json")},
+        {"_id": "qy.health:bad", "agency": "qy.health", "key_id": 5},  # malformed
+    ]
+    collection = _FakeCollection(docs)
+    repository = MongoKeyRepository(cast(Any, collection))
+    invalid: list[int] = []
+    registry = KeyRegistry(repository, on_invalid=invalid.append)
+    await registry.refresh()
+    assert registry.snapshot[("qy.miit", "k1")].is_active and invalid == [1]
+    await revoke(repository, "qy.miit", "k1", AT)
+    await registry.refresh()
+    assert not registry.snapshot[("qy.miit", "k1")].is_active  # the revocation reached it
+    assert invalid == [1, 1]
+    listing = await repository.all()
+    assert [k.key_id for k in listing.keys] == ["k1"] and "qy.health:bad" in listing.bad[0]
