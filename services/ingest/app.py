@@ -23,6 +23,7 @@ from services.ingest.intake import Intake, JudgedBatch, Topics
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
+from services.ingest.rate_limit import TokenBuckets
 from services.ingest.store import MongoReportStore
 from services.ingest.validation import KeySnapshot, Limits
 from services.ingest.verifier import InlineVerifier, ProcessVerifier
@@ -139,5 +140,6 @@ def create_app(settings: IngestSettings) -> FastAPI:
         max_event_bytes=settings.max_event_bytes,
         max_batch_bytes=settings.max_batch_bytes,
         metrics=metrics,
+        limiter=TokenBuckets(settings.http_rate_per_agency, settings.http_burst_per_agency),
     )
     return build_http_app(host, [router])

@@ -31,6 +31,9 @@ class IngestSettings(ServiceSettings):
     catalog_dir: Path | None = None
     max_event_bytes: int = Field(DEFAULT_MAX_BYTES, ge=1024, le=900 * 1024)
     max_batch_bytes: int = Field(DEFAULT_MAX_BATCH_BYTES, ge=1024, le=16 * 1024 * 1024)
+    # The HTTP door's per-agency rate limit (token bucket): events per second and burst.
+    http_rate_per_agency: float = Field(50.0, gt=0)
+    http_burst_per_agency: float = Field(500.0, ge=1)
     # How far an event's `time` may be ahead of the intake clock.
     clock_skew_s: float = Field(300.0, ge=0)
     # Verify signatures in a worker process (on a spare core) rather than in the event loop.

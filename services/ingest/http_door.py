@@ -3,13 +3,15 @@
 Every event gets a result: `accepted` (checked and handed durably to the progress topic),
 `duplicate` (already stored with the same content) or `rejected` (reason + message; also
 dead-lettered). Status codes: 202 when no event was rejected, 400 when all were, 207 when
-some were; 413 when the body is over the limit (not read, not dead-lettered); 503 with
-`Retry-After` when Kafka or MongoDB is unavailable (nothing was accepted; send again).
+some were; 413 when the body is over the limit (not read, not dead-lettered); 429 with
+`Retry-After` when the sender is over its rate (nothing processed); 503 with `Retry-After` when
+Kafka or MongoDB is unavailable (nothing was accepted; send again).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
 from fastapi import APIRouter, Request
@@ -17,6 +19,7 @@ from fastapi.responses import JSONResponse
 
 from services.ingest.intake import EventResult, HttpItem, Intake, Status
 from services.ingest.metrics import IngestMetrics
+from services.ingest.rate_limit import TokenBuckets, retry_after_header
 from shared.contract import jcs
 from shared.contract.codec import (
     BATCH_CONTENT_TYPE,
@@ -31,6 +34,10 @@ from shared.runtime.logging import get_logger
 
 EVENTS_PATH: Final = "/v1/events"
 RETRY_AFTER_S: Final = 5
+# One request holds at most this many events: a larger batch is refused whole (`oversized`,
+# one dead letter), before any per-item work (decoding, key look-ups, dead letters).
+MAX_BATCH_ITEMS: Final = 100
+UNATTRIBUTED: Final = "(unattributed)"  # the rate-limit bucket of requests with no decodable source
 
 log = get_logger("planwatch.ingest.http")
 
@@ -40,12 +47,18 @@ def _media_type(content_type: str) -> str:
 
 
 def request_items(
-    headers: Mapping[str, str], body: bytes, *, max_event_bytes: int, max_batch_bytes: int
+    headers: Mapping[str, str],
+    body: bytes,
+    *,
+    max_event_bytes: int,
+    max_batch_bytes: int,
+    max_batch_items: int = MAX_BATCH_ITEMS,
 ) -> list[HttpItem]:
     """The events of one request, each decoded or with the reason it could not be.
 
     Unlike `decode_http`, a batch is split item by item, so one bad item does not refuse the
-    others. An undecodable body as a whole is one rejected item.
+    others. An undecodable body as a whole, or a batch of more than `max_batch_items` events,
+    is one rejected item.
     """
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     if _media_type(content_type) != BATCH_CONTENT_TYPE:
@@ -63,6 +76,12 @@ def request_items(
         return [HttpItem(body, content_type, exc)]
     if not isinstance(document, list):
         error = ContractError(Reason.MALFORMED, "a batch must be a JSON array")
+        return [HttpItem(body, content_type, error)]
+    if len(document) > max_batch_items:
+        error = ContractError(
+            Reason.OVERSIZED,
+            f"a batch holds at most {max_batch_items} events; this one has {len(document)}",
+        )
         return [HttpItem(body, content_type, error)]
     items: list[HttpItem] = []
     for index, element in enumerate(document):
@@ -115,13 +134,24 @@ async def _read_body(request: Request, limit: int) -> bytes:
     return bytes(body)
 
 
+def sender_of(items: list[HttpItem]) -> str:
+    """Whom a request's events are charged to: the source of its first decodable event."""
+    for item in items:
+        if not isinstance(item.decoded, ContractError):
+            return item.decoded.envelope.source
+    return UNATTRIBUTED
+
+
 def build_router(
     intake: Intake,
     *,
     max_event_bytes: int,
     max_batch_bytes: int,
     metrics: IngestMetrics | None = None,
+    limiter: TokenBuckets | None = None,
+    monotonic: Callable[[], float] = time.monotonic,
 ) -> APIRouter:
+    """`limiter`: per-sender token buckets (events per second); None: no rate limit."""
     router = APIRouter()
 
     def answer(
@@ -151,6 +181,17 @@ def build_router(
         if not items:
             error = {"error": "malformed", "message": "a batch must hold at least one event"}
             return answer(400, error)
+        if limiter is not None:
+            sender = sender_of(items)
+            wait_s = limiter.take(sender, len(items), monotonic())
+            if wait_s > 0:
+                # Nothing of the request was processed: the sender sends it again later.
+                log.warning("rate limited", sender=sender, events=len(items))
+                limited = {
+                    "error": "rate_limited",
+                    "message": f"{sender}: more events per second than allowed; retry later",
+                }
+                return answer(429, limited, {"Retry-After": retry_after_header(wait_s)})
         try:
             results = await intake.http_events(items)
         except Exception as exc:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 
 import httpx
 from fastapi import FastAPI
 
-from services.ingest.http_door import EVENTS_PATH, build_router
+from services.ingest.http_door import EVENTS_PATH, MAX_BATCH_ITEMS, build_router
+from services.ingest.rate_limit import TokenBuckets
 from shared.contract.codec import (
     BATCH_CONTENT_TYPE,
     encode_http_batch,
@@ -17,10 +19,23 @@ from shared.contract.codec import (
 from tests.unit.ingest_support import TOPICS, Harness, report
 
 
-def client(h: Harness, *, max_event_bytes: int = 64 * 1024) -> httpx.AsyncClient:
+def client(
+    h: Harness,
+    *,
+    max_event_bytes: int = 64 * 1024,
+    max_batch_bytes: int = 256 * 1024,
+    limiter: TokenBuckets | None = None,
+    monotonic: Callable[[], float] = lambda: 0.0,
+) -> httpx.AsyncClient:
     app = FastAPI()
     app.include_router(
-        build_router(h.intake(), max_event_bytes=max_event_bytes, max_batch_bytes=256 * 1024)
+        build_router(
+            h.intake(),
+            max_event_bytes=max_event_bytes,
+            max_batch_bytes=max_batch_bytes,
+            limiter=limiter,
+            monotonic=monotonic,
+        )
     )
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://ingest")
 
@@ -107,3 +122,36 @@ async def test_deeply_nested_json_is_refused_as_malformed_not_a_500() -> None:
             assert response.status_code == 400, response.text
             [result] = response.json()["results"]
             assert result["reason"] == "malformed"
+
+
+async def test_a_batch_of_too_many_items_is_refused_whole_with_one_dead_letter() -> None:
+    # Was: 500,000 items of `1` in 1 MiB gave 500,000 dead letters and a 62 MB answer.
+    h = Harness()
+    body = ("[" + ",".join(["1"] * 100_000) + "]").encode()
+    async with client(h, max_batch_bytes=1 << 20) as http:
+        response = await http.post(
+            EVENTS_PATH, headers={"content-type": BATCH_CONTENT_TYPE}, content=body
+        )
+    assert response.status_code == 400
+    [result] = response.json()["results"]
+    assert result["reason"] == "oversized" and str(MAX_BATCH_ITEMS) in result["message"]
+    assert len(h.publisher.on(TOPICS.dead_letter)) == 1
+
+
+async def test_an_agency_over_its_rate_gets_429_with_retry_after_and_nothing_is_processed() -> None:
+    h = Harness()
+    now = [0.0]
+    limiter = TokenBuckets(rate=1, burst=2)
+    async with client(h, limiter=limiter, monotonic=lambda: now[0]) as http:
+        codes = []
+        for n in range(3):
+            headers, body = encode_http_binary(report(event_id=f"r{n}"))
+            response = await http.post(EVENTS_PATH, headers=headers, content=body)
+            codes.append(response.status_code)
+        assert codes == [202, 202, 429]
+        assert response.headers["retry-after"] == "1"
+        assert response.json()["error"] == "rate_limited"
+        assert len(h.publisher.on(TOPICS.progress)) == 2  # the third was not taken
+        now[0] = 1.0  # a second later there is a token again
+        headers, body = encode_http_binary(report(event_id="r2"))
+        assert (await http.post(EVENTS_PATH, headers=headers, content=body)).status_code == 202
