@@ -134,7 +134,9 @@ def build_service(
         flusher=flusher,
         worker=worker,
         pruner=pruner,
-        loop=FlushLoop(flusher, worker, pruner, clock, settings.tick_s),
+        loop=FlushLoop(
+            flusher, worker, pruner, clock, settings.tick_s, on_step=metrics.loop_steps.inc
+        ),
         http_client=http_client,
         ownership=ownership,
     )

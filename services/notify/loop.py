@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 
 from services.notify.clock import Clock
 from services.notify.deliveries import DeliveryWorker
@@ -18,13 +19,21 @@ log = get_logger("planwatch.notify.loop")
 
 class FlushLoop:
     def __init__(
-        self, flusher: Flusher, worker: DeliveryWorker, pruner: Pruner, clock: Clock, tick_s: float
+        self,
+        flusher: Flusher,
+        worker: DeliveryWorker,
+        pruner: Pruner,
+        clock: Clock,
+        tick_s: float,
+        *,
+        on_step: Callable[[], None] = lambda: None,
     ) -> None:
         self.flusher = flusher
         self.worker = worker
         self.pruner = pruner
         self.clock = clock
         self.tick_s = tick_s
+        self.on_step = on_step
         self._stopping = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
 
@@ -33,6 +42,7 @@ class FlushLoop:
         await self.flusher.flush_due(now)
         await self.worker.start_due(now)
         await self.pruner.prune_due(now)
+        self.on_step()
 
     async def start(self) -> None:
         self._stopping.clear()

@@ -87,3 +87,9 @@ class NotifyMetrics:
             "Partitions of the internal groups topic this replica owns (their groups).",
             registry=registry,
         )
+        self.loop_steps = Counter(
+            "planwatch_notify_loop_steps_total",
+            "Steps of the flush loop (flush due groups, start due deliveries, prune): it runs "
+            "every NOTIFY_TICK_S while the service is healthy.",
+            registry=registry,
+        )

@@ -326,11 +326,20 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
         assert json.loads(via_http.stdout)["results"] == [{"id": "cli-h", "status": "accepted"}]
         assert await wait_for_count(client, setup.database, 2) == 2
         accepted = await drain(setup.bootstrap, setup.accepted_topic, want=2)
+        revoked_keys = ("planwatch_ingest_agency_keys", {"status": "revoked"})
+        before = await metric_value(base_url, *revoked_keys)
         revoked = await _cli(
             ["keyring", "revoke", "--agency", "qy.gov-data", "--key-id", "cli1"], env
         )
         assert revoked.returncode == 0, revoked.stderr
-        await asyncio.sleep(2.5)  # more than the 1 s key refresh
+        # The revocation is in force once a refresh put it in ingest's snapshot: wait for
+        # that (one more revoked key there), not for a guess of the refresh interval.
+        for _ in range(1200):
+            if await metric_value(base_url, *revoked_keys) > before:
+                break
+            await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("the revocation never reached ingest's key snapshot")
         after_revocation = await _cli(
             [*common, "--value", "63", "--event-id", "cli-r", "--via", "http", *http_args],
             env,

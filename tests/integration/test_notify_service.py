@@ -11,7 +11,6 @@ FerretDB, with a local webhook receiver, a local SMTP server and the wall clock:
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import signal
@@ -298,7 +297,15 @@ receivers:
     try:
         await wait_until(lambda: sum(r.answered == 200 for r in receiver.at("/flaky")) >= 2)
         await receiver.wait_for("/good", 2)
-        await asyncio.sleep(2.0)  # anything repeated would arrive now
+        # Anything repeated would arrive within 20 more steps of the flush loop (2 s of its
+        # 0.1 s ticks): wait for the steps, not for wall time.
+        steps = metric_value(second.metrics(), "planwatch_notify_loop_steps_total")
+        await wait_until(
+            lambda: (
+                metric_value(second.metrics(), "planwatch_notify_loop_steps_total") >= steps + 20
+            ),
+            within=120,
+        )
     finally:
         assert stopped_cleanly(second)
 
