@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable, KeysView
 from datetime import datetime
 from typing import Any, TypeVar
 
-from pymongo import DeleteOne, ReturnDocument
+from pymongo import DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
@@ -19,7 +19,7 @@ from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
 from services.notify.group_commit import GroupCommit
 from services.notify.records import FingerprintRecord, GroupRecord, PendingNotification
-from shared.runtime.mongo import Document
+from shared.runtime.mongo import Document, next_epoch
 
 GROUPS = "notify_groups"
 FINGERPRINTS = "notify_fingerprints"
@@ -98,16 +98,7 @@ class NotifyStore:
     # -- ownership ----------------------------------------------------------------------------
 
     async def next_epoch(self, partition: int) -> int:
-        doc = await self._write(
-            lambda: self.db[OWNERS].find_one_and_update(
-                {"_id": f"partition:{partition}"},
-                {"$inc": {"epoch": 1}},
-                upsert=True,
-                return_document=ReturnDocument.AFTER,
-            )
-        )
-        assert doc is not None  # an upsert returning the document after it
-        return int(doc["epoch"])
+        return await self._write(lambda: next_epoch(self.db[OWNERS], partition))
 
     async def epoch(self, partition: int) -> int | None:
         doc = await self._read(lambda: self.db[OWNERS].find_one({"_id": f"partition:{partition}"}))

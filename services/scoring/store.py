@@ -26,12 +26,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pymongo import DESCENDING, ReturnDocument, UpdateOne
+from pymongo import DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.runtime.mongo import Document
+from shared.runtime.mongo import Document, next_epoch
 
 DEFAULT_PREFIX = "scoring_"
 CLOCK_ID = "clock"
@@ -82,14 +82,7 @@ class ScoringStore:
     # --- fencing ---------------------------------------------------------------------------
 
     async def next_epoch(self, partition: int) -> int:
-        doc = await self.owners.find_one_and_update(
-            {"_id": f"partition:{partition}"},
-            {"$inc": {"epoch": 1}},
-            upsert=True,
-            return_document=ReturnDocument.AFTER,
-        )
-        assert doc is not None  # upsert with AFTER always returns the document
-        return int(doc["epoch"])
+        return await next_epoch(self.owners, partition)
 
     async def claim_targets(self, epochs: Mapping[str, int]) -> set[str]:
         """Stamp each target document with its partition's epoch (creating an empty one where

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import AsyncMongoClient
+from pymongo import AsyncMongoClient, ReturnDocument
+from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
@@ -57,3 +58,16 @@ def database(
 
 async def ping(client: AsyncMongoClient[Document]) -> None:
     await client.admin.command("ping")
+
+
+async def next_epoch(collection: AsyncCollection[Document], partition: int) -> int:
+    """The next fencing epoch of a partition (`_id` "partition:<n>", +1 per call): taken by the
+    replica Kafka assigns the partition, stamped on what it then writes for it."""
+    doc = await collection.find_one_and_update(
+        {"_id": f"partition:{partition}"},
+        {"$inc": {"epoch": 1}},
+        upsert=True,
+        return_document=ReturnDocument.AFTER,
+    )
+    assert doc is not None  # an upsert returning the document after it
+    return int(doc["epoch"])

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +26,7 @@ from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import cst_date
 from shared.runtime.kafka import Outbound, key_partition
 from shared.runtime.settings import RetrySettings
+from tests.unit.fake_records import FakeRecord
 from tests.unit.scoring_streams import plan_stream
 
 pytestmark = pytest.mark.integration
@@ -162,21 +162,10 @@ async def test_a_tick_later_on_the_same_day_moves_the_plan_clock(
     assert json.loads(second["state"])["at"] == json.loads(first["state"])["at"]  # same CST day
 
 
-@dataclass(frozen=True)
-class TickRecord:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    key: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp: int = 0
-
-
-def tick_record(at: datetime, offset: int) -> TickRecord:
+def tick_record(at: datetime, offset: int) -> FakeRecord:
     message = tick_message(at, "clock")
     headers = tuple((k, v.encode()) for k, v in message.headers.items())
-    return TickRecord("clock", 0, offset, message.value, message.key, headers)
+    return FakeRecord("clock", 0, offset, message.value, message.key, headers)
 
 
 async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(

@@ -4,7 +4,6 @@ Also which Kafka errors are permanent (never retried as transient)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import pytest
@@ -14,20 +13,10 @@ from services.ingest import outbound
 from services.ingest.outbound import OutRecord, dead_letter_record
 from shared.contract.reasons import Reason
 from shared.runtime.kafka import TransientError, is_transient
+from tests.unit.fake_records import FakeRecord
 
 AT = datetime(2022, 1, 1, tzinfo=UTC)
 KAFKA_MAX_REQUEST = 1_048_576  # aiokafka's max_request_size: key, value and headers count
-
-
-@dataclass(frozen=True)
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    key: bytes | None
-    headers: tuple[tuple[str, bytes], ...]
-    timestamp: int = 0
 
 
 def size(record: OutRecord) -> int:

@@ -22,17 +22,7 @@ from shared.runtime.kafka import (
     next_offsets,
 )
 from shared.runtime.settings import RetrySettings
-
-
-@dataclass(frozen=True)
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    timestamp: int = 0
-    key: bytes | None = None
-    value: bytes | None = b"{}"
-    headers: Sequence[tuple[str, bytes]] = ()
+from tests.unit.fake_records import FakeRecord
 
 
 @dataclass

@@ -13,7 +13,8 @@ from faststream.kafka.annotations import KafkaMessage
 
 from shared.runtime.consumer import StagedConsumer
 from shared.runtime.kafka import Record, Work
-from tests.unit.test_runtime_kafka import FakeConsumer, FakeRecord
+from tests.unit.fake_records import FakeRecord
+from tests.unit.test_runtime_kafka import FakeConsumer
 
 
 @dataclass

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass
 from datetime import date, datetime
 from functools import partial
 
@@ -31,6 +30,7 @@ from shared.domain.method_v1 import (
 from shared.domain.observation import Observation
 from shared.domain.timebase import CST
 from shared.runtime.kafka import Outbound
+from tests.unit.fake_records import FakeRecord
 from tests.unit.scoring_streams import plan_stream
 
 PLAN = next(iter(load_catalog().plans.values()))
@@ -127,17 +127,6 @@ def test_digest_is_canonical_and_ignores_alert_start_times() -> None:
     changed = {**target, "alerts": {"regression": {"severity": "critical", "since": "x"}}}
     three = digest_payload(meta, [{"_id": "p", "state": json.dumps(state)}], [changed])
     assert digest_of(three) != digest_of(one)
-
-
-@dataclass(frozen=True)
-class FakeRecord:
-    topic: str
-    partition: int
-    offset: int
-    value: bytes | None
-    key: bytes | None = None
-    timestamp: int = 0
-    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 def test_records_are_routed_and_poison_is_dead_lettered() -> None:
