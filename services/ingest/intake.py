@@ -30,7 +30,7 @@ from services.ingest.outbound import (
     http_dead_letter_record,
     progress_record,
 )
-from services.ingest.store import ReportStore, StoredReport, signed_event_json
+from services.ingest.store import ReportStore, StoredReport, report_key, signed_event_json
 from services.ingest.validation import (
     Accepted,
     KeySnapshot,
@@ -128,6 +128,11 @@ def _internal_error(raw: RawEvent, exc: Exception) -> Rejected:
     return Rejected(Reason.MALFORMED, message, raw.envelope.id)
 
 
+def _key(accepted: Accepted) -> str:
+    """The report's identity: its agency (CloudEvents source) and its id, together."""
+    return report_key(accepted.event.agency, accepted.event.event_id)
+
+
 def _conflict(event_id: str) -> Rejected:
     return Rejected(
         Reason.CONFLICT,
@@ -212,9 +217,9 @@ class Intake:
             verdict, raw = item.verdict, item.raw
             if not isinstance(verdict, Rejected) or verdict.reason not in _STATEFUL_REASONS:
                 continue
-            if raw is None or raw.envelope.sigkeyid is None:
+            if raw is None or raw.envelope.sigkeyid is None or raw.envelope.agency is None:
                 continue
-            stored = await self.store.get(raw.envelope.id)
+            stored = await self.store.get(report_key(raw.envelope.agency, raw.envelope.id))
             if stored is not None and stored.event.content_hash == content_hash(raw):
                 found[index] = stored
         return found
@@ -280,40 +285,40 @@ class Intake:
         repeats: list[tuple[int, Accepted]] = []
         for index, item in enumerate(judged):
             if isinstance(item.verdict, Accepted):
-                event_id = item.verdict.event.event_id
-                if event_id in firsts:
+                key = _key(item.verdict)
+                if key in firsts:
                     repeats.append((index, item.verdict))
                 else:
-                    firsts[event_id] = item.verdict
-                    first_index[event_id] = index
+                    firsts[key] = item.verdict
+                    first_index[key] = index
         outcome = await self.store.insert_new(
             [StoredReport(a.event, signed_event_json(a.raw)) for a in firsts.values()]
         )
-        stored_hash: dict[str, str] = {}  # event id -> the content hash stored now
-        for event_id, accepted in firsts.items():
-            index = first_index[event_id]
-            if event_id in outcome.inserted:
+        stored_hash: dict[str, str] = {}  # report key -> the content hash stored now
+        for key, accepted in firsts.items():
+            index, event_id = first_index[key], accepted.event.event_id
+            if key in outcome.inserted:
                 results[index] = EventResult(Status.ACCEPTED, event_id)
                 published[index] = accepted.event
-                stored_hash[event_id] = accepted.event.content_hash
-            elif event_id in outcome.existing:
-                stored = outcome.existing[event_id]
-                stored_hash[event_id] = stored.event.content_hash
+                stored_hash[key] = accepted.event.content_hash
+            elif key in outcome.existing:
+                stored = outcome.existing[key]
+                stored_hash[key] = stored.event.content_hash
                 if stored.event.content_hash == accepted.event.content_hash:
                     results[index] = EventResult(Status.DUPLICATE, event_id)
                     published[index] = stored.event
                 else:
                     judged[index].verdict = _conflict(event_id)
             else:
-                message = outcome.refused.get(event_id, "not stored")
+                message = outcome.refused.get(key, "not stored")
                 judged[index].verdict = Rejected(
                     Reason.MALFORMED, f"the database refused the event: {message}", event_id
                 )
         for index, accepted in repeats:
-            event_id = accepted.event.event_id
-            if event_id not in stored_hash:  # the first was refused: so is the repeat
-                judged[index].verdict = judged[first_index[event_id]].verdict
-            elif stored_hash[event_id] == accepted.event.content_hash:
+            key, event_id = _key(accepted), accepted.event.event_id
+            if key not in stored_hash:  # the first was refused: so is the repeat
+                judged[index].verdict = judged[first_index[key]].verdict
+            elif stored_hash[key] == accepted.event.content_hash:
                 results[index] = EventResult(Status.DUPLICATE, event_id)
             else:
                 judged[index].verdict = _conflict(event_id)
@@ -328,22 +333,22 @@ class Intake:
         now = self.clock()
         judged = await self._judge_all([item.decoded for item in items], now)
         results: list[EventResult | None] = [None] * len(items)
-        firsts: dict[str, int] = {}
+        firsts: dict[str, int] = {}  # report key -> index of its first accepted event
         for index, item in enumerate(judged):
             if isinstance(item.verdict, Accepted):
-                firsts.setdefault(item.verdict.event.event_id, index)
-        stored_list = await asyncio.gather(*(self.store.get(event_id) for event_id in firsts))
-        stored_by_id = dict(zip(firsts, stored_list, strict=True))
+                firsts.setdefault(_key(item.verdict), index)
+        stored_list = await asyncio.gather(*(self.store.get(key) for key in firsts))
+        stored_by_key = dict(zip(firsts, stored_list, strict=True))
 
         for index, item in enumerate(judged):
             verdict = item.verdict
             if not isinstance(verdict, Accepted):
                 continue
-            event_id = verdict.event.event_id
-            stored = stored_by_id[event_id]
-            first = judged[firsts[event_id]].verdict
+            key, event_id = _key(verdict), verdict.event.event_id
+            stored = stored_by_key[key]
+            first = judged[firsts[key]].verdict
             reference = stored.event.content_hash if stored is not None else None
-            if reference is None and firsts[event_id] != index and isinstance(first, Accepted):
+            if reference is None and firsts[key] != index and isinstance(first, Accepted):
                 reference = first.event.content_hash
             if reference is None:
                 results[index] = EventResult(Status.ACCEPTED, event_id)

@@ -1,11 +1,14 @@
-"""Where accepted events are kept: the `reports` collection, one document per event id.
+"""Where accepted events are kept: the `reports` collection, one document per (source, id).
 
 `ReportStore` is the port; `MongoReportStore` the adapter (MongoDB or FerretDB) and
 `InMemoryReportStore` the fake for unit tests. Both pass the same contract tests
 (tests/unit/ingest_store_contract.py).
 
-Exactly-once storage without transactions: `_id` is the event id, so a second insert of the
-same id fails with a duplicate-key error and nothing is stored twice. The caller then compares
+An event's identity is its CloudEvents `source` and `id` together (CloudEvents, and
+docs/contract.md: ids are unique per source): `_id` is `report_key(agency, event id)`, so one
+agency can neither take another's ids nor collide with its numbering. Exactly-once storage
+without transactions: a second insert of the same key fails with a duplicate-key error and
+nothing is stored twice. The caller then compares
 content hashes (same: a duplicate; different: a conflict). Existing documents are looked up by
 exact `_id` filters, one at a time, because FerretDB indexes only those.
 """
@@ -29,6 +32,11 @@ REPORTS: Final = "reports"
 DUPLICATE_KEY: Final = 11000
 
 
+def report_key(agency: str, event_id: str) -> str:
+    """A report's `_id`: agency ids hold no `|`, so the key splits back unambiguously."""
+    return f"{agency}|{event_id}"
+
+
 def signed_event_json(raw: RawEvent) -> str:
     """The event as received, in structured mode: its attributes and its data JSON as sent
     (not re-canonicalized: the signature is over the canonical form, which can always be
@@ -48,23 +56,24 @@ class StoredReport:
     def event_id(self) -> str:
         return self.event.event_id
 
+    @property
+    def key(self) -> str:
+        return report_key(self.event.agency, self.event.event_id)
+
     def to_document(self) -> Document:
-        fields = self.event.model_dump(mode="json")
-        doc: Document = {"_id": fields.pop("event_id")}
-        doc.update(fields)
+        doc: Document = {"_id": self.key, **self.event.model_dump(mode="json")}
         doc["signed_event"] = self.signed_event
         return doc
 
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> StoredReport:
         fields = {k: v for k, v in doc.items() if k not in {"_id", "signed_event"}}
-        fields["event_id"] = doc["_id"]
         return cls(AcceptedEvent.model_validate(fields), str(doc["signed_event"]))
 
 
 @dataclass(frozen=True, slots=True)
 class InsertOutcome:
-    """What happened to each report given to `insert_new`, by event id."""
+    """What happened to each report given to `insert_new`, by its key (`report_key`)."""
 
     inserted: frozenset[str] = frozenset()
     # Already stored before this call: the stored report (its hash tells duplicate or conflict).
@@ -75,20 +84,22 @@ class InsertOutcome:
 
 class ReportStore(Protocol):
     async def insert_new(self, reports: Sequence[StoredReport]) -> InsertOutcome:
-        """Store each report unless its event id exists. Ids must be unique within the call.
+        """Store each report unless its key exists. Keys must be unique within the call.
 
         Raises TransientError (or a transient driver error) when the database is unavailable;
         then some of the reports may be stored already, and a retry reports them as existing.
         """
         ...
 
-    async def get(self, event_id: str) -> StoredReport | None: ...
+    async def get(self, key: str) -> StoredReport | None:
+        """The report stored under `report_key(agency, event id)`, if any."""
+        ...
 
 
 def _check_unique(reports: Sequence[StoredReport]) -> None:
-    ids = [r.event_id for r in reports]
-    if len(set(ids)) != len(ids):
-        raise ValueError("insert_new takes each event id at most once")
+    keys = [r.key for r in reports]
+    if len(set(keys)) != len(keys):
+        raise ValueError("insert_new takes each (agency, event id) at most once")
 
 
 class MongoReportStore:
@@ -113,23 +124,23 @@ class MongoReportStore:
         duplicates: list[str] = []
         refused: dict[str, str] = {}
         for error in details.get("writeErrors", []):
-            event_id = docs[error["index"]]["_id"]
-            failed.add(event_id)
+            key = docs[error["index"]]["_id"]
+            failed.add(key)
             if error.get("code") == DUPLICATE_KEY:
-                duplicates.append(event_id)
+                duplicates.append(key)
             else:
-                refused[event_id] = f"{error.get('code')}: {error.get('errmsg', '')}"
+                refused[key] = f"{error.get('code')}: {error.get('errmsg', '')}"
         existing: dict[str, StoredReport] = {}
-        for event_id in duplicates:
-            found = await self.get(event_id)
+        for key in duplicates:
+            found = await self.get(key)
             if found is None:  # a duplicate that is gone again: let the retry sort it out
-                raise TransientError(f"event {event_id!r} was a duplicate but is not found")
-            existing[event_id] = found
+                raise TransientError(f"event {key!r} was a duplicate but is not found")
+            existing[key] = found
         inserted = frozenset(d["_id"] for d in docs if d["_id"] not in failed)
         return InsertOutcome(inserted=inserted, existing=existing, refused=refused)
 
-    async def get(self, event_id: str) -> StoredReport | None:
-        doc = await self._collection.find_one({"_id": event_id})
+    async def get(self, key: str) -> StoredReport | None:
+        doc = await self._collection.find_one({"_id": key})
         return None if doc is None else StoredReport.from_document(doc)
 
 
@@ -155,17 +166,17 @@ class InMemoryReportStore:
         existing: dict[str, StoredReport] = {}
         refused: dict[str, str] = {}
         for report in reports:
-            event_id = report.event_id
-            if event_id in self.docs:
-                existing[event_id] = StoredReport.from_document(self.docs[event_id])
-            elif event_id in self.refuse:
-                refused[event_id] = self.refuse[event_id]
+            key = report.key
+            if key in self.docs:
+                existing[key] = StoredReport.from_document(self.docs[key])
+            elif report.event_id in self.refuse:
+                refused[key] = self.refuse[report.event_id]
             else:
-                self.docs[event_id] = report.to_document()
-                inserted.add(event_id)
+                self.docs[key] = report.to_document()
+                inserted.add(key)
         return InsertOutcome(frozenset(inserted), existing, refused)
 
-    async def get(self, event_id: str) -> StoredReport | None:
+    async def get(self, key: str) -> StoredReport | None:
         self._maybe_fail()
-        doc = self.docs.get(event_id)
+        doc = self.docs.get(key)
         return None if doc is None else StoredReport.from_document(doc)

@@ -30,9 +30,10 @@ class ReplayError(RuntimeError):
 
 
 def event_from_report(doc: Mapping[str, Any]) -> AcceptedEvent:
-    """An accepted event from ingest's stored document (`_id` is the event id)."""
+    """An accepted event from ingest's stored document (`_id` is `agency|event id`, the event
+    id a field of its own; a document from before that change has the bare id as `_id`)."""
     fields = {k: v for k, v in doc.items() if k not in REPORT_DOC_EXTRA}
-    fields["event_id"] = doc["_id"]
+    fields.setdefault("event_id", doc["_id"])
     try:
         return AcceptedEvent.model_validate(fields)
     except ValueError as exc:

@@ -91,7 +91,7 @@ async def test_the_demo_runs_end_to_end(
     # Every event the platform should accept is stored once in `reports`; nothing else is.
     try:
         reports = mongo_client[config.database]["reports"]
-        stored = {str(doc["_id"]) async for doc in reports.find({}, {"_id": 1})}
+        stored = {str(doc["event_id"]) async for doc in reports.find({}, {"event_id": 1})}
     finally:
         await mongo_client.drop_database(config.database)
     accepted_ids = {i.event_id for i in scenario.items if i.expected.outcome is Outcome.ACCEPTED}

@@ -55,7 +55,7 @@ def valid_events(prefix: str, count: int) -> list[Triple]:
 
 
 async def stored_ids(client: AsyncMongoClient[MongoDoc], database: str) -> list[str]:
-    return [doc["_id"] async for doc in client[database]["reports"].find({}, {"_id": 1})]
+    return [doc["event_id"] async for doc in client[database]["reports"].find({}, {"event_id": 1})]
 
 
 async def committed(bootstrap: str, group: str, topic: str) -> dict[int, int]:

@@ -46,6 +46,7 @@ from tests.integration.ingest_support import (
     wait_for_count,
     write_keys_file,
 )
+from tests.unit.ingest_store_contract import key as report_key
 from tests.unit.ingest_support import agency_key, report
 
 pytestmark = pytest.mark.integration
@@ -175,9 +176,9 @@ async def test_every_reason_code_ends_in_the_dead_letter_topic(
     assert rejected_metric == 1.0
 
     reports = client[setup.database]["reports"]
-    stored = sorted([d["_id"] async for d in reports.find({})])
+    stored = sorted([d["event_id"] async for d in reports.find({})])
     assert stored == ["ok-0", "ok-1", "ok-2", "r-conflict"]
-    first = await reports.find_one({"_id": "r-conflict"})
+    first = await reports.find_one({"_id": report_key("r-conflict")})
     assert first is not None and first["value"] == 20.0
 
 
@@ -264,7 +265,7 @@ async def test_the_http_and_kafka_doors_give_the_same_results(
         assert await wait_for_count(client, setup.database, 4) == 4
         dead = await drain(setup.bootstrap, setup.dlt_topic, want=8)
 
-    stored = sorted([d["_id"] async for d in client[setup.database]["reports"].find({})])
+    stored = sorted([d["event_id"] async for d in client[setup.database]["reports"].find({})])
     assert stored == ["h-ok", "h-stage", "k-ok", "k-stage"]
     kafka_results: dict[str, tuple[str, str | None]] = {"ok": ("accepted", None)}
     kafka_results["stage"] = ("accepted", None)
@@ -346,7 +347,7 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
         )
     values = {e.event_id: e.value for e in (AcceptedEvent.from_json(r.value) for r in accepted)}
     assert values == {"cli-k": 61.5, "cli-h": 62.0}
-    doc = await client[setup.database]["reports"].find_one({"_id": "cli-k"})
+    doc = await client[setup.database]["reports"].find_one({"_id": report_key("cli-k")})
     assert doc is not None and doc["key_id"] == "cli1" and doc["agency"] == "qy.gov-data"
     assert after_revocation.returncode == 1
     assert json.loads(after_revocation.stdout)["results"][0]["reason"] == "revoked_key"

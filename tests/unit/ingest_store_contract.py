@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from services.ingest.store import ReportStore, StoredReport, signed_event_json
+from services.ingest.store import ReportStore, StoredReport, report_key, signed_event_json
 from services.ingest.validation import Accepted, validate
 from tests.unit.ingest_support import NOW, catalog, key_snapshot, raw_of, report, retraction
 
@@ -23,15 +23,20 @@ def stored(event_id: str, value: float = 1.0, *, reported: str | None = None) ->
     return StoredReport(verdict.event, signed_event_json(verdict.raw))
 
 
+def key(event_id: str, agency: str = "qy.gov-data") -> str:
+    """The store's key of an event of `report()`'s default agency."""
+    return report_key(agency, event_id)
+
+
 class ReportStoreContract:
     async def test_a_new_report_is_inserted_and_read_back_unchanged(
         self, store: ReportStore
     ) -> None:
         report_a = stored("a")
         outcome = await store.insert_new([report_a])
-        assert outcome.inserted == {"a"}
+        assert outcome.inserted == {key("a")}
         assert dict(outcome.existing) == {} and dict(outcome.refused) == {}
-        back = await store.get("a")
+        back = await store.get(key("a"))
         assert back == report_a
         # The instant keeps its offset and microseconds (not a BSON date's milliseconds).
         assert back is not None and back.event.reported_at.utcoffset() is not None
@@ -40,10 +45,10 @@ class ReportStoreContract:
     async def test_an_existing_id_is_reported_with_what_is_stored(self, store: ReportStore) -> None:
         await store.insert_new([stored("a", 1.0)])
         outcome = await store.insert_new([stored("a", 2.0), stored("b", 3.0)])
-        assert outcome.inserted == {"b"}
-        assert set(outcome.existing) == {"a"}
-        assert outcome.existing["a"].event.value == 1.0  # the first one stays
-        back = await store.get("a")
+        assert outcome.inserted == {key("b")}
+        assert set(outcome.existing) == {key("a")}
+        assert outcome.existing[key("a")].event.value == 1.0  # the first one stays
+        back = await store.get(key("a"))
         assert back is not None and back.event.value == 1.0
 
     async def test_a_retraction_round_trips(self, store: ReportStore) -> None:
@@ -51,10 +56,10 @@ class ReportStoreContract:
         assert isinstance(verdict, Accepted)
         report_r = StoredReport(verdict.event, signed_event_json(verdict.raw))
         await store.insert_new([report_r])
-        assert await store.get("r") == report_r
+        assert await store.get(key("r")) == report_r
 
     async def test_missing_and_empty(self, store: ReportStore) -> None:
-        assert await store.get("nope") is None
+        assert await store.get(key("nope")) is None
         outcome = await store.insert_new([])
         assert outcome.inserted == frozenset()
 
@@ -66,8 +71,21 @@ class ReportStoreContract:
         first = [stored(f"m{i}", i / 2) for i in range(150)]
         await store.insert_new(first[:40])
         outcome = await store.insert_new(first)
-        assert outcome.inserted == {f"m{i}" for i in range(40, 150)}
-        assert set(outcome.existing) == {f"m{i}" for i in range(40)}
-        back = await store.get("m149")
+        assert outcome.inserted == {key(f"m{i}") for i in range(40, 150)}
+        assert set(outcome.existing) == {key(f"m{i}") for i in range(40)}
+        back = await store.get(key("m149"))
         assert back is not None and back.event.received_at == NOW.astimezone(UTC)
         assert isinstance(back.event.received_at, datetime)
+
+    async def test_ids_are_unique_per_agency_not_across_agencies(self, store: ReportStore) -> None:
+        # CloudEvents: an event is (source, id). One agency's "1" is not another's "1", so
+        # no agency can take another's next id first (it used to be refused as a conflict).
+        mine = stored("1")
+        other = report(event_id="1", agency="qy.miit", target="infra.5g-coverage", value=80)
+        verdict = validate(raw_of(other), catalog(), key_snapshot(), NOW)
+        assert isinstance(verdict, Accepted), verdict
+        theirs = StoredReport(verdict.event, signed_event_json(verdict.raw))
+        outcome = await store.insert_new([mine, theirs])
+        assert outcome.inserted == {key("1"), key("1", "qy.miit")}
+        assert await store.get(key("1", "qy.miit")) == theirs
+        assert await store.get(key("1")) == mine

@@ -21,6 +21,7 @@ from shared.accepted import AcceptedEvent
 from shared.contract.codec import decode_kafka, decode_structured, encode_structured
 from shared.contract.reasons import ContractError, Reason
 from shared.runtime.kafka import TransientError
+from tests.unit.ingest_store_contract import key
 from tests.unit.ingest_support import (
     TOPICS,
     FakeRecord,
@@ -47,7 +48,7 @@ async def test_a_batch_with_a_poison_record_in_the_middle() -> None:
 
     assert [r.status for r in results] == [Status.ACCEPTED, Status.REJECTED, Status.ACCEPTED]
     assert results[1].reason is Reason.MALFORMED
-    assert sorted(h.store.docs) == ["a", "c"]
+    assert sorted(h.store.docs) == [key("a"), key("c")]
     assert accepted_ids(h) == ["a", "c"]
     [dead] = h.publisher.on(TOPICS.dead_letter)
     assert (dead.key, dead.value) == (b"k", b"\xff not json")
@@ -72,7 +73,7 @@ async def test_accepted_records_are_keyed_by_target_and_normalized() -> None:
         "percent",
         h.now,
     )
-    stored = await h.store.get("a")
+    stored = await h.store.get(key("a"))
     assert stored is not None and stored.event == event
     # The stored signed event decodes back to the same signed content (hash and signature).
     again = decode_structured(stored.signed_event.encode())
@@ -102,12 +103,27 @@ async def test_a_reused_event_id_with_other_content_is_a_conflict() -> None:
     await intake.kafka_batch([kafka_record(report(event_id="a", value=10))])
     results = await intake.kafka_batch([kafka_record(report(event_id="a", value=11), 7)])
     assert results[0].status is Status.REJECTED and results[0].reason is Reason.CONFLICT
-    stored = await h.store.get("a")
+    stored = await h.store.get(key("a"))
     assert stored is not None and stored.event.value == 10
     [dead] = h.publisher.on(TOPICS.dead_letter)
     assert dead.header(DLT_REASON) == b"conflict"
     assert dead.header(DLT_EVENT_ID) == b"a"
     assert dead.header(DLT_OFFSET) == b"7"
+
+
+async def test_another_agency_cannot_take_an_id_first() -> None:
+    # qy.miit sends "gov-data-0002" before qy.gov-data does: it used to be stored under the
+    # bare id, and the owner's genuine, correctly signed event was refused as a conflict.
+    h = Harness()
+    intake = h.intake()
+    squatter = report(event_id="gov-data-0002", agency="qy.miit", target="infra.5g-coverage")
+    owner = report(event_id="gov-data-0002", value=10)
+    first = await intake.kafka_batch([kafka_record(squatter)])
+    second = await intake.kafka_batch([kafka_record(owner, 1)])
+    assert [r.status for r in (*first, *second)] == [Status.ACCEPTED, Status.ACCEPTED]
+    stored = await h.store.get(key("gov-data-0002"))
+    assert stored is not None and stored.event.agency == "qy.gov-data"
+    assert h.publisher.on(TOPICS.dead_letter) == []
 
 
 async def test_repeats_within_one_batch() -> None:
@@ -120,7 +136,7 @@ async def test_repeats_within_one_batch() -> None:
     results = await h.intake().kafka_batch(records)
     assert [r.status for r in results] == [Status.ACCEPTED, Status.DUPLICATE, Status.REJECTED]
     assert results[2].reason is Reason.CONFLICT
-    assert h.store.insert_calls == 1 and list(h.store.docs) == ["a"]
+    assert h.store.insert_calls == 1 and list(h.store.docs) == [key("a")]
     assert accepted_ids(h) == ["a"]
 
 
@@ -144,7 +160,7 @@ async def test_a_publish_failure_after_storing_is_retried_as_a_duplicate() -> No
     h.publisher.fail_next = 1
     with pytest.raises(TransientError):
         await intake.kafka_batch(records)
-    assert list(h.store.docs) == ["a"]  # stored, not yet passed on
+    assert list(h.store.docs) == [key("a")]  # stored, not yet passed on
     results = await intake.kafka_batch(records)
     assert results[0].status is Status.DUPLICATE
     assert accepted_ids(h) == ["a"]  # published now, after the retry
