@@ -65,6 +65,13 @@ def demo(
         bool | None,
         typer.Option("--live/--plain", help="Live view or plain lines (default: live on a TTY)."),
     ] = None,
+    replicas: Annotated[
+        int,
+        typer.Option(
+            help="Processes of each service, sharing the work through Kafka's consumer groups "
+            "(ports after the first three)."
+        ),
+    ] = 1,
 ) -> None:
     """Infrastructure and the three services up, the seeded feed played in compressed time, a
     live view of statuses and alerts, then a summary. Ctrl-C stops everything cleanly."""
@@ -80,6 +87,7 @@ def demo(
             base_port=base_port,
             database=database,
             live=live,
+            replicas=replicas,
         )
         interrupted = asyncio.run(_main(config, console))
     except (DemoError, InfraError, FeedError) as exc:

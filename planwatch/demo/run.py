@@ -53,6 +53,7 @@ from shared.kafka_admin import ensure_topics
 
 ROUTING_FILE: Final = Path(__file__).with_name("routing.demo.yaml")
 DEFAULT_PLAN: Final = "qingyuan-digital-economy-2021"
+MAX_REPLICAS: Final = topics.PARTITIONS[topics.ACCEPTED]
 PLAIN_EVERY_S: Final = 5.0
 REFRESH_S: Final = 0.5
 
@@ -78,8 +79,14 @@ class DemoConfig:
     settle_s: float = 30.0  # after the feed: how long to wait for the pipeline to drain
     ready_timeout_s: float = 90.0
     live: bool | None = None  # None: a live view when stdout is a terminal
+    # Processes of each service (one consumer group per service; ports after the first three).
+    replicas: int = 1
 
     def __post_init__(self) -> None:
+        if not 1 <= self.replicas <= MAX_REPLICAS:
+            raise DemoError(
+                f"replicas {self.replicas}: 1 to {MAX_REPLICAS} (the topics' partitions)"
+            )
         if not self.database.startswith(DEMO_DATABASE_PREFIX):
             raise DemoError(
                 f"database {self.database!r}: the demo resets its database, so its name must "
@@ -129,7 +136,43 @@ def service_specs(
     webhook: WebhookReceiver,
     smtp: SmtpSink,
 ) -> list[ServiceSpec]:
-    """The three services' environments: the demo's servers, database, ports and topics."""
+    """The services' environments: the demo's servers, database, ports and topics. The first
+    three are the primary ingest, scoring and notify (ports base, +1, +2); with `replicas` > 1
+    the others follow (ports base+3, ...), each in its service's consumer group."""
+    primaries = _primary_specs(
+        config,
+        endpoints,
+        keys_file=keys_file,
+        routing_file=routing_file,
+        webhook=webhook,
+        smtp=smtp,
+    )
+    extra: list[ServiceSpec] = []
+    port = config.base_port + len(primaries)
+    for n in range(2, config.replicas + 1):
+        for spec in primaries:
+            prefix = spec.name.upper()
+            env = {
+                **spec.env,
+                f"{prefix}_HTTP__PORT": str(port),
+                "KAFKA_CLIENT_ID": f"planwatch-{spec.name}-{n}",
+            }
+            if spec.name == "scoring":
+                env["SCORING_PUBLIC_URL"] = spec.url  # alerts link to the primary's dashboard
+            extra.append(ServiceSpec(f"{spec.name}-{n}", spec.module, port, env))
+            port += 1
+    return [*primaries, *extra]
+
+
+def _primary_specs(
+    config: DemoConfig,
+    endpoints: Endpoints,
+    *,
+    keys_file: Path,
+    routing_file: Path,
+    webhook: WebhookReceiver,
+    smtp: SmtpSink,
+) -> list[ServiceSpec]:
     ingest, scoring, notify = config.base_port, config.base_port + 1, config.base_port + 2
     common = {
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
@@ -529,7 +572,7 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         f"{len(result.view.mails)} e-mails in the SMTP sink; {result.view.published} "
         f"notifications published to {config.topic(topics.NOTIFICATIONS)}"
     )
-    ingest, scoring, notify = (spec.url for spec in run.specs)
+    ingest, scoring, notify = (spec.url for spec in run.specs[:3])
     feed = state_dir / "feed.jsonl"
     console.rule("where to look next")
     if not config.keep_running:

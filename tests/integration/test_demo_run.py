@@ -36,7 +36,8 @@ PLAN_ID = "qingyuan-digital-economy-2021"
 SEED = 11
 
 
-def _three_free_ports() -> int:
+def _free_ports(count: int) -> int:
+    """The first of `count` consecutive free ports."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
@@ -45,7 +46,7 @@ def _three_free_ports() -> int:
             continue
         try:
             sockets = []
-            for port in (base, base + 1, base + 2):
+            for port in range(base, base + count):
                 sock = socket.socket()
                 sockets.append(sock)
                 sock.bind(("127.0.0.1", port))
@@ -55,21 +56,28 @@ def _three_free_ports() -> int:
             for sock in sockets:
                 sock.close()
         return base
-    raise RuntimeError("no three consecutive free ports")
+    raise RuntimeError(f"no {count} consecutive free ports")
 
 
 @pytest.mark.timeout(420)
-@pytest.mark.parametrize("via", ["kafka", "http"])
+@pytest.mark.parametrize(("via", "replicas"), [("kafka", 1), ("http", 2)])
 async def test_the_demo_runs_end_to_end(
-    via: str, infra: Endpoints, mongo_client: AsyncMongoClient[MongoDoc], tmp_path: Path
+    via: str,
+    replicas: int,
+    infra: Endpoints,
+    mongo_client: AsyncMongoClient[MongoDoc],
+    tmp_path: Path,
 ) -> None:
+    # With two processes of each service the results must be those of one: the same scores as
+    # the offline method, every webhook signed, nothing delivered twice.
     namespace = "demo" + uuid.uuid4().hex[:8]
     config = DemoConfig(
         seed=SEED,
         speed=20.0,  # the ~705 simulated days in ~35 s
         via=via,
         namespace=namespace,
-        base_port=_three_free_ports(),
+        base_port=_free_ports(3 * replicas),
+        replicas=replicas,
         database=f"planwatch_demo_{namespace}",
         state_dir=tmp_path,
         live=False,
@@ -118,6 +126,9 @@ async def test_the_demo_runs_end_to_end(
     # and critical ones the SMTP sink.
     posts = result.view.posts
     assert posts and all(p.verified for p in posts)
+    # Nothing delivered twice (fault-free: a notification is sent once, one webhook-id each).
+    ids = Counter(p.headers.get("webhook-id") for p in posts)
+    assert [i for i, n in ids.items() if n > 1] == []
     for post in posts[:5]:
         received = datetime.fromtimestamp(post.received_at, UTC)
         verify_at(result.webhook_secret, post.body, post.headers, received)
