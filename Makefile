@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.planwatch-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install build demo run test test-unit test-integration lint format infra-up infra-down infra-status bench
+.PHONY: help install build demo run test test-unit test-integration test-chaos lint format infra-up infra-down infra-status bench
 
 help:
 	@echo "make demo              install, then the whole platform with the realistic demo feed (Ctrl-C stops)"
@@ -17,6 +17,7 @@ help:
 	@echo "make test              install, then all tests (unit + integration; servers started as needed)"
 	@echo "make test-unit         unit tests only (starts nothing)"
 	@echo "make test-integration  integration tests only"
+	@echo "make test-chaos        the chaos suite (replicas under load and faults; opt-in for now)"
 	@echo "make lint              ruff check, ruff format --check, mypy --strict, import-linter"
 	@echo "make format            ruff format + ruff check --fix"
 	@echo "make infra-up|infra-down|infra-status   local Kafka + FerretDB on 127.0.0.1"
@@ -56,6 +57,9 @@ test-unit: $(STAMP)
 
 test-integration: install
 	$(BIN)/python -m pytest -q -m integration
+
+test-chaos: install
+	PLANWATCH_CHAOS=1 $(BIN)/python -m pytest -q tests/integration/test_chaos.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
