@@ -37,8 +37,11 @@ from tests.integration.test_notify_service import metric_value
 from tests.integration.test_scoring_replicas import _port
 from tests.integration.test_scoring_service import fold_alerts, read_topic, wait_for_state
 
-# Opt-in until it has a longer record: it passed in 8 of 9 local runs, and the one failure
-# (a wait that timed out) is not understood yet. `make test-chaos` runs it.
+# Opt-in for now: it passed in 8 of 10 local runs. In one failure (two chaos runs at once on
+# the 2-core machine) the scoring state was right, but the alert stream ended with an alert
+# firing that the state no longer had: a resolution was lost, or computed from stale stored
+# alerts, around a kill or a rebalance. The other failure's output was not kept. Until that is
+# understood it stays out of the default run; `make test-chaos` runs it.
 pytestmark = [
     pytest.mark.integration,
     pytest.mark.skipif(
