@@ -28,7 +28,7 @@ from services.ingest.validation import KeySnapshot
 from shared.contract.keys import AgencyKey, KeyStatus
 from shared.runtime.kafka import is_transient
 from shared.runtime.logging import get_logger
-from shared.runtime.mongo import Document
+from shared.runtime.mongo import Document, replace_upsert
 
 AGENCY_KEYS: Final = "agency_keys"
 
@@ -145,9 +145,7 @@ class MongoKeyRepository:
 
     async def put(self, key: AgencyKey) -> None:
         doc = key.model_dump(mode="json")
-        await self._collection.replace_one(
-            {"_id": key_doc_id(key.agency, key.key_id)}, doc, upsert=True
-        )
+        await replace_upsert(self._collection, key_doc_id(key.agency, key.key_id), doc)
 
 
 class InMemoryKeyRepository:

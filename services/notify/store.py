@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 
 from pymongo import DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, OperationFailure
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
@@ -45,6 +45,13 @@ async def _busy(operation: Callable[[], Awaitable[T]], *, tries: int = 40) -> T:
     for attempt in range(1, tries + 1):
         try:
             return await operation()
+        except DuplicateKeyError:
+            # Two replicas upserting one new _id at once: the loser's insert meets the winner's
+            # document (MongoDB retries this itself, FerretDB does not); again it updates it.
+            # A plain insert of a known _id fails the same way twice and is raised.
+            if attempt > 1:
+                raise
+            continue
         except OperationFailure as exc:
             if attempt == tries or not any(marker in str(exc) for marker in _BUSY):
                 raise
@@ -262,6 +269,8 @@ class NotifyStore:
             for update in updates:
                 command = {"update": collection, "updates": [update], "ordered": True}
                 reply = await self.db.command(command)
+                if reply.get("writeErrors") and update.get("upsert"):
+                    reply = await self.db.command(command)  # an upsert race lost (see _busy)
                 if reply.get("writeErrors"):
                     raise OperationFailure(f"{collection}: update failed: {reply['writeErrors']}")
 

@@ -31,7 +31,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
-from shared.runtime.mongo import Document, next_epoch
+from shared.runtime.mongo import Document, next_epoch, upsert_racing
 
 DEFAULT_PREFIX = "scoring_"
 CLOCK_ID = "clock"
@@ -163,7 +163,9 @@ class ScoringStore:
         await _set_if(self.meta, CLOCK_ID, _older("at_us", at_us), {"at": at, "at_us": at_us})
 
     async def write_meta(self, fields: Document) -> None:
-        await self.meta.update_one({"_id": CLOCK_ID}, {"$set": fields}, upsert=True)
+        await upsert_racing(
+            lambda: self.meta.update_one({"_id": CLOCK_ID}, {"$set": fields}, upsert=True)
+        )
 
     # --- the read API's reads --------------------------------------------------------------
 
@@ -204,7 +206,9 @@ async def _set_if(
     """Set `fields` on document `key` if it matches `condition`, creating it if absent. False
     when the document exists and does not match (the upsert's insert then meets its `_id`)."""
     try:
-        await collection.update_one({"_id": key, **condition}, {"$set": fields}, upsert=True)
+        await upsert_racing(
+            lambda: collection.update_one({"_id": key, **condition}, {"$set": fields}, upsert=True)
+        )
     except DuplicateKeyError:
         return False
     return True

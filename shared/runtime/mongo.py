@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pymongo import AsyncMongoClient, ReturnDocument
 from pymongo.asynchronous.collection import AsyncCollection
@@ -10,6 +11,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import (
     AutoReconnect,
     ConnectionFailure,
+    DuplicateKeyError,
     ExecutionTimeout,
     NetworkTimeout,
     OperationFailure,
@@ -20,6 +22,7 @@ from pymongo.errors import (
 from shared.runtime.settings import MongoSettings
 
 Document = dict[str, Any]
+T = TypeVar("T")
 
 TRANSIENT_MONGO_ERRORS: tuple[type[BaseException], ...] = (
     AutoReconnect,
@@ -63,11 +66,29 @@ async def ping(client: AsyncMongoClient[Document]) -> None:
 async def next_epoch(collection: AsyncCollection[Document], partition: int) -> int:
     """The next fencing epoch of a partition (`_id` "partition:<n>", +1 per call): taken by the
     replica Kafka assigns the partition, stamped on what it then writes for it."""
-    doc = await collection.find_one_and_update(
-        {"_id": f"partition:{partition}"},
-        {"$inc": {"epoch": 1}},
-        upsert=True,
-        return_document=ReturnDocument.AFTER,
+    doc = await upsert_racing(
+        lambda: collection.find_one_and_update(
+            {"_id": f"partition:{partition}"},
+            {"$inc": {"epoch": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
     )
     assert doc is not None  # an upsert returning the document after it
     return int(doc["epoch"])
+
+
+async def upsert_racing(operation: Callable[[], Awaitable[T]]) -> T:
+    """Run an upsert, once more if it lost a race: two writers upserting one new `_id` at once
+    can both try the insert, and the loser gets E11000 (MongoDB retries that itself, FerretDB
+    does not). Its second try finds the document there and updates it, or, where the upsert's
+    filter has a condition the document fails, raises DuplicateKeyError again."""
+    try:
+        return await operation()
+    except DuplicateKeyError:
+        return await operation()
+
+
+async def replace_upsert(collection: AsyncCollection[Document], key: str, doc: Document) -> None:
+    """Replace document `key`, creating it if absent, safe against a concurrent creation."""
+    await upsert_racing(lambda: collection.replace_one({"_id": key}, doc, upsert=True))

@@ -10,6 +10,8 @@ from pymongo import ASCENDING, ReturnDocument
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import DuplicateKeyError
 
+from shared.runtime.mongo import next_epoch, replace_upsert
+
 pytestmark = pytest.mark.integration
 
 MongoDoc = dict[str, Any]
@@ -80,3 +82,36 @@ async def test_an_update_of_many_statements_answers(mongo_db: AsyncDatabase[Mong
 
     await asyncio.wait_for(asyncio.gather(*(update_all() for _ in range(3))), 60)
     assert await things.count_documents({"n": 299}) == 1
+
+
+async def test_concurrent_upserts_of_a_new_id_all_succeed(
+    mongo_db: AsyncDatabase[MongoDoc],
+) -> None:
+    """Two ingest replicas seeding one key file upsert the same new `_id` at once; an upsert
+    that loses the race to create it gets E11000 (MongoDB retries that itself, FerretDB does
+    not): replace_upsert tries it again, so every writer succeeds."""
+    keys = mongo_db["keys"]
+    writers = [replace_upsert(keys, f"k{n % 5}", {"n": n}) for n in range(40)]
+    await asyncio.gather(*writers)
+    assert await keys.count_documents({}) == 5
+
+
+async def test_single_document_writes_are_atomic(mongo_db: AsyncDatabase[MongoDoc]) -> None:
+    """Fencing relies on MongoDB's atomic single-document writes: concurrent epoch increments
+    each get their own value, and of concurrent compare-and-sets on one version exactly one
+    wins. Unpatched FerretDB 1.24 fails both (tools/ferretdb/patches/0003: twelve increments
+    left the epoch at 2)."""
+    owners = mongo_db["owners"]
+    epochs = await asyncio.gather(*(next_epoch(owners, 3) for _ in range(12)))
+    assert sorted(epochs) == list(range(1, 13))
+    assert await owners.find_one({"_id": "partition:3"}) == {"_id": "partition:3", "epoch": 12}
+
+    targets = mongo_db["targets"]
+    await targets.insert_one({"_id": "t", "epoch": 1})
+    claims = await asyncio.gather(
+        *(
+            targets.update_one({"_id": "t", "epoch": 1}, {"$set": {"epoch": 2, "by": n}})
+            for n in range(10)
+        )
+    )
+    assert sum(result.modified_count for result in claims) == 1
