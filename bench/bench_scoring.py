@@ -149,7 +149,7 @@ async def seed_history(db: Any, plan: Plan, points: int) -> None:
             series.append(point)
             docs.append(
                 {
-                    "_id": point_id(plan.id, target_id, as_of, point.event_id),
+                    "_id": point_id(plan.id, target_id, as_of, "", point.event_id),
                     "plan": plan.id,
                     "target": target_id,
                     "as_of": as_of.isoformat(),

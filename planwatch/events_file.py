@@ -22,6 +22,7 @@ from shared.contract.events import ClockTick
 from shared.contract.observation import to_observation
 from shared.contract.parsing import parse_event
 from shared.contract.reasons import ContractError, Reason
+from shared.contract.responsibility import check_sender
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.observation import Observation
 
@@ -69,13 +70,7 @@ def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadRes
                 result.other_plans += 1
                 continue
             observation = to_observation(event, plan)
-            agency = event.envelope.agency
-            responsible = plan.responsible_for(observation.target)
-            if agency not in responsible:
-                raise ContractError(
-                    Reason.NOT_RESPONSIBLE,
-                    f"{agency!r} is not responsible for {observation.target!r}",
-                )
+            check_sender(plan, observation.target, observation.agency, observation.scope)
         except ContractError as exc:
             result.bad.append(BadLine(number, exc.reason.value, exc.message))
             continue

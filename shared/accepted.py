@@ -48,12 +48,17 @@ class AcceptedEvent(BaseModel):
     # The value in the target's unit (a milestone's stage index); None for a retraction.
     value: float | None
     stage: str | None = None  # a milestone's stage id, beside its index in `value`
+    # Method v1.1: the breakdown unit of a scoped report or retraction; written only when set,
+    # so that an unscoped record is byte for byte what consumers before v1.1 read.
+    scope: str | None = None
     unit: str  # percent | count | rank | stage
     received_at: AwareDatetime  # when ingest first accepted it (kept on re-deliveries)
     key_id: str  # the agency key that signed it
     content_hash: str  # SHA-256 (hex) of the signed canonical bytes
 
     def to_json(self) -> bytes:
+        if self.scope is None:
+            return self.model_dump_json(exclude={"scope"}).encode("utf-8")
         return self.model_dump_json().encode("utf-8")
 
     @classmethod
@@ -68,4 +73,6 @@ class AcceptedEvent(BaseModel):
             as_of=self.as_of,
             reported_at=self.reported_at,
             value=self.value if self.kind is AcceptedKind.REPORT else None,
+            agency=self.agency,
+            scope=self.scope,
         )

@@ -165,6 +165,11 @@ WORDS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
         "waiting": ("尚未评分", "Not scored yet"),
         "language": ("English", "中文"),
         "method": ("评分方法", "Method"),
+        "coverage": ("评分覆盖", "Coverage"),
+        "tasks_scored": ("项任务已评分", "tasks scored"),
+        "untracked": ("暂无可跟踪指标", "nothing tracked yet"),
+        "breakdowns": ("分区县/园区", "By county or park"),
+        "reporter": ("报送单位", "Reported by"),
     }
 )
 

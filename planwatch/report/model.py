@@ -147,7 +147,8 @@ def build_report(
     state = score_plan(plan, observations, at)  # raises on an unknown target
     by_target: dict[str, list[Observation]] = {tid: [] for tid in plan.targets}
     for observation in observations:
-        by_target[observation.target].append(observation)
+        if observation.scope is None:  # breakdowns never enter the headline (v1.1)
+            by_target[observation.target].append(observation)
     series = {tid: tuple(effective_series(events, at)) for tid, events in by_target.items()}
     report_days = {cst_date(o.reported_at) for o in observations}
     days = evaluation_days(start, day, report_days, step_days)

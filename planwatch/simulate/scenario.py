@@ -29,6 +29,7 @@ from planwatch.simulate.stories import (
     SILENT_AFTER,
     SILENT_AGENCY,
     STORIES,
+    CoReport,
     Curve,
     Steps,
     Story,
@@ -236,6 +237,7 @@ def _report(
     value: float,
     event_id: str,
     note: str,
+    scope: str | None = None,
 ) -> ProgressReported:
     if target.kind is Kind.MILESTONE:
         index = round(value)
@@ -248,6 +250,7 @@ def _report(
             stage=target.stages[index].id,
             unit=Unit.STAGE,
             note=note,
+            scope=scope,
             event_id=event_id,
         )
     else:
@@ -260,6 +263,7 @@ def _report(
             value=value,
             unit=Unit(target.unit),
             note=note,
+            scope=scope,
             event_id=event_id,
         )
     return sign(event, key.private_key, key.key_id)
@@ -304,11 +308,13 @@ def _story_reports(
     target = plan.targets[story.target]
     rng = random.Random(f"planwatch-demo:{seed}:{target.id}")
     lag_low, lag_high = MONTHLY_LAG if target.cadence is Cadence.MONTHLY else QUARTERLY_LAG
-    co_by_period = {p: co.agency for co in story.co_reports for p in co.periods}
+    co_by_period = {p: co for co in story.co_reports for p in co.periods}
     highest = float("-inf")
     last_at: dict[str, datetime] = {}
+    agency = target.headline_reporters[0]  # v1.1: the headline's reporter consolidates it
+    co_rng = random.Random(f"planwatch-demo:{seed}:{target.id}:breakdowns")  # apart: the
+    # headline's draws stay as they were
     for period, as_of in enumerate(period_ends(target.cadence, plan.issued, until.date())):
-        agency = co_by_period.get(period, target.lead)
         underlying = path_value(story, period, as_of, plan.issued, target.deadline)
         noise = story.path.noise if isinstance(story.path, Curve) else 0.0
         if isinstance(story.path, Curve) and underlying == story.path.end:
@@ -334,7 +340,7 @@ def _story_reports(
                 Expected(Outcome.ACCEPTED),
                 role=role,
                 label=label,
-                agency=agency,  # noqa: B023 (used before the loop moves on)
+                agency=agency,
                 target=target.id,
                 as_of=as_of,  # noqa: B023
             )
@@ -342,12 +348,27 @@ def _story_reports(
         def signed(when: datetime, number: float, note: str) -> ProgressReported:
             return _report(
                 target,
-                keys[agency],  # noqa: B023
+                keys[agency],
                 as_of=as_of,  # noqa: B023
                 at=when,
                 value=number,
                 event_id=ids.next(),
                 note=note,
+            )
+
+        co = co_by_period.get(period)
+        if co is not None:
+            _co_report(
+                target,
+                co,
+                as_of=as_of,
+                citywide=value,
+                rng=co_rng,
+                keys=keys,
+                ids=ids,
+                draft=draft,
+                last_at=last_at,
+                until=until,
             )
 
         if target.id == CORRECTED_TARGET and as_of == CORRECTED_AS_OF:
@@ -375,11 +396,65 @@ def _story_reports(
             emit(gone_at, signed_retraction, Role.RETRACTION, f"{agency} retracts {period_text}")
             last_at[agency] = gone_at
         else:
-            role = Role.REPORT if agency == target.lead else Role.CO_REPORT
+            role = Role.REPORT
             shown = (
                 target.stages[round(value)].id if target.kind is Kind.MILESTONE else f"{value:g}"
             )
             emit(at, signed(at, value, period_text), role, f"{who}: {shown}")
+
+
+def _co_report(
+    target: Target,
+    co: CoReport,
+    *,
+    as_of: date,
+    citywide: float,
+    rng: random.Random,
+    keys: Mapping[str, DemoKey],
+    ids: _Ids,
+    draft: _Draft,
+    last_at: dict[str, datetime],
+    until: datetime,
+) -> None:
+    """A co-owner's scoped figure for its county or park (method v1.1 breakdowns), sent in
+    office hours within the cadence's usual lag, in order with the co-owner's other reports."""
+    lag_low, lag_high = MONTHLY_LAG if target.cadence is Cadence.MONTHLY else QUARTERLY_LAG
+    at = _office_instant(as_of + timedelta(days=rng.randint(lag_low, lag_high)), rng)
+    if at > until or (co.agency in last_at and at <= last_at[co.agency]):
+        return
+    last_at[co.agency] = at
+    part = _scoped_value(target, citywide, rng)
+    period_text = _period_label(target.cadence, as_of)
+    scoped = _report(
+        target,
+        keys[co.agency],
+        as_of=as_of,
+        at=at,
+        value=part,
+        event_id=ids.next(),
+        note=f"{period_text}, {co.scope} only",
+        scope=co.scope,
+    )
+    draft.add(
+        at,
+        scoped,
+        Expected(Outcome.ACCEPTED),
+        role=Role.CO_REPORT,
+        label=f"{co.agency} reports {target.id} {period_text} for {co.scope}: {part:g}",
+        agency=co.agency,
+        target=target.id,
+        as_of=as_of,
+    )
+
+
+def _scoped_value(target: Target, citywide: float, rng: random.Random) -> float:
+    """A county's or park's figure beside the citywide one: a share near it, a part of a
+    count, the same stage of a milestone (a project's site reports the project's stage)."""
+    if target.kind is Kind.SHARE:
+        return _clean(target, min(100.0, max(0.0, citywide + rng.uniform(-6.0, 4.0))))
+    if target.kind is Kind.COUNT:
+        return float(max(0, round(citywide * rng.uniform(0.2, 0.5))))
+    return citywide
 
 
 # --- the events the platform must refuse ---------------------------------------------------
@@ -435,6 +510,14 @@ def _bad_events(
         label = "qy.health reports 5G coverage, which is not its target"
         return event, Expected(Outcome.REJECTED, Reason.NOT_RESPONSIBLE), label, "qy.health", None
 
+    def headline_by_co_owner(
+        at: datetime,
+    ) -> tuple[Payload, Expected, str, str | None, str | None]:
+        event = report("infra.5g-coverage", keys["china-tower.qy"], date(2022, 1, 31), at, 97)
+        label = "china-tower.qy sends a citywide 5G figure without a scope (the lead's to give)"
+        expected = Expected(Outcome.REJECTED, Reason.NOT_REPORTER)
+        return event, expected, label, "china-tower.qy", None
+
     def impossible(at: datetime) -> tuple[Payload, Expected, str, str | None, str | None]:
         event = report("gov.mobile-services", keys["qy.gov-data"], date(2022, 1, 31), at, 135.0)
         label = "qy.gov-data reports 135 % (growth index instead of a share)"
@@ -485,6 +568,7 @@ def _bad_events(
         (date(2021, 9, 22), unknown_key),
         (date(2021, 10, 19), forged),
         (date(2021, 11, 23), wrong_agency),
+        (date(2022, 2, 8), headline_by_co_owner),
         (date(2022, 2, 15), impossible),
         (date(2022, 4, 12), resend),
         (date(2022, 5, 17), conflict),
@@ -528,6 +612,8 @@ def build_scenario(
         for co in story.co_reports:
             if co.agency not in plan.responsible_for(story.target):
                 raise ScenarioError(f"{story.target}: {co.agency} is not responsible for it")
+            if co.scope not in plan.breakdowns:
+                raise ScenarioError(f"{story.target}: the plan has no breakdown {co.scope!r}")
 
     start = datetime.combine(plan.issued, time(0, 0), CST)
     end = datetime.combine(until, time(23, 59, 59), CST)

@@ -53,10 +53,12 @@ class Steps:
 
 @dataclass(frozen=True)
 class CoReport:
-    """A co-owner that reports the periods `periods` (0 = first period) instead of the lead."""
+    """A co-owner that reports its own breakdown (method v1.1 `scope`: its county or park) for
+    the periods `periods` (0 = first period), beside the reporter's citywide headline."""
 
     agency: str
     periods: tuple[int, ...]
+    scope: str
 
 
 @dataclass(frozen=True)
@@ -102,9 +104,9 @@ STORIES: Final[tuple[Story, ...]] = (
         "infra.5g-coverage",
         Arc.ON_TRACK,
         "5G build-out is fast in 2021 and reaches every township by autumn 2022; "
-        "China Tower reports every third month.",
+        "China Tower reports 英德's figure every third month.",
         Curve(start=38.0, end=100.0, reach=0.88, shape=0.8, noise=1.0),
-        (CoReport("china-tower.qy", tuple(range(1, 30, 3))),),
+        (CoReport("china-tower.qy", tuple(range(1, 30, 3)), "county.yingde"),),
     ),
     Story(
         "infra.4g-coverage-urban",
@@ -122,9 +124,9 @@ STORIES: Final[tuple[Story, ...]] = (
         "infra.fiber-villages",
         Arc.LAGGING,
         "The last remote villages are hard to reach: stuck just under 100 %; "
-        "China Telecom reports every fourth month.",
+        "China Telecom reports 连州's villages every fourth month.",
         Curve(start=91.0, end=99.2, reach=1.0, shape=0.7, noise=0.3),
-        (CoReport("carrier.china-telecom", tuple(range(2, 30, 4))),),
+        (CoReport("carrier.china-telecom", tuple(range(2, 30, 4)), "county.lianzhou"),),
     ),
     Story(
         "infra.rural-fiber-200m",
@@ -148,9 +150,9 @@ STORIES: Final[tuple[Story, ...]] = (
     Story(
         "industry.5g-smart-parks",
         Arc.ACHIEVED_EARLY,
-        "广清产业园 becomes the first 5G smart park in Q4 2021 and reports it itself.",
+        "广清产业园 becomes the first 5G smart park in Q4 2021 and reports its own figure.",
         Steps((0, 0, 1, 1, 1, 1, 1)),
-        (CoReport("park.guangqing", (2,)),),
+        (CoReport("park.guangqing", (2,), "park.guangqing"),),
     ),
     Story(
         "industry.cluster-transformation",
@@ -186,9 +188,8 @@ STORIES: Final[tuple[Story, ...]] = (
     Story(
         "agri.traceability",
         Arc.LAGGING,
-        "Traceability enrolment of enterprises is slow; 市农业农村局 reports some quarters.",
+        "Traceability enrolment of enterprises is slow; 市农业农村局, its reporter, reports it.",
         Curve(start=55.0, end=86.0, noise=1.0),
-        (CoReport("qy.agriculture", (1, 3, 5)),),
     ),
     Story(
         "health.internet-hospitals",
@@ -221,17 +222,17 @@ STORIES: Final[tuple[Story, ...]] = (
         "gov.smart-governance",
         Arc.LAGGING,
         "Pilots spread slowly; the model is not established by the deadline. 市各有关单位 "
-        "report the pilot quarters.",
+        "report 清城区's pilot in two quarters.",
         Steps((1, 1, 1, 2, 2, 3, 3)),
-        (CoReport("qy.gov-units", (2, 4)),),
+        (CoReport("qy.gov-units", (2, 4), "county.qingcheng"),),
     ),
     Story(
         "industry.tencent-cloud-base",
         Arc.ON_TRACK,
         "Land, power and energy secured in 2021; in operation at the end of 2022. 清新区 "
-        "reports two quarters.",
+        "reports its part in two quarters.",
         Steps((1, 2, 2, 2, 3, 3, 4)),
-        (CoReport("qy.qingxin-district", (3, 5)),),
+        (CoReport("qy.qingxin-district", (3, 5), "county.qingxin"),),
     ),
     Story(
         "industry.mingpu-base",
@@ -250,16 +251,14 @@ STORIES: Final[tuple[Story, ...]] = (
         "logistics.digital-park",
         Arc.LAGGING,
         "The logistics platform goes online but no leading enterprise settles; 广州对口帮扶"
-        "清远指挥部 reports one quarter.",
+        "清远指挥部 reports the 广清 part one quarter.",
         Steps((1, 1, 2, 2, 3, 3, 3)),
-        (CoReport("gz.qy-assistance-hq", (4,)),),
+        (CoReport("gz.qy-assistance-hq", (4,), "park.guangqing"),),
     ),
     Story(
         "economy.evaluation-system",
         Arc.ON_TRACK,
-        "Research, method, monitoring, established by the end of 2022; 市统计局 reports the "
-        "monitoring quarters.",
+        "Research, method, monitoring, established by the end of 2022; its lead reports it.",
         Steps((0, 1, 1, 2, 3, 3, 4)),
-        (CoReport("qy.statistics", (3, 4)),),
     ),
 )

@@ -68,6 +68,8 @@ _STATEFUL_REASONS: Final = frozenset(
         Reason.UNKNOWN_TARGET,
         Reason.UNKNOWN_AGENCY,
         Reason.NOT_RESPONSIBLE,
+        Reason.NOT_REPORTER,
+        Reason.UNKNOWN_SCOPE,
     }
 )
 

@@ -25,6 +25,7 @@ from shared.contract.keys import AgencyKey, b64url_decode, public_key_from_text
 from shared.contract.observation import report_value
 from shared.contract.parsing import DEFAULT_MAX_BYTES, RawEvent, parse_event_canonical
 from shared.contract.reasons import ContractError, Reason
+from shared.contract.responsibility import check_sender
 from shared.contract.signing import canonical_bytes, require_key_id, signed_bytes
 from shared.domain.catalog import Catalog, Kind, Plan, Target
 from shared.domain.timebase import cst_date
@@ -207,13 +208,7 @@ def _check_verified(
         )
     if agency not in plan.agencies:
         raise ContractError(Reason.UNKNOWN_AGENCY, f"plan {plan.id!r} has no agency {agency!r}")
-    responsible = plan.responsible_for(target.id)
-    if agency not in responsible:
-        raise ContractError(
-            Reason.NOT_RESPONSIBLE,
-            f"{agency!r} is not responsible for {target.id!r} "
-            f"(responsible: {', '.join(sorted(responsible))})",
-        )
+    check_sender(plan, target.id, agency, data.scope)
 
     reported_at = envelope.instant
     if reported_at > received_at + limits.clock_skew:
@@ -241,6 +236,7 @@ def _check_verified(
         reported_at=reported_at,
         value=value,
         stage=event.data.stage if isinstance(event, ProgressReported) else None,
+        scope=data.scope,
         unit=target.unit,
         received_at=received_at,
         key_id=unverified.key_id,

@@ -142,6 +142,6 @@ def alert_event(
         startsAt=starts_at,
         endsAt=result.at if resolved else None,
         generatorURL=generator_url(base_url, plan.id, target.id),
-        method="v1",
+        method="v1.1",
         at=result.at,
     )

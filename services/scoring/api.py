@@ -16,7 +16,7 @@ from fastapi import APIRouter, HTTPException, Query
 from services.scoring.documents import JSON, fold_winners
 from services.scoring.store import ScoringStore
 from shared.domain.catalog import Catalog, Plan
-from shared.domain.method_v1 import AlertRule, Severity, Status
+from shared.domain.method_v1 import AlertRule, Severity, Status, points_by_date
 
 MAX_LIMIT = 10_000
 
@@ -195,22 +195,24 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
         if target_id not in plan.targets:
             raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
         winners = fold_winners(await store().target_points(plan_id, target_id))
+        by_date = points_by_date(winners)
         points = [
             {
                 "as_of": as_of.isoformat(),
-                "value": w.value,
-                "reported_at": w.reported_at.isoformat(),
-                "event_id": w.event_id,
+                "value": p.value,
+                "reported_at": p.reported_at.isoformat(),
+                "event_id": p.event_id,
+                "agency": p.agency,
             }
-            for as_of, w in sorted(winners.items())
-            if w.value is not None
+            for as_of, p in sorted(by_date.items())
         ]
+        retracted = sorted({as_of for as_of, _agency in winners} - by_date.keys())
         return {
             "plan": plan_id,
             "target": target_id,
             "count": len(points),
             "points": points[-limit:],
-            "retracted": [d.isoformat() for d, w in sorted(winners.items()) if w.value is None],
+            "retracted": [d.isoformat() for d in retracted],
         }
 
     @router.get("/plans/{plan_id}/targets/{target_id}/history")

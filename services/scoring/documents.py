@@ -7,6 +7,7 @@ place depends on `(reported_at, event_id)` exactly); dates as `YYYY-MM-DD`.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
@@ -14,6 +15,7 @@ from shared.domain.method_v1 import (
     AlertRule,
     SeriesPoint,
     Severity,
+    Slot,
     TargetResult,
     fold_observation,
     target_to_json,
@@ -33,9 +35,10 @@ def target_key(plan: str, target: str) -> str:
     return f"{plan}:{target}"
 
 
-def point_id(plan: str, target: str, as_of: date, event_id: str) -> str:
-    """A points-log `_id`: one document per winner an (target, as_of) has had."""
-    return f"{plan}:{target}:{as_of.isoformat()}:{event_id}"
+def point_id(plan: str, target: str, as_of: date, agency: str, event_id: str) -> str:
+    """A points-log `_id`: one document per winner a (target, as_of, agency) has had (event ids
+    are unique per agency, so the agency is part of it)."""
+    return f"{plan}:{target}:{as_of.isoformat()}:{agency}|{event_id}"
 
 
 def iso(instant: datetime) -> str:
@@ -55,6 +58,7 @@ def point_to_doc(point: SeriesPoint) -> JSON:
         "value": point.value,
         "reported_at": iso(point.reported_at),
         "event_id": point.event_id,
+        "agency": point.agency,
     }
 
 
@@ -64,21 +68,45 @@ def point_from_doc(doc: Mapping[str, Any]) -> SeriesPoint:
         value=float(doc["value"]),
         reported_at=parse_instant(doc["reported_at"]),
         event_id=str(doc["event_id"]),
+        agency=str(doc.get("agency", "")),  # stored before v1.1: no agency
     )
 
 
 def winner_to_doc(plan: str, observation: Observation) -> JSON:
-    """A points-log document: an event that became the winner of its (target, as_of). The
-    current winner of a date is the greatest of its documents by `(reported_at, event_id)`."""
+    """A points-log document: an event that became the winner of its (target, as_of, agency).
+    The current winner of a slot is the greatest of its documents by `(reported_at, event_id)`."""
     return {
-        "_id": point_id(plan, observation.target, observation.as_of, observation.event_id),
+        "_id": point_id(
+            plan,
+            observation.target,
+            observation.as_of,
+            observation.agency,
+            observation.event_id,
+        ),
         "plan": plan,
         "target": observation.target,
         "as_of": observation.as_of.isoformat(),
+        "agency": observation.agency,
         "value": observation.value,
         "reported_at": iso(observation.reported_at),
         "event_id": observation.event_id,
     }
+
+
+def scoped_to_doc(observation: Observation) -> JSON:
+    """A breakdown winner as kept in its target document (method v1.1 `scope`)."""
+    return {
+        "scope": observation.scope,
+        "as_of": observation.as_of.isoformat(),
+        "agency": observation.agency,
+        "value": observation.value,
+        "reported_at": iso(observation.reported_at),
+        "event_id": observation.event_id,
+    }
+
+
+def scoped_from_doc(target: str, doc: Mapping[str, Any]) -> Observation:
+    return replace(winner_from_doc({**doc, "target": target}), scope=str(doc["scope"]))
 
 
 def winner_from_doc(doc: Mapping[str, Any]) -> Observation:
@@ -89,27 +117,27 @@ def winner_from_doc(doc: Mapping[str, Any]) -> Observation:
         as_of=date.fromisoformat(doc["as_of"]),
         reported_at=parse_instant(doc["reported_at"]),
         value=float(value) if value is not None else None,
+        agency=str(doc.get("agency", "")),  # stored before v1.1: no agency
     )
 
 
-def fold_winners(docs: Iterable[Mapping[str, Any]]) -> dict[date, Observation]:
-    """The current winner of each date from points-log documents (the method's fold)."""
-    winners: dict[date, Observation] = {}
+def fold_winners(docs: Iterable[Mapping[str, Any]]) -> dict[Slot, Observation]:
+    """The current winner of each (date, agency) from points-log documents (the method's fold)."""
+    winners: dict[Slot, Observation] = {}
     for doc in docs:
         winners = dict(fold_observation(winners, winner_from_doc(doc)))
     return winners
 
 
-def as_point(observation: Observation | None) -> SeriesPoint | None:
-    if observation is None or observation.value is None:
-        return None
-    return SeriesPoint(
-        observation.as_of, observation.value, observation.reported_at, observation.event_id
-    )
+def date_winners(docs: Iterable[Mapping[str, Any]]) -> dict[str, Observation]:
+    """One date's winners by agency, from that date's points-log documents."""
+    return {agency: w for (_as_of, agency), w in fold_winners(docs).items()}
 
 
 def as_observation(target: str, point: SeriesPoint) -> Observation:
-    return Observation(point.event_id, target, point.as_of, point.reported_at, point.value)
+    return Observation(
+        point.event_id, target, point.as_of, point.reported_at, point.value, point.agency
+    )
 
 
 def window_to_doc(window: SeriesWindow) -> JSON:

@@ -44,13 +44,15 @@ from services.scoring.documents import (
     alerts_from_doc,
     alerts_to_doc,
     as_observation,
-    as_point,
+    date_winners,
     fold_winners,
     history_record,
     iso,
     parse_instant,
     result_json,
     result_signature,
+    scoped_from_doc,
+    scoped_to_doc,
     score_message,
     target_key,
     window_from_doc,
@@ -83,8 +85,11 @@ from shared.domain.method_v1 import (
     alert_states,
     alert_transitions,
     assemble_plan_state,
+    breakdowns_of,
+    date_point,
     evaluate_target,
     plan_state_to_json,
+    points_by_date,
     supersedes,
 )
 from shared.domain.observation import Observation
@@ -117,6 +122,9 @@ def check_known(catalog: Catalog, event: AcceptedEvent) -> None:
         )
 
 
+MAX_SCOPED_DATES = 48  # per scope: four years of monthly breakdowns
+
+
 @dataclass
 class TargetState:
     plan: Plan
@@ -132,6 +140,23 @@ class TargetState:
     # the regression scan ran past it along a long flat run); kept current from then on.
     full: list[SeriesPoint] | None = None
     history_seq: int = 0  # the number of the target's last history record
+    # Method v1.1 breakdowns: each (scope, as_of, agency)'s winner; never in the headline.
+    scoped: dict[tuple[str, date, str], Observation] = field(default_factory=dict)
+
+    def fold_scoped(self, observation: Observation) -> bool:
+        """Fold a scoped event; returns whether a winner changed. Each scope keeps its latest
+        MAX_SCOPED_DATES dates (a bound on the document: older breakdowns are history)."""
+        assert observation.scope is not None
+        slot = (observation.scope, observation.as_of, observation.agency)
+        current = self.scoped.get(slot)
+        if current is not None and not supersedes(observation, current):
+            return False
+        self.scoped[slot] = observation
+        dates = sorted({d for scope, d, _ in self.scoped if scope == observation.scope})
+        for old in dates[:-MAX_SCOPED_DATES]:
+            for stale in [s for s in self.scoped if s[0] == observation.scope and s[1] == old]:
+                del self.scoped[stale]
+        return True
 
     def update_full(self, as_of: date, new: SeriesPoint | None) -> None:
         if self.full is None:
@@ -153,19 +178,28 @@ class BatchOutcome:
     fallbacks: int  # evaluations or window updates that needed the full series
 
 
+# One date's headline winners by agency (method v1.1: each reporter's latest event).
+DateWinners = dict[str, Observation]
+
+
 @dataclass
 class _Batch:
-    """One batch's folding state."""
+    """One batch's folding state: per (target key, as_of), the agencies' winners."""
 
-    initial: dict[tuple[str, date], Observation | None] = field(default_factory=dict)
-    winners: dict[tuple[str, date], Observation | None] = field(default_factory=dict)
+    initial: dict[tuple[str, date], DateWinners] = field(default_factory=dict)
+    winners: dict[tuple[str, date], DateWinners] = field(default_factory=dict)
     last_event: dict[str, AcceptedEvent] = field(default_factory=dict)
     touched: set[str] = field(default_factory=set)
     point_writes: dict[str, list[JSON]] = field(default_factory=dict)
     reload: set[str] = field(default_factory=set)
 
-    def overlay(self, key: str) -> dict[date, Observation | None]:
-        return {as_of: w for (k, as_of), w in self.winners.items() if k == key}
+    def overlay(self, key: str) -> dict[tuple[date, str], Observation]:
+        return {
+            (as_of, agency): winner
+            for (k, as_of), winners in self.winners.items()
+            if k == key
+            for agency, winner in winners.items()
+        }
 
 
 def _message_doc(message: Outbound) -> JSON:
@@ -322,6 +356,10 @@ class ScoringEngine:
                 stored_result=doc.get("result"),
                 stored_alerts=alerts_from_doc(doc.get("alerts")),
                 history_seq=int(doc.get("history_seq", 0)),
+                scoped={
+                    (w.scope or "", w.as_of, w.agency): w
+                    for w in (scoped_from_doc(target_id, d) for d in doc.get("scoped") or [])
+                },
             )
         await self._flush([doc["outbox"] for _, doc in sorted(docs.items()) if doc.get("outbox")])
         self._batch = _Batch()
@@ -478,7 +516,13 @@ class ScoringEngine:
             if len(docs) != len(plan.targets):
                 continue
             results = {t: result_from_doc(doc["result_full"]) for t, doc in docs.items()}
-            state = assemble_plan_state(plan, results, at)
+            breakdowns = {
+                t: breakdowns_of(
+                    plan.targets[t], [scoped_from_doc(t, d) for d in doc.get("scoped") or []], at
+                )
+                for t, doc in docs.items()
+            }
+            state = assemble_plan_state(plan, results, at, breakdowns)
             states.append(state)
             written = (micros(at), sum(int(doc.get("version", 0)) for doc in docs.values()))
             if self.plan_written.get(plan.id) == written:
@@ -501,19 +545,24 @@ class ScoringEngine:
         self.note_shared_clock(latest)
 
     async def _fold(self, events: Sequence[AcceptedEvent], batch: _Batch) -> None:
-        """Fold each event into the batch's winners (order-free: the winner is a maximum)."""
-        lookups: dict[tuple[str, date], Observation | None] = {}
+        """Fold each headline event into the batch's winners (order-free: each winner is a
+        maximum). Scoped events (v1.1 breakdowns) never enter the headline."""
+        headline = [event for event in events if event.scope is None]
         for event in events:
+            if event.scope is not None:
+                key = target_key(event.plan, event.target)
+                if self.states[key].fold_scoped(event.to_observation()):
+                    batch.touched.add(key)
+        lookups: dict[tuple[str, date], DateWinners] = {}
+        for event in headline:
             state = self.states[target_key(event.plan, event.target)]
             slot = (state.key, event.as_of)
-            if slot not in lookups and isinstance(
-                state.window.known_point(event.as_of), WindowMissError
-            ):
+            if slot not in lookups and self._needs_lookup(state, event.as_of):
                 docs = await self.store.date_points(
                     event.plan, event.target, event.as_of.isoformat()
                 )
-                lookups[slot] = fold_winners(docs).get(event.as_of)
-        for event in events:
+                lookups[slot] = date_winners(docs)
+        for event in headline:
             key = target_key(event.plan, event.target)
             state = self.states[key]
             observation = event.to_observation()
@@ -524,12 +573,15 @@ class ScoringEngine:
                 else:
                     known = state.window.known_point(event.as_of)
                     assert not isinstance(known, WindowMissError)
-                    initial = as_observation(event.target, known) if known is not None else None
+                    initial = (
+                        {} if known is None else {known.agency: as_observation(event.target, known)}
+                    )
                 batch.initial[slot] = initial
-                batch.winners[slot] = initial
-            current = batch.winners[slot]
+                batch.winners[slot] = dict(initial)
+            winners = batch.winners[slot]
+            current = winners.get(observation.agency)
             if current is None or supersedes(observation, current):
-                batch.winners[slot] = observation
+                winners[observation.agency] = observation
             at = event.reported_at
             if observation.value is not None and (
                 state.last_report_at is None or at > state.last_report_at
@@ -541,27 +593,36 @@ class ScoringEngine:
                 batch.touched.add(key)
             batch.last_event[key] = event
 
+    @staticmethod
+    def _needs_lookup(state: TargetState, as_of: date) -> bool:
+        """Whether a date's winners must be read from the points log: the window does not know
+        its point, or it does but the target has several reporters (the window keeps each
+        date's point, not every reporter's winner)."""
+        known = state.window.known_point(as_of)
+        if isinstance(known, WindowMissError):
+            return True
+        return known is not None and len(state.target.headline_reporters) > 1
+
     async def _update_windows(self, batch: _Batch) -> int:
         changed = sorted(
-            (slot for slot, winner in batch.winners.items() if winner != batch.initial[slot]),
+            (slot for slot, winners in batch.winners.items() if winners != batch.initial[slot]),
             key=lambda slot: (slot[0], slot[1]),
         )
         for key, as_of in changed:
             state = self.states[key]
-            winner = batch.winners[(key, as_of)]
-            assert winner is not None  # a changed slot has a new winner
-            batch.point_writes.setdefault(key, []).append(winner_to_doc(state.plan.id, winner))
+            before, after = batch.initial[(key, as_of)], batch.winners[(key, as_of)]
+            writes = batch.point_writes.setdefault(key, [])
+            for agency in sorted(after):
+                if before.get(agency) != after[agency]:
+                    writes.append(winner_to_doc(state.plan.id, after[agency]))
             batch.touched.add(key)
-            state.update_full(as_of, as_point(winner))
+            point = date_point(after.values())
+            state.update_full(as_of, point)
             if key in batch.reload:
                 continue
             try:
                 state.window = apply_change(
-                    state.window,
-                    as_of,
-                    as_point(batch.initial[(key, as_of)]),
-                    as_point(winner),
-                    self.tail_size,
+                    state.window, as_of, date_point(before.values()), point, self.tail_size
                 )
             except NeedsReloadError:
                 batch.reload.add(key)
@@ -578,11 +639,10 @@ class ScoringEngine:
     async def _full_series(self, state: TargetState, batch: _Batch) -> list[SeriesPoint]:
         """Every point of a target (stored points overlaid with this batch's winners): a scan
         of the points collection, done once per target and process (then kept in memory)."""
-        winners: dict[date, Observation | None] = dict(
-            fold_winners(await self.store.target_points(state.plan.id, state.target.id))
-        )
+        winners = fold_winners(await self.store.target_points(state.plan.id, state.target.id))
         winners.update(batch.overlay(state.key))
-        return [p for as_of in sorted(winners) if (p := as_point(winners[as_of])) is not None]
+        points = points_by_date(winners)
+        return [points[as_of] for as_of in sorted(points)]
 
     async def _evaluate(self, keys: Iterable[str], at: datetime) -> int:
         """Rescore targets at `at` from their windows; on a window miss, from all points."""
@@ -672,6 +732,7 @@ class ScoringEngine:
             "result": after,
             "result_full": result_to_doc(result),
             "alerts": alerts_to_doc(alerts),
+            "scoped": [scoped_to_doc(w) for _, w in sorted(state.scoped.items())],
             "history_seq": state.history_seq + len(history),
             "outbox": {
                 "points": batch.point_writes.get(state.key, []),

@@ -20,6 +20,8 @@ from shared.domain.method_v1 import (
     TargetResult,
 )
 
+from .documents import point_from_doc, point_to_doc
+
 JSON = dict[str, Any]
 
 
@@ -31,25 +33,11 @@ def _instant(text: str) -> datetime:
 
 
 def _point_doc(point: SeriesPoint | None) -> JSON | None:
-    if point is None:
-        return None
-    return {
-        "as_of": point.as_of.isoformat(),
-        "value": point.value,
-        "reported_at": point.reported_at.isoformat(),
-        "event_id": point.event_id,
-    }
+    return None if point is None else point_to_doc(point)
 
 
 def _point(doc: Mapping[str, Any] | None) -> SeriesPoint | None:
-    if doc is None:
-        return None
-    return SeriesPoint(
-        as_of=date.fromisoformat(doc["as_of"]),
-        value=float(doc["value"]),
-        reported_at=_instant(doc["reported_at"]),
-        event_id=str(doc["event_id"]),
-    )
+    return None if doc is None else point_from_doc(doc)
 
 
 def _optional_float(value: Any) -> float | None:

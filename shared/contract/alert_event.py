@@ -72,7 +72,7 @@ class AlertEvent(BaseModel):
     startsAt: AwareDatetime  # noqa: N815 - Alertmanager's name
     endsAt: AwareDatetime | None  # noqa: N815
     generatorURL: str  # noqa: N815
-    method: Literal["v1"]
+    method: Literal["v1", "v1.1"]  # the scoring method that judged it (v1 from older replicas)
     at: AwareDatetime
 
     @model_validator(mode="after")

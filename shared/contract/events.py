@@ -128,6 +128,8 @@ class ReportData(_Data):
     plan: Id
     target: Id
     as_of: IsoDate
+    # v1.1: a breakdown unit of the plan's catalog (a county or park); absent: the headline.
+    scope: Id | None = None
     value: float | None = None
     stage: Id | None = None
     unit: Unit | None = None
@@ -144,11 +146,12 @@ class ReportData(_Data):
 
 
 class RetractionData(_Data):
-    """Withdraws the agency's report for (target, as_of)."""
+    """Withdraws the agency's report for (target, as_of), or for (target, scope, as_of)."""
 
     plan: Id
     target: Id
     as_of: IsoDate
+    scope: Id | None = None
     reason: Annotated[str, StringConstraints(min_length=1, max_length=MAX_REASON_CHARS)]
 
 
@@ -339,10 +342,18 @@ def new_report(
     unit: Unit | None = None,
     note: str | None = None,
     evidence: str | None = None,
+    scope: str | None = None,
     event_id: str | None = None,
 ) -> ProgressReported:
     """Build an unsigned report (sign it with shared.contract.signing.sign)."""
-    optional = {"value": value, "stage": stage, "unit": unit, "note": note, "evidence": evidence}
+    optional = {
+        "value": value,
+        "stage": stage,
+        "unit": unit,
+        "note": note,
+        "evidence": evidence,
+        "scope": scope,
+    }
     fields: dict[str, object] = {"plan": plan, "target": target, "as_of": as_of}
     fields.update((name, given) for name, given in optional.items() if given is not None)
     data = ReportData.model_validate(fields)
@@ -364,9 +375,13 @@ def new_retraction(
     as_of: date,
     reason: str,
     time: datetime | str,
+    scope: str | None = None,
     event_id: str | None = None,
 ) -> ProgressRetracted:
-    data = RetractionData(plan=plan, target=target, as_of=as_of, reason=reason)
+    fields: dict[str, object] = {"plan": plan, "target": target, "as_of": as_of, "reason": reason}
+    if scope is not None:
+        fields["scope"] = scope
+    data = RetractionData.model_validate(fields)
     envelope = _envelope(
         EventType.PROGRESS_RETRACTED,
         AGENCY_SOURCE_PREFIX + agency,

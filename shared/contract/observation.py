@@ -66,4 +66,6 @@ def to_observation(event: ProgressEvent, plan: Plan) -> Observation:
         as_of=event.data.as_of,
         reported_at=event.envelope.instant,
         value=value,
+        agency=event.envelope.agency or "",
+        scope=event.data.scope,
     )

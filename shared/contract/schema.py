@@ -36,6 +36,11 @@ _NO_CONTROLS = r"^[^\x00-\x1f\x7f]+$"
 _ID = {"type": "string", "pattern": ID_PATTERN}
 _DATE = {"type": "string", "format": "date", "pattern": DATE_PATTERN}
 _TIME = {"type": "string", "format": "date-time", "pattern": RFC3339_PATTERN}
+_SCOPE = {
+    **_ID,
+    "description": "Method v1.1: a breakdown unit of the plan's catalog (a county-level "
+    "division or a park). Absent: the target's headline figure.",
+}
 
 
 def _report_data() -> dict[str, Any]:
@@ -48,6 +53,7 @@ def _report_data() -> dict[str, Any]:
             "plan": _ID,
             "target": _ID,
             "as_of": _DATE,
+            "scope": _SCOPE,
             "value": {"type": "number"},
             "stage": _ID,
             "unit": {"enum": [unit.value for unit in Unit]},
@@ -71,6 +77,7 @@ def _retraction_data() -> dict[str, Any]:
             "plan": _ID,
             "target": _ID,
             "as_of": _DATE,
+            "scope": _SCOPE,
             "reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON_CHARS},
         },
         "additionalProperties": False,

@@ -65,7 +65,6 @@ class Area(_Frozen):
     id: str  # the first two parts of a task id: 2.4.1.1 is in area 2.4; 3.6 is an area of its own
     name_zh: str
     name_en: str
-    weight: float = 1.0
 
 
 class Task(_Frozen):
@@ -74,7 +73,16 @@ class Task(_Frozen):
     name_zh: str
     name_en: str
     responsible: tuple[str, ...]  # agency or group ids, as the plan lists its 责任单位
-    weight: float = 1.0
+
+
+class BreakdownUnit(_Frozen):
+    """A unit a figure can be broken down by (method v1.1 `scope`): a county-level division or
+    a park. Scoped reports are shown beside the headline and never enter its score."""
+
+    id: str
+    name_zh: str
+    name_en: str
+    kind: str  # "county" or "park"
 
 
 class Stage(_Frozen):
@@ -101,6 +109,8 @@ class Target(_Frozen):
     deadline: date
     lead: str
     co: tuple[str, ...] = ()
+    # Method v1.1: the agencies whose reports make the headline series; none named, the lead.
+    reporters: tuple[str, ...] = ()
     cadence: Cadence
     name_en: str
     metric_zh: str
@@ -115,6 +125,11 @@ class Target(_Frozen):
     @property
     def unit(self) -> str:
         return UNIT_BY_KIND[self.kind]
+
+    @property
+    def headline_reporters(self) -> tuple[str, ...]:
+        """Who reports the headline series (v1.1): the named reporters, else the lead."""
+        return self.reporters or (self.lead,)
 
     @property
     def direction(self) -> int:
@@ -141,6 +156,7 @@ class Plan(_Frozen):
     areas: Mapping[str, Area]
     tasks: Mapping[str, Task]
     targets: Mapping[str, Target]
+    breakdowns: Mapping[str, BreakdownUnit] = Field(default_factory=dict)
 
     def members(self, party: str) -> frozenset[str]:
         """The agencies that a responsible party (an agency or a group id) stands for."""
@@ -158,8 +174,17 @@ class Plan(_Frozen):
         """Agencies that may report on a target: the lead, co-owners and their groups' members."""
         return self.co_owners(target_id) | {self.targets[target_id].lead}
 
+    def reports_headline(self, target_id: str, agency: str) -> bool:
+        """Whether `agency` is one of the target's headline reporters (method v1.1)."""
+        return agency in self.targets[target_id].headline_reporters
+
     def targets_of_task(self, task_id: str) -> tuple[Target, ...]:
         return tuple(t for t in self.targets.values() if t.task == task_id)
+
+    def untracked_tasks(self) -> tuple[str, ...]:
+        """Tasks with no target at all, sorted: commitments shown, never silently dropped."""
+        tracked = {t.task for t in self.targets.values()}
+        return tuple(sorted(task_id for task_id in self.tasks if task_id not in tracked))
 
 
 class Catalog(_Frozen):

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ValidationError
 from shared.domain.catalog import (
     Agency,
     Area,
+    BreakdownUnit,
     Catalog,
     Comparator,
     Group,
@@ -29,13 +30,15 @@ from shared.domain.catalog import (
 
 __all__ = ["CatalogError", "build_catalog", "build_plan"]
 
-_SECTIONS = ("plan", "agencies", "groups", "areas", "tasks", "targets")
+_SECTIONS = ("plan", "agencies", "groups", "areas", "tasks", "targets", "breakdowns")
 _ALLOWED_COMPARATORS: Mapping[Kind, frozenset[Comparator]] = {
     Kind.SHARE: frozenset({Comparator.GE, Comparator.GT}),
     Kind.COUNT: frozenset({Comparator.GE, Comparator.GT}),
     Kind.RANK: frozenset({Comparator.LE}),
     Kind.MILESTONE: frozenset({Comparator.GE}),
 }
+
+_BREAKDOWN_KINDS = ("county", "park")
 
 _M = TypeVar("_M", bound=BaseModel)
 
@@ -159,8 +162,21 @@ class _PlanBuilder:
                 "areas": areas,
                 "tasks": self.tasks,
                 "targets": targets,
+                "breakdowns": self.build_breakdowns(),
             }
         )
+
+    def build_breakdowns(self) -> dict[str, BreakdownUnit]:
+        units: dict[str, BreakdownUnit] = {}
+        for index, entry in enumerate(self.entries("breakdowns", required=False)):
+            where = self.label("breakdown", entry, index)
+            unit = self.model(BreakdownUnit, where, entry)
+            if unit.id in units:
+                raise self.error(where, "duplicate breakdown id")
+            if unit.kind not in _BREAKDOWN_KINDS:
+                raise self.error(where, f"kind must be one of {', '.join(_BREAKDOWN_KINDS)}")
+            units[unit.id] = unit
+        return units
 
     def build_agencies(self) -> dict[str, Agency]:
         agencies: dict[str, Agency] = {}
@@ -222,9 +238,12 @@ class _PlanBuilder:
             area = self.model(Area, where, entry)
             if area.id in areas:
                 raise self.error(where, "duplicate area id")
-            self.check_weight(where, area.weight)
             areas[area.id] = area
         return areas
+
+    def members(self, party: str) -> tuple[str, ...]:
+        group = self.groups.get(party)
+        return group.members if group else (party,)
 
     def check_party(self, where: str, role: str, party: str) -> None:
         if party not in self.agencies and party not in self.groups:
@@ -248,7 +267,6 @@ class _PlanBuilder:
                 raise self.error(where, "responsible names a party twice")
             for party in task.responsible:
                 self.check_party(where, "responsible", party)
-            self.check_weight(where, task.weight)
             tasks[task.id] = task
         return tasks
 
@@ -302,6 +320,14 @@ class _PlanBuilder:
                 raise self.error(
                     where, f"{role} {party} is not among the responsible of task {task.id}"
                 )
+        owners = {target.lead} | {m for p in target.co for m in self.members(p)}
+        if len(set(target.reporters)) != len(target.reporters):
+            raise self.error(where, "reporters names an agency twice")
+        for reporter in target.reporters:
+            if reporter in self.groups:
+                raise self.error(where, f"reporter {reporter!r} is a group; name its agencies")
+            if reporter not in owners:
+                raise self.error(where, f"reporter {reporter!r} is neither the lead nor a co-owner")
 
     def check_kind(self, where: str, target: Target) -> None:
         if target.kind is not Kind.RANK and target.rank_of is not None:

@@ -1,4 +1,4 @@
-"""What scoring method v1 sees of one accepted event: a report or a retraction of a value."""
+"""What the scoring method sees of one accepted event: a report or a retraction of a value."""
 
 from __future__ import annotations
 
@@ -14,6 +14,10 @@ class Observation:
     reported_at: datetime  # timezone-aware; its CST date is what counts
     # The reported value in the target's unit (a milestone's stage index); None for a retraction.
     value: float | None
+    # Method v1.1: who sent it (a reporter's retraction withdraws only its own report) and the
+    # breakdown unit it is scoped to (None: the headline series).
+    agency: str = ""
+    scope: str | None = None
 
     @property
     def is_retraction(self) -> bool:

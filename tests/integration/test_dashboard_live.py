@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
-from shared.domain.catalog import Plan
+from shared.domain.catalog import Kind, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from tests.integration import scoring_support
 from tests.integration.scoring_support import Topics
@@ -103,6 +103,7 @@ async def test_dashboard_shows_the_live_state(
     service.start()
     plan = next(iter(load_catalog().plans.values()))
     events = plan_stream(plan, seed=5, until=date(2022, 6, 30))
+    events += breakdowns(plan, events)
     await produce(kafka_bootstrap, accepted_topic, events)
     ARTIFACTS.mkdir(exist_ok=True)
 
@@ -157,6 +158,31 @@ async def test_dashboard_shows_the_live_state(
                 await browser.close()
 
 
+def breakdowns(plan: Plan, events: Sequence[AcceptedEvent]) -> list[AcceptedEvent]:
+    """Method v1.1 scoped figures from co-owners (shown on the cards, never in the headline)."""
+    last = max(e.reported_at for e in events)
+    shared = [t for t in sorted(plan.targets) if plan.co_owners(t)][:3]
+    scoped = []
+    for n, target_id in enumerate(shared):
+        target = plan.targets[target_id]
+        agency = sorted(plan.co_owners(target_id))[0]
+        scope = sorted(plan.breakdowns)[n]
+        at = last - timedelta(days=3 + n)
+        value = target.target if target.kind is not Kind.MILESTONE else 1.0
+        scoped.append(
+            event(
+                target,
+                at.date() - timedelta(days=20),
+                at,
+                value,
+                f"scoped-{n}",
+                agency=agency,
+                scope=scope,
+            )
+        )
+    return scoped
+
+
 async def check_page_matches(page: Any, state: dict[str, Any]) -> None:
     """Statuses, counts, alerts and charts on the page are those of the read API's state."""
     cards = await page.eval_on_selector_all(
@@ -195,3 +221,18 @@ async def check_page_matches(page: Any, state: dict[str, Any]) -> None:
         "#counts span", "els => els.map(e => [e.dataset.status, Number(e.dataset.count)])"
     )
     assert dict(counts) == {s: n for s, n in state["overall"]["counts"].items() if n}
+    # v1.1: coverage beside the headline, untracked tasks named, breakdowns on the cards.
+    coverage = await page.inner_text("#coverage .v")
+    assert coverage == f"{100 * state['overall']['coverage']:.1f}%"
+    untracked = await page.eval_on_selector_all(
+        "tr.task.untracked", "els => els.map(e => e.dataset.task)"
+    )
+    assert sorted(untracked) == state["overall"]["untracked"]
+    scopes = await page.eval_on_selector_all(
+        "article.card .breakdowns li",
+        "els => els.map(e => [e.closest('article').dataset.target, e.dataset.scope])",
+    )
+    assert state["breakdowns"]
+    assert sorted(map(tuple, scopes)) == sorted(
+        (t, scope) for t, figures in state["breakdowns"].items() for scope in figures
+    )

@@ -24,7 +24,7 @@ from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
 from shared.runtime.kafka import Outbound, TransientError
-from tests.unit.scoring_streams import plan_stream
+from tests.unit.scoring_streams import plan_stream, reporters_stream, with_two_reporters
 
 pytestmark = pytest.mark.integration
 
@@ -158,6 +158,37 @@ async def test_a_tiny_window_falls_back_to_all_points_and_agrees(
     assert fallbacks > 0
     clock = max(e.reported_at for e in events)
     assert await stored_state(mongo_db, plan) == offline(plan, events, clock)
+
+
+@pytest.mark.parametrize("tail_size", [64, 2])
+async def test_two_reporters_and_breakdowns_equal_offline_v1_1(
+    plan: Plan, mongo_db: AsyncDatabase[Doc], tail_size: int
+) -> None:
+    """Method v1.1 live: targets with two reporters (each retracting only its own figure) and
+    scoped breakdowns from co-owners; in any batching, the stored plan state (statuses,
+    roll-ups, coverage, breakdowns) equals the offline method's. A tail of 2 forces the
+    fallbacks to the full series."""
+    two = with_two_reporters(plan)
+    catalog = Catalog(plans={two.id: two})
+    events = reporters_stream(two, seed=11)
+    assert any(e.scope for e in events) and any(e.value is None for e in events)
+    engine = ScoringEngine(
+        catalog, ScoringStore(mongo_db), Collector(), base_url="http://x", tail_size=tail_size
+    )
+    rng = random.Random(tail_size)
+    shuffled = rng.sample(events, len(events))  # order-free: any arrival order
+    await feed(engine, shuffled, batch=13)
+    clock = max(e.reported_at for e in events)
+    state = await stored_state(mongo_db, two)
+    expected = offline(two, events, clock)
+    assert state == expected
+    assert expected["breakdowns"]
+    # Where the reporters disagree, the latest remaining figure of the date counts; a
+    # retraction by one reporter leaves the other's figure standing.
+    assert any(
+        len({e.agency for e in events if e.target == t and not e.scope}) > 1
+        for t in expected["targets"]
+    )
 
 
 class FlakyPublisher(Collector):

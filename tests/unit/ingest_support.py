@@ -33,7 +33,15 @@ CREATED = datetime(2021, 1, 1, tzinfo=UTC)
 TOPICS = Topics(progress="in.progress", accepted="out.accepted", dead_letter="out.dlt")
 
 #: agency -> key id, each with a fixed seed so signatures are reproducible.
-AGENCIES = ("qy.gov-data", "qy.miit", "qy.health", "carrier.china-mobile", "qy.nobody")
+AGENCIES = (
+    "qy.gov-data",
+    "qy.miit",
+    "qy.health",
+    "carrier.china-mobile",
+    "qy.agriculture",
+    "qy.commerce",
+    "qy.nobody",
+)
 
 
 def _seed(agency: str, key_id: str) -> bytes:
@@ -77,6 +85,7 @@ def report(
     plan: str = PLAN,
     key_id: str = "k1",
     note: str | None = None,
+    scope: str | None = None,
 ) -> ProgressReported:
     event = new_report(
         agency=agency,
@@ -88,6 +97,7 @@ def report(
         stage=stage,
         unit=unit,
         note=note,
+        scope=scope,
         event_id=event_id,
     )
     return sign(event, private_key(agency, key_id), key_id)
@@ -99,6 +109,7 @@ def retraction(
     target: str = "gov.mobile-services",
     as_of: date = date(2022, 3, 31),
     event_id: str = "ret-1",
+    scope: str | None = None,
 ) -> ProgressRetracted:
     event = new_retraction(
         agency=agency,
@@ -107,6 +118,7 @@ def retraction(
         as_of=as_of,
         reason="double counted",
         time="2022-04-06T10:00:00+08:00",
+        scope=scope,
         event_id=event_id,
     )
     return sign(event, private_key(agency), "k1")

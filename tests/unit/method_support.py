@@ -77,8 +77,6 @@ def make_plan(
     targets: Iterable[Target],
     *,
     issued: date = ISSUED,
-    task_weights: dict[str, float] | None = None,
-    area_weights: dict[str, float] | None = None,
     extra_tasks: Iterable[str] = (),
     groups: dict[str, tuple[str, ...]] | None = None,
 ) -> Plan:
@@ -97,10 +95,7 @@ def make_plan(
         coordinator=sorted(agency_ids)[0],
         agencies={a: Agency(id=a, name_zh=a, name_en=a) for a in sorted(agency_ids)},
         groups={g: Group(id=g, name_zh=g, name_en=g, members=m) for g, m in (groups or {}).items()},
-        areas={
-            a: Area(id=a, name_zh=a, name_en=a, weight=(area_weights or {}).get(a, 1.0))
-            for a in sorted(set(area_of.values()))
-        },
+        areas={a: Area(id=a, name_zh=a, name_en=a) for a in sorted(set(area_of.values()))},
         tasks={
             tid: Task(
                 id=tid,
@@ -108,7 +103,6 @@ def make_plan(
                 name_zh=tid,
                 name_en=tid,
                 responsible=("ag.lead",),
-                weight=(task_weights or {}).get(tid, 1.0),
             )
             for tid in task_ids
         },
@@ -135,6 +129,8 @@ def obs(
     *,
     target: str = "t.share",
     event_id: str | None = None,
+    agency: str = "",
+    scope: str | None = None,
 ) -> Observation:
     reported_at = reported if isinstance(reported, datetime) else noon(reported)
     return Observation(
@@ -143,6 +139,8 @@ def obs(
         as_of=as_of,
         reported_at=reported_at,
         value=value,
+        agency=agency,
+        scope=scope,
     )
 
 

@@ -55,6 +55,9 @@ def event(
     reported_at: datetime,
     value: float | None,
     event_id: str,
+    *,
+    agency: str | None = None,
+    scope: str | None = None,
 ) -> AcceptedEvent:
     milestone = target.kind is Kind.MILESTONE and value is not None
     stage = target.stages[int(value)].id if milestone and value is not None else None
@@ -63,15 +66,16 @@ def event(
         kind=AcceptedKind.REPORT if value is not None else AcceptedKind.RETRACTION,
         plan=target.plan,
         target=target.id,
-        agency=target.lead,
+        agency=agency or target.headline_reporters[0],
         as_of=as_of,
         reported_at=reported_at,
         value=value,
         stage=stage,
         unit=target.unit,
         received_at=reported_at.astimezone(UTC) + timedelta(milliseconds=250),
-        key_id=f"{target.lead}-k1",
+        key_id=f"{agency or target.headline_reporters[0]}-k1",
         content_hash=hashlib.sha256(event_id.encode("utf-8")).hexdigest(),
+        scope=scope,
     )
 
 
@@ -132,5 +136,64 @@ def history_stream(
             events.append(
                 event(target, as_of, reported, _value(target, rng, share), f"h{target_id}-{i}")
             )
+    events.sort(key=lambda e: (e.reported_at, e.event_id))
+    return events
+
+
+def with_two_reporters(plan: Plan) -> Plan:
+    """The plan with every target that has a co-owner reported by its lead and that co-owner
+    (method v1.1 reporters), to exercise the per-reporter rule."""
+    targets = {
+        tid: t.model_copy(update={"reporters": (t.lead, sorted(plan.co_owners(tid))[0])})
+        if plan.co_owners(tid)
+        else t
+        for tid, t in plan.targets.items()
+    }
+    return plan.model_copy(update={"targets": targets})
+
+
+def reporters_stream(
+    plan: Plan, seed: int, *, until: date = date(2023, 6, 30)
+) -> list[AcceptedEvent]:
+    """Method v1.1 events: each reporter's figures for the same dates, each retracting only its
+    own, corrections, and scoped breakdowns (with scoped retractions) from any responsible
+    agency; sorted by reported_at."""
+    rng = random.Random(seed)
+    scopes = sorted(plan.breakdowns)
+    events: list[AcceptedEvent] = []
+    for target_id in sorted(plan.targets):
+        target = plan.targets[target_id]
+        reporters = target.headline_reporters
+        owners = sorted(plan.responsible_for(target_id))
+        dates = list(period_ends(date(2021, 6, 1), min(until, target.deadline), target.cadence))
+        for i, as_of in enumerate(dates):
+            share = (i + 1) / (len(dates) + 2) * rng.uniform(0.6, 1.3)
+            for who in reporters:
+                if rng.random() < 0.3:
+                    continue
+                n = f"{target_id}-{i}-{who}"
+                reported = _reported(as_of, rng.randrange(1, 15), rng)
+                value = _value(target, rng, share)
+                events.append(event(target, as_of, reported, value, n, agency=who))
+                roll = rng.random()
+                if roll < 0.2:  # this reporter withdraws its own figure
+                    later = reported + timedelta(days=rng.randrange(1, 10))
+                    events.append(event(target, as_of, later, None, n + "r", agency=who))
+                elif roll < 0.3:  # or corrects it
+                    later = reported + timedelta(days=rng.randrange(1, 10))
+                    fixed = _value(target, rng, share * 1.05)
+                    events.append(event(target, as_of, later, fixed, n + "c", agency=who))
+            if scopes and rng.random() < 0.5:
+                who = rng.choice(owners)
+                scope = rng.choice(scopes[:3])
+                n = f"{target_id}-{i}-{who}-{scope}"
+                reported = _reported(as_of, rng.randrange(1, 15), rng)
+                value = _value(target, rng, share * 0.9)
+                events.append(event(target, as_of, reported, value, n, agency=who, scope=scope))
+                if rng.random() < 0.2:
+                    later = reported + timedelta(days=2)
+                    events.append(
+                        event(target, as_of, later, None, n + "r", agency=who, scope=scope)
+                    )
     events.sort(key=lambda e: (e.reported_at, e.event_id))
     return events

@@ -294,15 +294,41 @@ BROKEN: list[tuple[str, Mutation, str]] = [
     ),
     # weights
     ("target-weight-zero", _set(_share, "weight", 0), r"target t\.share: weight must be > 0"),
+    # v1.1 weighs every level by its targets: a task or area weight would mislead
     (
-        "task-weight-negative",
-        lambda d: _task(d, "1.2").update(weight=-1),
-        r"task 1\.2: weight must be > 0",
+        "task-weight",
+        lambda d: _task(d, "1.2").update(weight=2),
+        r"task 1\.2: field weight: Extra inputs are not permitted",
     ),
     (
-        "area-weight-zero",
-        lambda d: d["areas"][0].update(weight=0),
-        r"area 1\.2: weight must be > 0",
+        "area-weight",
+        lambda d: d["areas"][0].update(weight=2),
+        r"area 1\.2: field weight: Extra inputs are not permitted",
+    ),
+    # v1.1 reporters and breakdown units
+    (
+        "reporter-not-an-owner",
+        _set(_share, "reporters", ["ag.nobody"]),
+        r"target t\.share: reporter 'ag\.nobody' is neither the lead nor a co-owner",
+    ),
+    (
+        "reporter-twice",
+        lambda d: _share(d).update(reporters=[_share(d)["lead"], _share(d)["lead"]]),
+        r"target t\.share: reporters names an agency twice",
+    ),
+    (
+        "breakdown-kind",
+        lambda d: d.update(
+            breakdowns=[{"id": "x", "kind": "town", "name_zh": "x", "name_en": "x"}]
+        ),
+        r"breakdown x: kind must be one of county, park",
+    ),
+    (
+        "breakdown-twice",
+        lambda d: d.update(
+            breakdowns=[{"id": "x", "kind": "park", "name_zh": "x", "name_en": "x"}] * 2
+        ),
+        r"breakdown x: duplicate breakdown id",
     ),
     # pydantic errors, re-raised naming the entry and field
     (

@@ -84,10 +84,52 @@ def test_a_retraction_has_no_value() -> None:
     assert verdict.event.to_observation().is_retraction
 
 
-def test_group_members_and_co_owners_may_report() -> None:
-    # carriers is a co-owner group of infra.5g-coverage; china-mobile is a member.
-    member = report(agency="carrier.china-mobile", target="infra.5g-coverage", value=40)
-    assert isinstance(judge(raw_of(member)), Accepted)
+def test_group_members_and_co_owners_may_report_breakdowns() -> None:
+    # carriers is a co-owner group of infra.5g-coverage; china-mobile is a member. Method v1.1:
+    # it reports its county's figure (scoped), and the accepted record carries the scope.
+    member = report(
+        agency="carrier.china-mobile", target="infra.5g-coverage", value=40, scope="county.yingde"
+    )
+    verdict = judge(raw_of(member))
+    assert isinstance(verdict, Accepted)
+    assert verdict.event.scope == "county.yingde"
+    assert verdict.event.to_observation().scope == "county.yingde"
+    assert verdict.event.to_observation().agency == "carrier.china-mobile"
+    assert b'"scope":"county.yingde"' in verdict.event.to_json()
+
+
+def test_an_unscoped_record_reads_as_before_v1_1() -> None:
+    verdict = judge(raw_of(report()))
+    assert isinstance(verdict, Accepted)
+    assert b"scope" not in verdict.event.to_json()  # consumers before v1.1 read it unchanged
+
+
+def test_not_reporter_a_co_owner_may_not_report_or_retract_the_headline() -> None:
+    headline = report(agency="carrier.china-mobile", target="infra.5g-coverage", value=40)
+    verdict = judge(raw_of(headline))
+    assert reason_of(verdict) is Reason.NOT_REPORTER
+    assert "qy.miit" in verdict.message  # type: ignore[union-attr]
+    retract = retraction(agency="carrier.china-mobile", target="infra.5g-coverage")
+    assert reason_of(judge(raw_of(retract))) is Reason.NOT_REPORTER
+    scoped = retraction(
+        agency="carrier.china-mobile", target="infra.5g-coverage", scope="county.yingde"
+    )
+    assert isinstance(judge(raw_of(scoped)), Accepted)
+
+
+def test_a_named_reporter_replaces_the_lead() -> None:
+    # agri.traceability: lead qy.commerce, reported by qy.agriculture (the catalog's reporters).
+    by_reporter = report(agency="qy.agriculture", target="agri.traceability", value=60)
+    assert isinstance(judge(raw_of(by_reporter)), Accepted)
+    by_lead = report(agency="qy.commerce", target="agri.traceability", value=60)
+    assert reason_of(judge(raw_of(by_lead))) is Reason.NOT_REPORTER
+
+
+def test_unknown_scope() -> None:
+    event = report(agency="qy.gov-data", scope="county.atlantis")
+    verdict = judge(raw_of(event))
+    assert reason_of(verdict) is Reason.UNKNOWN_SCOPE
+    assert "county.yingde" in verdict.message  # type: ignore[union-attr]
 
 
 def test_the_same_event_in_binary_and_structured_mode_has_one_hash() -> None:

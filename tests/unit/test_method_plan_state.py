@@ -54,7 +54,7 @@ C = at(D(2022, 7, 4))
 def test_json_view_has_the_agreed_shape() -> None:
     view = plan_state_to_json(score_plan(PLAN, EVENTS, C))
     assert json.loads(json.dumps(view)) == view  # plain JSON data
-    assert (view["method"], view["plan"], view["at"]) == ("v1", PLAN_ID, "2022-07-04")
+    assert (view["method"], view["plan"], view["at"]) == ("v1.1", PLAN_ID, "2022-07-04")
     assert list(view["targets"]) == sorted(t.id for t in TARGETS)
     mobile = view["targets"]["gov.mobile-services"]
     for key in (

@@ -1,4 +1,5 @@
-"""Roll-ups target -> task -> area -> plan, and agency scorecards."""
+"""Roll-ups target -> task -> area -> plan, and agency scorecards (method v1.1: every level
+weighs the scored targets under it; coverage and untracked tasks at every level)."""
 
 from __future__ import annotations
 
@@ -54,8 +55,6 @@ TARGETS = [
 PLAN = make_plan(
     TARGETS,
     extra_tasks=["3.6"],
-    task_weights={"2.1.2": 5.0},
-    area_weights={"2.2": 3.0},
     groups={"grp": ("ag.x", "ag.y", "ag.w")},
 )
 EVENTS = [
@@ -100,22 +99,38 @@ def test_a_level_without_a_scored_member_has_no_score_and_no_status(state: PlanS
     assert (area.score, area.status) == (None, None)
 
 
-def test_area_means_its_tasks_leaving_unscored_ones_out(state: PlanState) -> None:
-    # 2.1.2 has weight 5 but no score: it does not pull area 2.1 toward anything.
-    assert state.areas["2.1"].score == pytest.approx(state.tasks["2.1.1"].score)
+def test_area_weighs_the_scored_targets_under_it(state: PlanState) -> None:
+    # Area 2.1: a.on (WORKED, weight 1), a.done (5, weight 2); b.few has no score.
+    assert state.areas["2.1"].score == pytest.approx((WORKED + 10) / 3)
     assert state.areas["2.1"].counts[Status.INSUFFICIENT_DATA] == 1
-    # Area 2.2: task 2.2.1 at -5, task 2.2.2 ACHIEVED at 5 -> 0 -> AT_RISK.
+    # Area 2.2: c.away at -5, d.done ACHIEVED at 5 -> 0 -> AT_RISK.
     assert state.areas["2.2"].score == pytest.approx(0)
     assert state.areas["2.2"].status is Status.AT_RISK
 
 
-def test_plan_means_its_areas(state: PlanState) -> None:
-    area_21 = state.areas["2.1"].score
-    assert area_21 is not None
-    assert state.total.score == pytest.approx((area_21 * 1 + 0 * 3) / 4)
-    assert state.total.status is Status.AT_RISK  # 1.9 is in [0, 2.5)
+def test_plan_weighs_every_scored_target_not_its_areas(state: PlanState) -> None:
+    # v1.1: (WORKED*1 + 5*2 + (-5)*1 + 5*1) / 5, not the mean of the two scored areas.
+    assert state.total.score == pytest.approx((WORKED + 10) / 5)
+    area_mean = ((WORKED + 10) / 3 + 0) / 2  # what version 1 would say
+    assert state.total.score != pytest.approx(area_mean)
+    assert state.total.status is Status.ON_TRACK  # 2.73 is in [2.5, 5]
     assert state.total.targets == 5
     assert state.total.counts[Status.ACHIEVED] == 2
+
+
+def test_coverage_is_the_scored_share_of_the_targets_weight(state: PlanState) -> None:
+    assert state.total.coverage == pytest.approx(5 / 6)  # b.few (weight 1 of 6) unscored
+    assert state.areas["2.1"].coverage == pytest.approx(3 / 4)
+    assert state.areas["2.2"].coverage == pytest.approx(1.0)
+    assert state.tasks["2.1.2"].coverage == pytest.approx(0.0)
+    assert state.tasks["3.6"].coverage is None  # no target at all
+
+
+def test_untracked_tasks_are_named_at_every_level(state: PlanState) -> None:
+    assert state.total.untracked == ("3.6",)
+    assert state.areas["3.6"].untracked == ("3.6",)
+    assert state.tasks["3.6"].untracked == ("3.6",)
+    assert state.areas["2.1"].untracked == ()
 
 
 def test_achieved_only_when_every_target_below_is_achieved(state: PlanState) -> None:

@@ -51,7 +51,7 @@ def test_json_output_is_the_worked_example(tmp_path: Path) -> None:
     result = runner.invoke(score_app, ["--events", str(path), "--at", "2022-07-04"])
     assert result.exit_code == 0, result.output
     state = json.loads(result.stdout)
-    assert (state["method"], state["plan"], state["at"]) == ("v1", PLAN, "2022-07-04")
+    assert (state["method"], state["plan"], state["at"]) == ("v1.1", PLAN, "2022-07-04")
     mobile = state["targets"][MOBILE]
     assert mobile["status"] == "AT_RISK"
     assert round(mobile["score"], 3) == 2.161

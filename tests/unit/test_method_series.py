@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 from shared.domain.method_v1 import (
     IncrementalSeries,
     SeriesError,
+    Slot,
     effective_series,
     fold_observation,
     last_report_at,
@@ -111,10 +112,10 @@ class TestFold:
     def test_fold_is_pure_and_returns_the_same_mapping_when_the_event_loses(self) -> None:
         newer = obs(D(2021, 12, 31), 57, D(2022, 1, 20))
         older = obs(D(2021, 12, 31), 58, D(2022, 1, 6))
-        empty: Mapping[date, Observation] = {}
+        empty: Mapping[Slot, Observation] = {}
         one = fold_observation(empty, newer)
         assert empty == {}
-        assert one == {D(2021, 12, 31): newer}
+        assert one == {(D(2021, 12, 31), newer.agency): newer}
         assert fold_observation(one, older) is one
 
     def test_series_from_winners_refuses_events_after_c(self) -> None:
@@ -177,7 +178,7 @@ def test_arrival_order_does_not_matter_offline_or_live(
     assert last_report_at(shuffled, c) == last_report_at(events, c)
 
     known = [e for e in shuffled if e.reported_at <= c]
-    winners: Mapping[date, Observation] = {}
+    winners: Mapping[Slot, Observation] = {}
     live = IncrementalSeries()
     for e in known:
         winners = fold_observation(winners, e)

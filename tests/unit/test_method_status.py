@@ -42,7 +42,7 @@ def close(a: float | None, b: float, places: int) -> bool:
 class TestWorkedExample:
     def test_after_first_report_insufficient_data(self) -> None:
         result = evaluate(MOBILE, REPORTS, D(2021, 7, 5))
-        assert result.method == METHOD_VERSION == "v1"
+        assert result.method == METHOD_VERSION == "v1.1"
         assert result.baseline is not None
         assert (result.baseline.value, result.baseline.as_of) == (45, D(2021, 6, 30))
         assert result.baseline.source is BaselineSource.FIRST_POINT

@@ -143,6 +143,7 @@ def test_the_bad_events_cover_every_refusal_the_demo_promises(scenario: Scenario
             "rejected:bad_signature",
             "rejected:conflict",
             "rejected:malformed",
+            "rejected:not_reporter",
             "rejected:not_responsible",
             "rejected:unknown_key",
             "rejected:unsigned",
@@ -162,6 +163,12 @@ def test_the_bad_events_cover_every_refusal_the_demo_promises(scenario: Scenario
     assert isinstance(by_reason[Reason.MALFORMED].payload, RawBytes)
 
 
+def _scope(item: FeedItem) -> str | None:
+    payload = item.payload
+    assert isinstance(payload, ProgressReported | ProgressRetracted)
+    return payload.data.scope
+
+
 # --- realism --------------------------------------------------------------------------------
 
 
@@ -177,8 +184,12 @@ def test_every_target_is_reported_on_its_cadence_by_responsible_agencies(
         ends = set(period_ends(target.cadence, plan.issued, date(2023, 12, 31)))
         assert all(i.as_of in ends for i in items), target_id
         assert {i.agency for i in items} <= plan.responsible_for(target_id)
-        leads = [i for i in items if i.agency == target.lead]
-        assert len(leads) >= len(items) / 2, f"{target_id}: the lead reports most periods"
+        leads = [i for i in items if i.agency == target.headline_reporters[0]]
+        assert len(leads) >= len(items) / 2, f"{target_id}: the reporter reports most periods"
+        # v1.1: anyone else sends only scoped figures (breakdowns), never the headline
+        others = [i for i in items if i.agency != target.headline_reporters[0]]
+        assert all(i.role is Role.CO_REPORT for i in others), target_id
+        assert all(_scope(i) is not None for i in others), target_id
         if target.lead != SILENT_AGENCY:
             # Every period up to the deadline is reported (once, or typo + correction).
             due = {d for d in ends if d <= target.deadline}

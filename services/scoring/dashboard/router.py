@@ -81,6 +81,10 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             {"id": g.id, "name": _names(g.name_zh, g.name_en)}
             for g in sorted(plan.agencies.values(), key=lambda g: g.id)
         ],
+        "breakdowns": [
+            {"id": u.id, "kind": u.kind, "name": _names(u.name_zh, u.name_en)}
+            for u in sorted(plan.breakdowns.values(), key=lambda u: u.id)
+        ],
     }
 
 

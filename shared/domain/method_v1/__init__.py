@@ -1,4 +1,7 @@
-"""Scoring method v1 (docs/scoring-method.md, after /work/shared/docs/scoring.md): pure functions.
+"""Scoring method v1.1 (docs/scoring-method.md, after ../shared/docs/scoring.md): pure functions.
+
+The package keeps the v1 family's name; v1.1 changed who counts in a series (reporters,
+breakdowns by scope) and how roll-ups weigh their members (by the scored targets under them).
 
 Entry points: `score_plan` (offline: a plan's state from its events at an instant),
 `evaluate_target` (one target from its effective series), `IncrementalSeries` /
@@ -18,6 +21,7 @@ from .alerts import (
     firing_alerts,
     transition_id,
 )
+from .breakdowns import ScopedFigure, breakdowns_of
 from .evaluate import METHOD_VERSION, TargetResult, evaluate_target
 from .figures import Projection, Staleness
 from .json_view import plan_state_to_json, rollup_to_json, target_to_json
@@ -27,11 +31,16 @@ from .series import (
     IncrementalSeries,
     SeriesError,
     SeriesPoint,
+    Slot,
+    as_point,
+    date_point,
     effective_series,
     fold_observation,
     is_known_at,
     last_report_at,
+    points_by_date,
     series_from_winners,
+    slot_of,
     supersedes,
 )
 from .shares import Baseline, BaselineSource, achieved
@@ -51,9 +60,11 @@ __all__ = [
     "Projection",
     "Rollup",
     "Rollups",
+    "ScopedFigure",
     "SeriesError",
     "SeriesPoint",
     "Severity",
+    "Slot",
     "Staleness",
     "Status",
     "TargetResult",
@@ -63,7 +74,10 @@ __all__ = [
     "agency_scorecards",
     "alert_states",
     "alert_transitions",
+    "as_point",
     "assemble_plan_state",
+    "breakdowns_of",
+    "date_point",
     "effective_series",
     "evaluate_target",
     "fingerprint",
@@ -73,10 +87,12 @@ __all__ = [
     "is_worse",
     "last_report_at",
     "plan_state_to_json",
+    "points_by_date",
     "roll_up",
     "rollup_to_json",
     "score_plan",
     "series_from_winners",
+    "slot_of",
     "status_from_score",
     "supersedes",
     "target_to_json",

@@ -33,7 +33,7 @@ from .series import SeriesError, SeriesPoint
 from .shares import Baseline, baseline_of, pace_ratio
 from .status import Status, classify, score
 
-METHOD_VERSION = "v1"
+METHOD_VERSION = "v1.1"
 
 
 @dataclass(frozen=True, slots=True)

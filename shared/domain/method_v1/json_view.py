@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from .breakdowns import ScopedFigure
 from .evaluate import TargetResult
 from .plan_state import PlanState
 from .rollup import Rollup
@@ -24,6 +25,20 @@ def rollup_to_json(rollup: Rollup) -> JSON:
         "score": rollup.score,
         "status": rollup.status.value if rollup.status is not None else None,
         "counts": {status.value: n for status, n in rollup.counts.items()},
+        "coverage": rollup.coverage,
+        "untracked": list(rollup.untracked),
+    }
+
+
+def scoped_to_json(figure: ScopedFigure) -> JSON:
+    point = figure.current
+    return {
+        "as_of": point.as_of.isoformat(),
+        "value": point.value,
+        "agency": point.agency,
+        "event_id": point.event_id,
+        "points": figure.points,
+        "progress_share": figure.progress_share,
     }
 
 
@@ -32,6 +47,7 @@ def target_to_json(result: TargetResult) -> JSON:
     current = _point(result.current)
     if current is not None and result.current is not None:
         current["event_id"] = result.current.event_id
+        current["agency"] = result.current.agency
     baseline = _point(result.baseline)
     if baseline is not None and result.baseline is not None:
         baseline["source"] = result.baseline.source.value
@@ -76,6 +92,10 @@ def plan_state_to_json(state: PlanState) -> JSON:
                 "stale": card.stale,
             }
             for aid, card in state.agencies.items()
+        },
+        "breakdowns": {
+            tid: {scope: scoped_to_json(f) for scope, f in figures.items()}
+            for tid, figures in state.breakdowns.items()
         },
         "alerts": [
             {

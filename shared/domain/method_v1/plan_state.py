@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 
 from shared.domain.catalog import Plan
@@ -11,6 +11,7 @@ from shared.domain.observation import Observation
 from shared.domain.timebase import cst_date
 
 from .alerts import FiringAlert, firing_alerts
+from .breakdowns import ScopedFigure, breakdowns_of
 from .evaluate import METHOD_VERSION, TargetResult, evaluate_target
 from .rollup import AgencyScorecard, Rollup, agency_scorecards, roll_up
 from .series import effective_series, last_report_at
@@ -32,9 +33,16 @@ class PlanState:
     total: Rollup  # the plan level
     agencies: Mapping[str, AgencyScorecard]
     alerts: tuple[FiringAlert, ...]  # firing at `at`, sorted by (target, rule order)
+    # v1.1: per target (only those with any), its scoped figures by scope; never scored.
+    breakdowns: Mapping[str, Mapping[str, ScopedFigure]] = field(default_factory=dict)
 
 
-def assemble_plan_state(plan: Plan, results: Mapping[str, TargetResult], at: datetime) -> PlanState:
+def assemble_plan_state(
+    plan: Plan,
+    results: Mapping[str, TargetResult],
+    at: datetime,
+    breakdowns: Mapping[str, Mapping[str, ScopedFigure]] | None = None,
+) -> PlanState:
     """Roll up already evaluated target results (the live service's path: it keeps one result
     per target and rescores only the target an event touched)."""
     missing = plan.targets.keys() - results.keys()
@@ -53,6 +61,7 @@ def assemble_plan_state(plan: Plan, results: Mapping[str, TargetResult], at: dat
         total=rollups.plan,
         agencies=agency_scorecards(plan, ordered),
         alerts=tuple(alert for result in ordered.values() for alert in firing_alerts(result)),
+        breakdowns={t: figures for t, figures in sorted((breakdowns or {}).items()) if figures},
     )
 
 
@@ -64,8 +73,9 @@ def score_plan(plan: Plan, observations: Iterable[Observation], at: datetime) ->
     """
     cst_date(at)  # a naive instant is a ValueError here, before any comparison
     by_target: dict[str, list[Observation]] = {target_id: [] for target_id in plan.targets}
+    scoped: dict[str, list[Observation]] = {target_id: [] for target_id in plan.targets}
     for observation in observations:
-        bucket = by_target.get(observation.target)
+        bucket = (scoped if observation.scope is not None else by_target).get(observation.target)
         if bucket is None:
             raise UnknownTargetError(
                 f"event {observation.event_id} names target {observation.target!r}, "
@@ -82,4 +92,9 @@ def score_plan(plan: Plan, observations: Iterable[Observation], at: datetime) ->
         )
         for target_id, events in by_target.items()
     }
-    return assemble_plan_state(plan, results, at)
+    breakdowns = {
+        target_id: breakdowns_of(plan.targets[target_id], events, at)
+        for target_id, events in scoped.items()
+        if events
+    }
+    return assemble_plan_state(plan, results, at, breakdowns)

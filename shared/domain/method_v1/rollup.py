@@ -1,16 +1,19 @@
-"""Roll-ups: target -> task -> area -> plan, and agency scorecards.
+"""Roll-ups: target -> task -> area -> plan, and agency scorecards (method v1.1).
 
-Each level's score is the weighted mean (catalog weights) of the scores of the level just below
-it (task: its targets; area: its tasks; plan: its areas), members without a score left out; a
-level with no scored member (or only zero weights) has no score and no status. Counts are over
-all targets below the level, by status. A level's status is ACHIEVED when it has targets and every
-one is achieved, else the band of its score.
+Every level's score is the weighted mean of the scores of the scored targets under it (catalog
+target weights, default 1): a task, an area or the plan weighs as much as the weights of the
+scored targets under it. (Version 1 averaged each level's children equally, so the plan's
+single target of area 3.6 weighed as much as the twelve of area 2.4.) Targets without a score
+are left out; a level with no scored target has no score and no status. Each level also gives
+its counts of each status, its coverage (the share of its targets' weight that has a score) and
+the tasks under it that have no target at all. A level's status is ACHIEVED when it has targets
+and every one is achieved, else the band of its score.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from shared.domain.catalog import Plan
@@ -25,6 +28,8 @@ class Rollup:
     status: Status | None
     counts: Mapping[Status, int]  # every status, in Status order; zeros included
     targets: int  # targets below this level
+    coverage: float | None = None  # share of the targets' weight scored; None without targets
+    untracked: tuple[str, ...] = ()  # tasks below this level with no target, sorted
 
 
 def weighted_mean(members: Iterable[tuple[float | None, float]]) -> float | None:
@@ -43,18 +48,20 @@ def count_statuses(statuses: Iterable[Status]) -> dict[Status, int]:
     return counts
 
 
-def make_rollup(score: float | None, results: list[TargetResult]) -> Rollup:
+def rollup_over_targets(
+    plan: Plan, results: Sequence[TargetResult], untracked: Iterable[str] = ()
+) -> Rollup:
+    """The roll-up of a set of targets: weighted mean score, counts, coverage."""
+    weights = [(r.score, plan.targets[r.target].weight) for r in results]
+    score = weighted_mean(weights)
+    total = math.fsum(w for _, w in weights)
+    coverage = math.fsum(w for s, w in weights if s is not None) / total if total > 0 else None
     if results and all(r.status is Status.ACHIEVED for r in results):
         status: Status | None = Status.ACHIEVED
     else:
         status = status_from_score(score) if score is not None else None
-    return Rollup(score, status, count_statuses(r.status for r in results), len(results))
-
-
-def rollup_over_targets(plan: Plan, results: list[TargetResult]) -> Rollup:
-    """Weighted mean of target scores (target weights) over the given targets."""
-    score = weighted_mean((r.score, plan.targets[r.target].weight) for r in results)
-    return make_rollup(score, results)
+    counts = count_statuses(r.status for r in results)
+    return Rollup(score, status, counts, len(results), coverage, tuple(sorted(untracked)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,22 +76,18 @@ def roll_up(plan: Plan, results: Mapping[str, TargetResult]) -> Rollups:
     by_task: dict[str, list[TargetResult]] = {task_id: [] for task_id in sorted(plan.tasks)}
     for target_id in sorted(results):
         by_task[plan.targets[target_id].task].append(results[target_id])
-    tasks = {task_id: rollup_over_targets(plan, rs) for task_id, rs in by_task.items()}
-
-    area_tasks: dict[str, list[str]] = {area_id: [] for area_id in sorted(plan.areas)}
-    for task_id in sorted(plan.tasks):
-        area_tasks[plan.tasks[task_id].area].append(task_id)
+    untracked = set(plan.untracked_tasks())
+    tasks = {
+        task_id: rollup_over_targets(plan, rs, {task_id} & untracked)
+        for task_id, rs in by_task.items()
+    }
     areas: dict[str, Rollup] = {}
-    area_results: dict[str, list[TargetResult]] = {}
-    for area_id, task_ids in area_tasks.items():
+    for area_id in sorted(plan.areas):
+        task_ids = [t for t in sorted(plan.tasks) if plan.tasks[t].area == area_id]
         below = [r for task_id in task_ids for r in by_task[task_id]]
-        score = weighted_mean((tasks[t].score, plan.tasks[t].weight) for t in task_ids)
-        areas[area_id] = make_rollup(score, below)
-        area_results[area_id] = below
-
-    everything = [r for area_id in area_tasks for r in area_results[area_id]]
-    plan_score = weighted_mean((areas[a].score, plan.areas[a].weight) for a in area_tasks)
-    return Rollups(tasks, areas, make_rollup(plan_score, everything))
+        areas[area_id] = rollup_over_targets(plan, below, untracked.intersection(task_ids))
+    everything = [r for task_id in sorted(plan.tasks) for r in by_task[task_id]]
+    return Rollups(tasks, areas, rollup_over_targets(plan, everything, untracked))
 
 
 @dataclass(frozen=True, slots=True)

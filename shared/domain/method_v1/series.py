@@ -1,10 +1,16 @@
-"""The effective series of a target "as known at c", offline and incrementally.
+"""The effective series of a target "as known at c", offline and incrementally (method v1.1).
 
-Only events with `reported_at <= c` (exact instants) and `as_of <= c` (CST date of c) count. For
-each `as_of` the event with the greatest `(reported_at, event_id)` wins: a report gives the point's
-value, a retraction removes the point. The incremental forms fold one event at a time; since the
-winner of an `as_of` is the maximum of a total order, folding the same events in any order gives
-the same winners, so the live service's series equals the offline one.
+Only events with `reported_at <= c` (exact instants) and `as_of <= c` (CST date of c) count.
+For each `as_of` and each reporting agency, the agency's event with the greatest
+`(reported_at, event_id)` wins (its *winner*): a report gives that agency's value for the date,
+a retraction removes it. The point of the series at `as_of` is, among the agencies' remaining
+reports, the one with the greatest `(reported_at, event_id)`; none left, no point. With one
+reporter this is exactly version 1.
+
+Which events belong to one series is the caller's choice: the headline takes the target's
+reporters' unscoped events, a breakdown one scope's events (see `plan_state`). Since each
+winner is the maximum of a total order, folding the same events in any order gives the same
+winners, so the live service's series equals the offline one.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ from datetime import date, datetime
 from shared.domain.observation import Observation
 from shared.domain.timebase import cst_date
 
+# A winner's place: one per (as_of, agency).
+Slot = tuple[date, str]
+
 
 @dataclass(frozen=True, slots=True)
 class SeriesPoint:
@@ -26,6 +35,7 @@ class SeriesPoint:
     value: float
     reported_at: datetime
     event_id: str
+    agency: str = ""
 
 
 class SeriesError(ValueError):
@@ -33,8 +43,12 @@ class SeriesError(ValueError):
 
 
 def supersedes(new: Observation, old: Observation) -> bool:
-    """Whether `new` wins over `old` for the same `as_of`: later `reported_at`, ties by event id."""
+    """Whether `new` wins over `old`: later `reported_at`, ties by the greater event id."""
     return (new.reported_at, new.event_id) > (old.reported_at, old.event_id)
+
+
+def slot_of(observation: Observation) -> Slot:
+    return (observation.as_of, observation.agency)
 
 
 def is_known_at(observation: Observation, at: datetime) -> bool:
@@ -42,53 +56,87 @@ def is_known_at(observation: Observation, at: datetime) -> bool:
     return observation.reported_at <= at and observation.as_of <= cst_date(at)
 
 
+def as_point(observation: Observation | None) -> SeriesPoint | None:
+    """The point a winner gives: a report's value; a retraction or nothing gives none."""
+    if observation is None or observation.value is None:
+        return None
+    return SeriesPoint(
+        observation.as_of,
+        observation.value,
+        observation.reported_at,
+        observation.event_id,
+        observation.agency,
+    )
+
+
+def date_point(winners: Iterable[Observation]) -> SeriesPoint | None:
+    """The point of one `as_of` from its agencies' winners: the latest remaining report."""
+    best: Observation | None = None
+    for winner in winners:
+        if winner.value is not None and (best is None or supersedes(winner, best)):
+            best = winner
+    return as_point(best)
+
+
 def fold_observation(
-    winners: Mapping[date, Observation], observation: Observation
-) -> Mapping[date, Observation]:
-    """Fold one event into a per-`as_of` winners mapping; returns the new mapping.
+    winners: Mapping[Slot, Observation], observation: Observation
+) -> Mapping[Slot, Observation]:
+    """Fold one event into a per-(as_of, agency) winners mapping; returns the new mapping.
 
     Pure: `winners` is not changed; when the event loses, the same mapping object is returned
     (so a caller can detect "no change" by identity). Retractions are kept as winners, because a
-    retraction must still beat an earlier report of its `as_of` that arrives later.
+    retraction must still beat an earlier report of its agency and date that arrives later.
     """
-    current = winners.get(observation.as_of)
+    slot = slot_of(observation)
+    current = winners.get(slot)
     if current is not None and not supersedes(observation, current):
         return winners
     updated = dict(winners)
-    updated[observation.as_of] = observation
+    updated[slot] = observation
     return updated
 
 
-def series_from_winners(winners: Mapping[date, Observation], at: datetime) -> list[SeriesPoint]:
+def points_by_date(winners: Mapping[Slot, Observation]) -> dict[date, SeriesPoint]:
+    """Each date's point from the winners (dates with no remaining report left out)."""
+    by_date: dict[date, list[Observation]] = {}
+    for (as_of, _agency), winner in winners.items():
+        by_date.setdefault(as_of, []).append(winner)
+    points: dict[date, SeriesPoint] = {}
+    for as_of, date_winners in by_date.items():
+        point = date_point(date_winners)
+        if point is not None:
+            points[as_of] = point
+    return points
+
+
+def series_from_winners(winners: Mapping[Slot, Observation], at: datetime) -> list[SeriesPoint]:
     """The effective series at `at` from a winners mapping, sorted by `as_of`.
 
     The mapping must hold only events with `reported_at <= at` (the live service's clock is the
     greatest `reported_at` it consumed, so this holds there); an event reported after `at` could
-    have hidden the earlier winner of its `as_of`, so it is an error.
+    have hidden the earlier winner of its slot, so it is an error.
     """
-    day = cst_date(at)
-    points: list[SeriesPoint] = []
-    for as_of in sorted(winners):
-        event = winners[as_of]
-        if event.reported_at > at:
+    for winner in winners.values():
+        if winner.reported_at > at:
             raise SeriesError(
-                f"event {event.event_id} reported at {event.reported_at.isoformat()} is after "
+                f"event {winner.event_id} reported at {winner.reported_at.isoformat()} is after "
                 f"the evaluation instant {at.isoformat()}: fold only events known at it"
             )
-        if as_of <= day and event.value is not None:
-            points.append(SeriesPoint(as_of, event.value, event.reported_at, event.event_id))
-    return points
+    day = cst_date(at)
+    points = points_by_date(winners)
+    return [points[as_of] for as_of in sorted(points) if as_of <= day]
 
 
 def effective_series(observations: Iterable[Observation], at: datetime) -> list[SeriesPoint]:
-    """The effective series of one target's events as known at `at`, sorted by `as_of`."""
-    winners: dict[date, Observation] = {}
+    """The effective series of one series' events as known at `at`, sorted by `as_of`."""
+    winners: dict[Slot, Observation] = {}
     for observation in observations:
         if not is_known_at(observation, at):
             continue
-        current = winners.get(observation.as_of)
+        slot = slot_of(observation)
+        current = winners.get(slot)
         if current is None or supersedes(observation, current):
-            winners[observation.as_of] = observation
+            winners[slot] = observation
     return series_from_winners(winners, at)
 
 
@@ -108,26 +156,26 @@ def last_report_at(observations: Iterable[Observation], at: datetime) -> datetim
 
 
 class IncrementalSeries:
-    """The live service's per-target state: winners, their `as_of` dates sorted, last report.
+    """One series kept live: winners, each date's point, dates sorted, last report.
 
-    `add` costs O(log n) comparisons (plus a list insert for a new date); `series` returns the
-    effective series without sorting. Results equal `effective_series`/`last_report_at` over the
-    same events, whatever the order they were added in, at any `at` not before the greatest
-    `reported_at` added.
+    `add` costs O(log n) comparisons plus the date's agencies (a list insert for a new date);
+    `series` returns the effective series without sorting. Results equal `effective_series` /
+    `last_report_at` over the same events, whatever the order they were added in, at any `at`
+    not before the greatest `reported_at` added.
     """
 
-    __slots__ = ("_dates", "_last_report_at", "_latest_event_at", "_points", "_winners")
+    __slots__ = ("_by_date", "_dates", "_last_report_at", "_latest_event_at", "_points")
 
     def __init__(self) -> None:
-        self._winners: dict[date, Observation] = {}
-        self._dates: list[date] = []  # as_of dates whose winner is a report, sorted
+        self._by_date: dict[date, dict[str, Observation]] = {}  # as_of -> agency -> winner
+        self._dates: list[date] = []  # as_of dates that have a point, sorted
         self._points: list[SeriesPoint] = []  # parallel to _dates
         self._last_report_at: datetime | None = None
         self._latest_event_at: datetime | None = None
 
     @property
-    def winners(self) -> Mapping[date, Observation]:
-        return self._winners
+    def winners(self) -> Mapping[Slot, Observation]:
+        return {(d, a): w for d, agencies in self._by_date.items() for a, w in agencies.items()}
 
     @property
     def last_report_at(self) -> datetime | None:
@@ -150,25 +198,25 @@ class IncrementalSeries:
             self._last_report_at is None or at > self._last_report_at
         ):
             self._last_report_at = at
-        current = self._winners.get(observation.as_of)
+        agencies = self._by_date.setdefault(observation.as_of, {})
+        current = agencies.get(observation.agency)
         if current is not None and not supersedes(observation, current):
             return False
-        self._winners[observation.as_of] = observation
+        agencies[observation.agency] = observation
+        point = date_point(agencies.values())
         index = bisect.bisect_left(self._dates, observation.as_of)
         present = index < len(self._dates) and self._dates[index] == observation.as_of
-        if observation.value is None:
+        if point is None:
             if present:
                 del self._dates[index]
                 del self._points[index]
             return present
-        point = SeriesPoint(
-            observation.as_of, observation.value, observation.reported_at, observation.event_id
-        )
         if present:
+            changed = self._points[index] != point
             self._points[index] = point
-        else:
-            self._dates.insert(index, observation.as_of)
-            self._points.insert(index, point)
+            return changed
+        self._dates.insert(index, observation.as_of)
+        self._points.insert(index, point)
         return True
 
     def series(self, at: datetime) -> Sequence[SeriesPoint]:

@@ -264,10 +264,16 @@
       <div class="kpi" id="overall" data-status="${esc(o.status || "")}" data-score="${o.score === null ? "" : o.score}">
         <div class="k">${esc(w("overall"))} · ${esc(w("score"))}</div>
         <div class="v">${num(o.score)}</div>${statusBadge(o.status)}</div>
+      <div class="kpi" id="coverage"><div class="k">${esc(w("coverage"))}</div><div class="v">${pct(o.coverage)}</div>
+        <div class="k">${scoredTasks(s)} / ${Object.keys(s.tasks).length} ${esc(w("tasks_scored"))}</div></div>
       <div class="kpi"><div class="k">${esc(w("targets"))}</div><div class="v">${Object.keys(s.targets).length}</div></div>
       <div class="kpi"><div class="k">${esc(w("firing"))}</div><div class="v" id="alert-count">${s.alerts.length}</div>
         <div class="k">${["critical", "warning", "info"].filter((k) => sev[k]).map((k) => `${esc(voc().severity[k])} ${sev[k]}`).join(" · ")}</div></div>
       <div class="kpi wide"><div class="k">${esc(w("counts"))}</div>${countsBar(o.counts)}<div class="legend" id="counts">${countsLegend(o.counts)}</div></div>`;
+  }
+
+  function scoredTasks(s) {
+    return Object.values(s.tasks).filter((t) => t.score !== null && t.score !== undefined).length;
   }
 
   function renderAlerts(p, s) {
@@ -300,8 +306,9 @@
       for (const task of p.tasks.filter((t) => t.area === area.id)) {
         const tr = s.tasks[task.id];
         if (!tr) continue;
-        rows.push(`<tr class="task${open ? "" : " hidden"}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
-          <td>${statusBadge(tr.status)}</td><td class="num">${num(tr.score)}</td><td class="legend">${countsLegend(tr.counts)}</td></tr>`);
+        const untracked = (tr.untracked || []).includes(task.id);
+        rows.push(`<tr class="task${open ? "" : " hidden"}${untracked ? " untracked" : ""}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
+          <td>${untracked ? `<span class="sub">${esc(w("untracked"))}</span>` : statusBadge(tr.status)}</td><td class="num">${num(tr.score)}</td><td class="legend">${untracked ? "" : countsLegend(tr.counts)}</td></tr>`);
       }
     }
     $("areas").innerHTML = `<table><tr><th>${esc(w("area"))} / ${esc(w("task"))}</th><th>${esc(w("status"))}</th><th>${esc(w("score"))}</th><th>${esc(w("counts"))}</th></tr>${rows.join("")}</table>`;
@@ -355,10 +362,20 @@
         <header><div><span class="name">${esc(name(t))}</span> <span class="id">${esc(t.id)}</span></div>${statusBadge(r.status)}</header>
         <div class="who">${esc(w("lead"))}: ${esc(name(agencies[t.lead]))}${t.co.length ? ` · ${esc(w("co"))}: ${t.co.map((a) => esc(name(agencies[a]))).join(ui.lang === "zh" ? "、" : ", ")}` : ""}</div>
         <dl>${figures.map(([k, v]) => `<dt>${esc(w(k))}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
+        ${breakdownList(p, t, (s.breakdowns || {})[t.id], agencies)}
         ${chart(t, r, points, s.at)}
       </article>`);
     }
     $("targets").innerHTML = cards.join("");
+  }
+
+  // Method v1.1 breakdowns: each county's or park's latest figure, beside (never in) the headline.
+  function breakdownList(p, t, figures, agencies) {
+    if (!figures) return "";
+    const units = Object.fromEntries((p.breakdowns || []).map((u) => [u.id, u]));
+    const items = Object.entries(figures).map(([scope, f]) =>
+      `<li data-scope="${esc(scope)}">${esc(units[scope] ? name(units[scope]) : scope)}: ${esc(valueText(t, f.value))} (${esc(f.as_of)}, ${esc(agencies[f.agency] ? name(agencies[f.agency]) : f.agency)})</li>`);
+    return `<div class="breakdowns"><div class="k">${esc(w("breakdowns"))}</div><ul>${items.join("")}</ul></div>`;
   }
 
   function renderAgencies(p, s) {
