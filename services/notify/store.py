@@ -12,14 +12,14 @@ from typing import Any, TypeVar
 
 from pymongo import DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
-from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
+from pymongo.errors import BulkWriteError, OperationFailure
 
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
 from services.notify.group_commit import GroupCommit
 from services.notify.records import FingerprintRecord, GroupRecord, PendingNotification
-from shared.runtime.mongo import Document, next_epoch
+from shared.runtime.mongo import Document, next_epoch, upsert_racing
 
 GROUPS = "notify_groups"
 FINGERPRINTS = "notify_fingerprints"
@@ -44,14 +44,9 @@ async def _busy(operation: Callable[[], Awaitable[T]], *, tries: int = 40) -> T:
     delay = 0.005
     for attempt in range(1, tries + 1):
         try:
-            return await operation()
-        except DuplicateKeyError:
-            # Two replicas upserting one new _id at once: the loser's insert meets the winner's
-            # document (MongoDB retries this itself, FerretDB does not); again it updates it.
-            # A plain insert of a known _id fails the same way twice and is raised.
-            if attempt > 1:
-                raise
-            continue
+            # An upsert that lost the race to create its _id is tried once more (a plain insert
+            # of a known _id fails the same way again and is raised).
+            return await upsert_racing(operation)
         except OperationFailure as exc:
             if attempt == tries or not any(marker in str(exc) for marker in _BUSY):
                 raise
@@ -269,7 +264,8 @@ class NotifyStore:
             for update in updates:
                 command = {"update": collection, "updates": [update], "ordered": True}
                 reply = await self.db.command(command)
-                if reply.get("writeErrors") and update.get("upsert"):
+                errors = reply.get("writeErrors") or []
+                if update.get("upsert") and any(e.get("code") == _DUPLICATE_KEY for e in errors):
                     reply = await self.db.command(command)  # an upsert race lost (see _busy)
                 if reply.get("writeErrors"):
                     raise OperationFailure(f"{collection}: update failed: {reply['writeErrors']}")
