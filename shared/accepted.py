@@ -20,6 +20,10 @@ ACCEPTED_SCHEMA: Final = "planwatch.accepted.v1"
 ACCEPTED_CONTENT_TYPE: Final = "application/json"
 
 
+# Optional members added after v1 consumers existed: left out of the JSON when unset.
+_WRITTEN_WHEN_SET: Final = ("scope", "evidence", "note")
+
+
 class AcceptedKind(StrEnum):
     REPORT = "report"
     RETRACTION = "retraction"
@@ -51,15 +55,18 @@ class AcceptedEvent(BaseModel):
     # Method v1.1: the breakdown unit of a scoped report or retraction; written only when set,
     # so that an unscoped record is byte for byte what consumers before v1.1 read.
     scope: str | None = None
-    unit: str  # percent | count | rank | stage
+    unit: str  # percent | count | rank | stage | amount
+    # The report's evidence link and note (a deliverable is done "with evidence"); written only
+    # when set, like `scope`.
+    evidence: str | None = None
+    note: str | None = None
     received_at: AwareDatetime  # when ingest first accepted it (kept on re-deliveries)
     key_id: str  # the agency key that signed it
     content_hash: str  # SHA-256 (hex) of the signed canonical bytes
 
     def to_json(self) -> bytes:
-        if self.scope is None:
-            return self.model_dump_json(exclude={"scope"}).encode("utf-8")
-        return self.model_dump_json().encode("utf-8")
+        unset = {name for name in _WRITTEN_WHEN_SET if getattr(self, name) is None}
+        return self.model_dump_json(exclude=unset).encode("utf-8")
 
     @classmethod
     def from_json(cls, raw: bytes | str) -> AcceptedEvent:
@@ -75,4 +82,6 @@ class AcceptedEvent(BaseModel):
             value=self.value if self.kind is AcceptedKind.REPORT else None,
             agency=self.agency,
             scope=self.scope,
+            evidence=self.evidence,
+            note=self.note,
         )

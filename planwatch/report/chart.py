@@ -60,13 +60,13 @@ class ChartData:
 def expected_path(target: Target, baseline: Baseline) -> tuple[DatedValue, ...]:
     """Baseline, the interim trajectory points strictly between it and the deadline, goal."""
     knots = sorted(
-        (p for p in target.trajectory if baseline.as_of < p.as_of < target.deadline),
+        (p for p in target.trajectory if baseline.as_of < p.as_of < target.pace_until),
         key=lambda p: p.as_of,
     )
     return (
         DatedValue(baseline.as_of, baseline.value),
         *(DatedValue(p.as_of, p.value) for p in knots),
-        DatedValue(target.deadline, target.target),
+        DatedValue(target.pace_until, target.target),
     )
 
 
@@ -77,8 +77,8 @@ def projection_segment(
     if projection is None or not series:
         return None
     start = series[max(0, len(series) - PROJECTION_WINDOW)].as_of
-    start_value = projection.value - projection.slope_per_day * (target.deadline - start).days
-    return DatedValue(start, start_value), DatedValue(target.deadline, projection.value)
+    start_value = projection.value - projection.slope_per_day * (target.pace_until - start).days
+    return DatedValue(start, start_value), DatedValue(target.pace_until, projection.value)
 
 
 def chart_data(
@@ -89,7 +89,7 @@ def chart_data(
     if target.kind is Kind.MILESTONE:
         stage_names = tuple(s.name_zh if lang is Lang.ZH else s.name_en for s in target.stages)
     return ChartData(
-        goal=DatedValue(target.deadline, target.target),
+        goal=DatedValue(target.pace_until, target.target),
         expected=expected_path(target, result.baseline) if result.baseline is not None else (),
         points=tuple(DatedValue(p.as_of, p.value) for p in series),
         projection=projection_segment(target, series, result.projection),

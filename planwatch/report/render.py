@@ -217,7 +217,7 @@ def _target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]
         ("baseline", fmt_value(target, r.baseline.value if r.baseline else None, lang)
          + (f" ({r.baseline.as_of.isoformat()})" if r.baseline else "")),
         ("goal", f"{target.comparator.value} {fmt_value(target, target.target, lang)}"),
-        ("deadline", target.deadline.isoformat()),
+        ("deadline", target.deadline.isoformat() if target.deadline else _word("no_date", lang)),
         ("progress", fmt_share(r.progress_share)),
         ("expected", fmt_share(r.expected_share)),
         ("pace", fmt_number(r.pace_ratio)),

@@ -315,7 +315,7 @@ def _story_reports(
     co_rng = random.Random(f"planwatch-demo:{seed}:{target.id}:breakdowns")  # apart: the
     # headline's draws stay as they were
     for period, as_of in enumerate(period_ends(target.cadence, plan.issued, until.date())):
-        underlying = path_value(story, period, as_of, plan.issued, target.deadline)
+        underlying = path_value(story, period, as_of, plan.issued, target.pace_until)
         noise = story.path.noise if isinstance(story.path, Curve) else 0.0
         if isinstance(story.path, Curve) and underlying == story.path.end:
             noise = 0.0  # reached and held: a finished build-out reports its exact figure

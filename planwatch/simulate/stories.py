@@ -1,5 +1,8 @@
 """What each target of the Qingyuan plan does in the demo feed, and why (docs/demo.md).
 
+Every story is invented for the demo: none reports a real-world event as fact, and none names
+a real place or enterprise as having done something it may not have done.
+
 Pure data. A story gives a target's underlying ("true") path, which co-owners report some
 periods instead of the lead, and the arc it should show in scoring (achieved early, on
 track, lagging, deteriorating, silent). `scenario.build_scenario` turns the stories into
@@ -150,7 +153,8 @@ STORIES: Final[tuple[Story, ...]] = (
     Story(
         "industry.5g-smart-parks",
         Arc.ACHIEVED_EARLY,
-        "广清产业园 becomes the first 5G smart park in Q4 2021 and reports its own figure.",
+        "A first 5G smart-park demonstration base is recognised in Q4 2021; one park reports "
+        "its own count that quarter.",
         Steps((0, 0, 1, 1, 1, 1, 1)),
         (CoReport("park.guangqing", (2,), "park.guangqing"),),
     ),
@@ -175,14 +179,16 @@ STORIES: Final[tuple[Story, ...]] = (
     ),
     Story(
         "agri.leading-enterprises",
-        Arc.ON_TRACK,
-        "Leading agricultural enterprises pass 166 in the 2022 recognition rounds.",
-        Curve(start=148.0, end=170.0, reach=0.9, noise=0.8),
+        Arc.LAGGING,
+        "The platforms reach more of the city's 166 leading agricultural enterprises each "
+        "quarter, national and provincial ones first; 逐步推广 has no date, so the target is "
+        "paced against the plan's horizon and never missed.",
+        Curve(start=12.0, end=64.0, shape=1.1, noise=0.8),
     ),
     Story(
         "agri.5g-smart-agri-parks",
         Arc.ACHIEVED_EARLY,
-        "英德红茶产业园 goes 5G in Q3 2021.",
+        "A first provincial 5G smart-agriculture park is recognised in Q3 2021.",
         Steps((0, 1, 1, 1, 1, 1, 1)),
     ),
     Story(
@@ -229,23 +235,25 @@ STORIES: Final[tuple[Story, ...]] = (
     Story(
         "industry.tencent-cloud-base",
         Arc.ON_TRACK,
-        "Land, power and energy secured in 2021; in operation at the end of 2022. 清新区 "
-        "reports its part in two quarters.",
+        "Land, power and energy secured in 2021; in service at the end of 2022 (the clause sets "
+        "no date). 清新区 reports its part in two quarters.",
         Steps((1, 2, 2, 2, 3, 3, 4)),
         (CoReport("qy.qingxin-district", (3, 5), "county.qingxin"),),
     ),
     Story(
         "industry.mingpu-base",
         Arc.ACHIEVED_EARLY,
-        "In production from Q3 2022.",
-        Steps((1, 2, 2, 3, 3, 4, 4)),
+        "Construction completed in Q3 2022 (the clause asks for the project to be built).",
+        Steps((1, 2, 2, 2, 3, 3, 3)),
     ),
     Story(
         "industry.data-centre-cluster",
         Arc.LAGGING,
-        "The first data centre opens in Q2 2022 but fails its power acceptance in Q3 (a "
-        "reported step back), reopens in Q4; the cluster is not built by the deadline.",
-        Steps((1, 1, 2, 2, 3, 2, 3), intended_drop_at=(5,)),
+        "The city starts as one of the province's data-centre clusters. New large projects "
+        "build from Q4 2021; new capacity reported in operation in Q2 2022 fails its power "
+        "acceptance in Q3 (a reported step back) and is back in Q4; the leading cluster is "
+        "not confirmed by the end of 2022.",
+        Steps((0, 0, 1, 1, 2, 1, 2), intended_drop_at=(5,)),
     ),
     Story(
         "logistics.digital-park",
@@ -258,7 +266,8 @@ STORIES: Final[tuple[Story, ...]] = (
     Story(
         "economy.evaluation-system",
         Arc.ON_TRACK,
-        "Research, method, monitoring, established by the end of 2022; its lead reports it.",
+        "Research, method, monitoring, a first evaluation system set up by the end of 2022 "
+        "(the clause sets no date); its lead reports it.",
         Steps((0, 1, 1, 2, 3, 3, 4)),
     ),
 )

@@ -27,7 +27,7 @@ from shared.contract.parsing import DEFAULT_MAX_BYTES, RawEvent, parse_event_can
 from shared.contract.reasons import ContractError, Reason
 from shared.contract.responsibility import check_sender
 from shared.contract.signing import canonical_bytes, require_key_id, signed_bytes
-from shared.domain.catalog import Catalog, Kind, Plan, Target
+from shared.domain.catalog import Catalog, Kind, Plan, Subject
 from shared.domain.timebase import cst_date
 
 DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
@@ -201,10 +201,11 @@ def _check_verified(
     plan = catalog.plans.get(data.plan)
     if plan is None:
         raise ContractError(Reason.UNKNOWN_PLAN, f"no plan {data.plan!r}")
-    target = plan.targets.get(data.target)
+    target = plan.subject(data.target)  # a target, a deliverable or an indicator
     if target is None:
         raise ContractError(
-            Reason.UNKNOWN_TARGET, f"plan {plan.id!r} has no target {data.target!r}"
+            Reason.UNKNOWN_TARGET,
+            f"plan {plan.id!r} has no target {data.target!r} (nor deliverable or indicator)",
         )
     if agency not in plan.agencies:
         raise ContractError(Reason.UNKNOWN_AGENCY, f"plan {plan.id!r} has no agency {agency!r}")
@@ -238,6 +239,8 @@ def _check_verified(
         stage=event.data.stage if isinstance(event, ProgressReported) else None,
         scope=data.scope,
         unit=target.unit,
+        evidence=event.data.evidence if isinstance(event, ProgressReported) else None,
+        note=event.data.note if isinstance(event, ProgressReported) else event.data.reason,
         received_at=received_at,
         key_id=unverified.key_id,
         content_hash=hashlib.sha256(unverified.signed).hexdigest(),
@@ -266,7 +269,7 @@ def _check_as_of(as_of: date, reported_at: datetime, plan: Plan) -> None:
         )
 
 
-def _check_value(value: float | None, target: Target) -> None:
+def _check_value(value: float | None, target: Subject) -> None:
     """Range checks of a plain value by the target's kind (milestones are checked by stage)."""
     if value is None or target.kind is Kind.MILESTONE:
         return

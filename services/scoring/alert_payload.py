@@ -17,7 +17,7 @@ from shared.contract.alert_event import (
     AlertStatus,
     AlertTransitionKind,
 )
-from shared.domain.catalog import Plan
+from shared.domain.catalog import Plan, Target
 from shared.domain.method_v1 import AlertRule, AlertTransition, Status, TargetResult
 
 STATUS_ZH: Mapping[Status, str] = {
@@ -52,6 +52,12 @@ def rfc3339(instant: datetime) -> str:
     return instant.isoformat()
 
 
+def _deadline(target: Target, lang: str) -> str:
+    if target.deadline is not None:
+        return target.deadline.isoformat()
+    return "方案未定时限" if lang == "zh" else "no date in the plan"
+
+
 def _percent(share: float | None) -> str:
     return "—" if share is None else f"{100 * min(max(share, 0.0), 1.0):.1f}%"
 
@@ -77,15 +83,15 @@ def describe(result: TargetResult, plan: Plan) -> tuple[str, str]:
     goal = f"{target.comparator.value} {target.target:g}"
     zh = (
         f"状态：{STATUS_ZH[result.status]}；{value_zh}；目标 {goal}，截止 "
-        f"{target.deadline.isoformat()}；完成进度 {_percent(result.progress_share)}，"
+        f"{_deadline(target, 'zh')}；完成进度 {_percent(result.progress_share)}，"
         f"应达进度 {_percent(result.expected_share)}，进度比 {_number(result.pace_ratio)}；"
-        f"剩余 {result.days_left} 天；距上次报送 {_int(result.days_since_report)} 天。"
+        f"剩余 {_int(result.days_left)} 天；距上次报送 {_int(result.days_since_report)} 天。"
     )
     en = (
         f"Status {result.status.value}; {value_en}; target {goal} by "
-        f"{target.deadline.isoformat()}; progress {_percent(result.progress_share)} of the "
+        f"{_deadline(target, 'en')}; progress {_percent(result.progress_share)} of the "
         f"distance, expected {_percent(result.expected_share)}, pace ratio "
-        f"{_number(result.pace_ratio)}; {result.days_left} days left; "
+        f"{_number(result.pace_ratio)}; {_int(result.days_left)} days left; "
         f"{_int(result.days_since_report)} days since the last report."
     )
     return zh, en

@@ -179,7 +179,7 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
             "kind": t.kind.value,
             "comparator": t.comparator.value,
             "target": t.target,
-            "deadline": t.deadline.isoformat(),
+            "deadline": t.deadline.isoformat() if t.deadline else None,  # None: no date in the plan
             "cadence": t.cadence.value,
             "alerts": [a for a in state["alerts"] if a["target"] == target_id],
         }

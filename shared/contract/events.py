@@ -46,6 +46,7 @@ class Unit(StrEnum):
     COUNT = "count"
     RANK = "rank"
     STAGE = "stage"
+    AMOUNT = "amount"  # an indicator's quantity in its own unit (e.g. 亿元)
 
 
 ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$"

@@ -4,24 +4,25 @@ from __future__ import annotations
 
 from shared.contract.events import ProgressEvent, ProgressReported, ProgressRetracted
 from shared.contract.reasons import ContractError, Reason
-from shared.domain.catalog import Kind, Plan, Target
+from shared.domain.catalog import Kind, Plan, Subject
 from shared.domain.observation import Observation
 
 
-def _target_of(event: ProgressEvent, plan: Plan) -> Target:
+def _target_of(event: ProgressEvent, plan: Plan) -> Subject:
     if event.data.plan != plan.id:
         raise ContractError(
             Reason.UNKNOWN_PLAN, f"event is for plan {event.data.plan!r}, not {plan.id!r}"
         )
-    target = plan.targets.get(event.data.target)
+    target = plan.subject(event.data.target)
     if target is None:
         raise ContractError(
-            Reason.UNKNOWN_TARGET, f"plan {plan.id!r} has no target {event.data.target!r}"
+            Reason.UNKNOWN_TARGET,
+            f"plan {plan.id!r} has no target {event.data.target!r} (nor deliverable or indicator)",
         )
     return target
 
 
-def report_value(event: ProgressReported, target: Target) -> float:
+def report_value(event: ProgressReported, target: Subject) -> float:
     """The reported value in the target's unit: a milestone's stage becomes its index.
 
     Refuses what cannot be converted (`unit_mismatch`, an unknown stage as
@@ -68,4 +69,6 @@ def to_observation(event: ProgressEvent, plan: Plan) -> Observation:
         value=value,
         agency=event.envelope.agency or "",
         scope=event.data.scope,
+        evidence=event.data.evidence if isinstance(event, ProgressReported) else None,
+        note=event.data.note if isinstance(event, ProgressReported) else event.data.reason,
     )

@@ -4,6 +4,8 @@ An agency must be responsible for the target (lead, co-owner, or a member of a c
 group: `not_responsible`). A headline report or retraction (no `scope`) must come from one of
 the target's reporters (default the lead: `not_reporter`). A scoped one may come from any
 responsible agency, for a breakdown unit the plan's catalog defines (`unknown_scope`).
+Deliverables and indicators (tracked, never scored) are reported citywide only, by their
+reporters.
 """
 
 from __future__ import annotations
@@ -21,8 +23,14 @@ def check_sender(plan: Plan, target_id: str, agency: str, scope: str | None) -> 
             f"{agency!r} is not responsible for {target_id!r} "
             f"(responsible: {', '.join(sorted(responsible))})",
         )
+    if scope is not None and plan.is_tracked_only(target_id):
+        raise ContractError(
+            Reason.UNKNOWN_SCOPE,
+            f"{target_id!r} is a deliverable or an indicator: it is reported without a scope",
+        )
     if scope is None:
-        reporters = plan.targets[target_id].headline_reporters
+        subject = plan.subject(target_id)
+        reporters = subject.headline_reporters if subject is not None else ()
         if agency not in reporters:
             raise ContractError(
                 Reason.NOT_REPORTER,

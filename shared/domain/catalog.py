@@ -21,6 +21,7 @@ class Kind(StrEnum):
     COUNT = "count"  # a whole number >= 0
     RANK = "rank"  # 1 = best, up to `rank_of`
     MILESTONE = "milestone"  # the index of an ordered stage
+    AMOUNT = "amount"  # indicators only: a quantity in the indicator's own unit (e.g. 亿元)
 
 
 class Comparator(StrEnum):
@@ -35,7 +36,13 @@ class Cadence(StrEnum):
 
 
 UNIT_BY_KIND: Mapping[Kind, str] = MappingProxyType(
-    {Kind.SHARE: "percent", Kind.COUNT: "count", Kind.RANK: "rank", Kind.MILESTONE: "stage"}
+    {
+        Kind.SHARE: "percent",
+        Kind.COUNT: "count",
+        Kind.RANK: "rank",
+        Kind.MILESTONE: "stage",
+        Kind.AMOUNT: "amount",
+    }
 )
 
 
@@ -106,7 +113,11 @@ class Target(_Frozen):
     comparator: Comparator
     # The value to reach. For a milestone it is the index of the last stage (len(stages) - 1).
     target: float
-    deadline: date
+    # None: the plan sets no date for this clause. Such a target is paced against the plan's
+    # horizon (`pace_end`) but has no deadline: never MISSED, no `deadline_near`.
+    deadline: date | None
+    # The date the pace runs to: the deadline, else the plan's horizon (set by the builder).
+    pace_end: date | None = None
     lead: str
     co: tuple[str, ...] = ()
     # Method v1.1: the agencies whose reports make the headline series; none named, the lead.
@@ -132,6 +143,14 @@ class Target(_Frozen):
         return self.reporters or (self.lead,)
 
     @property
+    def pace_until(self) -> date:
+        """The end of the expected path: the deadline, or the plan's horizon when undated."""
+        end = self.deadline or self.pace_end
+        if end is None:
+            raise ValueError(f"target {self.id}: no deadline and no pace_end (build the plan)")
+        return end
+
+    @property
     def direction(self) -> int:
         """+1 when more is better (>=, >), -1 when less is better (<=)."""
         return -1 if self.comparator is Comparator.LE else 1
@@ -141,6 +160,108 @@ class Target(_Frozen):
             if stage.id == stage_id:
                 return index
         return None
+
+
+DELIVERABLE_STAGES: tuple[Stage, ...] = (
+    Stage(id="not-done", name_zh="未完成", name_en="Not done"),
+    Stage(id="done", name_zh="已完成", name_en="Done"),
+)
+
+
+class DeliverableEntry(_Frozen):
+    """One item of a commitment's checklist, as the catalog file lists it."""
+
+    id: str
+    name_zh: str
+    name_en: str
+
+
+class Deliverable(_Frozen):
+    """A checklist item an agency reports done (stage `done`) or not (`not-done`), with its
+    evidence. It carries its commitment's owners and date. Tracked, never scored."""
+
+    id: str
+    plan: str
+    commitment: str
+    task: str
+    name_zh: str
+    name_en: str
+    lead: str
+    co: tuple[str, ...] = ()
+    reporters: tuple[str, ...] = ()
+    deadline: date | None = None
+    kind: Kind = Kind.MILESTONE
+    stages: tuple[Stage, ...] = DELIVERABLE_STAGES
+    rank_of: None = None
+
+    @property
+    def unit(self) -> str:
+        return UNIT_BY_KIND[self.kind]
+
+    @property
+    def headline_reporters(self) -> tuple[str, ...]:
+        return self.reporters or (self.lead,)
+
+    def stage_index(self, stage_id: str) -> int | None:
+        for index, stage in enumerate(self.stages):
+            if stage.id == stage_id:
+                return index
+        return None
+
+
+class Commitment(_Frozen):
+    """A commitment of the plan without a number: a checklist of deliverables, each done or
+    not, with evidence. `deadline` None: the plan sets no date ("no date in the plan")."""
+
+    id: str
+    plan: str
+    task: str
+    name_zh: str
+    name_en: str
+    source_zh: str
+    lead: str
+    co: tuple[str, ...] = ()
+    reporters: tuple[str, ...] = ()
+    deadline: date | None
+    interpretation: str = ""
+    deliverables: tuple[DeliverableEntry, ...]
+
+
+class Indicator(_Frozen):
+    """A monitoring indicator without a target (clause 3.6's statistics): its reports are
+    shown with their trend, never scored."""
+
+    id: str
+    plan: str
+    task: str
+    kind: Kind  # count or amount
+    name_en: str
+    metric_zh: str
+    unit_zh: str  # how people read the number: 亿元, 个, 家
+    unit_en: str
+    lead: str
+    co: tuple[str, ...] = ()
+    reporters: tuple[str, ...] = ()
+    cadence: Cadence
+    source_zh: str = ""
+    interpretation: str = ""
+    stages: tuple[Stage, ...] = ()
+    rank_of: None = None
+
+    @property
+    def unit(self) -> str:
+        return UNIT_BY_KIND[self.kind]
+
+    @property
+    def headline_reporters(self) -> tuple[str, ...]:
+        return self.reporters or (self.lead,)
+
+    def stage_index(self, stage_id: str) -> int | None:
+        return None
+
+
+# What an agency can report on: a scored target, a deliverable of a commitment, an indicator.
+Subject = Target | Deliverable | Indicator
 
 
 class Plan(_Frozen):
@@ -157,33 +278,66 @@ class Plan(_Frozen):
     tasks: Mapping[str, Task]
     targets: Mapping[str, Target]
     breakdowns: Mapping[str, BreakdownUnit] = Field(default_factory=dict)
+    commitments: Mapping[str, Commitment] = Field(default_factory=dict)
+    indicators: Mapping[str, Indicator] = Field(default_factory=dict)
+    deliverables: Mapping[str, Deliverable] = Field(default_factory=dict)  # by id, built
+
+    def subject(self, subject_id: str) -> Subject | None:
+        """The target, deliverable or indicator an event names (ids are unique across them)."""
+        return (
+            self.targets.get(subject_id)
+            or self.deliverables.get(subject_id)
+            or self.indicators.get(subject_id)
+        )
+
+    def is_tracked_only(self, subject_id: str) -> bool:
+        """A deliverable or an indicator: reported and shown, never scored."""
+        return subject_id in self.deliverables or subject_id in self.indicators
 
     def members(self, party: str) -> frozenset[str]:
         """The agencies that a responsible party (an agency or a group id) stands for."""
         group = self.groups.get(party)
         return frozenset(group.members) if group else frozenset({party})
 
+    def _subject(self, subject_id: str) -> Subject:
+        subject = self.subject(subject_id)
+        if subject is None:
+            raise KeyError(subject_id)
+        return subject
+
     def co_owners(self, target_id: str) -> frozenset[str]:
-        target = self.targets[target_id]
+        """The co-owners of a target, deliverable or indicator (group members expanded)."""
+        subject = self._subject(target_id)
         owners: set[str] = set()
-        for party in target.co:
+        for party in subject.co:
             owners |= self.members(party)
-        return frozenset(owners - {target.lead})
+        return frozenset(owners - {subject.lead})
 
     def responsible_for(self, target_id: str) -> frozenset[str]:
-        """Agencies that may report on a target: the lead, co-owners and their groups' members."""
-        return self.co_owners(target_id) | {self.targets[target_id].lead}
+        """Agencies that may report on a subject: the lead, co-owners and their groups' members."""
+        return self.co_owners(target_id) | {self._subject(target_id).lead}
 
     def reports_headline(self, target_id: str, agency: str) -> bool:
-        """Whether `agency` is one of the target's headline reporters (method v1.1)."""
-        return agency in self.targets[target_id].headline_reporters
+        """Whether `agency` is one of the subject's headline reporters (method v1.1)."""
+        return agency in self._subject(target_id).headline_reporters
 
     def targets_of_task(self, task_id: str) -> tuple[Target, ...]:
         return tuple(t for t in self.targets.values() if t.task == task_id)
 
-    def untracked_tasks(self) -> tuple[str, ...]:
-        """Tasks with no target at all, sorted: commitments shown, never silently dropped."""
+    def scored_tasks(self) -> tuple[str, ...]:
+        """Tasks with at least one scored target, sorted."""
+        return tuple(sorted({t.task for t in self.targets.values()}))
+
+    def tracked_tasks(self) -> tuple[str, ...]:
+        """Tasks with a target, a commitment or an indicator, sorted."""
         tracked = {t.task for t in self.targets.values()}
+        tracked |= {c.task for c in self.commitments.values()}
+        tracked |= {i.task for i in self.indicators.values()}
+        return tuple(sorted(tracked))
+
+    def untracked_tasks(self) -> tuple[str, ...]:
+        """Tasks with nothing to track, sorted: shown with their reason, never dropped."""
+        tracked = set(self.tracked_tasks())
         return tuple(sorted(task_id for task_id in self.tasks if task_id not in tracked))
 
 

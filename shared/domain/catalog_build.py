@@ -19,8 +19,11 @@ from shared.domain.catalog import (
     Area,
     BreakdownUnit,
     Catalog,
+    Commitment,
     Comparator,
+    Deliverable,
     Group,
+    Indicator,
     Kind,
     Plan,
     Point,
@@ -30,12 +33,24 @@ from shared.domain.catalog import (
 
 __all__ = ["CatalogError", "build_catalog", "build_plan"]
 
-_SECTIONS = ("plan", "agencies", "groups", "areas", "tasks", "targets", "breakdowns")
+_SECTIONS = (
+    "plan",
+    "agencies",
+    "groups",
+    "areas",
+    "tasks",
+    "targets",
+    "breakdowns",
+    "commitments",
+    "indicators",
+)
+_INDICATOR_KINDS = frozenset({Kind.COUNT, Kind.AMOUNT})
 _ALLOWED_COMPARATORS: Mapping[Kind, frozenset[Comparator]] = {
     Kind.SHARE: frozenset({Comparator.GE, Comparator.GT}),
     Kind.COUNT: frozenset({Comparator.GE, Comparator.GT}),
     Kind.RANK: frozenset({Comparator.LE}),
     Kind.MILESTONE: frozenset({Comparator.GE}),
+    Kind.AMOUNT: frozenset(),  # indicators only: they have no target to compare with
 }
 
 _BREAKDOWN_KINDS = ("county", "park")
@@ -92,6 +107,7 @@ class _PlanBuilder:
         self.plan_id = raw_id if isinstance(raw_id, str) and raw_id else "?"
         # Filled in by build(), section by section, for the checks that follow.
         self.issued = date.min
+        self.horizon_end = date.max
         self.agencies: dict[str, Agency] = {}
         self.groups: dict[str, Group] = {}
         self.tasks: dict[str, Task] = {}
@@ -149,12 +165,16 @@ class _PlanBuilder:
             raise self.error("plan", "horizon_end is before the issue date")
 
         self.issued = header.issued
+        self.horizon_end = header.horizon_end
         self.groups, self.agencies = self.build_groups(self.build_agencies())
         if header.coordinator not in self.agencies:
             raise self.error("plan", f"coordinator: unknown agency {header.coordinator!r}")
         areas = self.build_areas()
         self.tasks = self.build_tasks(areas)
         targets = self.build_targets()
+        commitments, deliverables = self.build_commitments()
+        indicators = self.build_indicators()
+        self.check_unique_subjects(targets, deliverables, indicators)
         return header.model_copy(
             update={
                 "agencies": self.agencies,
@@ -163,8 +183,88 @@ class _PlanBuilder:
                 "tasks": self.tasks,
                 "targets": targets,
                 "breakdowns": self.build_breakdowns(),
+                "commitments": commitments,
+                "deliverables": deliverables,
+                "indicators": indicators,
             }
         )
+
+    def check_unique_subjects(
+        self,
+        targets: Mapping[str, Target],
+        deliverables: Mapping[str, Deliverable],
+        indicators: Mapping[str, Indicator],
+    ) -> None:
+        """A report names its subject by id alone: targets, deliverables and indicators share
+        one namespace."""
+        seen: dict[str, str] = {}
+        for kind, ids in (
+            ("target", targets),
+            ("deliverable", deliverables),
+            ("indicator", indicators),
+        ):
+            for subject_id in ids:
+                if subject_id in seen:
+                    raise self.error(
+                        f"{kind} {subject_id}", f"id is already a {seen[subject_id]}'s"
+                    )
+                seen[subject_id] = kind
+
+    def build_commitments(self) -> tuple[dict[str, Commitment], dict[str, Deliverable]]:
+        commitments: dict[str, Commitment] = {}
+        deliverables: dict[str, Deliverable] = {}
+        for index, entry in enumerate(self.entries("commitments", required=False)):
+            where = self.label("commitment", entry, index)
+            data = dict(entry)
+            if data.setdefault("plan", self.plan_id) != self.plan_id:
+                raise self.error(where, f"plan is {data['plan']!r}, not this plan")
+            commitment = self.model(Commitment, where, data)
+            if commitment.id in commitments:
+                raise self.error(where, "duplicate commitment id")
+            task = self.tasks.get(commitment.task)
+            if task is None:
+                raise self.error(where, f"task {commitment.task!r} is not listed under tasks")
+            self.check_subject_owners(where, commitment, task)
+            if commitment.deadline is not None and commitment.deadline < self.issued:
+                raise self.error(where, f"deadline {commitment.deadline} is before the issue date")
+            if not commitment.deliverables:
+                raise self.error(where, "a commitment needs at least one deliverable")
+            for item in commitment.deliverables:
+                if item.id in deliverables:
+                    raise self.error(where, f"duplicate deliverable id {item.id!r}")
+                deliverables[item.id] = Deliverable(
+                    id=item.id,
+                    plan=self.plan_id,
+                    commitment=commitment.id,
+                    task=commitment.task,
+                    name_zh=item.name_zh,
+                    name_en=item.name_en,
+                    lead=commitment.lead,
+                    co=commitment.co,
+                    reporters=commitment.reporters,
+                    deadline=commitment.deadline,
+                )
+            commitments[commitment.id] = commitment
+        return commitments, deliverables
+
+    def build_indicators(self) -> dict[str, Indicator]:
+        indicators: dict[str, Indicator] = {}
+        for index, entry in enumerate(self.entries("indicators", required=False)):
+            where = self.label("indicator", entry, index)
+            data = dict(entry)
+            if data.setdefault("plan", self.plan_id) != self.plan_id:
+                raise self.error(where, f"plan is {data['plan']!r}, not this plan")
+            indicator = self.model(Indicator, where, data)
+            if indicator.id in indicators:
+                raise self.error(where, "duplicate indicator id")
+            if indicator.kind not in _INDICATOR_KINDS:
+                raise self.error(where, "an indicator's kind is count or amount")
+            task = self.tasks.get(indicator.task)
+            if task is None:
+                raise self.error(where, f"task {indicator.task!r} is not listed under tasks")
+            self.check_subject_owners(where, indicator, task)
+            indicators[indicator.id] = indicator
+        return indicators
 
     def build_breakdowns(self) -> dict[str, BreakdownUnit]:
         units: dict[str, BreakdownUnit] = {}
@@ -277,7 +377,10 @@ class _PlanBuilder:
             data = dict(entry)
             if data.setdefault("plan", self.plan_id) != self.plan_id:
                 raise self.error(where, f"plan is {data['plan']!r}, not this plan")
+            if "pace_end" in data:
+                raise self.error(where, "pace_end is derived (the deadline, else the horizon)")
             target = self.model(Target, where, data)
+            target = target.model_copy(update={"pace_end": target.deadline or self.horizon_end})
             if target.id in targets:
                 raise self.error(where, "duplicate target id")
             self.check_target(where, target)
@@ -291,6 +394,8 @@ class _PlanBuilder:
         if task is None:
             raise self.error(where, f"task {target.task!r} is not listed under tasks")
         self.check_owners(where, target, task)
+        if target.kind is Kind.AMOUNT:
+            raise self.error(where, "kind amount is for indicators only")
         allowed = _ALLOWED_COMPARATORS[target.kind]
         if target.comparator not in allowed:
             raise self.error(
@@ -299,7 +404,7 @@ class _PlanBuilder:
                 f"(use {' or '.join(sorted(c.value for c in allowed))})",
             )
         self.check_kind(where, target)
-        if target.deadline < self.issued:
+        if target.deadline is not None and target.deadline < self.issued:
             raise self.error(
                 where, f"deadline {target.deadline} is before the plan's issue date {self.issued}"
             )
@@ -307,7 +412,13 @@ class _PlanBuilder:
         self.check_series(where, target)
 
     def check_owners(self, where: str, target: Target, task: Task) -> None:
-        """The lead is one agency; lead and co must be among the task's responsible parties."""
+        self.check_subject_owners(where, target, task)
+
+    def check_subject_owners(
+        self, where: str, target: Target | Commitment | Indicator, task: Task
+    ) -> None:
+        """The lead is one agency; lead and co must be among the task's responsible parties
+        (a co-owner may be one member of a responsible group: 4G is not every carrier's)."""
         if target.lead in self.groups:
             raise self.error(where, f"lead {target.lead!r} is a group; the lead must be one agency")
         self.check_party(where, "lead", target.lead)
@@ -315,8 +426,11 @@ class _PlanBuilder:
             raise self.error(where, "co names a party twice or repeats the lead")
         for party in target.co:
             self.check_party(where, "co", party)
+        within = set(task.responsible) | {
+            m for p in task.responsible if p in self.groups for m in self.groups[p].members
+        }
         for role, party in [("lead", target.lead), *(("co", p) for p in target.co)]:
-            if party not in task.responsible:
+            if party not in within:
                 raise self.error(
                     where, f"{role} {party} is not among the responsible of task {task.id}"
                 )
@@ -379,7 +493,7 @@ class _PlanBuilder:
         start = self.issued
         if target.baseline is not None:
             self.check_point(where, "baseline", target, target.baseline)
-            if target.baseline.as_of > target.deadline:
+            if target.baseline.as_of > target.pace_until:
                 raise self.error(where, "baseline: as_of is after the deadline")
             start = target.baseline.as_of
         previous: date | None = None
@@ -388,10 +502,10 @@ class _PlanBuilder:
             self.check_point(where, label, target, point)
             if previous is not None and point.as_of <= previous:
                 raise self.error(where, f"{label}: as_of {point.as_of} is not after {previous}")
-            if not start <= point.as_of <= target.deadline:
+            if not start <= point.as_of <= target.pace_until:
                 raise self.error(
                     where,
-                    f"{label}: as_of {point.as_of} is outside {start}..{target.deadline} "
+                    f"{label}: as_of {point.as_of} is outside {start}..{target.pace_until} "
                     "(baseline, or the plan's issue date, to the deadline)",
                 )
             previous = point.as_of

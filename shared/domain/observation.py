@@ -18,6 +18,9 @@ class Observation:
     # breakdown unit it is scoped to (None: the headline series).
     agency: str = ""
     scope: str | None = None
+    # The report's evidence link and note, shown with it (never scored).
+    evidence: str | None = None
+    note: str | None = None
 
     @property
     def is_retraction(self) -> bool:

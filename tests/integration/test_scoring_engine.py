@@ -132,7 +132,7 @@ async def test_ticks_move_the_clock_to_stale_deadline_near_and_missed(
     events = plan_stream(plan, seed=3, until=datetime(2022, 3, 31).date())
     engine, _ = engine_for(catalog, mongo_db)
     await feed(engine, events, batch=50)
-    deadline = min(t.deadline for t in plan.targets.values())
+    deadline = min(t.pace_until for t in plan.targets.values())
     for day in (deadline - timedelta(days=60), deadline + timedelta(days=100)):
         at = datetime(day.year, day.month, day.day, 9, tzinfo=CST)
         await engine.apply([], [at])

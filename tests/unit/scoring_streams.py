@@ -85,7 +85,7 @@ def plan_stream(plan: Plan, seed: int, *, until: date = date(2023, 6, 30)) -> li
     events: list[AcceptedEvent] = []
     for target_id in sorted(plan.targets):
         target = plan.targets[target_id]
-        dates = list(period_ends(date(2021, 6, 1), min(until, target.deadline), target.cadence))
+        dates = list(period_ends(date(2021, 6, 1), min(until, target.pace_until), target.cadence))
         if rng.random() < 0.1:
             continue  # a target nobody reports on
         n = 0
@@ -165,7 +165,7 @@ def reporters_stream(
         target = plan.targets[target_id]
         reporters = target.headline_reporters
         owners = sorted(plan.responsible_for(target_id))
-        dates = list(period_ends(date(2021, 6, 1), min(until, target.deadline), target.cadence))
+        dates = list(period_ends(date(2021, 6, 1), min(until, target.pace_until), target.cadence))
         for i, as_of in enumerate(dates):
             share = (i + 1) / (len(dates) + 2) * rng.uniform(0.6, 1.3)
             for who in reporters:

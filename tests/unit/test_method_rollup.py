@@ -1,5 +1,5 @@
 """Roll-ups target -> task -> area -> plan, and agency scorecards (method v1.1: every level
-weighs the scored targets under it; coverage and untracked tasks at every level)."""
+weighs the scored targets under it; coverage and unscored tasks at every level)."""
 
 from __future__ import annotations
 
@@ -126,11 +126,11 @@ def test_coverage_is_the_scored_share_of_the_targets_weight(state: PlanState) ->
     assert state.tasks["3.6"].coverage is None  # no target at all
 
 
-def test_untracked_tasks_are_named_at_every_level(state: PlanState) -> None:
-    assert state.total.untracked == ("3.6",)
-    assert state.areas["3.6"].untracked == ("3.6",)
-    assert state.tasks["3.6"].untracked == ("3.6",)
-    assert state.areas["2.1"].untracked == ()
+def test_unscored_tasks_are_named_at_every_level(state: PlanState) -> None:
+    assert state.total.unscored == ("3.6",)
+    assert state.areas["3.6"].unscored == ("3.6",)
+    assert state.tasks["3.6"].unscored == ("3.6",)
+    assert state.areas["2.1"].unscored == ()
 
 
 def test_achieved_only_when_every_target_below_is_achieved(state: PlanState) -> None:

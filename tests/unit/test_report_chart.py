@@ -97,7 +97,7 @@ def test_projection_segment_is_the_least_squares_line_of_the_last_six_points(pla
     start, end = segment
     # Starts at the first of the last 6 points and ends at the deadline on the method's value.
     assert start.day == EIGHT_MONTHS[2][0]
-    assert end == DatedValue(target.deadline, result.projection.value)
+    assert end == DatedValue(target.pace_until, result.projection.value)
     # An independent fit through those six points agrees at both ends.
     tail = EIGHT_MONTHS[2:]
     xs = [(d - tail[0][0]).days for d, _ in tail]
@@ -107,7 +107,7 @@ def test_projection_segment_is_the_least_squares_line_of_the_last_six_points(pla
         (x - mx) ** 2 for x in xs
     )
     assert start.value == pytest.approx(my - slope * mx, rel=1e-12)
-    deadline_x = (target.deadline - tail[0][0]).days
+    deadline_x = (target.pace_until - tail[0][0]).days
     assert end.value == pytest.approx(my + slope * (deadline_x - mx), rel=1e-12)
 
 
@@ -156,7 +156,7 @@ def test_svg_geometry_matches_the_frame(plan: Plan) -> None:
 
     expected = coords(paths["expected"])
     assert near(expected[0], (frame.x(date(2021, 6, 30)), frame.y(40.0)))
-    assert near(expected[-1], (frame.x(target.deadline), frame.y(80.0)))
+    assert near(expected[-1], (frame.x(target.pace_until), frame.y(80.0)))
 
     reported = coords(paths["reported"])
     assert len(reported) == len(EIGHT_MONTHS)
@@ -167,7 +167,7 @@ def test_svg_geometry_matches_the_frame(plan: Plan) -> None:
 
     assert result.projection is not None
     projection = coords(paths["projection"])
-    assert near(projection[-1], (frame.x(target.deadline), frame.y(result.projection.value)))
+    assert near(projection[-1], (frame.x(target.pace_until), frame.y(result.projection.value)))
     # Later dates to the right, higher values up (a share: more is better).
     assert reported[-1][0] > reported[0][0]
     assert reported[-1][1] < reported[0][1]

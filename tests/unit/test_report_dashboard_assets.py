@@ -61,7 +61,8 @@ def test_catalog_endpoint_names_every_target_in_both_languages(client: TestClien
         for target_id, t in targets.items():
             target = plan.targets[target_id]
             assert t["name"] == {"zh": target.metric_zh, "en": target.name_en}
-            assert (t["target"], t["deadline"]) == (target.target, target.deadline.isoformat())
+            deadline = target.deadline.isoformat() if target.deadline else None  # None: no date
+            assert (t["target"], t["deadline"]) == (target.target, deadline)
             assert t["direction"] == target.direction
             assert len(t["stages"]) == len(target.stages)
             assert t["area"] == plan.tasks[target.task].area

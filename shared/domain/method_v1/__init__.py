@@ -45,6 +45,14 @@ from .series import (
 )
 from .shares import Baseline, BaselineSource, achieved
 from .status import BADNESS, Status, is_worse, status_from_score
+from .tracked import (
+    CommitmentState,
+    DeliverableState,
+    IndicatorState,
+    TaskCoverage,
+    Tracked,
+    tracked_state,
+)
 
 __all__ = [
     "BADNESS",
@@ -54,8 +62,11 @@ __all__ = [
     "AlertTransition",
     "Baseline",
     "BaselineSource",
+    "CommitmentState",
+    "DeliverableState",
     "FiringAlert",
     "IncrementalSeries",
+    "IndicatorState",
     "PlanState",
     "Projection",
     "Rollup",
@@ -68,6 +79,8 @@ __all__ = [
     "Staleness",
     "Status",
     "TargetResult",
+    "TaskCoverage",
+    "Tracked",
     "TransitionKind",
     "UnknownTargetError",
     "achieved",
@@ -96,5 +109,6 @@ __all__ = [
     "status_from_score",
     "supersedes",
     "target_to_json",
+    "tracked_state",
     "transition_id",
 ]

@@ -57,11 +57,12 @@ def fingerprint(plan: str, target: str, rule: AlertRule) -> str:
     return _digest(plan, target, rule.value)
 
 
-def _status_degraded(status: Status, days_left: int) -> Severity | None:
+def _status_degraded(status: Status, days_left: int | None) -> Severity | None:
     if status is Status.AT_RISK:
         return Severity.WARNING
     if status is Status.OFF_TRACK:
-        return Severity.CRITICAL if days_left <= OFF_TRACK_CRITICAL_DAYS else Severity.WARNING
+        near = days_left is not None and days_left <= OFF_TRACK_CRITICAL_DAYS
+        return Severity.CRITICAL if near else Severity.WARNING
     if status is Status.DETERIORATING:
         return Severity.CRITICAL
     return None
@@ -78,9 +79,15 @@ def alert_states(result: TargetResult) -> dict[AlertRule, Severity]:
         firing[AlertRule.STATUS_DEGRADED] = degraded
     if status is Status.MISSED:
         firing[AlertRule.TARGET_MISSED] = Severity.CRITICAL
-    if 0 < result.days_left <= DEADLINE_NEAR_DAYS and status not in (
-        Status.ACHIEVED,
-        Status.ON_TRACK,
+    days_left = result.days_left  # None: no date in the plan, so no deadline draws near
+    if (
+        days_left is not None
+        and 0 < days_left <= DEADLINE_NEAR_DAYS
+        and status
+        not in (
+            Status.ACHIEVED,
+            Status.ON_TRACK,
+        )
     ):
         firing[AlertRule.DEADLINE_NEAR] = Severity.CRITICAL
     if result.staleness.stale:

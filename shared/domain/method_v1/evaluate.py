@@ -58,7 +58,7 @@ class TargetResult:
     projection: Projection | None
     observed_per_month: float | None  # slope of the projection line, per 30.44 days
     required_per_month: float | None
-    days_left: int  # t_d - c, may be negative
+    days_left: int | None  # t_d - c, may be negative; None: no date in the plan
     staleness: Staleness
     regression_at: SeriesPoint | None  # the point ending the step that set `regression` firing
 
@@ -128,7 +128,7 @@ def evaluate_target(
         projection=proj,
         observed_per_month=proj.slope_per_day * DAYS_PER_MONTH if proj is not None else None,
         required_per_month=required_per_month(target, current, day),
-        days_left=(target.deadline - day).days,
+        days_left=None if target.deadline is None else (target.deadline - day).days,
         staleness=staleness(plan, target, last_report, day),
         regression_at=regression_point(target, baseline, series),
     )

@@ -59,7 +59,7 @@ def cagr_ratio(target: Target, baseline: Baseline, current: SeriesPoint) -> floa
     """
     if current.as_of < one_year_after(baseline.as_of):
         return None
-    required_years = (target.deadline - baseline.as_of).days / DAYS_PER_YEAR
+    required_years = (target.pace_until - baseline.as_of).days / DAYS_PER_YEAR
     if required_years <= 0:
         return None
     observed = growth(
@@ -74,7 +74,7 @@ def cagr_ratio(target: Target, baseline: Baseline, current: SeriesPoint) -> floa
 
 @dataclass(frozen=True, slots=True)
 class Projection:
-    value: float  # the least-squares line read at the deadline
+    value: float  # the least-squares line read at the deadline (undated: the plan's horizon)
     slope_per_day: float
     share: float | None  # its progress share; None when T = b
     likely: bool  # achieved(value)
@@ -96,19 +96,22 @@ def projection(
     sxx = sum((x - mean_x) ** 2 for x in xs)
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in zip(xs, ys, strict=True))
     slope = sxy / sxx  # as_of dates are distinct, so sxx > 0
-    value = mean_y + slope * ((target.deadline - origin).days - mean_x)
+    value = mean_y + slope * ((target.pace_until - origin).days - mean_x)
     share = progress_share(target, baseline, value) if baseline is not None else None
     return Projection(value, slope, share, achieved(target, value))
 
 
-def months_left(target: Target, day: date) -> float:
+def months_left(target: Target, day: date) -> float | None:
+    """Months to the deadline; None for an undated target (no rate is required of it)."""
+    if target.deadline is None:
+        return None
     return (target.deadline - day).days / DAYS_PER_MONTH
 
 
 def required_per_month(target: Target, current: SeriesPoint | None, day: date) -> float | None:
     """(T - v) / months_left, while months_left > 0."""
     left = months_left(target, day)
-    if current is None or left <= 0:
+    if current is None or left is None or left <= 0:
         return None
     return (target.target - current.value) / left
 

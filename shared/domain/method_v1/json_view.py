@@ -10,6 +10,7 @@ from .plan_state import PlanState
 from .rollup import Rollup
 from .series import SeriesPoint
 from .shares import Baseline
+from .tracked import CommitmentState, IndicatorState, Tracked
 
 JSON = dict[str, Any]
 
@@ -26,7 +27,7 @@ def rollup_to_json(rollup: Rollup) -> JSON:
         "status": rollup.status.value if rollup.status is not None else None,
         "counts": {status.value: n for status, n in rollup.counts.items()},
         "coverage": rollup.coverage,
-        "untracked": list(rollup.untracked),
+        "unscored": list(rollup.unscored),
     }
 
 
@@ -73,6 +74,59 @@ def target_to_json(result: TargetResult) -> JSON:
     }
 
 
+def _reported(point: SeriesPoint | None) -> JSON | None:
+    if point is None:
+        return None
+    return {
+        "as_of": point.as_of.isoformat(),
+        "value": point.value,
+        "agency": point.agency,
+        "event_id": point.event_id,
+    }
+
+
+def commitment_to_json(state: CommitmentState) -> JSON:
+    return {
+        "task": state.task,
+        "deadline": state.deadline.isoformat() if state.deadline else None,
+        "done": state.done,
+        "total": state.total,
+        "late": state.late,
+        "deliverables": {
+            item.id: {
+                "done": item.done,
+                "current": _reported(item.current),
+                "evidence": item.evidence,
+                "note": item.note,
+            }
+            for item in state.deliverables
+        },
+    }
+
+
+def indicator_to_json(state: IndicatorState) -> JSON:
+    return {
+        "task": state.task,
+        "current": _reported(state.current),
+        "change": state.change,
+        "trend": [_point(p) for p in state.trend],
+    }
+
+
+def tracked_to_json(tracked: Tracked) -> JSON:
+    tasks = tracked.tasks
+    return {
+        "tasks": {
+            "total": tasks.total,
+            "scored": list(tasks.scored),
+            "tracked": list(tasks.tracked),
+            "untracked": list(tasks.untracked),
+        },
+        "commitments": {cid: commitment_to_json(c) for cid, c in tracked.commitments.items()},
+        "indicators": {iid: indicator_to_json(i) for iid, i in tracked.indicators.items()},
+    }
+
+
 def plan_state_to_json(state: PlanState) -> JSON:
     """The state as JSON-ready data; statuses upper case, dates ISO, floats as computed."""
     return {
@@ -97,6 +151,7 @@ def plan_state_to_json(state: PlanState) -> JSON:
             tid: {scope: scoped_to_json(f) for scope, f in figures.items()}
             for tid, figures in state.breakdowns.items()
         },
+        "tracked": tracked_to_json(state.tracked) if state.tracked is not None else None,
         "alerts": [
             {
                 "fingerprint": alert.fingerprint,

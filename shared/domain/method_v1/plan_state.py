@@ -15,6 +15,7 @@ from .breakdowns import ScopedFigure, breakdowns_of
 from .evaluate import METHOD_VERSION, TargetResult, evaluate_target
 from .rollup import AgencyScorecard, Rollup, agency_scorecards, roll_up
 from .series import effective_series, last_report_at
+from .tracked import Tracked, tracked_state
 
 
 class UnknownTargetError(ValueError):
@@ -35,6 +36,8 @@ class PlanState:
     alerts: tuple[FiringAlert, ...]  # firing at `at`, sorted by (target, rule order)
     # v1.1: per target (only those with any), its scoped figures by scope; never scored.
     breakdowns: Mapping[str, Mapping[str, ScopedFigure]] = field(default_factory=dict)
+    # Commitments and indicators (never scored) and the tasks scored / tracked / untracked.
+    tracked: Tracked | None = None
 
 
 def assemble_plan_state(
@@ -42,6 +45,7 @@ def assemble_plan_state(
     results: Mapping[str, TargetResult],
     at: datetime,
     breakdowns: Mapping[str, Mapping[str, ScopedFigure]] | None = None,
+    tracked: Tracked | None = None,
 ) -> PlanState:
     """Roll up already evaluated target results (the live service's path: it keeps one result
     per target and rescores only the target an event touched)."""
@@ -62,6 +66,7 @@ def assemble_plan_state(
         agencies=agency_scorecards(plan, ordered),
         alerts=tuple(alert for result in ordered.values() for alert in firing_alerts(result)),
         breakdowns={t: figures for t, figures in sorted((breakdowns or {}).items()) if figures},
+        tracked=tracked if tracked is not None else tracked_state(plan, {}, at),
     )
 
 
@@ -69,12 +74,18 @@ def score_plan(plan: Plan, observations: Iterable[Observation], at: datetime) ->
     """The plan's state as known at `at` (an aware instant) from all accepted events.
 
     Events after `at` (by `reported_at`, or with `as_of` after its CST date) are ignored; an event
-    for a target the plan does not have is an error.
+    for a target (or deliverable, or indicator) the plan does not have is an error.
     """
     cst_date(at)  # a naive instant is a ValueError here, before any comparison
     by_target: dict[str, list[Observation]] = {target_id: [] for target_id in plan.targets}
     scoped: dict[str, list[Observation]] = {target_id: [] for target_id in plan.targets}
+    tracked: dict[str, list[Observation]] = {
+        subject_id: [] for subject_id in [*plan.deliverables, *plan.indicators]
+    }
     for observation in observations:
+        if observation.target in tracked:
+            tracked[observation.target].append(observation)
+            continue
         bucket = (scoped if observation.scope is not None else by_target).get(observation.target)
         if bucket is None:
             raise UnknownTargetError(
@@ -97,4 +108,4 @@ def score_plan(plan: Plan, observations: Iterable[Observation], at: datetime) ->
         for target_id, events in scoped.items()
         if events
     }
-    return assemble_plan_state(plan, results, at, breakdowns)
+    return assemble_plan_state(plan, results, at, breakdowns, tracked_state(plan, tracked, at))

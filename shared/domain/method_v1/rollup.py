@@ -6,7 +6,8 @@ scored targets under it. (Version 1 averaged each level's children equally, so t
 single target of area 3.6 weighed as much as the twelve of area 2.4.) Targets without a score
 are left out; a level with no scored target has no score and no status. Each level also gives
 its counts of each status, its coverage (the share of its targets' weight that has a score) and
-the tasks under it that have no target at all. A level's status is ACHIEVED when it has targets
+the tasks under it that have no target at all (`unscored`: they may still track
+commitments or indicators, which are never scored). A level's status is ACHIEVED when it has targets
 and every one is achieved, else the band of its score.
 """
 
@@ -29,7 +30,7 @@ class Rollup:
     counts: Mapping[Status, int]  # every status, in Status order; zeros included
     targets: int  # targets below this level
     coverage: float | None = None  # share of the targets' weight scored; None without targets
-    untracked: tuple[str, ...] = ()  # tasks below this level with no target, sorted
+    unscored: tuple[str, ...] = ()  # tasks below this level with no scored target, sorted
 
 
 def weighted_mean(members: Iterable[tuple[float | None, float]]) -> float | None:
@@ -49,7 +50,7 @@ def count_statuses(statuses: Iterable[Status]) -> dict[Status, int]:
 
 
 def rollup_over_targets(
-    plan: Plan, results: Sequence[TargetResult], untracked: Iterable[str] = ()
+    plan: Plan, results: Sequence[TargetResult], unscored: Iterable[str] = ()
 ) -> Rollup:
     """The roll-up of a set of targets: weighted mean score, counts, coverage."""
     weights = [(r.score, plan.targets[r.target].weight) for r in results]
@@ -61,7 +62,7 @@ def rollup_over_targets(
     else:
         status = status_from_score(score) if score is not None else None
     counts = count_statuses(r.status for r in results)
-    return Rollup(score, status, counts, len(results), coverage, tuple(sorted(untracked)))
+    return Rollup(score, status, counts, len(results), coverage, tuple(sorted(unscored)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,18 +77,18 @@ def roll_up(plan: Plan, results: Mapping[str, TargetResult]) -> Rollups:
     by_task: dict[str, list[TargetResult]] = {task_id: [] for task_id in sorted(plan.tasks)}
     for target_id in sorted(results):
         by_task[plan.targets[target_id].task].append(results[target_id])
-    untracked = set(plan.untracked_tasks())
+    unscored = set(plan.tasks) - set(plan.scored_tasks())
     tasks = {
-        task_id: rollup_over_targets(plan, rs, {task_id} & untracked)
+        task_id: rollup_over_targets(plan, rs, {task_id} & unscored)
         for task_id, rs in by_task.items()
     }
     areas: dict[str, Rollup] = {}
     for area_id in sorted(plan.areas):
         task_ids = [t for t in sorted(plan.tasks) if plan.tasks[t].area == area_id]
         below = [r for task_id in task_ids for r in by_task[task_id]]
-        areas[area_id] = rollup_over_targets(plan, below, untracked.intersection(task_ids))
+        areas[area_id] = rollup_over_targets(plan, below, unscored.intersection(task_ids))
     everything = [r for task_id in sorted(plan.tasks) for r in by_task[task_id]]
-    return Rollups(tasks, areas, rollup_over_targets(plan, everything, untracked))
+    return Rollups(tasks, areas, rollup_over_targets(plan, everything, unscored))
 
 
 @dataclass(frozen=True, slots=True)

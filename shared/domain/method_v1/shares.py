@@ -74,7 +74,7 @@ def expected_share(target: Target, baseline: Baseline, day: date) -> float | Non
     t_d, and (t_d, T), held at b before t_b and at T after t_d; e is its share of the distance
     (undefined when T = b).
     """
-    t_b, t_d = baseline.as_of, target.deadline
+    t_b, t_d = baseline.as_of, target.pace_until  # an undated target: the plan's horizon
     knots = [p for p in sorted(target.trajectory, key=lambda p: p.as_of) if t_b < p.as_of < t_d]
     if not knots:
         span = (t_d - t_b).days

@@ -53,8 +53,11 @@ def is_worse(a: Status, b: Status) -> bool | None:
 
 
 def is_missed(target: Target, current: SeriesPoint, day: date) -> bool:
-    """Rule 3: `c > t_d` and (`t_v >= t_d` or `c > t_d + 90 days`), on CST dates."""
+    """Rule 3: `c > t_d` and (`t_v >= t_d` or `c > t_d + 90 days`), on CST dates. An undated
+    target (no date in the plan) is never missed."""
     t_d = target.deadline
+    if t_d is None:
+        return False
     return day > t_d and (current.as_of >= t_d or (day - t_d).days > MISSED_GRACE_DAYS)
 
 
