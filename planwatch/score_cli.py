@@ -172,7 +172,7 @@ def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> 
             _percent(result.expected_share),
             _num(result.pace_ratio),
             "—" if current is None else f"{current.value:g} @ {current.as_of.isoformat()}",
-            str(result.days_left),
+            "—" if result.days_left is None else str(result.days_left),
             Text(_h("yes", lang), style="red") if result.stale else "",
         )
     console.print(targets)

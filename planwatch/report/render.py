@@ -223,7 +223,7 @@ def _target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]
         ("pace", fmt_number(r.pace_ratio)),
         ("projection", fmt_value(target, proj.value if proj else None, lang)),
         ("likely", likely),
-        ("days_left", str(r.days_left)),
+        ("days_left", "—" if r.days_left is None else str(r.days_left)),
         ("days_since_report", "—" if r.days_since_report is None else str(r.days_since_report)),
         ("stale", _word("yes" if r.stale else "no", lang)),
         ("points", str(r.points)),

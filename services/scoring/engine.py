@@ -62,6 +62,7 @@ from services.scoring.documents import (
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.result_doc import result_from_doc, result_to_doc
 from services.scoring.store import ScoringStore
+from services.scoring.tracked import TrackedSubject, tracked_of_docs
 from services.scoring.window import (
     MIN_TAIL_SIZE,
     TAIL_SIZE,
@@ -113,9 +114,10 @@ class UnknownTargetEventError(ValueError):
 
 
 def check_known(catalog: Catalog, event: AcceptedEvent) -> None:
-    """Raises UnknownTargetEventError when the catalog has no such plan or target."""
+    """Raises UnknownTargetEventError when the catalog has no such plan or target (or
+    deliverable, or indicator)."""
     plan = catalog.plans.get(event.plan)
-    if plan is None or event.target not in plan.targets:
+    if plan is None or plan.subject(event.target) is None:
         raise UnknownTargetEventError(
             f"event {event.event_id} names target {event.target!r} of plan {event.plan!r}, "
             "which the catalog does not have"
@@ -192,6 +194,7 @@ class _Batch:
     touched: set[str] = field(default_factory=set)
     point_writes: dict[str, list[JSON]] = field(default_factory=dict)
     reload: set[str] = field(default_factory=set)
+    tracked: set[str] = field(default_factory=set)  # deliverables and indicators changed
 
     def overlay(self, key: str) -> dict[tuple[date, str], Observation]:
         return {
@@ -268,6 +271,7 @@ class ScoringEngine:
         self.loaded = False
         self.clock: datetime | None = None
         self.states: dict[str, TargetState] = {}
+        self.tracked: dict[str, TrackedSubject] = {}  # deliverables and indicators, never scored
         self.partition_of = partition_of
         self.sync_topic = sync_topic
         # The input partitions this replica owns (None: every target) and their epochs.
@@ -335,9 +339,24 @@ class ScoringEngine:
             for target_id in sorted(plan.targets)
             if self.owns(target_id)
         ]
-        lost = await self._claim([target_key(plan.id, t) for plan, t in owned])
-        keys = [target_key(plan.id, t) for plan, t in owned if target_key(plan.id, t) not in lost]
+        subjects = [
+            (plan, subject)
+            for plan in self._plans()
+            for subject in sorted([*plan.deliverables, *plan.indicators])
+            if self.owns(subject)
+        ]
+        lost = await self._claim([target_key(plan.id, t) for plan, t in [*owned, *subjects]])
+        keys = [
+            target_key(plan.id, t)
+            for plan, t in [*owned, *subjects]
+            if target_key(plan.id, t) not in lost
+        ]
         docs = {doc["_id"]: doc for doc in await self.store.load_targets(keys)}
+        self.tracked = {
+            key: TrackedSubject.from_doc(plan, subject, key, docs.get(key, {}))
+            for plan, subject in subjects
+            if (key := target_key(plan.id, subject)) not in lost
+        }
         self.states = {}
         for plan, target_id in owned:
             key = target_key(plan.id, target_id)
@@ -396,6 +415,8 @@ class ScoringEngine:
         self.owned = self.owned - partitions
         for key in [k for k, state in self.states.items() if not self.owns(state.target.id)]:
             del self.states[key]
+        for key in [k for k, subject in self.tracked.items() if not self.owns(subject.subject)]:
+            del self.tracked[key]
         log.warning(
             "fenced: partitions lost to a newer owner",
             partitions=sorted(partitions),
@@ -461,6 +482,7 @@ class ScoringEngine:
             del target_updates[key], new_alerts[key], emitted[key]
         if fenced:
             self._drop_fenced(fenced)
+        tracked_written = await self._write_tracked(batch, new_clock)
         await self._flush([fields["outbox"] for fields in target_updates.values()])
         self._remember(target_updates, new_alerts)
         self.clock = new_clock
@@ -469,8 +491,9 @@ class ScoringEngine:
         if ticks:
             await self.store.write_meta({"last_tick": iso(max(ticks))})
         plan_states: list[PlanState] = []
-        if clock_moved or target_updates:
+        if clock_moved or target_updates or tracked_written:
             touched = {self.states[key].plan.id for key in target_updates}
+            touched |= {self.tracked[key].plan.id for key in tracked_written}
             plan_states = await self._roll_up(touched if not clock_moved else None, new_clock)
         await self._tell_clock(events)
 
@@ -491,6 +514,16 @@ class ScoringEngine:
             new_clock, len(keys), tuple(target_updates), tuple(transitions), fallbacks
         )
 
+    async def _write_tracked(self, batch: _Batch, at: datetime) -> set[str]:
+        """Write the changed deliverables' and indicators' documents (fenced like targets);
+        returns the keys written."""
+        updates = {key: self.tracked[key].document(at) for key in sorted(batch.tracked)}
+        epochs = {key: self._epoch(key) for key in updates} if self.owned is not None else None
+        fenced = await self.store.write_targets(updates, epochs)
+        if fenced:
+            self._drop_fenced(fenced)
+        return set(updates) - fenced
+
     def _remember(
         self, target_updates: Mapping[str, JSON], new_alerts: Mapping[str, AlertStates]
     ) -> None:
@@ -508,11 +541,13 @@ class ScoringEngine:
         for plan in self._plans():
             if plan_ids is not None and plan.id not in plan_ids:
                 continue
+            stored = await self.store.plan_results(plan.id)
             docs = {
                 doc["target"]: doc
-                for doc in await self.store.plan_results(plan.id)
+                for doc in stored
                 if doc.get("result_full") is not None and doc.get("target") in plan.targets
             }
+            subjects = [doc for doc in stored if plan.is_tracked_only(str(doc.get("target")))]
             if len(docs) != len(plan.targets):
                 continue
             results = {t: result_from_doc(doc["result_full"]) for t, doc in docs.items()}
@@ -522,9 +557,11 @@ class ScoringEngine:
                 )
                 for t, doc in docs.items()
             }
-            state = assemble_plan_state(plan, results, at, breakdowns)
+            tracked = tracked_of_docs(plan, subjects, at)
+            state = assemble_plan_state(plan, results, at, breakdowns, tracked)
             states.append(state)
-            written = (micros(at), sum(int(doc.get("version", 0)) for doc in docs.values()))
+            versions = [*docs.values(), *subjects]
+            written = (micros(at), sum(int(doc.get("version", 0)) for doc in versions))
             if self.plan_written.get(plan.id) == written:
                 continue
             # As JSON text: its keys are catalog ids with dots, which FerretDB refuses.
@@ -547,6 +584,12 @@ class ScoringEngine:
     async def _fold(self, events: Sequence[AcceptedEvent], batch: _Batch) -> None:
         """Fold each headline event into the batch's winners (order-free: each winner is a
         maximum). Scoped events (v1.1 breakdowns) never enter the headline."""
+        tracked = [e for e in events if target_key(e.plan, e.target) in self.tracked]
+        for event in tracked:
+            key = target_key(event.plan, event.target)
+            if self.tracked[key].fold(event.to_observation()):
+                batch.tracked.add(key)
+        events = [e for e in events if target_key(e.plan, e.target) not in self.tracked]
         headline = [event for event in events if event.scope is None]
         for event in events:
             if event.scope is not None:

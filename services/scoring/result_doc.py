@@ -128,7 +128,7 @@ def result_from_doc(doc: Mapping[str, Any]) -> TargetResult:
         ),
         observed_per_month=_optional_float(doc["observed_per_month"]),
         required_per_month=_optional_float(doc["required_per_month"]),
-        days_left=int(doc["days_left"]),
+        days_left=None if doc["days_left"] is None else int(doc["days_left"]),
         staleness=Staleness(
             days_since_report=None
             if stale["days_since_report"] is None

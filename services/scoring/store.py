@@ -76,7 +76,7 @@ class ScoringStore:
     async def plan_results(self, plan: str) -> list[Document]:
         """Each stored target of a plan: its full result, version and the clock it was
         evaluated at (what a roll-up needs, whichever replica wrote it)."""
-        projection = {"target": 1, "result_full": 1, "version": 1, "scoped": 1}
+        projection = {"target": 1, "result_full": 1, "version": 1, "scoped": 1, "tracked": 1}
         return [doc async for doc in self.targets.find({"plan": plan}, projection)]
 
     # --- fencing ---------------------------------------------------------------------------

@@ -24,7 +24,12 @@ from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
 from shared.runtime.kafka import Outbound, TransientError
-from tests.unit.scoring_streams import plan_stream, reporters_stream, with_two_reporters
+from tests.unit.scoring_streams import (
+    plan_stream,
+    reporters_stream,
+    tracked_stream,
+    with_two_reporters,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -189,6 +194,30 @@ async def test_two_reporters_and_breakdowns_equal_offline_v1_1(
         len({e.agency for e in events if e.target == t and not e.scope}) > 1
         for t in expected["targets"]
     )
+
+
+@pytest.mark.parametrize("batch", [1, 17])
+async def test_commitments_and_indicators_equal_offline(
+    catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc], batch: int
+) -> None:
+    """Deliverables and indicators (tracked, never scored) in any arrival order and batching:
+    the stored plan state's `tracked` section equals the offline method's, and the scores do
+    not move because of them."""
+    targets = plan_stream(plan, seed=5, until=datetime(2023, 3, 31).date())
+    tracked = tracked_stream(plan, seed=5)
+    assert any(e.value is None for e in tracked) and any(e.evidence for e in tracked)
+    events = random.Random(batch).sample([*targets, *tracked], len(targets) + len(tracked))
+    engine, _ = engine_for(catalog, mongo_db)
+    await feed(engine, events, batch=batch)
+    clock = max(e.reported_at for e in events)
+    state = await stored_state(mongo_db, plan)
+    expected = offline(plan, [*targets, *tracked], clock)
+    assert state == expected
+    assert state["overall"] == offline(plan, targets, clock)["overall"]
+    commitments = state["tracked"]["commitments"]
+    assert any(c["done"] for c in commitments.values())
+    assert any(c["done"] < c["total"] for c in commitments.values())
+    assert all(i["current"] for i in state["tracked"]["indicators"].values())
 
 
 class FlakyPublisher(Collector):

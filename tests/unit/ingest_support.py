@@ -86,6 +86,7 @@ def report(
     key_id: str = "k1",
     note: str | None = None,
     scope: str | None = None,
+    evidence: str | None = None,
 ) -> ProgressReported:
     event = new_report(
         agency=agency,
@@ -98,6 +99,7 @@ def report(
         unit=unit,
         note=note,
         scope=scope,
+        evidence=evidence,
         event_id=event_id,
     )
     return sign(event, private_key(agency, key_id), key_id)

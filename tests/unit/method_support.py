@@ -32,7 +32,7 @@ def make_target(
     kind: Kind = Kind.SHARE,
     comparator: Comparator = Comparator.GE,
     target: float = 80.0,
-    deadline: date = date(2022, 12, 31),
+    deadline: date | None = date(2022, 12, 31),
     cadence: Cadence = Cadence.QUARTERLY,
     task: str = "2.1.1",
     lead: str = "ag.lead",
@@ -50,6 +50,7 @@ def make_target(
         comparator=comparator,
         target=target,
         deadline=deadline,
+        pace_end=deadline or date(2022, 12, 31),  # the builder's: the plan's horizon if undated
         lead=lead,
         co=co,
         cadence=cadence,

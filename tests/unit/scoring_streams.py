@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, time, timedelta
 
 from shared.accepted import AcceptedEvent, AcceptedKind
-from shared.domain.catalog import Cadence, Kind, Plan, Target
+from shared.domain.catalog import Cadence, Deliverable, Indicator, Kind, Plan, Target
 from shared.domain.timebase import CST
 
 
@@ -50,7 +50,7 @@ def _reported(as_of: date, days_after: int, rng: random.Random) -> datetime:
 
 
 def event(
-    target: Target,
+    target: Target | Deliverable | Indicator,
     as_of: date,
     reported_at: datetime,
     value: float | None,
@@ -195,5 +195,47 @@ def reporters_stream(
                     events.append(
                         event(target, as_of, later, None, n + "r", agency=who, scope=scope)
                     )
+    events.sort(key=lambda e: (e.reported_at, e.event_id))
+    return events
+
+
+def tracked_stream(plan: Plan, seed: int) -> list[AcceptedEvent]:
+    """Reports on deliverables (done or not, with evidence; some retracted, some reopened) and
+    on indicators (quarterly values, corrected now and then), in reported_at order."""
+    rng = random.Random(seed)
+    events: list[AcceptedEvent] = []
+    n = 0
+
+    def add(subject: Deliverable | Indicator, as_of: date, value: float | None) -> None:
+        nonlocal n
+        n += 1
+        reported = _reported(as_of, rng.randrange(1, 20), rng)
+        base = event(subject, as_of, reported, value, f"trk-{seed}-{n:05d}")
+        extra = {}
+        if value is not None and isinstance(subject, Deliverable):
+            extra = {"evidence": f"https://evidence.example.gov.cn/{subject.id}/{n}", "note": "ok"}
+        events.append(base.model_copy(update=extra))
+
+    for deliverable_id in sorted(plan.deliverables):
+        deliverable = plan.deliverables[deliverable_id]
+        if rng.random() < 0.3:
+            continue  # never reported
+        quarters = list(period_ends(date(2021, 6, 1), date(2022, 12, 31), Cadence.QUARTERLY))
+        done_at = rng.randrange(len(quarters))
+        for i, as_of in enumerate(quarters[: done_at + 1]):
+            add(deliverable, as_of, 1.0 if i == done_at else 0.0)
+        if rng.random() < 0.2:
+            add(deliverable, quarters[done_at], None)  # the "done" report retracted
+        elif rng.random() < 0.2 and done_at + 1 < len(quarters):
+            add(deliverable, quarters[done_at + 1], 0.0)  # reopened
+    for indicator_id in sorted(plan.indicators):
+        indicator = plan.indicators[indicator_id]
+        level = rng.uniform(100, 1000)
+        for as_of in period_ends(date(2021, 6, 1), date(2023, 3, 31), indicator.cadence):
+            level *= rng.uniform(1.0, 1.08)
+            value = float(round(level)) if indicator.kind is Kind.COUNT else round(level, 2)
+            add(indicator, as_of, value)
+            if rng.random() < 0.15:
+                add(indicator, as_of, float(round(level * 1.01)))  # a correction
     events.sort(key=lambda e: (e.reported_at, e.event_id))
     return events

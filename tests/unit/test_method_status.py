@@ -22,6 +22,7 @@ from shared.domain.method_v1 import (
     is_worse,
     status_from_score,
 )
+from shared.domain.method_v1.figures import growth
 from shared.domain.method_v1.status import score
 from shared.domain.observation import Observation
 from tests.unit.method_support import evaluate, make_target, milestone, obs
@@ -350,3 +351,9 @@ def test_scores_stay_within_bounds(case: Scenario) -> None:
     result = evaluate(case.target, case.reports, case.c)
     if result.score is not None:
         assert -5 <= result.score <= 5
+
+
+def test_growth_of_a_tiny_baseline_is_unassessable_not_an_overflow() -> None:
+    """Found by Hypothesis: a baseline of 8e-184 over a short span overflowed `ratio ** (1/Δ)`."""
+    assert growth(50.0, 8e-184, 0.1) is None
+    assert growth(2.0, 1.0, 1.0) == 1.0

@@ -7,6 +7,7 @@ length of the series in the common case.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -41,14 +42,20 @@ def one_year_after(day: date) -> date:
 def growth(v1: float, v0: float, years: float) -> float | None:
     """Compound annual growth `(v1 / v0)^(1/years) - 1`, zeros replaced by 0.001.
 
-    None when the two values have opposite signs (Open SDG: "unable to assess").
+    None when the two values have opposite signs (Open SDG: "unable to assess"), and when the
+    rate overflows a float (a baseline near zero, e.g. 1e-183, with a short span): no finite
+    rate to compare.
     """
     v1 = v1 if v1 != 0 else ZERO_REPLACEMENT
     v0 = v0 if v0 != 0 else ZERO_REPLACEMENT
     ratio = v1 / v0
-    if ratio < 0:
+    if ratio < 0 or not math.isfinite(ratio):
         return None
-    return float(ratio ** (1.0 / years) - 1.0)
+    try:
+        rate = float(ratio ** (1.0 / years) - 1.0)
+    except OverflowError:
+        return None
+    return rate if math.isfinite(rate) else None
 
 
 def cagr_ratio(target: Target, baseline: Baseline, current: SeriesPoint) -> float | None:

@@ -355,7 +355,7 @@
         ["expected", pct(r.expected_share)],
         ["pace", num(r.pace_ratio)],
         ["projection", valueText(t, r.projected)],
-        ["days_left", String(r.days_left)],
+        ["days_left", r.days_left == null ? "—" : String(r.days_left)],
         ["stale", r.stale ? w("yes") : w("no")],
       ];
       cards.push(`<article class="card target" data-target="${esc(t.id)}" data-status="${esc(r.status)}" style="border-top-color:${colour}">
