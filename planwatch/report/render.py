@@ -61,19 +61,24 @@ REPORT_WORDS: Mapping[str, tuple[str, str]] = {
     "resolved": ("解除", "resolved"),
 }
 
-EVALUATION_SYSTEM: Mapping[Lang, str] = {
+WHAT_THIS_IS: Mapping[Lang, str] = {
     Lang.ZH: (
-        "《{title}》（{doc_no}）第3.6条“探索统计指标体系”要求“探索建立清远数字经济发展评估体系”。"
-        "本报告是该评估体系的定期评估结果：依据各责任单位报送的进度数据，按评分方法 {method} "
-        "逐项计算每个指标的完成度、应完成进度、进度比、趋势预测和状态，并逐级汇总到任务、领域、"
-        "全方案和各责任单位。"
+        "本报告是《{title}》（{doc_no}）各项工作的进度报告：依据各责任单位报送的进度数据，"
+        "按评分方法 {method} 计算每个量化目标的完成度、应完成进度、进度比、趋势预测和状态，"
+        "并按目标数加权汇总到任务、领域、全方案和各责任单位；没有数字的工作事项按清单跟踪"
+        "（完成与否及佐证材料），第3.6条的监测指标只列走势，均不评分。本报告不是第3.6条要求"
+        "市发展改革局、市统计局“探索建立”的数字经济发展评估体系，该项工作本身作为一个目标跟踪。"
     ),
     Lang.EN: (
-        "Clause 3.6 of the {title} ({doc_no}), “Explore a statistical indicator system”, asks "
-        "for a Qingyuan digital-economy evaluation system (评估体系). This report is that "
-        "evaluation system's periodic output: from the progress the responsible agencies report, "
-        "scoring method {method} computes each target's progress, expected progress, pace ratio, "
-        "projection and status, and rolls them up to tasks, areas, the whole plan and each agency."
+        "This is a progress report on the commitments of the {title} ({doc_no}): from the "
+        "progress the responsible agencies report, scoring method {method} computes each "
+        "quantified target's progress, expected progress, pace ratio, projection and status, and "
+        "rolls them up, weighted by their targets, to tasks, areas, the whole plan and each "
+        "agency. Commitments without a number are tracked as checklists (done or not, with "
+        "evidence) and clause 3.6's monitoring indicators are shown with their trend; neither "
+        "is scored. It is not the digital-economy evaluation system that clause 3.6 asks the "
+        "Development and Reform Bureau and the Statistics Bureau to explore; that work is "
+        "tracked here as one target."
     ),
 }
 
@@ -265,6 +270,82 @@ def _json_block(value: Any) -> Markup:
     return Markup(text)  # no '<' left: it cannot leave the script
 
 
+def _task_tracking(data: ReportData, task_id: str, lang: Lang) -> str:
+    """What an unscored task tracks instead: its checklists and indicators."""
+    plan, tracked = data.plan, data.state.tracked
+    parts = []
+    commitments = [c for c in plan.commitments.values() if c.task == task_id]
+    if commitments and tracked is not None:
+        done = sum(tracked.commitments[c.id].done for c in commitments)
+        total = sum(tracked.commitments[c.id].total for c in commitments)
+        parts.append(f"{_word('commitments', lang)} {done}/{total} {_word('done', lang)}")
+    indicators = [i for i in plan.indicators.values() if i.task == task_id]
+    if indicators:
+        parts.append(f"{len(indicators)} {_word('indicators', lang)}")
+    return " · ".join(parts) if parts else _word("untracked", lang)
+
+
+def _commitment_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
+    plan, tracked = data.plan, data.state.tracked
+    zh = lang is Lang.ZH
+    views = []
+    for commitment in sorted(plan.commitments.values(), key=lambda c: (c.task, c.id)):
+        state = tracked.commitments[commitment.id] if tracked is not None else None
+        items = {item.id: item for item in state.deliverables} if state is not None else {}
+        views.append(
+            {
+                "id": commitment.id,
+                "task": commitment.task,
+                "name": commitment.name_zh if zh else commitment.name_en,
+                "lead": _name(plan, "agency", commitment.lead, lang),
+                "deadline": (
+                    commitment.deadline.isoformat()
+                    if commitment.deadline
+                    else _word("no_date", lang)
+                ),
+                "done": state.done if state is not None else 0,
+                "total": len(commitment.deliverables),
+                "late": state.late if state is not None else False,
+                "deliverables": [
+                    {
+                        "id": entry.id,
+                        "name": entry.name_zh if zh else entry.name_en,
+                        "done": entry.id in items and items[entry.id].done,
+                        "as_of": (
+                            items[entry.id].current.as_of.isoformat()  # type: ignore[union-attr]
+                            if entry.id in items and items[entry.id].current is not None
+                            else ""
+                        ),
+                        "evidence": items[entry.id].evidence if entry.id in items else None,
+                    }
+                    for entry in commitment.deliverables
+                ],
+            }
+        )
+    return views
+
+
+def _indicator_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
+    plan, tracked = data.plan, data.state.tracked
+    zh = lang is Lang.ZH
+    views = []
+    for indicator in sorted(plan.indicators.values(), key=lambda i: i.id):
+        state = tracked.indicators[indicator.id] if tracked is not None else None
+        current = state.current if state is not None else None
+        views.append(
+            {
+                "id": indicator.id,
+                "task": indicator.task,
+                "name": indicator.metric_zh if zh else indicator.name_en,
+                "unit": indicator.unit_zh if zh else indicator.unit_en,
+                "current": f"{current.value:,.6g}" if current is not None else "—",
+                "as_of": current.as_of.isoformat() if current is not None else "",
+                "trend": " → ".join(f"{p.value:,.6g}" for p in state.trend) if state else "",
+            }
+        )
+    return views
+
+
 def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
     plan, state = data.plan, data.state
     zh = lang is Lang.ZH
@@ -277,6 +358,8 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
                 "name": _name(plan, "task", task_id, lang),
                 **_rollup(state.tasks[task_id], lang),
                 "targets": sorted(t.id for t in plan.targets_of_task(task_id)),
+                "unscored": task_id in state.tasks[task_id].unscored,
+                "tracking": _task_tracking(data, task_id, lang),
             }
             for task_id in sorted(t for t, task in plan.tasks.items() if task.area == area_id)
         ]
@@ -347,9 +430,18 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
         "since": data.since.isoformat(),
         "evaluations": data.evaluations,
         "method": state.method,
-        "evaluation_system": EVALUATION_SYSTEM[lang].format(
+        "what_this_is": WHAT_THIS_IS[lang].format(
             title=title, doc_no=plan.doc_no, method=state.method
         ),
+        "coverage": fmt_share(state.total.coverage),
+        "tasks_total": len(plan.tasks),
+        "tasks_scored": len(plan.scored_tasks()),
+        "tasks_tracked": len(plan.tracked_tasks()),
+        "untracked": [
+            {"id": t, "name": _name(plan, "task", t, lang)} for t in plan.untracked_tasks()
+        ],
+        "commitments": _commitment_views(data, lang),
+        "indicators": _indicator_views(data, lang),
         "method_note": METHOD_NOTE[lang],
         "overall": _rollup(state.total, lang),
         "overall_bar": _bar(state.total),

@@ -221,13 +221,32 @@ async def check_page_matches(page: Any, state: dict[str, Any]) -> None:
         "#counts span", "els => els.map(e => [e.dataset.status, Number(e.dataset.count)])"
     )
     assert dict(counts) == {s: n for s, n in state["overall"]["counts"].items() if n}
-    # v1.1: coverage beside the headline, untracked tasks named, breakdowns on the cards.
+    # v1.1: coverage beside the headline, unscored tasks named, breakdowns on the cards.
     coverage = await page.inner_text("#coverage .v")
     assert coverage == f"{100 * state['overall']['coverage']:.1f}%"
-    untracked = await page.eval_on_selector_all(
-        "tr.task.untracked", "els => els.map(e => e.dataset.task)"
+    unscored = await page.eval_on_selector_all(
+        "tr.task.unscored", "els => els.map(e => e.dataset.task)"
     )
-    assert sorted(untracked) == state["overall"]["untracked"]
+    assert sorted(unscored) == state["overall"]["unscored"]
+    tasks = state["tracked"]["tasks"]
+    scored_text = await page.inner_text("#tasks-scored")
+    assert scored_text.startswith(f"{len(tasks['scored'])} / {tasks['total']}")
+    tracked_text = await page.inner_text("#tasks-tracked")
+    assert tracked_text.startswith(f"{len(tasks['tracked'])} / {tasks['total']}")
+    # Every commitment's checklist and every indicator, as the read API states them.
+    done = await page.eval_on_selector_all(
+        "li.deliverable", "els => els.map(e => [e.dataset.deliverable, e.dataset.done])"
+    )
+    expected_done = {
+        d: str(item["done"]).lower()
+        for c in state["tracked"]["commitments"].values()
+        for d, item in c["deliverables"].items()
+    }
+    assert dict(done) == expected_done
+    indicators = await page.eval_on_selector_all(
+        "tr.indicator", "els => els.map(e => e.dataset.indicator)"
+    )
+    assert sorted(indicators) == sorted(state["tracked"]["indicators"])
     scopes = await page.eval_on_selector_all(
         "article.card .breakdowns li",
         "els => els.map(e => [e.closest('article').dataset.target, e.dataset.scope])",

@@ -127,7 +127,7 @@ def test_embedded_state_equals_planwatch_score(events: Path, tmp_path: Path) -> 
     state = json_block(html, "planwatch-state")
     assert state == score_json(events)
     # The drawn statuses and scores are those of the JSON, for every target and area.
-    cards = {a["data-target"]: a for t, a in tags(html) if t == "section"}
+    cards = {a["data-target"]: a for t, a in tags(html) if t == "section" and "data-target" in a}
     assert set(cards) == set(state["targets"])
     for target_id, card in cards.items():
         result = state["targets"][target_id]
@@ -155,8 +155,9 @@ def test_chinese_by_default_and_english_on_request(
     zh = make_report(events, tmp_path / "zh.html")
     en = make_report(events, tmp_path / "en.html", "--lang", "en")
     assert '<html lang="zh-CN">' in zh and '<html lang="en">' in en
-    assert "评估体系" in zh and "第3.6条" in zh
-    assert "evaluation system" in en and "Clause 3.6" in en
+    # It says what it is: a progress report on the plan's commitments, not clause 3.6's system.
+    assert "进度报告" in zh and "本报告不是第3.6条" in zh
+    assert "progress report on the commitments" in en and "It is not the" in en
     for target in plan.targets.values():
         assert f'data-target="{target.id}"' in zh
         assert target.metric_zh in zh
@@ -265,3 +266,28 @@ def test_pdf_is_written_when_chromium_is_there(events: Path, tmp_path: Path) -> 
     pdf = out.with_suffix(".pdf")
     assert pdf.read_bytes().startswith(b"%PDF-")
     assert pdf.stat().st_size > 10_000
+
+
+def test_every_task_shows_with_its_score_or_what_it_tracks(
+    events: Path, tmp_path: Path, plan: Plan
+) -> None:
+    """#16: all 27 tasks are in the report, scored or with their checklists and indicators;
+    the headline shows its coverage ("17 of 27 tasks scored"); every commitment and indicator
+    has its own entry."""
+    html = make_report(events, tmp_path / "tasks.html", "--lang", "en")
+    state = score_json(events)
+    rows = {a["data-task"]: a for t, a in tags(html) if t == "tr" and a.get("data-task")}
+    assert set(rows) == set(plan.tasks)
+    unscored = {task for task, attrs in rows.items() if "unscored" in (attrs.get("class") or "")}
+    assert (
+        unscored == set(state["overall"]["unscored"]) == set(plan.tasks) - set(plan.scored_tasks())
+    )
+    assert f"{len(plan.scored_tasks())} / {len(plan.tasks)} tasks scored" in html
+    assert f"{len(plan.tasks)} / {len(plan.tasks)} tasks tracked" in html
+    commitments = {a["data-commitment"] for t, a in tags(html) if a.get("data-commitment")}
+    assert commitments == set(plan.commitments)
+    deliverables = {a["data-deliverable"] for t, a in tags(html) if a.get("data-deliverable")}
+    assert deliverables == set(plan.deliverables)
+    indicators = {a["data-indicator"] for t, a in tags(html) if a.get("data-indicator")}
+    assert indicators == set(plan.indicators)
+    assert "no date in the plan" in html

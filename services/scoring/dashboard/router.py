@@ -78,6 +78,31 @@ def plan_json(plan: Plan) -> dict[str, Any]:
             for t in sorted(plan.tasks.values(), key=lambda t: t.id)
         ],
         "targets": [_target_json(plan, plan.targets[tid]) for tid in sorted(plan.targets)],
+        "commitments": [
+            {
+                "id": c.id,
+                "task": c.task,
+                "name": _names(c.name_zh, c.name_en),
+                "lead": c.lead,
+                "deadline": c.deadline.isoformat() if c.deadline else None,
+                "source_zh": c.source_zh,
+                "deliverables": [
+                    {"id": d.id, "name": _names(d.name_zh, d.name_en)} for d in c.deliverables
+                ],
+            }
+            for c in sorted(plan.commitments.values(), key=lambda c: (c.task, c.id))
+        ],
+        "indicators": [
+            {
+                "id": i.id,
+                "task": i.task,
+                "name": _names(i.metric_zh, i.name_en),
+                "unit": _names(i.unit_zh, i.unit_en),
+                "lead": i.lead,
+                "reporters": list(i.headline_reporters),
+            }
+            for i in sorted(plan.indicators.values(), key=lambda i: i.id)
+        ],
         "agencies": [
             {"id": g.id, "name": _names(g.name_zh, g.name_en)}
             for g in sorted(plan.agencies.values(), key=lambda g: g.id)

@@ -68,7 +68,7 @@
   function expectedPath(target, baseline) {
     if (!baseline) return [];
     const b = dayNumber(baseline.as_of);
-    const d = dayNumber(target.deadline);
+    const d = dayNumber(target.pace_end);
     const knots = target.trajectory
       .map((p) => ({ x: dayNumber(p.as_of), y: p.value }))
       .filter((p) => p.x > b && p.x < d);
@@ -79,7 +79,7 @@
     if (result.projected === null || result.observed_per_month === null || points.length === 0) return null;
     const slope = result.observed_per_month / DAYS_PER_MONTH;
     const start = points[Math.max(0, points.length - PROJECTION_WINDOW)].x;
-    const d = dayNumber(target.deadline);
+    const d = dayNumber(target.pace_end);
     return [{ x: start, y: result.projected - slope * (d - start) }, { x: d, y: result.projected }];
   }
 
@@ -116,7 +116,7 @@
     const right = 16;
     const top = 14;
     const bottom = 30;
-    const goal = { x: dayNumber(target.deadline), y: target.target };
+    const goal = { x: dayNumber(target.pace_end), y: target.target };
     const expected = expectedPath(target, result.baseline);
     const proj = projectionSegment(target, points, result);
     const day = dayNumber(dayIso);
@@ -265,7 +265,8 @@
         <div class="k">${esc(w("overall"))} · ${esc(w("score"))}</div>
         <div class="v">${num(o.score)}</div>${statusBadge(o.status)}</div>
       <div class="kpi" id="coverage"><div class="k">${esc(w("coverage"))}</div><div class="v">${pct(o.coverage)}</div>
-        <div class="k">${scoredTasks(s)} / ${Object.keys(s.tasks).length} ${esc(w("tasks_scored"))}</div></div>
+        <div class="k" id="tasks-scored">${scoredTasks(s)} / ${Object.keys(s.tasks).length} ${esc(w("tasks_scored"))}</div>
+        <div class="k" id="tasks-tracked">${trackedTasks(s)} / ${Object.keys(s.tasks).length} ${esc(w("tasks_tracked"))}</div></div>
       <div class="kpi"><div class="k">${esc(w("targets"))}</div><div class="v">${Object.keys(s.targets).length}</div></div>
       <div class="kpi"><div class="k">${esc(w("firing"))}</div><div class="v" id="alert-count">${s.alerts.length}</div>
         <div class="k">${["critical", "warning", "info"].filter((k) => sev[k]).map((k) => `${esc(voc().severity[k])} ${sev[k]}`).join(" · ")}</div></div>
@@ -274,6 +275,58 @@
 
   function scoredTasks(s) {
     return Object.values(s.tasks).filter((t) => t.score !== null && t.score !== undefined).length;
+  }
+
+  function trackedTasks(s) {
+    return s.tracked ? s.tracked.tasks.tracked.length : 0;
+  }
+
+  // What an unscored task tracks instead: its checklists (done / total) and its indicators.
+  function taskTracking(p, s, taskId) {
+    const parts = [];
+    const tracked = s.tracked || { commitments: {}, indicators: {} };
+    let done = 0, total = 0;
+    for (const c of p.commitments.filter((c) => c.task === taskId)) {
+      const st = tracked.commitments[c.id];
+      if (st) { done += st.done; total += st.total; }
+    }
+    if (total) parts.push(`${esc(w("commitments"))} ${done}/${total} ${esc(w("done"))}`);
+    const indicators = p.indicators.filter((i) => i.task === taskId).length;
+    if (indicators) parts.push(`${indicators} ${esc(w("indicators"))}`);
+    return parts.length ? parts.join(" · ") : esc(w("untracked"));
+  }
+
+  function renderCommitments(p, s) {
+    const tracked = (s.tracked || {}).commitments || {};
+    const agencies = Object.fromEntries(p.agencies.map((a) => [a.id, a]));
+    const rows = p.commitments.map((c) => {
+      const st = tracked[c.id] || { done: 0, total: c.deliverables.length, late: false, deliverables: {} };
+      const when = c.deadline ? c.deadline : w("no_date");
+      const late = st.late ? ` <span class="badge late">${esc(w("late"))}</span>` : "";
+      const items = c.deliverables.map((d) => {
+        const ds = st.deliverables[d.id] || { done: false, current: null, evidence: null };
+        const mark = ds.done ? "✓" : "○";
+        const proof = ds.evidence ? ` <a href="${esc(ds.evidence)}" rel="noopener noreferrer">${esc(w("evidence"))}</a>` : "";
+        const asOf = ds.current ? ` <span class="sub">${esc(ds.current.as_of)}</span>` : "";
+        return `<li class="deliverable" data-deliverable="${esc(d.id)}" data-done="${ds.done}"><span aria-label="${esc(w(ds.done ? "done" : "not_done"))}">${mark}</span> ${esc(name(d))}${asOf}${proof}</li>`;
+      });
+      return `<div class="commitment" data-commitment="${esc(c.id)}" data-task="${esc(c.task)}" data-late="${st.late}">
+        <div><span class="id">${esc(c.task)}</span> <b>${esc(name(c))}</b> · ${st.done}/${st.total} ${esc(w("done"))} · ${esc(w("deadline"))} ${esc(when)}${late}
+        · ${esc(w("lead"))} ${esc(name(agencies[c.lead]))}</div><ul>${items.join("")}</ul></div>`;
+    });
+    $("commitments").innerHTML = rows.join("");
+  }
+
+  function renderIndicators(p, s) {
+    const tracked = (s.tracked || {}).indicators || {};
+    const rows = p.indicators.map((i) => {
+      const st = tracked[i.id] || { current: null, change: null, trend: [] };
+      const value = st.current ? `${num(st.current.value)} ${esc(name(i.unit))} <span class="sub">(${esc(st.current.as_of)})</span>` : "—";
+      const change = st.change === null ? "" : ` ${st.change >= 0 ? "+" : ""}${num(st.change)}`;
+      const trend = st.trend.map((pt) => num(pt.value)).join(" → ");
+      return `<tr class="indicator" data-indicator="${esc(i.id)}"><td><span class="id">${esc(i.task)}</span> ${esc(name(i))}</td><td class="num">${value}${change}</td><td class="sub">${esc(trend)}</td></tr>`;
+    });
+    $("indicators").innerHTML = `<table><tr><th>${esc(w("indicators"))}</th><th>${esc(w("current"))}</th><th>${esc(w("trend"))}</th></tr>${rows.join("")}</table>`;
   }
 
   function renderAlerts(p, s) {
@@ -306,9 +359,9 @@
       for (const task of p.tasks.filter((t) => t.area === area.id)) {
         const tr = s.tasks[task.id];
         if (!tr) continue;
-        const untracked = (tr.untracked || []).includes(task.id);
-        rows.push(`<tr class="task${open ? "" : " hidden"}${untracked ? " untracked" : ""}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
-          <td>${untracked ? `<span class="sub">${esc(w("untracked"))}</span>` : statusBadge(tr.status)}</td><td class="num">${num(tr.score)}</td><td class="legend">${untracked ? "" : countsLegend(tr.counts)}</td></tr>`);
+        const unscored = (tr.unscored || []).includes(task.id);
+        rows.push(`<tr class="task${open ? "" : " hidden"}${unscored ? " unscored" : ""}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
+          <td>${unscored ? `<span class="sub">${esc(w("unscored"))} · ${taskTracking(p, s, task.id)}</span>` : statusBadge(tr.status)}</td><td class="num">${num(tr.score)}</td><td class="legend">${unscored ? "" : countsLegend(tr.counts)}</td></tr>`);
       }
     }
     $("areas").innerHTML = `<table><tr><th>${esc(w("area"))} / ${esc(w("task"))}</th><th>${esc(w("status"))}</th><th>${esc(w("score"))}</th><th>${esc(w("counts"))}</th></tr>${rows.join("")}</table>`;
@@ -350,7 +403,7 @@
         ["score", num(r.score)],
         ["current", r.current ? `${valueText(t, r.current.value)} (${r.current.as_of})` : "—"],
         ["goal", `${t.comparator} ${valueText(t, t.target)}`],
-        ["deadline", t.deadline],
+        ["deadline", t.deadline || w("no_date")],
         ["progress", pct(r.progress_share)],
         ["expected", pct(r.expected_share)],
         ["pace", num(r.pace_ratio)],
@@ -405,6 +458,8 @@
     $("h-alerts").textContent = w("firing");
     $("h-areas").textContent = w("areas");
     $("h-targets").textContent = w("targets");
+    $("h-commitments").textContent = w("commitments");
+    $("h-indicators").textContent = w("indicators");
     $("h-agencies").textContent = w("agencies");
     $("footer").textContent = `planwatch · ${p ? p.doc_no : ""} · ${w("method")} ${ui.state ? ui.state.method : ""}`;
   }
@@ -418,7 +473,7 @@
       $("message").hidden = false;
       $("message").textContent = w("waiting");
       document.body.dataset.at = "";
-      for (const id of ["overview", "alerts", "areas", "filters", "targets", "agencies"]) $(id).innerHTML = "";
+      for (const id of ["overview", "alerts", "areas", "commitments", "indicators", "filters", "targets", "agencies"]) $(id).innerHTML = "";
       return;
     }
     $("message").hidden = true;
@@ -429,6 +484,8 @@
     renderOverview(p, s);
     renderAlerts(p, s);
     renderAreas(p, s);
+    renderCommitments(p, s);
+    renderIndicators(p, s);
     renderFilters(s);
     renderTargets(p, s);
     renderAgencies(p, s);
