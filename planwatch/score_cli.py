@@ -26,7 +26,7 @@ from planwatch.events_file import (
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import PlanState, Rollup, Status, plan_state_to_json, score_plan
 from shared.domain.timebase import end_of_day
-from shared.vocabulary import STATUS_LABEL, Lang
+from shared.vocabulary import STATUS_LABEL, Lang, word
 
 score_app = typer.Typer(help="Score a plan offline from a file of events.")
 
@@ -134,6 +134,34 @@ def _rollup_table(
     return table
 
 
+def _print_tracked(state: PlanState, plan: Plan, lang: Lang, console: Console) -> None:
+    """Commitments (done / total, date) and indicators (latest value): tracked, never scored."""
+    assert state.tracked is not None
+    zh = lang is Lang.ZH
+    commitments = Table(title=word("commitments", lang), title_justify="left")
+    for key in ("id", "task", "done", "deadline"):
+        commitments.add_column(word(key, lang) if key in ("done", "deadline") else key)
+    for commitment_id, c in state.tracked.commitments.items():
+        when = c.deadline.isoformat() if c.deadline else word("no_date", lang)
+        late = Text(f" {word('late', lang)}", style="red") if c.late else ""
+        commitments.add_row(commitment_id, c.task, f"{c.done}/{c.total}", Text.assemble(when, late))
+    console.print(commitments)
+    indicators = Table(title=word("indicators", lang), title_justify="left")
+    for key in ("id", "task", "current", "trend"):
+        indicators.add_column(word(key, lang) if key in ("current", "trend") else key)
+    for indicator_id, i in state.tracked.indicators.items():
+        unit = plan.indicators[indicator_id]
+        unit_text = unit.unit_zh if zh else unit.unit_en
+        current = (
+            "—"
+            if i.current is None
+            else f"{i.current.value:g} {unit_text} @ {i.current.as_of.isoformat()}"
+        )
+        trend = " → ".join(f"{p.value:g}" for p in i.trend)
+        indicators.add_row(indicator_id, i.task, current, trend)
+    console.print(indicators)
+
+
 def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> None:
     zh = lang is Lang.ZH
     title = plan.title_zh if zh else plan.title_en
@@ -150,6 +178,13 @@ def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> 
             f"  {_h('score', lang)} {_num(state.total.score)}  {_counts(state.total, lang)}",
         )
     )
+    if state.tracked is not None:
+        tasks = state.tracked.tasks
+        console.print(
+            f"{word('coverage', lang)} {_percent(state.total.coverage)}  "
+            f"{len(tasks.scored)} / {tasks.total} {word('tasks_scored', lang)}  "
+            f"{len(tasks.tracked)} / {tasks.total} {word('tasks_tracked', lang)}"
+        )
 
     targets = Table(title=_h("targets", lang), title_justify="left")
     # Target names are long: below WIDE_TABLE columns the ids (which say what they are) stand
@@ -196,6 +231,8 @@ def render_table(state: PlanState, plan: Plan, lang: Lang, console: Console) -> 
             str(card.stale),
         )
     console.print(agencies)
+    if state.tracked is not None:
+        _print_tracked(state, plan, lang, console)
 
     alerts = Table(title=_h("alerts", lang), title_justify="left")
     for key in ("target", "rule", "severity"):
