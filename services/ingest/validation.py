@@ -15,10 +15,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import Final
 
 from shared.accepted import AcceptedEvent, AcceptedKind
-from shared.contract.catalog_checks import check_against_catalog
+from shared.contract.catalog_checks import DEFAULT_CLOCK_SKEW, check_against_catalog
 from shared.contract.codec import decode_kafka
 from shared.contract.ed25519 import signature_valid
 from shared.contract.events import EventType, ProgressReported, ProgressRetracted
@@ -27,8 +26,6 @@ from shared.contract.parsing import DEFAULT_MAX_BYTES, RawEvent, parse_event_can
 from shared.contract.reasons import ContractError, Reason
 from shared.contract.signing import canonical_bytes, require_key_id, signed_bytes
 from shared.domain.catalog import Catalog
-
-DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 #: (agency id, key id) -> registry entry; the snapshot ingest validates against.
 KeySnapshot = Mapping[tuple[str, str], AgencyKey]

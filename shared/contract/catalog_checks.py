@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Final
 
 from shared.contract.events import ProgressEvent, ProgressReported
 from shared.contract.observation import report_value
@@ -21,6 +22,9 @@ from shared.contract.reasons import ContractError, Reason
 from shared.contract.responsibility import check_sender
 from shared.domain.catalog import Catalog, Kind, Plan, Target
 from shared.domain.timebase import cst_date
+
+#: How far an event's `time` may lie ahead of the intake instant by default (clocks differ).
+DEFAULT_CLOCK_SKEW: Final = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
