@@ -113,7 +113,12 @@ def publish_file(options: FileOptions) -> None:
     reports, errors = parse_rows(sheet)
     ledger = options.ledger or default_path(options.agency)
     ids = {row_event_id(options.agency, plan.id, report) for report in reports}
-    known = read_times(ledger, ids)
+    try:
+        known = read_times(ledger, ids)
+    except OSError as exc:
+        raise typer.BadParameter(
+            f"{ledger}: {exc.strerror or exc}", param_hint="--ledger"
+        ) from None
     ready, more = check_rows(
         reports,
         agency=options.agency,
@@ -138,7 +143,11 @@ def publish_file(options: FileOptions) -> None:
         raise typer.Exit(1)
 
     signed = [SignedRow(r.row, sign(r.event, options.private_key, options.key_id)) for r in ready]
-    note_times(ledger, {row.event.id: row.event.envelope.time for row in signed}, known)
+    try:
+        note_times(ledger, {row.event.id: row.event.envelope.time for row in signed}, known)
+    except OSError as exc:  # without the note, a re-send could not keep the report times
+        typer.echo(f"error: {ledger}: {exc.strerror or exc}; nothing was sent", err=True)
+        raise typer.Exit(1) from None
     lines = error_lines(errors, RowStatus.SKIPPED) + _send(signed, options)
     lines.sort(key=lambda line: line.row)
     _print(lines, options, f"{options.path.name}: receipt")

@@ -31,6 +31,8 @@ MAX_UNPACKED_BYTES: Final = 50 * 1024 * 1024
 MAX_ROWS: Final = 10_000
 MAX_SCANNED_ROWS: Final = 5 * MAX_ROWS  # blank rows included
 REPORTS_SHEET: Final = "reports"
+# Columns right of the last named one that are still read, to report values put there.
+_STRAY_COLUMNS: Final = 5
 # What openpyxl raises on a damaged workbook.
 _UNREADABLE: Final = (
     OSError,
@@ -221,11 +223,14 @@ def _read_xlsx(path: Path) -> Sheet:
                     f"{path.name} has several sheets ({titles}) and none is named {REPORTS_SHEET!r}"
                 )
             sheet = workbook.worksheets[0]
-        rows = sheet.iter_rows()
-        header = next(rows, None)
+        header = next(sheet.iter_rows(min_row=1, max_row=1), None)
         if header is None:
             raise SheetError(f"{path.name}: sheet {sheet.title!r} is empty")
         names, columns = _header([cell.value for cell in header])
+        # Only the header's width (and a few columns beyond, for stray values) is read: a
+        # sheet that claims 16,384 columns is not padded out to them row by row.
+        width = max(i for i, name in enumerate(names) if name is not None) + 1 + _STRAY_COLUMNS
+        rows = sheet.iter_rows(min_row=2, max_col=width)
 
         def numbered() -> Iterator[tuple[int, Sequence[object], frozenset[int]]]:
             for number, cells in enumerate(rows, start=2):

@@ -3,6 +3,7 @@ deterministic ids, the ledger of report times."""
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 import zipfile
@@ -11,8 +12,10 @@ from pathlib import Path
 
 import openpyxl
 import pytest
+from typer.testing import CliRunner
 
 from planwatch import sheets
+from planwatch.publish_cli import publish_app
 from planwatch.publish_file import (
     REPEATED,
     SCOPE_UNSUPPORTED,
@@ -23,7 +26,8 @@ from planwatch.publish_file import (
 )
 from planwatch.sent_ledger import note_times, read_times
 from planwatch.sheets import SheetError, read_sheet
-from tests.unit.ingest_support import PLAN, catalog
+from shared.contract.keys import private_key_pem
+from tests.unit.ingest_support import PLAN, catalog, private_key
 
 AGENCY = "qy.gov-data"
 NOW = datetime(2022, 4, 6, 12, 0, tzinfo=UTC)
@@ -295,3 +299,45 @@ def test_a_row_already_sent_keeps_its_first_report_time(tmp_path: Path) -> None:
     assert errors == []
     assert [r.event.envelope.time for r in ready] == ["2022-04-01T10:00:00+08:00", TIME]
     assert [r.event.id for r in ready] == [first_id, row_event_id(AGENCY, PLAN, reports[1])]
+
+
+def test_a_value_right_of_the_header_in_a_workbook_is_an_error(tmp_path: Path) -> None:
+    path = write_xlsx(
+        tmp_path / "r.xlsx",
+        [["target", "as_of", "value"], ["gov.mobile-services", "2022-03-31", 1, None, "stray"]],
+    )
+    _, errors = parse_rows(read_sheet(path))
+    assert [(e.row, e.message) for e in errors] == [
+        (2, "column 5 has a value but no column name in row 1")
+    ]
+
+
+def test_the_command_lists_the_errors_and_sends_nothing(tmp_path: Path) -> None:
+    sheet = write_csv(
+        tmp_path / "r.csv",
+        "target,as_of,value\ngov.mobile-services,2022-03-31,72.5\ngov.nothing,2022-03-31,1\n",
+    )
+    key_file = tmp_path / "key.pem"
+    key_file.write_bytes(private_key_pem(private_key(AGENCY)))
+    ledger = tmp_path / "sent.jsonl"
+    args = ["--agency", AGENCY, "--key-id", "k1", "--key-file", str(key_file), "--json"]
+    args += ["--file", str(sheet), "--ledger", str(ledger), "--via", "http"]
+    args += ["--url", "http://127.0.0.1:9/never-called"]
+    result = CliRunner().invoke(publish_app, args)
+    assert result.exit_code == 1
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert lines == [
+        {
+            "row": 3,
+            "status": "invalid",
+            "target": "gov.nothing",
+            "as_of": "2022-03-31",
+            "reason": "unknown_target",
+            "message": "plan 'qingyuan-digital-economy-2021' has no target 'gov.nothing'",
+        },
+        {"totals": {"invalid": 1}},
+    ]
+    assert "nothing was sent" in result.stderr
+    assert not ledger.exists()
+    refused = CliRunner().invoke(publish_app, [*args, "--value", "3"])
+    assert refused.exit_code == 2 and "--value" in refused.output
