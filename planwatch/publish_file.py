@@ -4,8 +4,10 @@ Each row becomes one `progress.reported.v1` event of the sending agency. Its id 
 the row's content (agency, plan, target, as_of, value or stage, scope, note, evidence), so the
 same row always gets the same id and sending a file again is answered `duplicate`. Its checks
 are the contract's (`shared.contract.events.new_report`) and ingest's catalog checks
-(`shared.contract.catalog_checks`), run before anything is sent. A row's errors are collected,
-never raised: every error of the file is listed with its row number.
+(`shared.contract.catalog_checks`, with the sender's checks of method v1.1: a `scope` must be a
+breakdown unit of the plan, and a row without one must come from a headline reporter of its
+target), run before anything is sent. A row's errors are collected, never raised: every error
+of the file is listed with its row number.
 """
 
 from __future__ import annotations
@@ -33,8 +35,7 @@ ROW_ID_NAMESPACE: Final = uuid.uuid5(uuid.NAMESPACE_URL, "urn:planwatch:publish-
 # A plain decimal number (no thousands separators: "72,5" means 72.5 in some locales).
 _NUMBER_RE: Final = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 
-# Reasons of row errors that are not ingest's.
-SCOPE_UNSUPPORTED: Final = "scope_unsupported"
+# The reason of a row error that is not ingest's.
 REPEATED: Final = "repeated"
 
 
@@ -47,7 +48,7 @@ class RowReport:
     as_of: date
     value: float | None = None
     stage: str | None = None
-    scope: str | None = None
+    scope: str | None = None  # a breakdown unit id of the plan (method v1.1); None: the headline
     note: str | None = None
     evidence: str | None = None
 
@@ -55,7 +56,7 @@ class RowReport:
 @dataclass(frozen=True, slots=True)
 class RowError:
     row: int
-    reason: str  # a `Reason` value, or SCOPE_UNSUPPORTED / REPEATED
+    reason: str  # a `Reason` value, or REPEATED
     message: str
     target: str | None = None
     as_of: str | None = None  # as the sheet has it
@@ -165,12 +166,6 @@ def parse_row(row: SheetRow) -> RowReport | list[RowError]:
             fail(Reason.MALFORMED.value, str(exc))
     if "target" in parsed and parsed["target"] is None:
         fail(Reason.MALFORMED.value, "target is empty")
-    if parsed.get("scope") is not None:
-        fail(
-            SCOPE_UNSUPPORTED,
-            f"scope {parsed['scope']!r}: scopes are not yet supported (the event contract has "
-            "no scope field); leave the cell empty",
-        )
     if errors:
         return errors
     return RowReport(
@@ -179,6 +174,7 @@ def parse_row(row: SheetRow) -> RowReport | list[RowError]:
         as_of=_as_date(parsed["as_of"]),
         value=_as_float(parsed["value"]),
         stage=_as_text(parsed["stage"]),
+        scope=_as_text(parsed["scope"]),
         note=_as_text(parsed["note"]),
         evidence=_as_text(parsed["evidence"]),
     )
@@ -200,23 +196,25 @@ def _as_text(value: object) -> str | None:
 
 
 def parse_rows(sheet: Sheet) -> tuple[list[RowReport], list[RowError]]:
-    """Every row's report, and every error; a (target, as_of) repeated in the file is one."""
+    """Every row's report, and every error; a (target, scope, as_of) repeated in the file is one."""
     reports: list[RowReport] = []
     errors: list[RowError] = []
-    first_row: dict[tuple[str, date], int] = {}
+    first_row: dict[tuple[str, str | None, date], int] = {}
     for row in sheet.rows:
         parsed = parse_row(row)
         if isinstance(parsed, list):
             errors.extend(parsed)
             continue
-        earlier = first_row.setdefault((parsed.target, parsed.as_of), parsed.row)
+        key = (parsed.target, parsed.scope, parsed.as_of)
+        earlier = first_row.setdefault(key, parsed.row)
         if earlier != parsed.row:
+            scoped = "" if parsed.scope is None else f" for {parsed.scope}"
             errors.append(
                 RowError(
                     parsed.row,
                     REPEATED,
-                    f"{parsed.target} as of {parsed.as_of.isoformat()} is reported in row "
-                    f"{earlier} already: one report per target and day",
+                    f"{parsed.target}{scoped} as of {parsed.as_of.isoformat()} is reported in row "
+                    f"{earlier} already: one report per target, scope and day",
                     parsed.target,
                     parsed.as_of.isoformat(),
                 )
@@ -291,6 +289,7 @@ def check_rows(
                 time=times.get(event_id, default_time),
                 value=report.value,
                 stage=report.stage,
+                scope=report.scope,
                 note=report.note,
                 evidence=report.evidence,
                 event_id=event_id,

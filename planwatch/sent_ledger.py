@@ -9,7 +9,9 @@ noted its first time again: the re-send is byte for byte the same event, answere
 One JSON line per row, `{"id": …, "time": …}`, appended and flushed to disk before sending
 (a run that dies half way is re-sent with the same times). A line that cannot be read (say, cut
 short by a crash) is ignored. The default file is per agency under `$XDG_STATE_HOME/planwatch`
-(`~/.local/state/planwatch`): `sent-<agency>.jsonl`.
+(`~/.local/state/planwatch`): `sent-<agency>.jsonl`; `--ledger` names another. It is never
+pruned. If it is lost, rows sent before get a new time and ingest refuses them as `conflict`:
+the stored reports stay as they were and nothing is stored twice (docs/ingest.md).
 """
 
 from __future__ import annotations

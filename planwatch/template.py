@@ -1,10 +1,12 @@
 """The reports template of one agency: the targets it may report and an empty reports sheet.
 
-A workbook (.xlsx) has two sheets: `reports`, with the header row that `publish --file` reads
-(and a drop-down of the agency's targets in its target column), and `targets`, one row per
-target the agency leads or co-owns: its unit, comparator, target value, deadline, cadence and,
-for a milestone, its stages in order. As CSV the two sheets are two files: FILE.csv (reports)
-and FILE.targets.csv.
+A workbook (.xlsx) has the sheets `reports`, with the header row that `publish --file` reads
+(and drop-downs of the agency's targets and of the plan's scopes), `targets`, one row per
+target the agency leads or co-owns: its unit, comparator, target value, deadline, cadence, for
+a milestone its stages in order, and whether a row needs a `scope` (method v1.1: only the
+target's headline reporters send unscoped figures), and `scopes`, the plan's breakdown units
+(counties and parks) a row's `scope` may name. As CSV the sheets are files: FILE.csv (reports),
+FILE.targets.csv and FILE.scopes.csv.
 """
 
 from __future__ import annotations
@@ -20,13 +22,13 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
-from planwatch.sheets import REPORTS_SHEET
+from planwatch.sheets import COLUMNS, REPORTS_SHEET
 from shared.domain.catalog import Kind, Plan, Target
 
 TARGETS_SHEET: Final = "targets"
-#: The columns of the template's reports sheet: what `publish --file` reads, but `scope`
-#: (not yet in the event contract).
-REPORT_HEADERS: Final = ("target", "as_of", "value", "stage", "note", "evidence")
+SCOPES_SHEET: Final = "scopes"
+#: The columns of the template's reports sheet: all that `publish --file` reads.
+REPORT_HEADERS: Final = COLUMNS
 TARGET_HEADERS: Final = (
     "target",
     "role",
@@ -40,7 +42,9 @@ TARGET_HEADERS: Final = (
     "cadence",
     "stages",
     "reports with",
+    "scope",  # "optional": the agency reports the headline figure; "required": only breakdowns
 )
+SCOPE_HEADERS: Final = ("scope", "kind", "name", "name_en")
 # Rows of the reports sheet the target drop-down covers.
 _VALIDATED_ROWS: Final = 10_001
 
@@ -55,6 +59,7 @@ class TargetLine:
 
     target: Target
     role: str  # "lead" or "co-owner"
+    headline: bool  # one of the target's headline reporters: may send a row without a scope
 
     def cells(self) -> tuple[str | float, ...]:
         target = self.target
@@ -72,6 +77,7 @@ class TargetLine:
             target.cadence.value,
             ", ".join(stage.id for stage in target.stages),
             "stage" if milestone else "value",
+            "optional" if self.headline else "required",
         )
 
 
@@ -80,7 +86,11 @@ def target_lines(plan: Plan, agency: str) -> list[TargetLine]:
     if agency not in plan.agencies:
         raise TemplateError(f"plan {plan.id!r} has no agency {agency!r}")
     lines = [
-        TargetLine(target, "lead" if target.lead == agency else "co-owner")
+        TargetLine(
+            target,
+            "lead" if target.lead == agency else "co-owner",
+            plan.reports_headline(target.id, agency),
+        )
         for target in sorted(plan.targets.values(), key=lambda t: t.id)
         if agency in plan.responsible_for(target.id)
     ]
@@ -89,18 +99,26 @@ def target_lines(plan: Plan, agency: str) -> list[TargetLine]:
     return lines
 
 
+def scope_rows(plan: Plan) -> list[tuple[str, str, str, str]]:
+    """The plan's breakdown units, as the `scopes` sheet lists them (catalog order)."""
+    return [(unit.id, unit.kind, unit.name_zh, unit.name_en) for unit in plan.breakdowns.values()]
+
+
 def write_template(path: Path, plan: Plan, agency: str) -> list[Path]:
     """The template at `path` (.xlsx or .csv); the files written."""
     lines = target_lines(plan, agency)
+    scopes = scope_rows(plan)
     suffix = path.suffix.lower()
     if suffix == ".xlsx":
-        _write_workbook(path, lines)
+        _write_workbook(path, lines, scopes)
         return [path]
     if suffix == ".csv":
         targets_path = path.with_name(f"{path.stem}.targets.csv")
+        scopes_path = path.with_name(f"{path.stem}.scopes.csv")
         _write_csv(path, [REPORT_HEADERS])
         _write_csv(targets_path, [TARGET_HEADERS, *(line.cells() for line in lines)])
-        return [path, targets_path]
+        _write_csv(scopes_path, [SCOPE_HEADERS, *scopes])
+        return [path, targets_path, scopes_path]
     raise TemplateError(f"{path.name}: writes a .xlsx or .csv file, not {suffix or 'no suffix'}")
 
 
@@ -110,7 +128,9 @@ def _write_csv(path: Path, rows: Sequence[Sequence[object]]) -> None:
         csv.writer(handle).writerows(rows)
 
 
-def _write_workbook(path: Path, lines: Sequence[TargetLine]) -> None:
+def _write_workbook(
+    path: Path, lines: Sequence[TargetLine], scopes: Sequence[Sequence[str]]
+) -> None:
     workbook = Workbook()
     reports = workbook.active
     assert reports is not None
@@ -120,7 +140,15 @@ def _write_workbook(path: Path, lines: Sequence[TargetLine]) -> None:
     targets.append(TARGET_HEADERS)
     for line in lines:
         targets.append(line.cells())
-    for sheet, headers in ((reports, REPORT_HEADERS), (targets, TARGET_HEADERS)):
+    scope_sheet = workbook.create_sheet(SCOPES_SHEET)
+    scope_sheet.append(SCOPE_HEADERS)
+    for scope in scopes:
+        scope_sheet.append(list(scope))
+    for sheet, headers in (
+        (reports, REPORT_HEADERS),
+        (targets, TARGET_HEADERS),
+        (scope_sheet, SCOPE_HEADERS),
+    ):
         for column, name in enumerate(headers, start=1):
             sheet.cell(row=1, column=column).font = Font(bold=True)
             sheet.column_dimensions[get_column_letter(column)].width = max(12, len(name) + 4)
@@ -137,4 +165,17 @@ def _write_workbook(path: Path, lines: Sequence[TargetLine]) -> None:
     )
     choose.add(f"A2:A{_VALIDATED_ROWS}")
     reports.add_data_validation(choose)
+    if scopes:
+        letter = get_column_letter(REPORT_HEADERS.index("scope") + 1)
+        choose_scope = DataValidation(
+            type="list",
+            formula1=f"={SCOPES_SHEET}!$A$2:$A${len(scopes) + 1}",
+            allow_blank=True,
+            showErrorMessage=True,
+            errorTitle="unknown scope",
+            error=f"Pick one of the scopes on the {SCOPES_SHEET!r} sheet, or leave it empty "
+            "(the headline figure).",
+        )
+        choose_scope.add(f"{letter}2:{letter}{_VALIDATED_ROWS}")
+        reports.add_data_validation(choose_scope)
     workbook.save(path)

@@ -1,6 +1,6 @@
 """`planwatch publish --file` against ingest's HTTP door (in-process, real Kafka and FerretDB):
-a sheet with good and bad rows gets a receipt per row, and sending it again gives only
-duplicates and stores nothing new."""
+a sheet with good and bad rows (a county's figure among them) gets a receipt per row, and
+sending it again gives only duplicates and stores nothing new."""
 
 from __future__ import annotations
 
@@ -44,7 +44,8 @@ SHEET = (
     "gov.data-platform,2022-03-31,,planned,,,\n"  # 4 accepted
     "gov.online-services,2022-03-31,170,,,,\n"  # 5 skipped here: out of range
     "gov.online-services,2022-02-28,60,,,,\n"  # 6 refused by ingest: conflict (sent before)
-    "gov.smart-governance,2022-03-31,,planned,qingcheng,,\n"  # 7 skipped here: scope
+    "gov.smart-governance,2022-03-31,,planned,qingcheng,,\n"  # 7 skipped here: unknown scope
+    "gov.mobile-services,2022-03-31,70,,county.yingde,,\n"  # 8 accepted: a county's figure
 )
 
 
@@ -125,7 +126,7 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
         assert rows == {
             3: ("invalid", "unknown_target"),
             5: ("invalid", "value_out_of_range"),
-            7: ("invalid", "scope_unsupported"),
+            7: ("invalid", "unknown_scope"),
         }
         assert "nothing was sent" in checked_only.stderr
 
@@ -141,31 +142,36 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
             4: ("accepted", None),
             5: ("skipped", "value_out_of_range"),
             6: ("rejected", "conflict"),
-            7: ("skipped", "scope_unsupported"),
+            7: ("skipped", "unknown_scope"),
+            8: ("accepted", None),
         }
-        assert totals == {"accepted": 2, "rejected": 1, "skipped": 3}
-        assert await wait_for_count(client, setup.database, 3) == 3
+        assert totals == {"accepted": 3, "rejected": 1, "skipped": 3}
+        assert await wait_for_count(client, setup.database, 4) == 4
         stored = {doc["_id"]: doc async for doc in reports.find({})}
 
         second = await _publish([*args, "--skip-bad"], env)
         rows, totals = _receipt(second.stdout)
-        assert {row: rows[row] for row in (2, 4, 6)} == {
+        assert {row: rows[row] for row in (2, 4, 6, 8)} == {
             2: ("duplicate", None),
             4: ("duplicate", None),
             6: ("rejected", "conflict"),
+            8: ("duplicate", None),
         }
-        assert totals == {"duplicate": 2, "rejected": 1, "skipped": 3}
+        assert totals == {"duplicate": 3, "rejected": 1, "skipped": 3}
 
         table = await _publish([*args[:-1], "--skip-bad"], env)  # the table form, once more
         assert "duplicate" in table.stdout and "conflict" in table.stdout
-        assert "totals: duplicate 2, rejected 1, skipped 3" in table.stdout
+        assert "totals: duplicate 3, rejected 1, skipped 3" in table.stdout
 
     assert {doc["_id"]: doc async for doc in reports.find({})} == stored
-    values = sorted((doc["target"], doc.get("value")) for doc in stored.values())
+    values = sorted(
+        (doc["target"], doc.get("scope") or "", doc.get("value")) for doc in stored.values()
+    )
     assert values == [
-        ("gov.data-platform", 1.0),
-        ("gov.mobile-services", 72.5),
-        ("gov.online-services", 60.0),
+        ("gov.data-platform", "", 1.0),
+        ("gov.mobile-services", "", 72.5),
+        ("gov.mobile-services", "county.yingde", 70.0),
+        ("gov.online-services", "", 60.0),
     ]
 
 

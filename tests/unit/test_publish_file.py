@@ -18,7 +18,6 @@ from planwatch import sheets
 from planwatch.publish_cli import publish_app
 from planwatch.publish_file import (
     REPEATED,
-    SCOPE_UNSUPPORTED,
     RowReport,
     check_rows,
     parse_rows,
@@ -50,13 +49,13 @@ def write_xlsx(path: Path, rows: list[list[object]], *, title: str = "reports") 
     return path
 
 
-def check(path: Path) -> tuple[list[int], list[tuple[int, str]]]:
+def check(path: Path, agency: str = AGENCY) -> tuple[list[int], list[tuple[int, str]]]:
     """(rows that pass, (row, reason) of every error)."""
     reports, errors = parse_rows(read_sheet(path))
     plan = catalog().plans[PLAN]
     ready, more = check_rows(
         reports,
-        agency=AGENCY,
+        agency=agency,
         plan=plan,
         catalog=catalog(),
         times={},
@@ -203,17 +202,19 @@ def test_every_error_is_listed_with_its_row_and_reason(tmp_path: Path) -> None:
             ["gov.data-platform", "2022-03-31", None, "nope"],  # 6 unknown stage
             ["gov.data-platform", "2022-02-28", 3],  # 7 a value for a milestone
             ["gov.mobile-services", "31/01/2022", "7,5"],  # 8 two cell errors
-            ["gov.mobile-services", "2022-01-31", 60, None, "qingcheng"],  # 9 scope
+            ["gov.mobile-services", "2022-01-31", 60, None, "qingcheng"],  # 9 unknown scope
             ["gov.mobile-services", "2022-04-30", 60],  # 10 as_of after the report's day
             ["infra.5g-coverage", "2022-03-31", 100],  # 11 not responsible
             ["gov.online-services", "2022-03-31", 60, None, None, None, "ftp://x"],  # 12 url
             ["gov.online-services", "2022-02-28", 60, "planned"],  # 13 value and stage
             [None, "2022-03-31", 1],  # 14 no target
             ["gov.data-platform", "2022-01-31", None, "planned"],  # 15 ok
+            ["gov.mobile-services", "2022-03-31", 70, None, "county.yingde"],  # 16 ok: scoped
+            ["gov.mobile-services", "2022-03-31", 71, None, "county.yingde"],  # 17 repeated
         ],
     )
     ready, errors = check(path)
-    assert ready == [2, 15]
+    assert ready == [2, 15, 16]
     assert errors == [
         (3, REPEATED),
         (4, "unknown_target"),
@@ -222,22 +223,40 @@ def test_every_error_is_listed_with_its_row_and_reason(tmp_path: Path) -> None:
         (7, "unit_mismatch"),
         (8, "malformed"),
         (8, "malformed"),
-        (9, SCOPE_UNSUPPORTED),
+        (9, "unknown_scope"),
         (10, "as_of_out_of_range"),
         (11, "not_responsible"),
         (12, "malformed"),
         (13, "malformed"),
         (14, "malformed"),
+        (17, REPEATED),
     ]
 
 
-def test_the_scope_error_says_scopes_are_not_yet_supported(tmp_path: Path) -> None:
+def test_scope_is_checked_as_ingest_checks_it(tmp_path: Path) -> None:
+    # carriers (china-mobile a member) co-own infra.5g-coverage; qy.miit reports its headline.
     path = write_csv(
-        tmp_path / "r.csv", "target,as_of,value,scope\ngov.mobile-services,2022-03-31,1,x\n"
+        tmp_path / "r.csv",
+        "target,as_of,value,scope\n"
+        "infra.5g-coverage,2022-03-31,40,county.yingde\n"  # 2 a county's figure: ok
+        "infra.5g-coverage,2022-03-31,41,\n"  # 3 the headline: not this agency's
+        "infra.5g-coverage,2022-03-31,42,county.atlantis\n",  # 4 no such breakdown unit
     )
-    _, errors = parse_rows(read_sheet(path))
-    [error] = errors
-    assert error.row == 2 and "scopes are not yet supported" in error.message
+    ready, errors = check(path, agency="carrier.china-mobile")
+    assert ready == [2]
+    assert errors == [(3, "not_reporter"), (4, "unknown_scope")]
+    reports, _ = parse_rows(read_sheet(path))
+    [scoped], _ = check_rows(
+        reports[:1],
+        agency="carrier.china-mobile",
+        plan=catalog().plans[PLAN],
+        catalog=catalog(),
+        times={},
+        default_time=TIME,
+        now=NOW,
+    )
+    assert scoped.event.data.scope == "county.yingde"
+    assert scoped.event.id == row_event_id("carrier.china-mobile", PLAN, reports[0])
 
 
 def test_a_value_under_an_unnamed_column_is_an_error(tmp_path: Path) -> None:
