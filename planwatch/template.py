@@ -73,7 +73,7 @@ class TargetLine:
             target.unit,
             target.comparator.value,
             target.stages[int(target.target)].id if milestone else target.target,
-            target.deadline.isoformat(),
+            target.deadline.isoformat() if target.deadline else "no date in the plan",
             target.cadence.value,
             ", ".join(stage.id for stage in target.stages),
             "stage" if milestone else "value",

@@ -20,7 +20,7 @@ from shared.contract.events import ProgressEvent, ProgressReported
 from shared.contract.observation import report_value
 from shared.contract.reasons import ContractError, Reason
 from shared.contract.responsibility import check_sender
-from shared.domain.catalog import Catalog, Kind, Plan, Target
+from shared.domain.catalog import Catalog, Kind, Plan, Subject
 from shared.domain.timebase import cst_date
 
 #: How far an event's `time` may lie ahead of the intake instant by default (clocks differ).
@@ -32,7 +32,7 @@ class CatalogFit:
     """What a fitting event is in the catalog's terms."""
 
     plan: Plan
-    target: Target
+    target: Subject  # a target, a deliverable of a commitment or an indicator
     agency: str
     # The reported value in the target's unit (a milestone's stage index); None: a retraction.
     value: float | None
@@ -62,10 +62,11 @@ def check_against_catalog(
     plan = catalog.plans.get(data.plan)
     if plan is None:
         raise ContractError(Reason.UNKNOWN_PLAN, f"no plan {data.plan!r}")
-    target = plan.targets.get(data.target)
+    target = plan.subject(data.target)
     if target is None:
         raise ContractError(
-            Reason.UNKNOWN_TARGET, f"plan {plan.id!r} has no target {data.target!r}"
+            Reason.UNKNOWN_TARGET,
+            f"plan {plan.id!r} has no target {data.target!r} (nor deliverable or indicator)",
         )
     if agency not in plan.agencies:
         raise ContractError(Reason.UNKNOWN_AGENCY, f"plan {plan.id!r} has no agency {agency!r}")
@@ -104,7 +105,7 @@ def _check_as_of(as_of: date, reported_at: datetime, plan: Plan) -> None:
         )
 
 
-def _check_value(value: float | None, target: Target) -> None:
+def _check_value(value: float | None, target: Subject) -> None:
     """Range checks of a plain value by the target's kind (milestones are checked by stage)."""
     if value is None or target.kind is Kind.MILESTONE:
         return

@@ -352,7 +352,10 @@ def test_the_command_lists_the_errors_and_sends_nothing(tmp_path: Path) -> None:
             "target": "gov.nothing",
             "as_of": "2022-03-31",
             "reason": "unknown_target",
-            "message": "plan 'qingyuan-digital-economy-2021' has no target 'gov.nothing'",
+            "message": (
+                "plan 'qingyuan-digital-economy-2021' has no target 'gov.nothing' "
+                "(nor deliverable or indicator)"
+            ),
         },
         {"totals": {"invalid": 1}},
     ]
