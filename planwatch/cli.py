@@ -22,6 +22,7 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.keys_cli", "keys_app", "keys"),
     ("planwatch.keyring_cli", "keyring_app", "keyring"),
     ("planwatch.publish_cli", "publish_app", None),
+    ("planwatch.template_cli", "template_app", None),
     ("planwatch.score_cli", "score_app", None),
     ("planwatch.report_cli", "report_app", None),
     ("planwatch.simulate_cli", "simulate_app", None),

@@ -1,9 +1,12 @@
-"""`planwatch publish`: a small agency-side client that signs and sends one event.
+"""`planwatch publish`: a small agency-side client that signs and sends one event, or a sheet.
 
 Builds a report (`--value` or `--stage`) or a retraction (`--retract REASON`), signs it with
 the agency's private key file (PKCS#8 PEM, from `planwatch keys generate`) and sends it to
 Kafka (`--via kafka`, CloudEvents binary mode, keyed by target) or to ingest's
 `POST /v1/events` (`--via http`). Prints one JSON line with the outcome.
+
+With `--file FILE` (a .csv or .xlsx sheet, one report per row) it checks every row first, then
+signs and sends them all and prints a receipt: planwatch.publish_file_cli.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from planwatch.publish_file_cli import FileOptions, publish_file
 from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.codec import (
@@ -139,10 +143,11 @@ def publish(
     key_file: Annotated[
         Path, typer.Option("--key-file", help="Your private key (PKCS#8 PEM).", exists=True)
     ],
-    target: Annotated[str, typer.Option("--target", help="The target id.")],
+    target: Annotated[str | None, typer.Option("--target", help="The target id.")] = None,
     as_of: Annotated[
-        datetime, typer.Option("--as-of", formats=["%Y-%m-%d"], help="The day the value describes.")
-    ],
+        datetime | None,
+        typer.Option("--as-of", formats=["%Y-%m-%d"], help="The day the value describes."),
+    ] = None,
     value: Annotated[float | None, typer.Option("--value", help="Share/count/rank value.")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Milestone stage id.")] = None,
     retract: Annotated[
@@ -164,12 +169,76 @@ def publish(
     topic: Annotated[str, typer.Option("--topic")] = topics.PROGRESS,
     url: Annotated[str, typer.Option("--url", help="Ingest's events endpoint.")] = DEFAULT_URL,
     timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
+    file: Annotated[
+        Path | None,
+        typer.Option(
+            "--file",
+            help="A .csv or .xlsx sheet, one report per row (see `planwatch template`): "
+            "every row checked, then all sent; prints a receipt.",
+            exists=True,
+            dir_okay=False,
+            readable=True,
+        ),
+    ] = None,
+    skip_bad: Annotated[
+        bool, typer.Option("--skip-bad", help="--file: send the good rows, list the bad ones.")
+    ] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="--file: the receipt as JSON lines.")
+    ] = False,
+    ledger: Annotated[
+        Path | None,
+        typer.Option(
+            "--ledger",
+            help="--file: where the sent rows' report times are kept "
+            "(default: $XDG_STATE_HOME/planwatch/sent-AGENCY.jsonl).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
-    """Sign and send one progress report or retraction."""
+    """Sign and send one progress report or retraction, or every row of a sheet (--file)."""
     try:
         private_key = private_key_from_pem(key_file.read_bytes())
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(f"{key_file}: {exc}", param_hint="--key-file") from None
+    servers = bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    if file is not None:
+        single = {
+            "--target": target,
+            "--as-of": as_of,
+            "--value": value,
+            "--stage": stage,
+            "--retract": retract,
+            "--unit": unit,
+            "--note": note,
+            "--evidence": evidence,
+            "--event-id": event_id,
+        }
+        given = [name for name, option in single.items() if option is not None]
+        if given:
+            raise typer.BadParameter(f"--file takes the rows' own values, not {', '.join(given)}")
+        publish_file(
+            FileOptions(
+                path=file,
+                agency=agency,
+                key_id=key_id,
+                private_key=private_key,
+                plan=plan,
+                time=time,
+                via_http=via is Via.HTTP,
+                structured=mode is Mode.STRUCTURED,
+                bootstrap=servers,
+                topic=topic,
+                url=url,
+                timeout_s=timeout_s,
+                skip_bad=skip_bad,
+                as_json=as_json,
+                ledger=ledger,
+            )
+        )
+        return
+    if target is None or as_of is None:
+        raise typer.BadParameter("--target and --as-of are required (or --file)")
     try:
         reported = (
             datetime.fromisoformat(time) if time else datetime.now(CST).replace(microsecond=0)
@@ -194,7 +263,6 @@ def publish(
 
     outcome: dict[str, Any] = {"id": signed.envelope.id, "via": via.value}
     if via is Via.KAFKA:
-        servers = bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
         try:
             outcome.update(asyncio.run(send_kafka(signed, servers, topic, mode, timeout_s)))
         except (TimeoutError, OSError, KafkaError) as exc:

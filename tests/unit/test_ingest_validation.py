@@ -14,11 +14,11 @@ from services.ingest.validation import (
     Rejected,
     Verdict,
     content_hash,
-    earliest_as_of,
     validate,
     validate_kafka,
 )
 from shared.accepted import AcceptedKind
+from shared.contract.catalog_checks import earliest_as_of
 from shared.contract.codec import encode_kafka_binary, encode_kafka_structured
 from shared.contract.events import Unit, new_tick
 from shared.contract.parsing import RawEvent
