@@ -1,5 +1,6 @@
 """A digest of the scoring state: equal digests mean equal target results, roll-ups, agency
-scorecards, firing alerts (with severities), point counts and clock.
+scorecards, firing alerts (with severities), point counts, deliverables' and indicators'
+winners, and clock.
 
 The payload is canonical JSON (sorted keys, no spaces) of what the state means, not of how it is
 stored: outboxes, `since` instants of alerts and history records are left out, because a replay
@@ -24,10 +25,15 @@ def digest_payload(
     target_docs: Iterable[Mapping[str, Any]],
 ) -> JSON:
     plans = {str(doc["_id"]): json.loads(doc["state"]) for doc in plan_docs if doc.get("state")}
-    targets = {}
+    targets: JSON = {}
     for doc in target_docs:
         alerts = doc.get("alerts") or {}
         window = doc.get("window") or {}
+        if doc.get("tracked"):  # a deliverable or an indicator: its winners are its state
+            targets[str(doc["_id"])] = {"tracked": doc["tracked"]}
+            continue
+        if doc.get("result") is None and not alerts and not window:
+            continue  # an empty document an owner claimed (stamped with its epoch): no state
         targets[str(doc["_id"])] = {
             "alerts": {rule: entry["severity"] for rule, entry in alerts.items()},
             "points": window.get("count", 0),

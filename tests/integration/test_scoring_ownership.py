@@ -27,7 +27,7 @@ from shared.domain.timebase import cst_date
 from shared.runtime.kafka import Outbound, key_partition
 from shared.runtime.settings import RetrySettings
 from tests.unit.fake_records import FakeRecord
-from tests.unit.scoring_streams import plan_stream
+from tests.unit.scoring_streams import plan_stream, tracked_stream
 
 pytestmark = pytest.mark.integration
 
@@ -84,7 +84,9 @@ def plan(catalog: Catalog) -> Plan:
 async def test_two_owners_roll_up_what_one_engine_computes(
     catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
 ) -> None:
-    events = plan_stream(plan, seed=5)
+    # Targets, and deliverables and indicators (owned and fenced by partition like targets).
+    both = [*plan_stream(plan, seed=5), *tracked_stream(plan, seed=5)]
+    events = sorted(both, key=lambda e: (e.reported_at, e.event_id))
     a, _ = replica(catalog, mongo_db, "two_")
     b, _ = replica(catalog, mongo_db, "two_")
     a.set_ownership(range(0, 3))
