@@ -144,7 +144,9 @@ async def test_two_replicas_equal_one_and_a_stopped_one_is_fenced(
         return fold_alerts(await read_topic(kafka_bootstrap, names.alerts)) == firing
 
     await wait_until(alerts_caught_up, timeout_s=60)
-    # Every target document carries the epoch of its current owner's claim.
+    # Every target's (and deliverable's and indicator's) document carries the epoch of its
+    # current owner's claim.
     docs = await store.load_targets()
-    assert len(docs) == len(plan.targets)
+    subjects = [*plan.targets, *plan.deliverables, *plan.indicators]
+    assert sorted(d["_id"] for d in docs) == sorted(f"{plan.id}:{s}" for s in subjects)
     assert all(isinstance(d.get("epoch"), int) for d in docs)
