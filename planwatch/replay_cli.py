@@ -18,7 +18,7 @@ from pymongo import AsyncMongoClient
 from services.scoring.digest import digest_of, read_payload
 from services.scoring.engine import Publisher, publish_nothing
 from services.scoring.replay import ReplayError, replay
-from services.scoring.store import DEFAULT_PREFIX, ScoringStore
+from services.scoring.store import DEFAULT_PREFIX, MongoScoringStore
 from shared.catalog import CatalogError, load_catalog
 from shared.contract.events import parse_rfc3339
 from shared.runtime.kafka import Outbound, make_broker, publish_all
@@ -63,11 +63,11 @@ async def _replay(
     client: AsyncMongoClient[Document] = make_client(MongoSettings())
     broker = make_broker(KafkaSettings(), graceful_timeout_s=5.0) if emit is Emit.ALL else None
     try:
-        store = ScoringStore(client[db], prefix)
+        store = MongoScoringStore(client[db], prefix)
         if drop:
             await store.drop()
         if at is None:  # the live state's clock, so that the two can be compared
-            live = await ScoringStore(client[source_db], DEFAULT_PREFIX).load_meta()
+            live = await MongoScoringStore(client[source_db], DEFAULT_PREFIX).load_meta()
             at = parse_rfc3339(live["at"]) if live and live.get("at") else None
         publish: Publisher = publish_nothing
         if broker is not None:
@@ -150,7 +150,7 @@ def replay_command(
 async def _digest(db: str, prefix: str, show: bool) -> None:
     client: AsyncMongoClient[Document] = make_client(MongoSettings())
     try:
-        payload = await read_payload(ScoringStore(client[db], prefix))
+        payload = await read_payload(MongoScoringStore(client[db], prefix))
     finally:
         await client.close()
     if show:

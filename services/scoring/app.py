@@ -24,7 +24,7 @@ from services.scoring.dashboard.router import make_dashboard_router
 from services.scoring.engine import ScoringEngine
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.ownership import EngineDoors
-from services.scoring.store import ScoringStore
+from services.scoring.store import MongoScoringStore
 from services.scoring.ticks import TickScheduler, now_utc
 from shared import topics
 from shared.accepted import AcceptedEvent
@@ -69,7 +69,7 @@ def build_service(
     broker = host.broker
     durable = DurableConsumer(host)
     metrics = ScoringMetrics(host.registry)
-    store = ScoringStore(database(host.mongo, settings.mongo), settings.collection_prefix)
+    store = MongoScoringStore(database(host.mongo, settings.mongo), settings.collection_prefix)
     timeout_s = settings.kafka.publish_timeout_s
 
     async def publish(messages: Sequence[Outbound]) -> None:

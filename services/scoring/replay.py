@@ -63,7 +63,7 @@ async def replay(
     """Apply every stored report (then a tick at `at`, if later) to an empty `store`."""
     if not await store.is_empty():
         raise ReplayError(
-            f"collections with prefix {store.prefix!r} in database {store.db.name!r} are not "
+            f"{store.location} are not "
             "empty: replay builds fresh state (drop them first, or pick another prefix)"
         )
     sent = 0

@@ -24,7 +24,7 @@ the clock are written only forward (a later clock, or the same clock from more t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Protocol
 
 from pymongo import DESCENDING, UpdateOne
 from pymongo.asynchronous.collection import AsyncCollection
@@ -38,7 +38,43 @@ CLOCK_ID = "clock"
 DUPLICATE_KEY = 11000
 
 
-class ScoringStore:
+class ScoringStore(Protocol):
+    """The scoring state's port: `MongoScoringStore` (this module) and `InMemoryScoringStore`
+    (services/scoring/memory_store.py) both pass `tests/unit/scoring_store_contract.py`."""
+
+    @property
+    def location(self) -> str:
+        """Where the state lives, for messages (collections and database)."""
+        ...
+
+    async def drop(self) -> None: ...
+    async def is_empty(self) -> bool: ...
+    async def load_meta(self) -> Document | None: ...
+    async def load_targets(self, keys: Sequence[str] | None = None) -> list[Document]: ...
+    async def plan_results(self, plan: str) -> list[Document]: ...
+    async def next_epoch(self, partition: int) -> int: ...
+    async def claim_targets(self, epochs: Mapping[str, int]) -> set[str]: ...
+    async def load_plans(self) -> list[Document]: ...
+    async def target_points(self, plan: str, target: str) -> list[Document]: ...
+    async def date_points(self, plan: str, target: str, as_of: str) -> list[Document]: ...
+    async def write_targets(
+        self, updates: Mapping[str, Document], epochs: Mapping[str, int] | None = None
+    ) -> set[str]: ...
+    async def insert_points(self, docs: Sequence[Document]) -> None: ...
+    async def insert_history(self, docs: Sequence[Document]) -> None: ...
+    async def write_plan(self, plan: str, fields: Document, clock_us: int, basis: int) -> bool: ...
+    async def advance_clock(self, at: str, at_us: int) -> None: ...
+    async def write_meta(self, fields: Document) -> None: ...
+    async def plan(self, plan: str) -> Document | None: ...
+    async def target(self, key: str) -> Document | None: ...
+    async def target_history(self, plan: str, target: str, limit: int) -> list[Document]: ...
+
+
+# Fields of a target document a roll-up needs (whichever replica wrote it).
+ROLL_UP_FIELDS = ("target", "result_full", "version", "scoped", "tracked")
+
+
+class MongoScoringStore:
     def __init__(self, db: AsyncDatabase[Document], prefix: str = DEFAULT_PREFIX) -> None:
         self.db = db
         self.prefix = prefix
@@ -48,6 +84,10 @@ class ScoringStore:
         self.plans: AsyncCollection[Document] = db[f"{prefix}plans"]
         self.meta: AsyncCollection[Document] = db[f"{prefix}meta"]
         self.owners: AsyncCollection[Document] = db[f"{prefix}owners"]
+
+    @property
+    def location(self) -> str:
+        return f"collections with prefix {self.prefix!r} in database {self.db.name!r}"
 
     def _collections(self) -> tuple[AsyncCollection[Document], ...]:
         return (self.targets, self.points, self.history, self.plans, self.meta, self.owners)
@@ -76,7 +116,7 @@ class ScoringStore:
     async def plan_results(self, plan: str) -> list[Document]:
         """Each stored target of a plan: its full result, version and the clock it was
         evaluated at (what a roll-up needs, whichever replica wrote it)."""
-        projection = {"target": 1, "result_full": 1, "version": 1, "scoped": 1, "tracked": 1}
+        projection = dict.fromkeys(ROLL_UP_FIELDS, 1)
         return [doc async for doc in self.targets.find({"plan": plan}, projection)]
 
     # --- fencing ---------------------------------------------------------------------------

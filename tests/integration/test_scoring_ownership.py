@@ -16,7 +16,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 from services.scoring.digest import state_digest
 from services.scoring.engine import ScoringEngine
 from services.scoring.ownership import EngineDoors
-from services.scoring.store import ScoringStore
+from services.scoring.store import MongoScoringStore
 from services.scoring.ticks import tick_message
 from shared import topics
 from shared.accepted import AcceptedEvent
@@ -53,7 +53,7 @@ def replica(
     collector = Collector()
     engine = ScoringEngine(
         catalog,
-        ScoringStore(db, prefix),
+        MongoScoringStore(db, prefix),
         collector,
         base_url="http://x",
         partition_of=partition_of,
@@ -67,7 +67,7 @@ def offline(plan: Plan, events: Sequence[AcceptedEvent]) -> dict[str, Any]:
 
 
 async def stored_plan(db: AsyncDatabase[Doc], prefix: str, plan: Plan) -> dict[str, Any] | None:
-    doc = await ScoringStore(db, prefix).plan(plan.id)
+    doc = await MongoScoringStore(db, prefix).plan(plan.id)
     return json.loads(doc["state"]) if doc else None
 
 
@@ -105,11 +105,13 @@ async def test_two_owners_roll_up_what_one_engine_computes(
     assert await stored_plan(mongo_db, "two_", plan) == offline(plan, events)
 
     # One engine owning everything, over the same events: the same digest.
-    lone = ScoringEngine(catalog, ScoringStore(mongo_db, "one_"), Collector(), base_url="http://x")
+    lone = ScoringEngine(
+        catalog, MongoScoringStore(mongo_db, "one_"), Collector(), base_url="http://x"
+    )
     for i in range(0, len(events), 25):
         await lone.apply(events[i : i + 25])
-    assert await state_digest(ScoringStore(mongo_db, "one_")) == await state_digest(
-        ScoringStore(mongo_db, "two_")
+    assert await state_digest(MongoScoringStore(mongo_db, "one_")) == await state_digest(
+        MongoScoringStore(mongo_db, "two_")
     )
 
 
@@ -130,7 +132,7 @@ async def test_a_stale_owner_writes_and_publishes_nothing(
     new.set_ownership(range(PARTITIONS))
     await new.apply(events[half:])
     assert await stored_plan(mongo_db, "fence_", plan) == offline(plan, events)
-    store = ScoringStore(mongo_db, "fence_")
+    store = MongoScoringStore(mongo_db, "fence_")
     docs_after_new = {d["_id"]: d for d in await store.load_targets()}
 
     # The old owner resumes with a batch in hand (events it had already applied, plus a
@@ -152,7 +154,7 @@ async def test_a_tick_later_on_the_same_day_moves_the_plan_clock(
     engine, _ = replica(catalog, mongo_db, "tick_")
     engine.set_ownership(range(PARTITIONS))
     await engine.apply(events)
-    store = ScoringStore(mongo_db, "tick_")
+    store = MongoScoringStore(mongo_db, "tick_")
     first = await store.plan(plan.id)
     assert first is not None
     clock = max(e.reported_at for e in events)

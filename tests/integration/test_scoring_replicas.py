@@ -17,7 +17,7 @@ import pytest
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.scoring.store import ScoringStore
+from services.scoring.store import MongoScoringStore
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
 from tests.integration.scoring_support import Topics, scoring_env
@@ -133,7 +133,7 @@ async def test_two_replicas_equal_one_and_a_stopped_one_is_fenced(
     os.kill(a.proc.pid, signal.SIGCONT)
     await wait_until(split_between_both, timeout_s=120)
     await wait_for_state(mongo_db, plan, expected)
-    store = ScoringStore(mongo_db)
+    store = MongoScoringStore(mongo_db)
     meta = await store.load_meta()
     assert meta is not None and meta["at"] == events[-1].reported_at.isoformat()
 

@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.digest import state_digest
-from services.scoring.store import ScoringStore
+from services.scoring.store import MongoScoringStore
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
 from shared.contract.alert_event import decode_alert_event
@@ -97,7 +97,7 @@ def offline(plan: Plan, events: Sequence[AcceptedEvent], at: datetime) -> dict[s
 async def wait_for_state(
     db: AsyncDatabase[Doc], plan: Plan, expected: dict[str, Any], timeout_s: float = 180
 ) -> None:
-    store = ScoringStore(db)
+    store = MongoScoringStore(db)
     deadline = time.monotonic() + timeout_s
     state = None
     while time.monotonic() < deadline:
@@ -151,7 +151,7 @@ async def test_sigkill_restart_tick_replay_and_api(
 
     # Start, let it get going, SIGKILL it mid-stream, start again.
     svc.start()
-    store = ScoringStore(mongo_db)
+    store = MongoScoringStore(mongo_db)
 
     async def some_progress() -> bool:
         return await store.load_meta() is not None
@@ -232,7 +232,11 @@ async def test_sigkill_restart_tick_replay_and_api(
     assert replayed.returncode == 0, replayed.stderr
     summary = json.loads(replayed.stdout.strip().splitlines()[-1])
     live_digest = await state_digest(store)
-    assert summary["digest"] == live_digest == await state_digest(ScoringStore(mongo_db, "replay_"))
+    assert (
+        summary["digest"]
+        == live_digest
+        == await state_digest(MongoScoringStore(mongo_db, "replay_"))
+    )
     digest_cli = await run_cli(env, "state", "digest")
     assert digest_cli.returncode == 0, digest_cli.stderr
     assert digest_cli.stdout.strip() == live_digest
