@@ -147,7 +147,9 @@ def build_report(
     state = score_plan(plan, observations, at)  # raises on an unknown target
     by_target: dict[str, list[Observation]] = {tid: [] for tid in plan.targets}
     for observation in observations:
-        if observation.scope is None:  # breakdowns never enter the headline (v1.1)
+        # Breakdowns never enter the headline (v1.1); deliverables and indicators are not
+        # targets (they are in `state.tracked`).
+        if observation.scope is None and observation.target in by_target:
             by_target[observation.target].append(observation)
     series = {tid: tuple(effective_series(events, at)) for tid, events in by_target.items()}
     report_days = {cst_date(o.reported_at) for o in observations}

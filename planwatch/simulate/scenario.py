@@ -23,6 +23,10 @@ from planwatch.simulate.agencies import DemoKey, demo_key, demo_keys, derived_ke
 from planwatch.simulate.stories import (
     CORRECTED_AS_OF,
     CORRECTED_TARGET,
+    EVIDENCE_BASE,
+    INDICATOR_TRENDS,
+    LATECOMER_AGENCY,
+    OPEN_SHARE_DIVISOR,
     RETRACTED_AS_OF,
     RETRACTED_TARGET,
     RETRACTED_WRONG_VALUE,
@@ -31,9 +35,11 @@ from planwatch.simulate.stories import (
     STORIES,
     CoReport,
     Curve,
+    IndicatorTrend,
     Steps,
     Story,
 )
+from planwatch.simulate.workdays import next_workday, report_day
 from shared import topics
 from shared.contract.codec import STRUCTURED_CONTENT_TYPE
 from shared.contract.events import (
@@ -48,7 +54,7 @@ from shared.contract.events import (
 )
 from shared.contract.reasons import Reason
 from shared.contract.signing import sign
-from shared.domain.catalog import Cadence, Kind, Plan, Target
+from shared.domain.catalog import Cadence, Commitment, Kind, Plan, Subject, Target
 from shared.domain.timebase import CST
 
 DEFAULT_SEED: Final = 2021
@@ -56,12 +62,10 @@ DEFAULT_SEED: Final = 2021
 #: a target still unreported 90 days after its deadline counts as missed (scoring rule 3).
 DEFAULT_UNTIL: Final = date(2023, 4, 15)
 
-# Reporting lags in days after the period end, before the move to a working day. Bounded so
-# that an agency reporting every period never looks stale to scoring (allowance: period + 10
-# days monthly, + 20 quarterly): the spread of lags plus a weekend stays inside the grace.
-MONTHLY_LAG: Final = (5, 11)
-QUARTERLY_LAG: Final = (10, 24)
-AGENCY_HABIT_DAYS: Final = (0, 1)  # some agencies are habitually a day later
+# When reports are sent: on official workdays (holidays and 调休 from `chinesecalendar`), in the
+# last workdays before the demo's 报送 day, or a workday or two after it for the latecomer (see
+# planwatch.simulate.workdays). The spread stays inside the grace scoring allows (period + 10
+# days monthly, + 20 quarterly), so an agency that keeps reporting never looks stale.
 WORKDAY_START: Final = time(9, 0)
 WORKDAY_MINUTES: Final = 8 * 60 + 30
 CORRECTION_AFTER_DAYS: Final = 3
@@ -85,8 +89,10 @@ class Expected:
 
 
 class Role(StrEnum):
-    REPORT = "report"  # the lead's regular report
-    CO_REPORT = "co-report"  # a co-owner reports the period instead of the lead
+    REPORT = "report"  # the headline reporter's regular report on a target
+    CO_REPORT = "co-report"  # a co-owner's scoped breakdown (its county or park) beside it
+    DELIVERABLE = "deliverable"  # a commitment's lead reports a deliverable done or not
+    INDICATOR = "indicator"  # the statistics bureau reports an indicator's quarterly value
     TYPO = "typo"  # a report with a misplaced decimal point ...
     CORRECTION = "correction"  # ... and the later report for the same as_of that fixes it
     WRONG = "wrong"  # a report that is later retracted ...
@@ -175,15 +181,10 @@ def period_ends(cadence: Cadence, first_day: date, last_day: date) -> list[date]
     return ends
 
 
-def _workday(day: date) -> date:
-    while day.weekday() >= 5:
-        day += timedelta(days=1)
-    return day
-
-
 def _office_instant(day: date, rng: random.Random) -> datetime:
+    """An instant in office hours on `day`, or on the next workday if `day` is not one."""
     minutes = rng.randint(0, WORKDAY_MINUTES)
-    clock = datetime.combine(_workday(day), WORKDAY_START, CST)
+    clock = datetime.combine(next_workday(day), WORKDAY_START, CST)
     return clock + timedelta(minutes=minutes, seconds=rng.randint(0, 59))
 
 
@@ -229,7 +230,7 @@ def _period_label(cadence: Cadence, as_of: date) -> str:
 
 
 def _report(
-    target: Target,
+    target: Subject,
     key: DemoKey,
     *,
     as_of: date,
@@ -238,6 +239,7 @@ def _report(
     event_id: str,
     note: str,
     scope: str | None = None,
+    evidence: str | None = None,
 ) -> ProgressReported:
     if target.kind is Kind.MILESTONE:
         index = round(value)
@@ -250,6 +252,7 @@ def _report(
             stage=target.stages[index].id,
             unit=Unit.STAGE,
             note=note,
+            evidence=evidence,
             scope=scope,
             event_id=event_id,
         )
@@ -263,6 +266,7 @@ def _report(
             value=value,
             unit=Unit(target.unit),
             note=note,
+            evidence=evidence,
             scope=scope,
             event_id=event_id,
         )
@@ -303,11 +307,9 @@ def _story_reports(
     keys: Mapping[str, DemoKey],
     ids: _Ids,
     until: datetime,
-    habits: Mapping[str, int],
 ) -> None:
     target = plan.targets[story.target]
     rng = random.Random(f"planwatch-demo:{seed}:{target.id}")
-    lag_low, lag_high = MONTHLY_LAG if target.cadence is Cadence.MONTHLY else QUARTERLY_LAG
     co_by_period = {p: co for co in story.co_reports for p in co.periods}
     highest = float("-inf")
     last_at: dict[str, datetime] = {}
@@ -323,10 +325,10 @@ def _story_reports(
         if isinstance(story.path, Curve) and story.path.monotone:
             value = max(value, highest)
         highest = max(highest, value)
-        lag = rng.randint(lag_low, lag_high) + habits.get(agency, 0)
-        at = _office_instant(as_of + timedelta(days=lag), rng)
-        if agency in last_at:  # one agency's reports on a target are sent in order
-            at = max(at, last_at[agency] + timedelta(hours=1))
+        day = report_day(target.cadence, as_of, rng, late=agency == LATECOMER_AGENCY)
+        at = _office_instant(day, rng)
+        if agency in last_at and at <= last_at[agency]:  # one agency's reports go in order
+            at = _office_instant(last_at[agency].date() + timedelta(days=1), rng)
         if at > until or (agency == SILENT_AGENCY and as_of > SILENT_AFTER):
             continue
         last_at[agency] = at
@@ -417,9 +419,9 @@ def _co_report(
     until: datetime,
 ) -> None:
     """A co-owner's scoped figure for its county or park (method v1.1 breakdowns), sent in
-    office hours within the cadence's usual lag, in order with the co-owner's other reports."""
-    lag_low, lag_high = MONTHLY_LAG if target.cadence is Cadence.MONTHLY else QUARTERLY_LAG
-    at = _office_instant(as_of + timedelta(days=rng.randint(lag_low, lag_high)), rng)
+    office hours before the 报送 day like every report, in order with its other reports."""
+    day = report_day(target.cadence, as_of, rng, late=co.agency == LATECOMER_AGENCY)
+    at = _office_instant(day, rng)
     if at > until or (co.agency in last_at and at <= last_at[co.agency]):
         return
     last_at[co.agency] = at
@@ -455,6 +457,169 @@ def _scoped_value(target: Target, citywide: float, rng: random.Random) -> float:
     if target.kind is Kind.COUNT:
         return float(max(0, round(citywide * rng.uniform(0.2, 0.5))))
     return citywide
+
+
+# --- commitments and indicators (tracked, never scored) ------------------------------------
+
+
+def _tracked_report(
+    subject: Subject,
+    key: DemoKey,
+    draft: _Draft,
+    *,
+    role: Role,
+    as_of: date,
+    at: datetime,
+    value: float,
+    ids: _Ids,
+    note: str,
+    label: str,
+    evidence: str | None = None,
+) -> None:
+    event = _report(
+        subject,
+        key,
+        as_of=as_of,
+        at=at,
+        value=value,
+        event_id=ids.next(),
+        note=note,
+        evidence=evidence,
+    )
+    draft.add(
+        at,
+        event,
+        Expected(Outcome.ACCEPTED),
+        role=role,
+        label=label,
+        agency=key.agency,
+        target=subject.id,
+        as_of=as_of,
+    )
+
+
+def deliverable_steps(
+    commitment: Commitment, quarters: int, rng: random.Random
+) -> dict[str, tuple[tuple[int, bool], ...]]:
+    """Per deliverable of `commitment`, its reports as (quarter index, done): a progress
+    report (`not-done`) in one of the first three quarters, then `done` in a later quarter
+    — or, for a third of the checklist (rounded down), `not-done` again in the last quarter."""
+    entries = [entry.id for entry in commitment.deliverables]
+    left_open = set(rng.sample(entries, len(entries) // OPEN_SHARE_DIVISOR))
+    last = quarters - 1
+    steps: dict[str, tuple[tuple[int, bool], ...]] = {}
+    for entry in entries:
+        first = rng.randrange(0, min(3, last))
+        if entry in left_open:
+            steps[entry] = ((first, False), (last, False))
+        else:
+            steps[entry] = ((first, False), (rng.randint(first + 1, last), True))
+    return steps
+
+
+def _deliverable_reports(
+    plan: Plan,
+    draft: _Draft,
+    *,
+    seed: int,
+    keys: Mapping[str, DemoKey],
+    ids: _Ids,
+    until: datetime,
+) -> None:
+    """Each commitment's lead (its deliverables' headline reporter) reports its checklist at
+    most once a quarter per deliverable, up to the plan's horizon: `done` with an evidence
+    link and a note, `not-done` with a progress note."""
+    quarters = period_ends(Cadence.QUARTERLY, plan.issued, plan.horizon_end)
+    if len(quarters) < 2:
+        return
+    for commitment in sorted(plan.commitments.values(), key=lambda c: c.id):
+        rng = random.Random(f"planwatch-demo:{seed}:{commitment.id}")
+        steps = deliverable_steps(commitment, len(quarters), rng)
+        for entry_id, reports in steps.items():
+            deliverable = plan.deliverables[entry_id]
+            agency = deliverable.headline_reporters[0]
+            last_at: datetime | None = None
+            for quarter, done in reports:
+                as_of = quarters[quarter]
+                if agency == SILENT_AGENCY and as_of > SILENT_AFTER:
+                    continue
+                day = report_day(Cadence.QUARTERLY, as_of, rng, late=agency == LATECOMER_AGENCY)
+                at = _office_instant(day, rng)
+                if at > until or (last_at is not None and at <= last_at):
+                    continue
+                last_at = at
+                period_text = _period_label(Cadence.QUARTERLY, as_of)
+                if done:
+                    quarter_tag = f"{as_of.year}q{(as_of.month - 1) // 3 + 1}"
+                    evidence: str | None = f"{EVIDENCE_BASE}/{agency}/{quarter_tag}/{entry_id}"
+                    note = f"{period_text}: done; evidence linked (simulated demo report)"
+                elif quarter == len(quarters) - 1:
+                    evidence = None
+                    note = f"{period_text}: not done by the plan's horizon (simulated demo report)"
+                else:
+                    evidence = None
+                    note = f"{period_text}: under way (simulated demo report)"
+                stage = "done" if done else "not-done"
+                _tracked_report(
+                    deliverable,
+                    keys[agency],
+                    draft,
+                    role=Role.DELIVERABLE,
+                    as_of=as_of,
+                    at=at,
+                    value=float(deliverable.stage_index(stage) or 0),
+                    ids=ids,
+                    note=note,
+                    label=f"{agency} reports {entry_id} {period_text}: {stage}",
+                    evidence=evidence,
+                )
+
+
+def trend_value(trend: IndicatorTrend, period: int, as_of: date, noise: float) -> float:
+    """An indicator's invented value in quarter `period` (0 = the first quarter reported),
+    with relative noise `noise` drawn by the caller."""
+    seasonal = trend.seasonal[(as_of.month - 1) // 3]
+    raw = trend.start * (1.0 + trend.growth) ** period * seasonal * (1.0 + noise)
+    return round(max(0.0, raw), trend.decimals) if trend.decimals else float(round(raw))
+
+
+def _indicator_reports(
+    plan: Plan,
+    trend: IndicatorTrend,
+    draft: _Draft,
+    *,
+    seed: int,
+    keys: Mapping[str, DemoKey],
+    ids: _Ids,
+    until: datetime,
+) -> None:
+    """The statistics bureau's quarterly value of a clause 3.6 indicator (invented values)."""
+    indicator = plan.indicators[trend.indicator]
+    agency = indicator.headline_reporters[0]
+    rng = random.Random(f"planwatch-demo:{seed}:{indicator.id}")
+    highest = float("-inf")
+    for period, as_of in enumerate(period_ends(indicator.cadence, plan.issued, until.date())):
+        value = trend_value(trend, period, as_of, rng.gauss(0.0, trend.noise))
+        if trend.monotone:
+            value = max(value, highest)
+        highest = max(highest, value)
+        day = report_day(indicator.cadence, as_of, rng, late=agency == LATECOMER_AGENCY)
+        at = _office_instant(day, rng)
+        if at > until:
+            continue
+        period_text = _period_label(indicator.cadence, as_of)
+        _tracked_report(
+            indicator,
+            keys[agency],
+            draft,
+            role=Role.INDICATOR,
+            as_of=as_of,
+            at=at,
+            value=value,
+            ids=ids,
+            note=f"{period_text} (simulated value)",
+            label=f"{agency} reports {indicator.id} {period_text}: {value:g} {indicator.unit_en}",
+        )
 
 
 # --- the events the platform must refuse ---------------------------------------------------
@@ -593,6 +758,7 @@ def build_scenario(
     until: date = DEFAULT_UNTIL,
     tick_every_days: int = 1,
     stories: Sequence[Story] = STORIES,
+    indicator_trends: Sequence[IndicatorTrend] = INDICATOR_TRENDS,
 ) -> Scenario:
     """Every item of the demo feed, in send order. Raises ScenarioError if the stories do not
     fit the plan."""
@@ -614,16 +780,26 @@ def build_scenario(
                 raise ScenarioError(f"{story.target}: {co.agency} is not responsible for it")
             if co.scope not in plan.breakdowns:
                 raise ScenarioError(f"{story.target}: the plan has no breakdown {co.scope!r}")
+    trends = {trend.indicator: trend for trend in indicator_trends}
+    unknown = sorted(set(trends) - set(plan.indicators))
+    missing = sorted(set(plan.indicators) - set(trends))
+    if unknown or missing:
+        raise ScenarioError(
+            f"plan {plan.id}: trends for unknown indicators {unknown}, indicators without a "
+            f"trend {missing}"
+        )
 
     start = datetime.combine(plan.issued, time(0, 0), CST)
     end = datetime.combine(until, time(23, 59, 59), CST)
     keys = demo_keys(plan, seed)
     ids = _Ids(seed)
-    habit_rng = random.Random(f"planwatch-demo-habits:{seed}")
-    habits = {agency: habit_rng.randint(*AGENCY_HABIT_DAYS) for agency in sorted(plan.agencies)}
     draft = _Draft([])
     for story in sorted(stories, key=lambda s: s.target):
-        _story_reports(plan, story, draft, seed=seed, keys=keys, ids=ids, until=end, habits=habits)
+        _story_reports(plan, story, draft, seed=seed, keys=keys, ids=ids, until=end)
+    _deliverable_reports(plan, draft, seed=seed, keys=keys, ids=ids, until=end)
+    for indicator_id in sorted(trends):
+        trend = trends[indicator_id]
+        _indicator_reports(plan, trend, draft, seed=seed, keys=keys, ids=ids, until=end)
 
     for day in _days(plan.issued, until, tick_every_days):
         at = datetime.combine(day, time(0, 0), CST)

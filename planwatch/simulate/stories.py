@@ -1,12 +1,14 @@
 """What each target of the Qingyuan plan does in the demo feed, and why (docs/demo.md).
 
 Every story is invented for the demo: none reports a real-world event as fact, and none names
-a real place or enterprise as having done something it may not have done.
+a real place or enterprise as having done something it may not have done. A `why` describes
+the simulated series only; co-owners' breakdowns are named by their scope ids.
 
-Pure data. A story gives a target's underlying ("true") path, which co-owners report some
-periods instead of the lead, and the arc it should show in scoring (achieved early, on
-track, lagging, deteriorating, silent). `scenario.build_scenario` turns the stories into
-dated, signed events with lags and noise.
+Pure data. A story gives a target's underlying ("true") path, which co-owners send scoped
+breakdowns beside the lead's headline figure in some periods, and the arc it should show in
+scoring (achieved early, on track, lagging, deteriorating, silent). The indicator trends give
+clause 3.6's statistics their invented quarterly values. `scenario.build_scenario` turns them
+into dated, signed events sent on workdays before the 报送 day (see `workdays`), with noise.
 """
 
 from __future__ import annotations
@@ -65,6 +67,24 @@ class CoReport:
 
 
 @dataclass(frozen=True)
+class IndicatorTrend:
+    """An invented quarterly series for an indicator (no target, never scored): `start` in
+    the first quarter reported, growing by `growth` (relative) a quarter, times the seasonal
+    factor of the calendar quarter (Q1..Q4), with relative noise `noise`; `decimals` as the
+    statistics bureau publishes it; `monotone` series (stocks: stations, enterprises) never
+    go down."""
+
+    indicator: str
+    why: str
+    start: float
+    growth: float
+    noise: float = 0.0
+    seasonal: tuple[float, float, float, float] = (1.0, 1.0, 1.0, 1.0)
+    decimals: int = 0
+    monotone: bool = True
+
+
+@dataclass(frozen=True)
 class Story:
     target: str
     arc: Arc
@@ -76,6 +96,14 @@ class Story:
 #: The agency that stops reporting, and the last `as_of` it reports.
 SILENT_AGENCY: Final = "qy.culture-tourism"
 SILENT_AFTER: Final = date(2022, 3, 31)
+
+#: The habitual latecomer: it sends its figures a workday or two after the 报送 day.
+LATECOMER_AGENCY: Final = "qy.agriculture"
+
+#: Commitments: a third of each commitment's deliverables (rounded down) stays not done by the
+#: plan's horizon; done ones link evidence on this placeholder domain (nothing real behind it).
+OPEN_SHARE_DIVISOR: Final = 3
+EVIDENCE_BASE: Final = "https://evidence.example.gov.cn"
 
 #: The correction: a report with a misplaced decimal point, corrected days later.
 CORRECTED_TARGET: Final = "gov.online-services"
@@ -94,180 +122,211 @@ STORIES: Final[tuple[Story, ...]] = (
     Story(
         "gov.mobile-services",
         Arc.ON_TRACK,
-        "掌上办 grows steadily with the provincial 粤省事 platform; ends a little above 80 %.",
+        "The simulated 掌上办 share grows steadily and ends a little above 80 %.",
         Curve(start=52.0, end=82.5, reach=0.97, noise=0.5, monotone=False),
     ),
     Story(
         "gov.online-services",
         Arc.ON_TRACK,
-        "网上办 passes 70 % in autumn 2022; one report misplaces a decimal point and is corrected.",
+        "The simulated 网上办 share passes 70 % in autumn 2022; one report misplaces a decimal "
+        "point and is corrected.",
         Curve(start=61.0, end=74.0, reach=0.95, shape=0.9, noise=0.4, monotone=False),
     ),
     Story(
         "infra.5g-coverage",
         Arc.ON_TRACK,
-        "5G build-out is fast in 2021 and reaches every township by autumn 2022; "
-        "China Tower reports 英德's figure every third month.",
+        "The simulated coverage rises fast in 2021 and reaches 100 % by autumn 2022; "
+        "china-tower.qy sends a county.yingde breakdown every third month.",
         Curve(start=38.0, end=100.0, reach=0.88, shape=0.8, noise=1.0),
         (CoReport("china-tower.qy", tuple(range(1, 30, 3)), "county.yingde"),),
     ),
     Story(
         "infra.4g-coverage-urban",
         Arc.ACHIEVED_EARLY,
-        "Urban 4G was nearly complete at the plan's issue: 100 % by the end of 2021.",
+        "The simulated urban share starts near complete and reaches 100 % by the end of 2021.",
         Curve(start=96.5, end=100.0, reach=0.33, noise=0.3),
     ),
     Story(
         "infra.4g-coverage-villages",
         Arc.ON_TRACK,
-        "Natural villages catch up by autumn 2022.",
+        "The simulated village share reaches 100 % by autumn 2022.",
         Curve(start=88.0, end=100.0, reach=0.84, noise=0.4),
     ),
     Story(
         "infra.fiber-villages",
         Arc.LAGGING,
-        "The last remote villages are hard to reach: stuck just under 100 %; "
-        "China Telecom reports 连州's villages every fourth month.",
+        "The simulated share stalls just under 100 %; carrier.china-telecom sends a "
+        "county.lianzhou breakdown every fourth month.",
         Curve(start=91.0, end=99.2, reach=1.0, shape=0.7, noise=0.3),
         (CoReport("carrier.china-telecom", tuple(range(2, 30, 4)), "county.lianzhou"),),
     ),
     Story(
         "infra.rural-fiber-200m",
         Arc.LAGGING,
-        "200 Mbps rural broadband upgrades slowly: far below 90 % at the deadline.",
+        "The simulated 200 Mbps share rises slowly: far below 90 % at the deadline.",
         Curve(start=35.0, end=71.0, reach=1.0, shape=1.3, noise=0.8),
     ),
     # --- quarterly: rank and counts -------------------------------------------------------
     Story(
         "industry.eit-rank",
         Arc.DETERIORATING,
-        "Neighbouring cities grow faster: the rank slips from 4th to 7th of 12 in 2022.",
+        "The simulated rank slips from 4th to 7th of 12 in 2022.",
         Steps((5, 4, 4, 5, 6, 6, 7)),
     ),
     Story(
         "industry.digital-bases",
         Arc.ACHIEVED_EARLY,
-        "The third digital base is recognised in Q1 2022.",
+        "The simulated count reaches three bases in Q1 2022.",
         Steps((1, 1, 2, 3, 3, 3, 3)),
     ),
     Story(
         "industry.5g-smart-parks",
         Arc.ACHIEVED_EARLY,
-        "A first 5G smart-park demonstration base is recognised in Q4 2021; one park reports "
-        "its own count that quarter.",
+        "The simulated count reaches one base in Q4 2021; park.guangqing sends its own "
+        "breakdown that quarter.",
         Steps((0, 0, 1, 1, 1, 1, 1)),
         (CoReport("park.guangqing", (2,), "park.guangqing"),),
     ),
     Story(
         "industry.cluster-transformation",
         Arc.CATCHES_UP,
-        "Nothing to show for five quarters (off track), then one cluster completes its digital "
-        "transformation in Q3 2022.",
+        "The simulated count stays at zero for five quarters (off track), then reaches one in "
+        "Q3 2022.",
         Steps((0, 0, 0, 0, 0, 1, 1)),
     ),
     Story(
         "industry.5g-iiot-benchmarks",
         Arc.LAGGING,
-        "One 5G industrial-internet benchmark; the second never materialises.",
+        "The simulated count reaches one benchmark and stays there (two wanted).",
         Steps((0, 0, 1, 1, 1, 1, 1)),
     ),
     Story(
         "industry.provincial-tech-centres",
         Arc.LAGGING,
-        "Provincial accreditation rounds add a few centres a year: 41 of 45 at the deadline.",
+        "The simulated count adds a few centres a year: 41 of 45 at the deadline.",
         Curve(start=27.0, end=41.0, noise=0.6),
     ),
     Story(
         "agri.leading-enterprises",
         Arc.LAGGING,
-        "The platforms reach more of the city's 166 leading agricultural enterprises each "
-        "quarter, national and provincial ones first; 逐步推广 has no date, so the target is "
-        "paced against the plan's horizon and never missed.",
+        "The simulated share of the 166 leading agricultural enterprises on the platforms grows "
+        "each quarter; 逐步推广 has no date, so the target is paced against the plan's horizon "
+        "and never missed.",
         Curve(start=12.0, end=64.0, shape=1.1, noise=0.8),
     ),
     Story(
         "agri.5g-smart-agri-parks",
         Arc.ACHIEVED_EARLY,
-        "A first provincial 5G smart-agriculture park is recognised in Q3 2021.",
+        "The simulated count reaches one park in Q3 2021.",
         Steps((0, 1, 1, 1, 1, 1, 1)),
     ),
     Story(
         "agri.traceability",
         Arc.LAGGING,
-        "Traceability enrolment of enterprises is slow; 市农业农村局, its reporter, reports it.",
+        "The simulated enrolment share rises slowly; qy.agriculture, its reporter and the demo's "
+        "habitual latecomer, sends it a workday or two after the 报送 day.",
         Curve(start=55.0, end=86.0, noise=1.0),
     ),
     Story(
         "health.internet-hospitals",
         Arc.ACHIEVED_EARLY,
-        "Five public hospitals go online one by one (20 % steps); the Q4 2021 report counts "
-        "pending licences and is retracted.",
+        "The simulated share rises in 20 % steps to 100 %; the Q4 2021 report counts pending "
+        "licences and is retracted.",
         Steps((20, 40, 60, 80, 100, 100, 100)),
     ),
     Story(
         "tourism.smart-scenic-spots",
         Arc.SILENT,
-        "市文化广电旅游体育局 stops reporting after Q1 2022: report_overdue, then missed.",
+        "In the demo its agency stops reporting after Q1 2022: report_overdue, then missed.",
         Curve(start=25.0, end=70.0, shape=0.9, noise=1.5),
     ),
     Story(
         "tourism.online-booking",
         Arc.SILENT,
-        "Same agency, same silence.",
+        "Same agency, same simulated silence.",
         Curve(start=45.0, end=85.0, noise=1.5),
     ),
     # --- quarterly milestones (stage indexes) ---------------------------------------------
     Story(
         "gov.data-platform",
         Arc.ON_TRACK,
-        "The clause's order: data centre, catalogue, base then thematic databases by the end of "
-        "2022.",
+        "The simulated stages follow the clause's order: data centre, catalogue, base then "
+        "thematic databases by the end of 2022.",
         Steps((1, 1, 2, 3, 3, 4, 5)),
     ),
     Story(
         "gov.smart-governance",
         Arc.LAGGING,
-        "Pilots spread slowly; the model is not established by the deadline. 市各有关单位 "
-        "report 清城区's pilot in two quarters.",
+        "The simulated stages move slowly and the last is not reached by the deadline; "
+        "qy.gov-units sends a county.qingcheng breakdown in two quarters.",
         Steps((1, 1, 1, 2, 2, 3, 3)),
         (CoReport("qy.gov-units", (2, 4), "county.qingcheng"),),
     ),
     Story(
         "industry.tencent-cloud-base",
         Arc.ON_TRACK,
-        "Land, power and energy secured in 2021; in service at the end of 2022 (the clause sets "
-        "no date). 清新区 reports its part in two quarters.",
+        "The simulated stages reach the last one at the end of 2022 (the clause sets no date); "
+        "qy.qingxin-district sends a county.qingxin breakdown in two quarters.",
         Steps((1, 2, 2, 2, 3, 3, 4)),
         (CoReport("qy.qingxin-district", (3, 5), "county.qingxin"),),
     ),
     Story(
         "industry.mingpu-base",
         Arc.ACHIEVED_EARLY,
-        "Construction completed in Q3 2022 (the clause asks for the project to be built).",
+        "The simulated stages reach 'completed' in Q3 2022 (the clause asks for the project to be "
+        "built).",
         Steps((1, 2, 2, 2, 3, 3, 3)),
     ),
     Story(
         "industry.data-centre-cluster",
         Arc.LAGGING,
-        "The city starts as one of the province's data-centre clusters. New large projects "
-        "build from Q4 2021; new capacity reported in operation in Q2 2022 fails its power "
-        "acceptance in Q3 (a reported step back) and is back in Q4; the leading cluster is "
-        "not confirmed by the end of 2022.",
+        "The simulated stages move from Q4 2021, reach 'capacity-in-operation' in Q2 2022, "
+        "step back in Q3 (the demo's one intended step back) and return in Q4; the last stage "
+        "is not reached by the end of 2022.",
         Steps((0, 0, 1, 1, 2, 1, 2), intended_drop_at=(5,)),
     ),
     Story(
         "logistics.digital-park",
         Arc.LAGGING,
-        "The logistics platform goes online but no leading enterprise settles; 广州对口帮扶"
-        "清远指挥部 reports the 广清 part one quarter.",
+        "The simulated stages stop at 'platform-online'; gz.qy-assistance-hq sends a "
+        "park.guangqing breakdown one quarter.",
         Steps((1, 1, 2, 2, 3, 3, 3)),
         (CoReport("gz.qy-assistance-hq", (4,), "park.guangqing"),),
     ),
     Story(
         "economy.evaluation-system",
         Arc.ON_TRACK,
-        "Research, method, monitoring, a first evaluation system set up by the end of 2022 "
+        "The simulated stages go research, method, monitoring, established by the end of 2022 "
         "(the clause sets no date); its lead reports it.",
         Steps((0, 1, 1, 2, 3, 3, 4)),
+    ),
+)
+
+#: Clause 3.6's indicators: invented quarterly values, clearly simulated (docs/demo.md).
+INDICATOR_TRENDS: Final[tuple[IndicatorTrend, ...]] = (
+    IndicatorTrend(
+        "economy.digital-value-added",
+        "Invented: the quarter's value added grows about 2.5 % a quarter, lower in Q1 and "
+        "higher in Q4.",
+        start=118.0,
+        growth=0.025,
+        noise=0.012,
+        seasonal=(0.92, 1.0, 1.0, 1.08),
+        decimals=1,
+        monotone=False,
+    ),
+    IndicatorTrend(
+        "economy.5g-base-stations",
+        "Invented: base stations in service grow about 8 % a quarter, never fewer.",
+        start=2600.0,
+        growth=0.08,
+        noise=0.01,
+    ),
+    IndicatorTrend(
+        "economy.cloud-enterprises",
+        "Invented: enterprises on the cloud grow about 5 % a quarter, never fewer.",
+        start=850.0,
+        growth=0.05,
+        noise=0.01,
     ),
 )

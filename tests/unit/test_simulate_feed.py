@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import chinese_calendar
 import pytest
 from typer.testing import CliRunner
 
@@ -25,6 +26,7 @@ from shared.catalog import load_catalog
 from shared.contract.codec import decode_kafka
 from shared.contract.events import ClockTick
 from shared.contract.reasons import ContractError, Reason
+from shared.domain.timebase import cst_date
 
 PLAN_ID = "qingyuan-digital-economy-2021"
 
@@ -116,6 +118,11 @@ def test_the_jsonl_output_scores_offline_without_a_bad_line(
     result = read_events(path.read_bytes().splitlines(), catalog, catalog.plan(PLAN_ID))
     assert result.bad == []
     assert len(result.observations) == accepted
+    # Targets, commitments' deliverables and clause 3.6's indicators, all sent on workdays.
+    plan = catalog.plan(PLAN_ID)
+    subjects = {o.target for o in result.observations}
+    assert subjects == set(plan.targets) | set(plan.deliverables) | set(plan.indicators)
+    assert all(chinese_calendar.is_workday(cst_date(o.reported_at)) for o in result.observations)
     with_ticks = list(structured_lines(scenario, include_ticks=True))
     assert len(with_ticks) == accepted + scenario.expected_counts()[Outcome.TICK.value]
 

@@ -1,20 +1,21 @@
-"""The demo scenario: deterministic per seed, realistic (cadence, lags, office hours), and
-telling the stories docs/demo.md promises — checked with ingest's own validation and the
-scoring method, not by restating the generator."""
+"""The demo scenario: deterministic per seed, realistic (cadence, official workdays, reports
+clustering before the 报送 day, office hours), and telling the stories docs/demo.md promises —
+checked with ingest's own validation, `chinese_calendar` and the scoring method, not by
+restating the generator."""
 
 from __future__ import annotations
 
 import itertools
-from collections import defaultdict
+import re
+from collections import Counter, defaultdict
 from datetime import UTC, date, datetime, time, timedelta
 
+import chinese_calendar
 import pytest
 
 from planwatch.simulate.agencies import demo_keys, registry_lines
 from planwatch.simulate.feed import kafka_record
 from planwatch.simulate.scenario import (
-    MONTHLY_LAG,
-    QUARTERLY_LAG,
     FeedItem,
     Outcome,
     RawBytes,
@@ -25,12 +26,22 @@ from planwatch.simulate.scenario import (
     period_ends,
 )
 from planwatch.simulate.stories import (
+    INDICATOR_TRENDS,
+    LATECOMER_AGENCY,
     QUARTERS_TO_DEADLINE,
     SILENT_AFTER,
     SILENT_AGENCY,
     STORIES,
     Arc,
     Steps,
+)
+from planwatch.simulate.workdays import (
+    EARLY_WORKDAY_WEIGHTS,
+    LATE_WORKDAYS,
+    MONTHLY_SUBMISSION_DAY,
+    QUARTERLY_SUBMISSION_DAY,
+    submission_day,
+    workdays_from,
 )
 from services.ingest.keyring import parse_keys, snapshot
 from services.ingest.validation import Accepted, Rejected, validate_kafka
@@ -39,7 +50,7 @@ from shared.contract.codec import encode_structured
 from shared.contract.events import ClockTick, ProgressReported, ProgressRetracted
 from shared.contract.observation import to_observation
 from shared.contract.reasons import Reason
-from shared.domain.catalog import Cadence, Kind, Plan
+from shared.domain.catalog import Cadence, Deliverable, Kind, Plan
 from shared.domain.method_v1 import AlertRule, Status, score_plan
 from shared.domain.timebase import CST
 
@@ -64,11 +75,25 @@ def _fingerprint(item: FeedItem) -> tuple[object, ...]:
 
 
 def _reports(scenario: Scenario) -> list[FeedItem]:
+    """The accepted reports on the plan's scored targets."""
+    return [i for i in _all_reports(scenario) if i.role not in (Role.DELIVERABLE, Role.INDICATOR)]
+
+
+def _all_reports(scenario: Scenario) -> list[FeedItem]:
+    """Every accepted report: on targets, deliverables and indicators."""
     return [
         i
         for i in scenario.items
         if i.expected.outcome is Outcome.ACCEPTED and isinstance(i.payload, ProgressReported)
     ]
+
+
+def _workdays_between(first: date, last: date) -> int:
+    """Workdays after `first` up to and including `last` (negative when `last` is earlier)."""
+    if last < first:
+        return -_workdays_between(last, first)
+    days = (first + timedelta(days=n) for n in range(1, (last - first).days + 1))
+    return sum(1 for day in days if chinese_calendar.is_workday(day))
 
 
 def _values(scenario: Scenario) -> list[float | None]:
@@ -196,18 +221,66 @@ def test_every_target_is_reported_on_its_cadence_by_responsible_agencies(
             assert due <= {i.as_of for i in items}, target_id
 
 
-def test_reports_come_days_to_weeks_after_the_period_in_office_hours(
-    scenario: Scenario, plan: Plan
-) -> None:
-    for item in scenario.of_role(Role.REPORT, Role.CO_REPORT, Role.TYPO, Role.WRONG):
-        assert item.as_of is not None
-        target = plan.targets[item.target or ""]
-        low, high = MONTHLY_LAG if target.cadence is Cadence.MONTHLY else QUARTERLY_LAG
-        lag = (item.at.date() - item.as_of).days
-        # + 1 day of agency habit, + 2 for a weekend, + 1 when one agency's reports queue up.
-        assert low <= lag <= high + 4, (item.label, lag)
-        assert item.at.weekday() < 5, item.label
+def test_nothing_is_sent_on_a_day_off_in_china(scenario: Scenario) -> None:
+    # Weekends and public holidays are days off; 调休 Saturdays and Sundays are workdays.
+    sent = [i for i in scenario.items if i.role is not Role.TICK]
+    assert sent
+    for item in sent:
+        assert chinese_calendar.is_workday(item.at.date()), item.label
         assert time(9, 0) <= item.at.timetz().replace(tzinfo=None) <= time(17, 31), item.label
+    days = Counter(i.at.date() for i in sent)
+    # The Spring Festival week of 2022 (31 January to 6 February) is quiet ...
+    assert not [d for d in days if date(2022, 1, 31) <= d <= date(2022, 2, 6)]
+    # ... and the agencies do work on the adjusted Saturdays and Sundays around holidays.
+    assert [d for d in days if d.weekday() >= 5], "some reports on 调休 weekend days"
+
+
+def _due(plan: Plan, item: FeedItem) -> date:
+    subject = plan.subject(item.target or "")
+    assert subject is not None and item.as_of is not None
+    if isinstance(subject, Deliverable):  # reported quarterly at most
+        return submission_day(Cadence.QUARTERLY, item.as_of)
+    return submission_day(subject.cadence, item.as_of)
+
+
+_PERIODIC = (Role.REPORT, Role.CO_REPORT, Role.TYPO, Role.WRONG, Role.DELIVERABLE, Role.INDICATOR)
+
+
+def test_reports_cluster_in_the_last_workdays_before_the_submission_day(
+    plan: Plan, scenario: Scenario
+) -> None:
+    items = scenario.of_role(*_PERIODIC)
+    before: list[int] = []
+    for item in items:
+        due = _due(plan, item)
+        ahead = _workdays_between(item.at.date(), due)  # > 0: workdays before the 报送 day
+        lag = (item.at.date() - (item.as_of or date.min)).days
+        assert 3 <= lag <= 25, (item.label, lag)  # days to a few weeks after the period
+        if item.agency == LATECOMER_AGENCY:
+            assert -LATE_WORKDAYS[1] <= ahead <= -LATE_WORKDAYS[0], (item.label, ahead)
+        else:
+            assert 0 <= ahead < len(EARLY_WORKDAY_WEIGHTS[Cadence.QUARTERLY]), (item.label, ahead)
+            before.append(ahead)
+    # A stated majority: at least 70 % arrive on the 报送 day or in the 3 workdays before it.
+    assert sum(1 for n in before if n <= 3) >= 0.7 * len(before)
+    # The latecomer is late every time, and it is the only one.
+    late = [i for i in items if _workdays_between(i.at.date(), _due(plan, i)) < 0]
+    assert late and {i.agency for i in late} == {LATECOMER_AGENCY}
+
+
+def test_the_submission_day_is_the_10th_or_15th_moved_past_holidays() -> None:
+    assert (MONTHLY_SUBMISSION_DAY, QUARTERLY_SUBMISSION_DAY) == (10, 15)
+    assert submission_day(Cadence.MONTHLY, date(2022, 8, 31)) == date(2022, 9, 13)  # 中秋
+    assert submission_day(Cadence.MONTHLY, date(2022, 9, 30)) == date(2022, 10, 10)
+    assert submission_day(Cadence.MONTHLY, date(2022, 1, 31)) == date(2022, 2, 10)
+    assert submission_day(Cadence.QUARTERLY, date(2022, 9, 30)) == date(2022, 10, 17)  # Sat
+    # Spring Festival 2024 covers the 10th; the next workday is an adjusted Sunday (调休).
+    assert submission_day(Cadence.MONTHLY, date(2024, 1, 31)) == date(2024, 2, 18)
+    # Counting workdays skips the National Day week but not its adjusted Saturday.
+    assert workdays_from(date(2021, 10, 11), -1) == date(2021, 10, 9)  # a working Saturday
+    assert workdays_from(date(2021, 10, 11), -3) == date(2021, 9, 30)
+    assert workdays_from(date(2021, 10, 8), -1) == date(2021, 9, 30)
+    assert workdays_from(date(2021, 9, 30), 1) == date(2021, 10, 8)
 
 
 def test_reported_values_are_plausible_for_their_kind(plan: Plan, scenario: Scenario) -> None:
@@ -275,6 +348,84 @@ def test_quarterly_step_stories_cover_the_quarters_to_the_deadline() -> None:
     for story in STORIES:
         if isinstance(story.path, Steps):
             assert len(story.path.values) == QUARTERS_TO_DEADLINE, story.target
+
+
+# --- commitments and indicators -------------------------------------------------------------
+
+
+def test_commitment_leads_report_deliverables_done_with_evidence_and_leave_some_open(
+    plan: Plan, scenario: Scenario
+) -> None:
+    items = scenario.of_role(Role.DELIVERABLE)
+    assert {i.target for i in items} == set(plan.deliverables), "every deliverable reported"
+    quarters = set(period_ends(Cadence.QUARTERLY, plan.issued, plan.horizon_end))
+    per_quarter = Counter((i.target, i.as_of) for i in items)
+    assert max(per_quarter.values()) == 1, "a deliverable is reported at most once a quarter"
+    stages: dict[str, list[str]] = defaultdict(list)
+    for item in items:
+        assert isinstance(item.payload, ProgressReported)
+        data = item.payload.data
+        deliverable = plan.deliverables[data.target]
+        lead = plan.commitments[deliverable.commitment].lead
+        assert item.agency == lead == deliverable.headline_reporters[0], item.label
+        assert data.scope is None and item.as_of in quarters and data.note, item.label
+        assert data.stage in ("done", "not-done"), item.label
+        if data.stage == "done":
+            assert data.evidence is not None, item.label
+            assert re.fullmatch(r"https://evidence\.example\.gov\.cn/[\w./-]+", data.evidence)
+        else:
+            assert data.evidence is None, item.label
+        stages[data.target].append(data.stage)
+    # Once done, a deliverable stays done.
+    assert all(s.index("done") == len(s) - 1 for s in stages.values() if "done" in s)
+    tracked = _state_at(plan, scenario, scenario.end.date()).tracked
+    assert tracked is not None
+    commitments = tracked.commitments.values()
+    outcomes = {d.done for c in commitments for d in c.deliverables}
+    assert outcomes == {True, False}, "the dashboard shows done and not-done deliverables"
+    for commitment in commitments:
+        if plan.commitments[commitment.id].lead != SILENT_AGENCY:
+            assert commitment.done >= 1, commitment.id
+    assert any(c.late for c in commitments), "a dated commitment ends not complete"
+
+
+def test_indicators_get_quarterly_invented_values_from_their_reporter(
+    plan: Plan, scenario: Scenario
+) -> None:
+    items = scenario.of_role(Role.INDICATOR)
+    assert {t.indicator for t in INDICATOR_TRENDS} == set(plan.indicators)
+    quarters = period_ends(Cadence.QUARTERLY, plan.issued, plan.horizon_end)
+    for indicator in plan.indicators.values():
+        mine = [i for i in items if i.target == indicator.id]
+        assert {i.agency for i in mine} == {indicator.headline_reporters[0]} == {"qy.statistics"}
+        series: list[float] = []
+        for item in sorted(mine, key=lambda i: i.as_of or date.min):
+            assert isinstance(item.payload, ProgressReported)
+            data = item.payload.data
+            assert data.scope is None and "simulated" in (data.note or ""), item.label
+            assert data.value is not None and data.value > 0, item.label
+            if indicator.kind is Kind.COUNT:
+                assert data.value.is_integer(), item.label
+            series.append(data.value)
+        assert set(quarters) <= {i.as_of for i in mine}, indicator.id
+        assert series[-1] > 1.1 * series[0], f"{indicator.id}: a rising trend"
+        if indicator.kind is Kind.COUNT:  # stocks never shrink
+            assert series == sorted(series), indicator.id
+    tracked = _state_at(plan, scenario, scenario.end.date()).tracked
+    assert tracked is not None
+    assert all(s.current is not None for s in tracked.indicators.values())
+
+
+def test_story_texts_name_no_real_place_or_enterprise_as_doing_something(plan: Plan) -> None:
+    # Breakdowns and co-owners are named by their ids; the texts describe simulated series.
+    real = {"粤省事", "腾讯", "Tencent", "明普", "Mingpu", "China Tower", "China Telecom"}
+    real |= {unit.name_zh for unit in plan.breakdowns.values()}
+    real |= {unit.name_en for unit in plan.breakdowns.values()}
+    real |= {agency.name_zh for agency in plan.agencies.values()}
+    real |= {name[:-1] for name in real if name.endswith(("区", "市", "县"))}  # 英德市 -> 英德
+    for text in [s.why for s in STORIES] + [t.why for t in INDICATOR_TRENDS]:
+        assert not [name for name in real if name in text], text
+    assert all(t.why.startswith("Invented") for t in INDICATOR_TRENDS)
 
 
 # --- the special stories --------------------------------------------------------------------
