@@ -156,3 +156,24 @@ def test_a_service_in_dev_mode_refuses_a_public_address() -> None:
     with pytest.raises(AuthConfigError):
         create_scoring(ScoringSettings(auth=dev, http={"host": "0.0.0.0", "port": 8002}))
     create_scoring(ScoringSettings(auth=dev))  # 127.0.0.1: allowed, with a warning
+
+
+def test_tokens_are_never_logged(
+    apps: dict[str, FastAPI], capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
+    """Refused and accepted calls log who and why, never the token (nor its payload)."""
+    client = TestClient(apps["scoring"])
+    tokens = [
+        ISSUER.mint("log-check", ["silences:read"]),  # wrong scope: 403
+        ISSUER.mint("log-check", ["plans:read"], claims={"aud": "elsewhere"}),  # 401
+        ISSUER.mint("log-check", ["plans:read"]),  # passes auth (then the catalog)
+    ]
+    for token in tokens:
+        client.get("/dashboard/api/catalog", headers={"Authorization": f"Bearer {token}"})
+        client.get("/dashboard/api/catalog", headers={"X-Forwarded-Access-Token": token})
+    captured = capsys.readouterr()
+    logged = captured.out + captured.err + caplog.text
+    assert "request refused" in logged  # the log was captured
+    for token in tokens:
+        for part in token.split("."):
+            assert part not in logged
