@@ -38,7 +38,6 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
@@ -58,7 +57,9 @@ from shared.contract.signing import sign
 from shared.domain.catalog import Kind
 from shared.kafka_admin import ensure_topics
 from shared.runtime import kafka as runtime_kafka
+from shared.runtime.auth import AuthMode, AuthSettings
 from shared.runtime.consumer import StagedConsumer
+from shared.runtime.host import Servers
 from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings
 from shared.topics import PARTITIONS, PROGRESS
 
@@ -203,8 +204,10 @@ async def ingest(
     keys_file = RESULTS / f".bench-keys-{tag}.jsonl"
     keys_file.write_text("".join(k.model_dump_json() + "\n" for k in keys), encoding="utf-8")
     database = f"bench_ingest_{tag}"
-    port = _free_port()
+    port, management_port = _free_port(), _free_port()
     settings = IngestSettings(
+        auth=AuthSettings(mode=AuthMode.DEV),  # the Kafka door only; on 127.0.0.1
+        management_port=management_port,
         kafka=KafkaSettings(bootstrap_servers=bootstrap, max_batch_records=batch),
         mongo=MongoSettings(uri=SecretStr(uri), database=database),
         http=HttpSettings(port=port),
@@ -240,23 +243,15 @@ async def ingest(
     await produce(bootstrap, settings.input_topic, triples)
     runtime_kafka.DurableBatchProcessor.process = timed  # type: ignore[method-assign]
     StagedConsumer.consume = arriving  # type: ignore[method-assign]
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings),
-            host="127.0.0.1",
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="on",
-        )
-    )
-    task = asyncio.create_task(server.serve())
+    servers = Servers(create_app(settings), settings.http, settings.management_http())
+    task = asyncio.create_task(servers.serve())
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     try:
         async with httpx.AsyncClient() as http:
             while True:
                 try:
-                    if (await http.get(f"http://127.0.0.1:{port}/readyz")).status_code == 200:
+                    ready = await http.get(f"http://127.0.0.1:{management_port}/readyz")
+                    if ready.status_code == 200:
                         break
                 except httpx.HTTPError:
                     pass
@@ -265,7 +260,7 @@ async def ingest(
         stored = await client[database]["reports"].count_documents({})
         assert stored == len(triples), f"stored {stored} of {len(triples)}"
     finally:
-        server.should_exit = True
+        servers.request_exit()
         await asyncio.wait_for(task, 60)
         runtime_kafka.DurableBatchProcessor.process = original  # type: ignore[method-assign]
         StagedConsumer.consume = original_consume  # type: ignore[method-assign]

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from planwatch.http_token import auth_headers
 from planwatch.publish_file_cli import FileOptions, publish_file
 from shared import topics
 from shared.catalog import load_catalog
@@ -126,7 +127,8 @@ async def send_http(
 ) -> tuple[int, dict[str, Any]]:
     encode = encode_http_binary if mode is Mode.BINARY else encode_http_structured
     headers, body = encode(event)
-    async with httpx.AsyncClient(timeout=timeout_s) as client:
+    # The agency's token (PLANWATCH_TOKEN_FILE or PLANWATCH_TOKEN): scope events:write.
+    async with httpx.AsyncClient(timeout=timeout_s, headers=auth_headers()) as client:
         response = await client.post(url, headers=headers, content=body)
     try:
         answer: dict[str, Any] = response.json()

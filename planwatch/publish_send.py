@@ -23,6 +23,7 @@ import httpx
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from planwatch.http_token import auth_headers
 from planwatch.receipt import ReceiptLine, RowStatus
 from shared.contract.codec import (
     encode_http_batch,
@@ -161,7 +162,8 @@ async def send_http(
     """Each row's answer from ingest; after a batch that could not be sent, the rest unsent."""
     lines: list[ReceiptLine] = []
     pending = batches(rows)
-    async with httpx.AsyncClient(timeout=timeout_s, transport=transport) as client:
+    headers = auth_headers()  # the agency's token (PLANWATCH_TOKEN_FILE), if any
+    async with httpx.AsyncClient(timeout=timeout_s, transport=transport, headers=headers) as client:
         for index, batch in enumerate(pending):
             try:
                 lines.extend(await _post_batch(client, url, batch, sleep))

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from planwatch.http_token import TokenError, auth_headers
 from services.notify.domain.durations import DurationError, parse_duration
 from services.notify.domain.matchers import MatcherError, MatchType, parse_matchers
 
@@ -37,7 +38,11 @@ def _instant(text: str, what: str) -> datetime:
 
 def _call(method: str, url: str, **kwargs: Any) -> Any:
     try:
-        response = httpx.request(method, url, timeout=10.0, **kwargs)
+        headers = auth_headers()  # PLANWATCH_TOKEN_FILE / PLANWATCH_TOKEN (silences:write)
+    except TokenError as exc:
+        raise _fail(str(exc)) from None
+    try:
+        response = httpx.request(method, url, timeout=10.0, headers=headers, **kwargs)
     except httpx.HTTPError as exc:
         raise _fail(f"cannot reach notify at {url}: {exc}") from None
     if response.status_code >= 400:
@@ -55,7 +60,14 @@ def add(
         list[str], typer.Argument(help='Matchers, e.g. agency="qy.miit" severity=~"warn.*"')
     ],
     *,
-    author: Annotated[str, typer.Option("--author", "-a", help="Who silences.")],
+    author: Annotated[
+        str,
+        typer.Option(
+            "--author",
+            "-a",
+            help="Who silences (ignored: notify records the token's subject).",
+        ),
+    ] = "",
     comment: Annotated[str, typer.Option("--comment", "-c", help="Why.")] = "",
     duration: Annotated[str, typer.Option("--duration", "-d", help="e.g. 2h, 1d")] = "1h",
     start: Annotated[str | None, typer.Option(help="ISO 8601 start (default: now)")] = None,

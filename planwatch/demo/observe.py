@@ -14,6 +14,8 @@ import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
+from planwatch.http_token import auth_headers
+
 DLT_REASON_HEADER: Final = "x-dlt-reason"  # set by ingest on every dead letter
 RECEIVER_HEADER: Final = "receiver"  # set by notify on every notification it publishes
 
@@ -33,7 +35,7 @@ class ScoringSnapshot:
 class ScoringPoller:
     def __init__(self, base_url: str, plan: str) -> None:
         self._url = f"{base_url.rstrip('/')}/v1/plans/{plan}/targets"
-        self._client = httpx.AsyncClient(timeout=5.0)
+        self._client = httpx.AsyncClient(timeout=5.0, headers=auth_headers())
         self.latest = ScoringSnapshot(error="not polled yet")
 
     async def poll(self) -> ScoringSnapshot:

@@ -32,7 +32,13 @@ from planwatch.demo.observe import (
     count_documents,
 )
 from planwatch.demo.receivers import SmtpSink, WebhookReceiver, new_webhook_secret
-from planwatch.demo.supervisor import ServiceSpec, ServiceStartError, Supervisor, log_tail
+from planwatch.demo.supervisor import (
+    MANAGEMENT_PORT_OFFSET,
+    ServiceSpec,
+    ServiceStartError,
+    Supervisor,
+    log_tail,
+)
 from planwatch.demo.view import STATUS_ORDER, DemoView, plain_line, render, status_counts_text
 from planwatch.infra.manager import Endpoints, down, ensure_up
 from planwatch.infra.settings import InfraSettings
@@ -155,6 +161,7 @@ def service_specs(
             env = {
                 **spec.env,
                 f"{prefix}_HTTP__PORT": str(port),
+                f"{prefix}_MANAGEMENT_PORT": str(port + MANAGEMENT_PORT_OFFSET),
                 "KAFKA_CLIENT_ID": f"planwatch-{spec.name}-{n}",
             }
             if spec.name == "scoring":
@@ -175,6 +182,8 @@ def _primary_specs(
 ) -> list[ServiceSpec]:
     ingest, scoring, notify = config.base_port, config.base_port + 1, config.base_port + 2
     common = {
+        # The demo runs without authentication (loopback only; the services say so loudly).
+        "PLANWATCH_AUTH_MODE": "dev",
         "KAFKA_BOOTSTRAP_SERVERS": endpoints.kafka_bootstrap,
         "MONGODB_URI": endpoints.mongodb_uri,
         "MONGODB_DATABASE": config.database,
@@ -188,6 +197,7 @@ def _primary_specs(
             {
                 **common,
                 "INGEST_HTTP__PORT": str(ingest),
+                "INGEST_MANAGEMENT_PORT": str(ingest + MANAGEMENT_PORT_OFFSET),
                 "INGEST_KEYS_FILE": str(keys_file),
                 "INGEST_GROUP_ID": config.group("planwatch-ingest"),
                 "INGEST_INPUT_TOPIC": t(topics.PROGRESS),
@@ -202,6 +212,7 @@ def _primary_specs(
             {
                 **common,
                 "SCORING_HTTP__PORT": str(scoring),
+                "SCORING_MANAGEMENT_PORT": str(scoring + MANAGEMENT_PORT_OFFSET),
                 "SCORING_PUBLIC_URL": f"http://127.0.0.1:{scoring}",
                 "SCORING_GROUP_ID": config.group("planwatch-scoring"),
                 "SCORING_INPUT_TOPIC": t(topics.ACCEPTED),
@@ -219,6 +230,7 @@ def _primary_specs(
             {
                 **common,
                 "NOTIFY_HTTP__PORT": str(notify),
+                "NOTIFY_MANAGEMENT_PORT": str(notify + MANAGEMENT_PORT_OFFSET),
                 "NOTIFY_ROUTING_FILE": str(routing_file),
                 "NOTIFY_EXTERNAL_URL": f"http://127.0.0.1:{scoring}",
                 "NOTIFY_SMTP__HOST": smtp.host,
@@ -586,7 +598,9 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
         f"send events:        POST {ingest}/v1/events  (or `MONGODB_DATABASE={config.database} "
         f"planwatch simulate --via http --ingest-url {ingest}`)\n"
-        f"notify:             {notify}/readyz  ·  /metrics  ·  /api/v2/silences\n"
+        f"notify:             {notify}/api/v2/silences  ·  {run.specs[2].management_url}"
+        "/readyz  ·  /metrics\n"
+        "authentication:     off (PLANWATCH_AUTH_MODE=dev, loopback only: the demo alone)\n"
         + (
             f"offline scores:     planwatch score --events {feed} --at 2022-12-31 --format table\n"
             f"progress report:    planwatch report --events {feed} --at 2022-12-31 "

@@ -1,4 +1,5 @@
-"""Runs the three services as child processes: logs to files, readiness by `/readyz`,
+"""Runs the three services as child processes: logs to files, readiness by `/readyz` (on each
+service's management port: its HTTP port + 1000),
 stop by SIGTERM then SIGKILL.
 
 Children get their own session, so a Ctrl-C in the terminal reaches only the demo, which
@@ -22,6 +23,7 @@ from typing import IO, Final
 import httpx
 
 READY_PATH: Final = "/readyz"
+MANAGEMENT_PORT_OFFSET: Final = 1000  # a service's management port: its HTTP port + this
 DEFAULT_READY_TIMEOUT_S: Final = 90.0
 DEFAULT_STOP_TIMEOUT_S: Final = 15.0
 
@@ -40,6 +42,15 @@ class ServiceSpec:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def management_port(self) -> int:
+        return self.port + MANAGEMENT_PORT_OFFSET
+
+    @property
+    def management_url(self) -> str:
+        """`/livez`, `/readyz`, `/metrics`: the management port (no authentication)."""
+        return f"http://127.0.0.1:{self.management_port}"
 
 
 def log_tail(path: Path, lines: int = 20) -> str:
@@ -89,7 +100,7 @@ class ServiceProcess:
                         f"{self.log_path}:\n{log_tail(self.log_path)}"
                     )
                 try:
-                    response = await client.get(self.spec.url + READY_PATH)
+                    response = await client.get(self.spec.management_url + READY_PATH)
                     if response.status_code == 200:
                         return
                     last = f"{response.status_code} {response.text[:200]}"
@@ -97,7 +108,8 @@ class ServiceProcess:
                     last = repr(exc)
                 await asyncio.sleep(0.5)
         raise ServiceStartError(
-            f"{self.spec.name} not ready on {self.spec.url}{READY_PATH} after {timeout_s:.0f} s "
+            f"{self.spec.name} not ready on {self.spec.management_url}{READY_PATH} after "
+            f"{timeout_s:.0f} s "
             f"({last}); the end of {self.log_path}:\n{log_tail(self.log_path)}"
         )
 

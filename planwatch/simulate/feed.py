@@ -19,6 +19,7 @@ from typing import Final, Protocol
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from planwatch.http_token import auth_headers
 from planwatch.simulate.scenario import FeedItem, Outcome, RawBytes, Scenario
 from shared.contract.codec import (
     CONTENT_TYPE,
@@ -116,7 +117,9 @@ class HttpTransport:
     still go to Kafka (`planwatch.clock`: the HTTP door takes agency events only)."""
 
     def __init__(self, base_url: str, ticks: KafkaTransport, timeout_s: float = 15.0) -> None:
-        self._client = httpx.AsyncClient(base_url=base_url.rstrip("/"), timeout=timeout_s)
+        self._client = httpx.AsyncClient(
+            base_url=base_url.rstrip("/"), timeout=timeout_s, headers=auth_headers()
+        )
         self._ticks = ticks
 
     async def start(self) -> None:

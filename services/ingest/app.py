@@ -1,7 +1,8 @@
 """The ingest service's composition root: the one place where it is wired together.
 
 Kafka door: a batch subscriber on the progress topic with manual commits through
-`DurableBatchProcessor`, whose work is `Intake.kafka_batch`. HTTP door: `POST /v1/events`.
+`DurableBatchProcessor`, whose work is `Intake.kafka_batch`. HTTP door: `POST /v1/events`
+(scope `events:write`); key administration: `/v1/admin/...` (scope `keys:admin`, audit-logged).
 Start-up (in order, retried while the servers do not answer): topics, the producer, the key
 registry (file keys merged into MongoDB, then the first snapshot), the key refresher; then
 the broker starts consuming.
@@ -20,6 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from services.ingest.config import IngestSettings
 from services.ingest.http_door import build_router
 from services.ingest.intake import Intake, JudgedBatch, Topics
+from services.ingest.key_admin import key_admin_router
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
 from services.ingest.outbound import KafkaPublisher, make_producer
@@ -31,6 +33,8 @@ from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.keys import KeyStatus
 from shared.kafka_admin import ensure_topics
+from shared.runtime.audit import MongoAuditLog
+from shared.runtime.auth import Authenticator
 from shared.runtime.consumer import DurableConsumer, StagedConsumer
 from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
@@ -44,6 +48,9 @@ def _now() -> datetime:
 
 
 def create_app(settings: IngestSettings) -> FastAPI:
+    auth = Authenticator.from_settings(
+        settings.auth, listen_host=settings.http.host, service="ingest"
+    )
     host = ServiceHost.create("ingest", settings)
     durable = DurableConsumer(host)
     metrics = IngestMetrics(host.registry)
@@ -59,8 +66,9 @@ def create_app(settings: IngestSettings) -> FastAPI:
             count = sum(1 for key in snapshot.values() if key.status is status)
             metrics.agency_keys.labels(status.value).set(count)
 
+    key_repository = MongoKeyRepository(db[settings.keys_collection])
     registry = KeyRegistry(
-        MongoKeyRepository(db[settings.keys_collection]),
+        key_repository,
         configured_keys,
         on_snapshot=keys_changed,
         on_failure=lambda exc: metrics.key_refresh_failures.inc(),
@@ -142,4 +150,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         metrics=metrics,
         limiter=TokenBuckets(settings.http_rate_per_agency, settings.http_burst_per_agency),
     )
-    return build_http_app(host, [router])
+    admin = key_admin_router(
+        key_repository, MongoAuditLog(db[settings.audit_collection]), _now, registry.refresh
+    )
+    return build_http_app(host, [router, admin], auth=auth)

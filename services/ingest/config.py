@@ -19,6 +19,7 @@ class IngestSettings(ServiceSettings):
     )
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8001))
+    management_port: int = Field(9001, ge=0, le=65535)
     group_id: str = "planwatch-ingest"
     input_topic: str = topics.PROGRESS
     accepted_topic: str = topics.ACCEPTED
@@ -40,3 +41,4 @@ class IngestSettings(ServiceSettings):
     verify_worker: bool = True
     reports_collection: str = "reports"
     keys_collection: str = "agency_keys"
+    audit_collection: str = "key_audit"  # who registered, rotated, revoked which key, when

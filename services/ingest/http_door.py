@@ -6,15 +6,21 @@ dead-lettered). Status codes: 202 when no event was rejected, 400 when all were,
 some were; 413 when the body is over the limit (not read, not dead-lettered); 429 with
 `Retry-After` when the sender is over its rate (nothing processed); 503 with `Retry-After` when
 Kafka or MongoDB is unavailable (nothing was accepted; send again).
+
+Authentication (`shared.runtime.auth`): a bearer token with scope `events:write` (401 without a
+valid token, 403 without the scope). An agency's token (claim `agency`) posts only that
+agency's events: a request holding an event of another `source` is refused whole with 403
+`forbidden_source` (nothing processed, nothing dead-lettered), defence in depth behind the
+events' signatures. The rate limit is charged to the token's agency.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any, Final
+from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 
 from services.ingest.intake import EventResult, HttpItem, Intake, Status
@@ -29,6 +35,7 @@ from shared.contract.codec import (
 )
 from shared.contract.parsing import check_size
 from shared.contract.reasons import ContractError, Reason
+from shared.runtime.auth import EVENTS_WRITE, Principal, require, source_refusal
 from shared.runtime.kafka import is_transient
 from shared.runtime.logging import get_logger
 
@@ -142,6 +149,17 @@ def sender_of(items: list[HttpItem]) -> str:
     return UNATTRIBUTED
 
 
+def forbidden_source(principal: Principal, items: list[HttpItem]) -> str | None:
+    """Why the principal may not post these events (the first one it may not), or None."""
+    for item in items:
+        if not isinstance(item.decoded, ContractError):
+            envelope = item.decoded.envelope
+            refusal = source_refusal(principal, envelope.source, envelope.agency)
+            if refusal is not None:
+                return refusal
+    return None
+
+
 def build_router(
     intake: Intake,
     *,
@@ -162,7 +180,9 @@ def build_router(
         return JSONResponse(content, status_code=code, headers=headers)
 
     @router.post(EVENTS_PATH, status_code=202)
-    async def post_events(request: Request) -> JSONResponse:
+    async def post_events(
+        request: Request, principal: Annotated[Principal, Depends(require(EVENTS_WRITE))]
+    ) -> JSONResponse:
         content_type = request.headers.get("content-type", "")
         batch = _media_type(content_type) == BATCH_CONTENT_TYPE
         limit = max_batch_bytes if batch else max_event_bytes
@@ -181,8 +201,12 @@ def build_router(
         if not items:
             error = {"error": "malformed", "message": "a batch must hold at least one event"}
             return answer(400, error)
+        refusal = forbidden_source(principal, items)
+        if refusal is not None:
+            log.warning("events refused: source not the token's agency", subject=principal.subject)
+            return answer(403, {"error": "forbidden_source", "message": refusal})
         if limiter is not None:
-            sender = sender_of(items)
+            sender = principal.agency or sender_of(items)
             wait_s = limiter.take(sender, len(items), monotonic())
             if wait_s > 0:
                 # Nothing of the request was processed: the sender sends it again later.

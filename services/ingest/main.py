@@ -11,7 +11,7 @@ from shared.runtime.logging import configure_logging
 def main() -> None:
     settings = IngestSettings()
     configure_logging("ingest", settings.log_level)
-    serve(create_app(settings), settings.http)
+    serve(create_app(settings), settings.http, settings.management_http())
 
 
 if __name__ == "__main__":

@@ -3,14 +3,21 @@
 - `POST /api/v2/silences` (create, or update with `id`) → `{"silenceID": ...}`
 - `GET /api/v2/silences`, `GET /api/v2/silence/{id}`, `DELETE /api/v2/silence/{id}` (expire)
 - `GET /api/v2/integrations/disabled`, `POST /api/v2/integrations/enable` (after a 410)
+- `GET /api/v2/audit?limit=N`: the audit log, newest first
+
+Authentication (`shared.runtime.auth`): changes need a bearer token with `silences:write`,
+reads `silences:read` or `silences:write`. A silence's `createdBy` is the token's subject,
+whatever the body says; every change (create, update, expire, integration enabled) is kept in
+the audit log (`notify_audit`: who, when, what).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.notify.clock import Clock
@@ -19,6 +26,10 @@ from services.notify.domain.silences import Silence, SilenceError, SilenceState,
 from services.notify.domain.timefmt import go_rfc3339
 from services.notify.metrics import NotifyMetrics
 from services.notify.store import NotifyStore
+from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE, Principal, require
+
+Writer = Annotated[Principal, Depends(require(SILENCES_WRITE))]
+Reader = Annotated[Principal, Depends(require(SILENCES_READ, SILENCES_WRITE))]
 
 
 class MatcherBody(BaseModel):
@@ -50,7 +61,8 @@ class PostableSilence(BaseModel):
     matchers: list[MatcherBody] = Field(min_length=1)
     startsAt: AwareDatetime | None = None  # noqa: N815 - default: now
     endsAt: AwareDatetime  # noqa: N815
-    createdBy: str = Field(min_length=1)  # noqa: N815
+    # Accepted for Alertmanager clients, never trusted: the token's subject is recorded.
+    createdBy: str = ""  # noqa: N815
     comment: str = ""
 
 
@@ -90,10 +102,10 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
     router = APIRouter(prefix="/api/v2", tags=["silences"])
 
     @router.post("/silences")
-    async def post_silence(body: PostableSilence) -> dict[str, str]:
+    async def post_silence(body: PostableSilence, principal: Writer) -> dict[str, str]:
         now = clock.now()
+        existing = None if body.id is None else await store.silence(body.id)
         if body.id is not None:
-            existing = await store.silence(body.id)
             if existing is None:
                 raise HTTPException(404, f"silence {body.id} not found")
             if existing[0].state(now) is SilenceState.EXPIRED:
@@ -105,31 +117,36 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
                     matchers=tuple(m.matcher() for m in body.matchers),
                     starts_at=body.startsAt or now,
                     ends_at=body.endsAt,
-                    created_by=body.createdBy,
+                    created_by=principal.subject,
                     comment=body.comment,
                 )
             )
         except (SilenceError, MatcherError) as exc:
             raise HTTPException(400, str(exc)) from None
         await store.put_silence(silence, now)
+        details: dict[str, Any] = {"silence": gettable(silence, now, now).model_dump(mode="json")}
+        if existing is not None:
+            details["before"] = gettable(existing[0], existing[1], now).model_dump(mode="json")
+        action = "silence.update" if existing is not None else "silence.create"
+        await store.record(principal.subject, action, silence.id, details, now)
         return {"silenceID": silence.id}
 
     @router.get("/silences")
-    async def get_silences() -> list[GettableSilence]:
+    async def get_silences(_: Reader) -> list[GettableSilence]:
         now = clock.now()
         items = [gettable(s, updated, now) for s, updated in await store.silences()]
         order = {SilenceState.ACTIVE: 0, SilenceState.PENDING: 1, SilenceState.EXPIRED: 2}
         return sorted(items, key=lambda s: (order[s.status.state], s.endsAt, s.id))
 
     @router.get("/silence/{silence_id}")
-    async def get_silence(silence_id: str) -> GettableSilence:
+    async def get_silence(silence_id: str, _: Reader) -> GettableSilence:
         found = await store.silence(silence_id)
         if found is None:
             raise HTTPException(404, f"silence {silence_id} not found")
         return gettable(found[0], found[1], clock.now())
 
     @router.delete("/silence/{silence_id}")
-    async def expire_silence(silence_id: str) -> dict[str, str]:
+    async def expire_silence(silence_id: str, principal: Writer) -> dict[str, str]:
         now = clock.now()
         found = await store.silence(silence_id)
         if found is None:
@@ -142,10 +159,12 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
         if state is SilenceState.PENDING:
             update["starts_at"] = now
         await store.put_silence(silence.model_copy(update=update), now)
+        before = gettable(silence, found[1], now).model_dump(mode="json")
+        await store.record(principal.subject, "silence.expire", silence_id, {"before": before}, now)
         return {"silenceID": silence_id, "status": "expired"}
 
     @router.get("/integrations/disabled", tags=["receivers"])
-    async def disabled() -> list[dict[str, str]]:
+    async def disabled(_: Reader) -> list[dict[str, str]]:
         return [
             {
                 "integration": key,
@@ -157,10 +176,18 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
         ]
 
     @router.post("/integrations/enable", tags=["receivers"])
-    async def enable(body: EnableBody) -> dict[str, str]:
+    async def enable(body: EnableBody, principal: Writer) -> dict[str, str]:
         if not await store.enable(body.integration):
             raise HTTPException(404, f"integration {body.integration} is not disabled")
+        now = clock.now()
+        await store.record(principal.subject, "integration.enable", body.integration, {}, now)
         metrics.receivers_disabled.set(len(await store.disabled()))
         return {"integration": body.integration, "status": "enabled"}
+
+    @router.get("/audit", tags=["audit"])
+    async def audit(
+        _: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
+    ) -> list[dict[str, Any]]:
+        return await store.entries(limit)
 
     return router

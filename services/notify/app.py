@@ -42,6 +42,7 @@ from services.notify.store import NotifyStore
 from shared import topics
 from shared.contract.alert_event import AlertEvent, AlertEventError, decode_alert_event
 from shared.kafka_admin import ensure_topics
+from shared.runtime.auth import Authenticator
 from shared.runtime.consumer import DurableConsumer
 from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import Outbound, Record, publish_all
@@ -166,6 +167,9 @@ def create_app(
     """The service. Without `routing` the file `settings.routing_file` is read; a bad file
     raises RoutingConfigError (`file:line: reason`) before anything starts."""
     config = routing if routing is not None else load_routing_file(settings.routing_file)
+    auth = Authenticator.from_settings(
+        settings.auth, listen_host=settings.http.host, service="notify"
+    )
     host = ServiceHost.create("notify", settings)
     broker = host.broker
     durable = DurableConsumer(host)
@@ -249,6 +253,8 @@ def create_app(
     # The flush loop stops before the broker: deliveries in flight finish and may still
     # publish dead letters.
     host.on_stopping.append(stop_loop)
-    app = build_http_app(host, [api_router(service.store, service.clock, service.metrics)])
+    app = build_http_app(
+        host, [api_router(service.store, service.clock, service.metrics)], auth=auth
+    )
     app.state.notify = service
     return app

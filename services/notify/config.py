@@ -53,6 +53,7 @@ class NotifySettings(ServiceSettings):
     )
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8003))
+    management_port: int = Field(9003, ge=0, le=65535)
     group_id: str = "planwatch-notify"
     input_topic: str = topics.ALERTS
     # The internal repartition topic: alerts re-keyed by group (its consumer group is

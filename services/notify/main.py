@@ -20,7 +20,7 @@ def main() -> None:
         get_logger("planwatch.notify").error("routing file refused", issues=str(exc))
         print(f"notify: the routing file is refused:\n{exc}", file=sys.stderr)
         sys.exit(2)
-    serve(app, settings.http)
+    serve(app, settings.http, settings.management_http())
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Awaitable, Callable, KeysView
+from collections.abc import Awaitable, Callable, KeysView, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -19,6 +19,7 @@ from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
 from services.notify.group_commit import GroupCommit
 from services.notify.records import FingerprintRecord, GroupRecord, PendingNotification
+from shared.runtime.audit import MongoAuditLog, audit_entry
 from shared.runtime.mongo import Document, next_epoch, upsert_racing
 
 GROUPS = "notify_groups"
@@ -29,6 +30,7 @@ ATTEMPTS = "notify_attempts"  # the delivery log: one document per attempt
 DISABLED = "notify_disabled_integrations"
 SILENCES = "notify_silences"
 REJECTED = "notify_rejected_alerts"
+AUDIT = "notify_audit"  # who changed which silence (or re-enabled which integration), when
 OWNERS = "notify_owners"  # the fencing epoch of each partition of the groups topic
 
 
@@ -408,6 +410,17 @@ class NotifyStore:
     async def enable(self, key: str) -> bool:
         result = await self._write(lambda: self.db[DISABLED].delete_one({"_id": key}))
         return result.deleted_count > 0
+
+    # -- the audit log (silence changes, integrations re-enabled) ------------------------------
+
+    async def record(
+        self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
+    ) -> None:
+        entry = audit_entry(actor, action, subject, details, at)
+        await self._write(lambda: self.db[AUDIT].insert_one(entry))
+
+    async def entries(self, limit: int = 100) -> list[Document]:
+        return await self._read(lambda: MongoAuditLog(self.db[AUDIT]).entries(limit))
 
     # -- silences -----------------------------------------------------------------------------
 

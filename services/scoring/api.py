@@ -2,7 +2,8 @@
 
 Each request reads one plan document (exact `_id`), except a target's series and history.
 Statuses in filters are the method's upper-case names; agencies are catalog ids and match the
-targets an agency leads or co-owns.
+targets an agency leads or co-owns. Every route needs a bearer token with scope `plans:read`
+(`shared.runtime.auth`).
 """
 
 from __future__ import annotations
@@ -11,12 +12,13 @@ import json
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
 
 from services.scoring.documents import JSON, fold_winners
 from services.scoring.store import ScoringStore
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import AlertRule, Severity, Status, points_by_date
+from shared.runtime.auth import PLANS_READ, require
 
 MAX_LIMIT = 10_000
 
@@ -62,7 +64,7 @@ class _Reads:
 
 
 def make_router(catalog: Catalog, store: Callable[[], ScoringStore]) -> APIRouter:
-    router = APIRouter(prefix="/v1", tags=["scores"])
+    router = APIRouter(prefix="/v1", tags=["scores"], dependencies=[Depends(require(PLANS_READ))])
     reads = _Reads(catalog, store)
     _plan_routes(router, reads)
     _target_routes(router, reads)

@@ -30,6 +30,7 @@ from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
+from shared.runtime.auth import Authenticator
 from shared.runtime.consumer import DurableConsumer
 from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
@@ -53,8 +54,11 @@ class ScoringService:
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
+    auth = Authenticator.from_settings(
+        settings.auth, listen_host=settings.http.host, service="scoring"
+    )
     service = build_service(settings)
-    return build_http_app(service.host, service.routers, title="planwatch scoring")
+    return build_http_app(service.host, service.routers, auth=auth, title="planwatch scoring")
 
 
 def build_service(

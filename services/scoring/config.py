@@ -17,6 +17,7 @@ class ScoringSettings(ServiceSettings):
     )
 
     http: HttpSettings = Field(default_factory=lambda: HttpSettings(port=8002))
+    management_port: int = Field(9002, ge=0, le=65535)
     group_id: str = "planwatch-scoring"
     input_topic: str = topics.ACCEPTED
     clock_topic: str = topics.CLOCK

@@ -1,8 +1,11 @@
 """One service process: its Kafka broker, MongoDB client, metrics registry and HTTP endpoints.
 
 Every service builds a `ServiceHost` in its `app.py` (its single composition root) and serves
-`build_http_app(host, routers)`: `/metrics`, `/livez` (the process answers), `/readyz` (Kafka and
-MongoDB answer and start-up finished), plus the service's own routes. Start-up hooks (topics,
+`build_http_app(host, routers, auth=...)` on its main port: only the service's own routes, each
+behind `shared.runtime.auth.require` (bearer token and scope). On a separate management port
+(`build_management_app`, no authentication: the NetworkPolicies admit only the kubelet and
+Prometheus) it serves `/metrics`, `/livez` (the process answers) and `/readyz` (Kafka and
+MongoDB answer and start-up finished; the body names what is down). Start-up hooks (topics,
 indexes) run with backoff until the servers answer; SIGTERM stops consuming, lets the batch in
 hand finish and commit (FastStream's graceful timeout), then closes the clients.
 """
@@ -13,13 +16,14 @@ import asyncio
 import contextlib
 import random
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, FastAPI, Response
+from fastapi import APIRouter, Depends, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -30,6 +34,7 @@ from prometheus_client import (
 )
 from pymongo import AsyncMongoClient
 
+from shared.runtime.auth import Authenticator, install, require
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import is_transient, make_broker
 from shared.runtime.logging import get_logger
@@ -50,6 +55,19 @@ def new_registry() -> CollectorRegistry:
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     return registry
+
+
+@dataclass(frozen=True, slots=True)
+class Readiness:
+    started: bool
+    down: tuple[str, ...]
+
+    @property
+    def ready(self) -> bool:
+        return self.started and not self.down
+
+    def json(self) -> dict[str, object]:
+        return {"ready": self.ready, "started": self.started, "down": list(self.down)}
 
 
 @dataclass
@@ -84,19 +102,22 @@ class ServiceHost:
             registry=new_registry(),
         )
 
-    async def ready(self) -> dict[str, str]:
-        checks: dict[str, str] = {"startup": "ok" if self.started else "pending"}
+    async def ready(self) -> Readiness:
+        """Which dependencies are down (their errors go to the log, never to the answer)."""
+        down: list[str] = []
         try:
-            checks["kafka"] = "ok" if await self.broker.ping(timeout=2.0) else "unavailable"
+            if not await self.broker.ping(timeout=2.0):
+                down.append("kafka")
         except Exception as exc:
-            checks["kafka"] = f"unavailable: {exc!r}"
+            log.info("readiness: kafka unavailable", error=repr(exc)[:300])
+            down.append("kafka")
         try:
             async with asyncio.timeout(2.0):
                 await ping(self.mongo)
-            checks["mongodb"] = "ok"
         except Exception as exc:
-            checks["mongodb"] = f"unavailable: {exc!r}"
-        return checks
+            log.info("readiness: mongodb unavailable", error=repr(exc)[:300])
+            down.append("mongodb")
+        return Readiness(started=self.started, down=tuple(down))
 
     def request_abort(self) -> None:
         """Stop a start-up still in progress (its step and its backoff are cancelled at once).
@@ -171,8 +192,15 @@ def _name(hook: Hook) -> str:
 
 
 def build_http_app(
-    host: ServiceHost, routers: Sequence[APIRouter] = (), *, title: str = ""
+    host: ServiceHost,
+    routers: Sequence[APIRouter] = (),
+    *,
+    auth: Authenticator,
+    title: str = "",
 ) -> FastAPI:
+    """The main port: the service's routes (each with its `require` dependency) and its
+    OpenAPI document (any authenticated caller); no interactive docs."""
+
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         await host.start()
@@ -181,26 +209,49 @@ def build_http_app(
         finally:
             await host.stop()
 
-    app = FastAPI(title=title or f"planwatch {host.name}", lifespan=lifespan)
+    app = FastAPI(
+        title=title or f"planwatch {host.name}",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
     app.state.host = host  # `serve` tells it about SIGTERM during start-up
+    install(app, auth)
 
-    @app.get("/livez", include_in_schema=False)
-    async def livez() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz", include_in_schema=False)
-    async def readyz(response: Response) -> dict[str, str]:
-        checks = await host.ready()
-        if any(value != "ok" for value in checks.values()):
-            response.status_code = 503
-        return checks
-
-    @app.get("/metrics", include_in_schema=False)
-    async def metrics() -> Response:
-        return Response(generate_latest(host.registry), media_type=CONTENT_TYPE_LATEST)
+    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require())])
+    async def openapi() -> dict[str, Any]:
+        return app.openapi()
 
     for router in routers:
         app.include_router(router)
+    return app
+
+
+def build_management_app(host: ServiceHost) -> FastAPI:
+    """The management port: `/livez`, `/readyz`, `/metrics`, unauthenticated (no plan data)."""
+    app = FastAPI(
+        title=f"planwatch {host.name} management",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+
+    @app.get("/livez")
+    async def livez() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(response: Response) -> dict[str, object]:
+        readiness = await host.ready()
+        if not readiness.ready:
+            response.status_code = 503
+        return readiness.json()
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(host.registry), media_type=CONTENT_TYPE_LATEST)
+
     return app
 
 
@@ -219,9 +270,56 @@ class _Server(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(app: FastAPI, http: HttpSettings) -> None:
-    """Run the app with uvicorn until SIGTERM or SIGINT; logging stays ours (JSON)."""
-    config = uvicorn.Config(
-        app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on"
-    )
-    _Server(config, getattr(app.state, "host", None)).run()
+class _QuietServer(uvicorn.Server):
+    """The management port's server: the main server alone handles signals."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+class Servers:
+    """The main port's server (with the lifespan: the host starts and stops there) and the
+    management port's, in one event loop. The management port listens first, so `/livez`
+    answers while the start-up still waits for the servers."""
+
+    def __init__(self, app: FastAPI, http: HttpSettings, management: HttpSettings) -> None:
+        host: ServiceHost | None = getattr(app.state, "host", None)
+        if host is None:
+            raise ValueError("the app has no ServiceHost (build it with build_http_app)")
+        main = uvicorn.Config(
+            app, host=http.host, port=http.port, log_config=None, access_log=False, lifespan="on"
+        )
+        side = uvicorn.Config(
+            build_management_app(host),
+            host=management.host,
+            port=management.port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+        )
+        self.main: uvicorn.Server = _Server(main, host)
+        self.management: uvicorn.Server = _QuietServer(side)
+
+    async def serve(self) -> None:
+        side = asyncio.create_task(self.management.serve())
+        try:
+            while not self.management.started:  # bounded: a failed bind ends the task
+                if side.done():
+                    side.result()  # raises (SystemExit on a port in use)
+                    raise RuntimeError("the management server stopped during start-up")
+                await asyncio.sleep(0.01)
+            await self.main.serve()
+        finally:
+            self.management.should_exit = True
+            with contextlib.suppress(BaseException):
+                await side
+
+    def request_exit(self) -> None:
+        self.main.should_exit = True
+
+
+def serve(app: FastAPI, http: HttpSettings, management: HttpSettings) -> None:
+    """Run the app (main port) and the management port with uvicorn until SIGTERM or SIGINT;
+    logging stays ours (JSON)."""
+    asyncio.run(Servers(app, http, management).serve())

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.runtime.auth import AuthSettings
+
 
 class KafkaSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
@@ -64,6 +66,15 @@ class ServiceSettings(BaseSettings):
     kafka: KafkaSettings = Field(default_factory=KafkaSettings)
     mongo: MongoSettings = Field(default_factory=MongoSettings)
     http: HttpSettings = Field(default_factory=HttpSettings)
+    # `/livez`, `/readyz`, `/metrics` (unauthenticated: NetworkPolicies admit only the kubelet
+    # and Prometheus) listen here, apart from the authenticated routes (`<PREFIX>_MANAGEMENT_PORT`;
+    # host: `<PREFIX>_MANAGEMENT_HOST`, empty = the main port's host).
+    management_port: int = Field(9000, ge=0, le=65535)
+    management_host: str = ""
+    auth: AuthSettings = Field(default_factory=AuthSettings)
     retry: RetrySettings = Field(default_factory=RetrySettings)
     log_level: str = "INFO"
     graceful_timeout_s: float = Field(20.0, gt=0)
+
+    def management_http(self) -> HttpSettings:
+        return HttpSettings(host=self.management_host or self.http.host, port=self.management_port)

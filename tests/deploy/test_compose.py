@@ -163,7 +163,10 @@ def test_service_settings_from_the_compose_environment(
     settings = SERVICE_SETTINGS[name]()
     assert settings.http.host == "0.0.0.0"
     assert service["ports"] == [f"127.0.0.1:{settings.http.port}:{settings.http.port}"]
-    assert f"127.0.0.1:{settings.http.port}/readyz" in " ".join(service["healthcheck"]["test"])
+    health = " ".join(service["healthcheck"]["test"])
+    assert f"127.0.0.1:{settings.management_port}/readyz" in health
+    assert settings.management_port != settings.http.port
+    assert settings.auth.mode == "jwt"  # never dev mode in compose (0.0.0.0)
     assert settings.kafka.bootstrap_servers == "kafka:9092"
     assert settings.mongo.uri.get_secret_value() == "mongodb://mongo:27017/"
     stop = int(service["stop_grace_period"].rstrip("s"))
@@ -197,5 +200,5 @@ def test_prometheus_scrapes_every_service_on_its_port() -> None:
         for target in static["targets"]
     }
     for name in SERVICE_SETTINGS:
-        port = services()[name]["environment"][f"{name.upper()}_HTTP__PORT"]
+        port = services()[name]["environment"][f"{name.upper()}_MANAGEMENT_PORT"]
         assert targets[f"planwatch-{name}"] == f"{name}:{port}"

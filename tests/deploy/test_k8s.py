@@ -183,11 +183,16 @@ def test_service_settings_from_the_manifest(
     for key, value in _container_env(resources, container).items():
         monkeypatch.setenv(key, value)
     settings = SERVICES[service]()
-    (port,) = container["ports"]
+    ports = {p["name"]: p["containerPort"] for p in container["ports"]}
     assert settings.http.host == "0.0.0.0"
-    assert settings.http.port == port["containerPort"]
+    assert ports == {"http": settings.http.port, "management": settings.management_port}
     svc = named(resources, "Service", f"planwatch-{service}")
-    assert svc["spec"]["ports"][0]["targetPort"] == port["name"]
+    # The Service exposes the authenticated port only; probes use the management port.
+    assert [p["targetPort"] for p in svc["spec"]["ports"]] == ["http"]
+    for probe in ("startupProbe", "livenessProbe", "readinessProbe"):
+        assert container[probe]["httpGet"]["port"] == "management", probe
+    # Bearer tokens from a configured issuer; never dev mode (it would refuse 0.0.0.0).
+    assert settings.auth.mode == "jwt" and settings.auth.issuer and settings.auth.jwks_url
     assert settings.kafka.bootstrap_servers == "planwatch-kafka-bootstrap:9092"
     assert settings.mongo.uri.get_secret_value() == "secret:planwatch-mongodb"
     password = settings.kafka.sasl_password.get_secret_value()
@@ -437,7 +442,21 @@ def test_network_policies(name: str) -> None:
         f"planwatch-{s}" for s in SERVICES
     }
     scrape = policies["planwatch-allow-prometheus-scrape"]["spec"]["ingress"][0]["ports"]
-    assert [p["port"] for p in scrape] == ["http"]
+    assert [p["port"] for p in scrape] == ["management"]
+    # The authenticated ports: ingest and scoring from the ingress controller only.
+    for service in ("ingest", "scoring"):
+        spec = policies[f"planwatch-allow-{service}-http"]["spec"]
+        assert [p["port"] for p in spec["ingress"][0]["ports"]] == ["http"]
+        assert spec["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
+            "kubernetes.io/metadata.name": "ingress-nginx"
+        }
+    management_open = [
+        name
+        for name, policy in policies.items()
+        for rule in policy["spec"].get("ingress", [])
+        if any(p["port"] == "management" for p in rule.get("ports", []))
+    ]
+    assert management_open == ["planwatch-allow-prometheus-scrape"]
     notify = policies["planwatch-allow-notify-delivery"]["spec"]["egress"][0]
     assert "10.0.0.0/8" in notify["to"][0]["ipBlock"]["except"]
     assert {443, 587} <= {p["port"] for p in notify["ports"]}

@@ -120,7 +120,10 @@ def _service_env(
             "MONGODB_URI": mongodb_uri,
             "MONGODB_DATABASE": f"test_{run_id}",
             f"{prefix}_HTTP__HOST": "127.0.0.1",
-            f"{prefix}_HTTP__PORT": str(port),
+            # `port` is the management port: /readyz and /metrics, what Prometheus scrapes.
+            f"{prefix}_HTTP__PORT": str(_free_port()),
+            f"{prefix}_MANAGEMENT_PORT": str(port),
+            "PLANWATCH_AUTH_MODE": "dev",  # nothing here calls the authenticated routes
             # Own input topic and group: this test must not consume other tests' events.
             f"{prefix}_GROUP_ID": f"test-group-{run_id}-{service}",
             f"{prefix}_INPUT_TOPIC": f"test.{run_id}.{service}",

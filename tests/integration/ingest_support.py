@@ -11,12 +11,11 @@ import socket
 import subprocess
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
-import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.structs import RecordMetadata
 from pydantic import SecretStr
@@ -27,7 +26,9 @@ from services.ingest.app import create_app
 from services.ingest.config import IngestSettings
 from shared.contract.keys import AgencyKey
 from shared.kafka_admin import ensure_topics
+from shared.runtime.host import Servers
 from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings, RetrySettings
+from tests.integration.auth_support import auth_env, auth_settings
 from tests.unit.ingest_support import AGENCIES, agency_key
 
 REPO = Path(__file__).resolve().parents[2]
@@ -55,6 +56,7 @@ class Setup:
     unique: str
     keys_file: Path
     port: int
+    management_port: int = field(default_factory=free_tcp_port)
 
     @property
     def input_topic(self) -> str:
@@ -80,6 +82,11 @@ class Setup:
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
+    @property
+    def management_url(self) -> str:
+        """`/readyz`, `/metrics` (no authentication)."""
+        return f"http://127.0.0.1:{self.management_port}"
+
     def settings(self, **overrides: Any) -> IngestSettings:
         values: dict[str, Any] = {
             "kafka": KafkaSettings(bootstrap_servers=self.bootstrap, max_batch_records=200),
@@ -89,6 +96,8 @@ class Setup:
                 server_selection_timeout_ms=2000,
             ),
             "http": HttpSettings(port=self.port),
+            "management_port": self.management_port,
+            "auth": auth_settings(),
             "retry": RetrySettings(initial_s=0.1, max_s=1.0),
             "group_id": self.group,
             "input_topic": self.input_topic,
@@ -115,6 +124,8 @@ class Setup:
                 "INGEST_DEAD_LETTER_TOPIC": self.dlt_topic,
                 "INGEST_KEYS_FILE": str(self.keys_file),
                 "INGEST_HTTP__PORT": str(self.port),
+                "INGEST_MANAGEMENT_PORT": str(self.management_port),
+                **auth_env(),
                 "INGEST_KAFKA__MAX_BATCH_RECORDS": "200",
                 "INGEST_RETRY__INITIAL_S": "0.1",
                 "INGEST_RETRY__MAX_S": "1.0",
@@ -130,37 +141,28 @@ class Setup:
         )
 
 
-async def wait_ready(base_url: str, timeout_s: float = 90.0) -> None:
+async def wait_ready(management_url: str, timeout_s: float = 90.0) -> None:
     deadline = time.monotonic() + timeout_s
     async with httpx.AsyncClient(timeout=3.0) as client:
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError):
-                if (await client.get(f"{base_url}/readyz")).status_code == 200:
+                if (await client.get(f"{management_url}/readyz")).status_code == 200:
                     return
             await asyncio.sleep(0.2)
-    raise TimeoutError(f"ingest at {base_url} not ready within {timeout_s} s")
+    raise TimeoutError(f"ingest at {management_url} not ready within {timeout_s} s")
 
 
 @contextlib.asynccontextmanager
 async def running_ingest(settings: IngestSettings) -> AsyncIterator[str]:
-    """The service in this process (uvicorn in a task); yields its base URL."""
-    app = create_app(settings)
-    config = uvicorn.Config(
-        app,
-        host="127.0.0.1",
-        port=settings.http.port,
-        log_config=None,
-        access_log=False,
-        lifespan="on",
-    )
-    server = uvicorn.Server(config)
-    task = asyncio.create_task(server.serve())
-    base_url = f"http://127.0.0.1:{settings.http.port}"
+    """The service in this process (uvicorn in a task, its management port beside it); yields
+    its base URL."""
+    servers = Servers(create_app(settings), settings.http, settings.management_http())
+    task = asyncio.create_task(servers.serve())
     try:
-        await wait_ready(base_url)
-        yield base_url
+        await wait_ready(f"http://127.0.0.1:{settings.management_port}")
+        yield f"http://127.0.0.1:{settings.http.port}"
     finally:
-        server.should_exit = True
+        servers.request_exit()
         await asyncio.wait_for(task, 60)
 
 
@@ -294,9 +296,9 @@ async def wait_for_count(
     return count
 
 
-async def metric_value(base_url: str, name: str, labels: Mapping[str, str]) -> float:
+async def metric_value(management_url: str, name: str, labels: Mapping[str, str]) -> float:
     async with httpx.AsyncClient(timeout=5.0) as client:
-        text = (await client.get(f"{base_url}/metrics")).text
+        text = (await client.get(f"{management_url}/metrics")).text
     wanted = ",".join(f'{k}="{v}"' for k, v in sorted(labels.items()))
     for line in text.splitlines():
         if line.startswith(name):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -13,18 +14,38 @@ from pathlib import Path
 
 import httpx
 
+from tests.integration.auth_support import auth_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
 class ServiceProcess:
+    """`env` without `<SERVICE>_MANAGEMENT_PORT` gets a free one; without `PLANWATCH_AUTH_MODE`
+    the services trust the tests' issuer (`auth_support`: calls need its tokens)."""
+
     def __init__(
         self, service: str, env: Mapping[str, str], log: Path, port: int | None = None
     ) -> None:
         self.service = service
-        self.env = dict(env)
+        self.env = {**auth_env(), **env} if "PLANWATCH_AUTH_MODE" not in env else dict(env)
+        management = f"{service.upper()}_MANAGEMENT_PORT"
+        self.env.setdefault(management, str(_free_port()))
+        self.management_port = int(self.env[management])
         self.log = log
         self.port = port
         self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def management_url(self) -> str:
+        """`/livez`, `/readyz`, `/metrics` (no authentication)."""
+        return f"http://127.0.0.1:{self.management_port}"
 
     @property
     def url(self) -> str:
@@ -50,7 +71,7 @@ class ServiceProcess:
                 if self.proc is None or self.proc.poll() is not None:
                     raise AssertionError(f"{self.service} exited:\n{self.log_tail()}")
                 try:
-                    if (await client.get(f"{self.url}/readyz")).status_code == 200:
+                    if (await client.get(f"{self.management_url}/readyz")).status_code == 200:
                         return
                 except httpx.HTTPError:
                     pass
@@ -81,4 +102,4 @@ class ServiceProcess:
         return "\n".join(text.splitlines()[-lines:])
 
     def metrics(self) -> str:
-        return httpx.get(f"{self.url}/metrics").text
+        return httpx.get(f"{self.management_url}/metrics").text

@@ -75,7 +75,7 @@ class Names:
 
 async def metric(service: ServiceProcess, name: str) -> float:
     async with httpx.AsyncClient(timeout=5) as http:
-        return metric_value((await http.get(f"{service.url}/metrics")).text, name)
+        return metric_value((await http.get(f"{service.management_url}/metrics")).text, name)
 
 
 async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 180) -> None:

@@ -22,7 +22,9 @@ from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
 from shared.domain.catalog import Kind, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
+from shared.runtime.auth import PLANS_READ
 from tests.integration import scoring_support
+from tests.integration.auth_support import headers
 from tests.integration.scoring_support import Topics
 from tests.integration.service_process import ServiceProcess
 from tests.unit.scoring_streams import event, plan_stream
@@ -107,7 +109,8 @@ async def test_dashboard_shows_the_live_state(
     await produce(kafka_bootstrap, accepted_topic, events)
     ARTIFACTS.mkdir(exist_ok=True)
 
-    async with httpx.AsyncClient(base_url=service.url, timeout=10) as client:
+    reader = headers(PLANS_READ, sub="dashboard-viewer")
+    async with httpx.AsyncClient(base_url=service.url, timeout=10, headers=reader) as client:
         state = await api_state_after(client, plan, events)
         root = await client.get("/", follow_redirects=False)
         assert root.status_code == 307 and root.headers["location"] == "/dashboard/"
@@ -116,7 +119,11 @@ async def test_dashboard_shows_the_live_state(
         async with playwright_api.async_playwright() as pw:
             browser = await pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
             try:
-                page = await browser.new_page(viewport={"width": 1280, "height": 1600})
+                # The header oauth2-proxy adds in front of the dashboard (the page never
+                # handles a token itself).
+                page = await browser.new_page(
+                    viewport={"width": 1280, "height": 1600}, extra_http_headers=reader
+                )
                 errors: list[str] = []
                 page.on("pageerror", lambda exc: errors.append(str(exc)))
                 requests: list[str] = []

@@ -20,6 +20,7 @@ from pymongo import AsyncMongoClient
 from rich.console import Console
 
 from planwatch.demo.run import DemoConfig, run_demo
+from planwatch.demo.supervisor import MANAGEMENT_PORT_OFFSET
 from planwatch.infra.manager import Endpoints
 from planwatch.simulate.scenario import Outcome, build_scenario
 from shared.catalog import load_catalog
@@ -37,16 +38,17 @@ SEED = 11
 
 
 def _free_ports(count: int) -> int:
-    """The first of `count` consecutive free ports."""
+    """The first of `count` consecutive free ports (and their management ports, +1000)."""
     for _ in range(50):
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             base: int = probe.getsockname()[1]
-        if base > 65000:
+        if base > 64000:
             continue
         try:
             sockets = []
-            for port in range(base, base + count):
+            wanted = [*range(base, base + count)]
+            for port in [*wanted, *(p + MANAGEMENT_PORT_OFFSET for p in wanted)]:
                 sock = socket.socket()
                 sockets.append(sock)
                 sock.bind(("127.0.0.1", port))

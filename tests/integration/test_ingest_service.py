@@ -34,6 +34,8 @@ from shared.contract.codec import (
 from shared.contract.events import Unit, new_report
 from shared.contract.keys import AgencyKey
 from shared.contract.reasons import Reason
+from shared.runtime.auth import EVENTS_WRITE, KEYS_ADMIN, AuthMode, AuthSettings
+from tests.integration.auth_support import token
 from tests.integration.ingest_support import (
     REPO,
     Setup,
@@ -143,11 +145,11 @@ async def test_every_reason_code_ends_in_the_dead_letter_topic(
     metas = await produce(setup.bootstrap, setup.input_topic, sent)
     [conflict_meta] = await produce(setup.bootstrap, setup.input_topic, [conflict_second])
 
-    async with running_ingest(setup.settings()) as base_url:
+    async with running_ingest(setup.settings()):
         assert await wait_for_count(client, setup.database, 4) == 4
         dead = await drain(setup.bootstrap, setup.dlt_topic, want=len(cases) + 1)
         rejected_metric = await metric_value(
-            base_url,
+            setup.management_url,
             "planwatch_ingest_events_rejected_total",
             {"door": "kafka", "reason": "not_responsible"},
         )
@@ -190,18 +192,18 @@ async def test_duplicates_are_counted_not_stored_twice_and_republished(
     first = binary(event)
     structured = encode_kafka_structured(event)
     await produce(setup.bootstrap, setup.input_topic, [first])
-    async with running_ingest(setup.settings()) as base_url:
+    async with running_ingest(setup.settings()):
         assert await wait_for_count(client, setup.database, 1) == 1
         # Later re-sends, in both modes, one batch each: the same signed content.
         resends = [first, (structured[0], structured[1], list(structured[2]))]
         for count, triple in enumerate(resends, 1):
             await produce(setup.bootstrap, setup.input_topic, [triple])
             for _ in range(300):
-                if await metric_value(base_url, DUPLICATES, {"door": "kafka"}) >= count:
+                if await metric_value(setup.management_url, DUPLICATES, {"door": "kafka"}) >= count:
                     break
                 await asyncio.sleep(0.1)
         accepted = await drain(setup.bootstrap, setup.accepted_topic, want=3)
-        duplicates = await metric_value(base_url, DUPLICATES, {"door": "kafka"})
+        duplicates = await metric_value(setup.management_url, DUPLICATES, {"door": "kafka"})
     assert await client[setup.database]["reports"].count_documents({}) == 1
     assert duplicates == 2.0
     events = [AcceptedEvent.from_json(r.value) for r in accepted]
@@ -251,7 +253,9 @@ async def test_the_http_and_kafka_doors_give_the_same_results(
             ),
         ]
 
-    async with running_ingest(setup.settings()) as base_url:
+    # One batch of several agencies' events: the door's checks, not the token's agency (dev).
+    dev = AuthSettings(mode=AuthMode.DEV)
+    async with running_ingest(setup.settings(auth=dev)) as base_url:
         headers, body = encode_http_batch(events("h"))
         async with httpx.AsyncClient(timeout=30) as http:
             response = await http.post(f"{base_url}/v1/events", headers=headers, content=body)
@@ -296,23 +300,28 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
     setup: Setup, client: AsyncMongoClient[MongoDoc], tmp_path: Path
 ) -> None:
     await setup.create_topics()
-    env = setup.environment()
+    env = {**setup.environment(), "PLANWATCH_TOKEN": token(EVENTS_WRITE, agency="qy.gov-data")}
+    admin_env = {**env, "PLANWATCH_TOKEN": token(KEYS_ADMIN, sub="key-officer")}
     generated = await _cli(
         ["keys", "generate", "--agency", "qy.gov-data", "--key-id", "cli1", "--out", str(tmp_path)],
         env,
     )
     assert generated.returncode == 0, generated.stderr
     entry = AgencyKey.model_validate_json(generated.stdout.strip())
-    registered = await _cli(
-        ["keyring", "register", "--entry", str(tmp_path / "qy.gov-data.cli1.pub.json")], env
-    )
-    assert registered.returncode == 0, registered.stderr
-    assert AgencyKey.model_validate_json(registered.stdout.strip()).public_key == entry.public_key
 
     key_file = str(tmp_path / "qy.gov-data.cli1.key.pem")
     common = ["publish", "--agency", "qy.gov-data", "--key-id", "cli1", "--key-file", key_file]
     common += ["--target", "gov.mobile-services", "--as-of", "2022-03-31"]
     async with running_ingest(setup.settings()) as base_url:
+        # The key goes in through ingest's admin API (keys:admin), audit-logged.
+        entry_file = str(tmp_path / "qy.gov-data.cli1.pub.json")
+        register_args = ["keyring", "register", "--entry", entry_file, "--url", base_url]
+        refused = await _cli(register_args, env)  # an agency's token may not
+        assert refused.returncode == 1 and "403" in refused.stderr
+        registered = await _cli(register_args, admin_env)
+        assert registered.returncode == 0, registered.stderr
+        stored = AgencyKey.model_validate_json(registered.stdout.strip())
+        assert stored.public_key == entry.public_key
         http_args = ["--url", f"{base_url}/v1/events", "--mode", "structured"]
         via_kafka = await _cli(
             [*common, "--value", "61.5", "--event-id", "cli-k", "--topic", setup.input_topic],
@@ -328,15 +337,21 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
         assert await wait_for_count(client, setup.database, 2) == 2
         accepted = await drain(setup.bootstrap, setup.accepted_topic, want=2)
         revoked_keys = ("planwatch_ingest_agency_keys", {"status": "revoked"})
-        before = await metric_value(base_url, *revoked_keys)
+        before = await metric_value(setup.management_url, *revoked_keys)
         revoked = await _cli(
-            ["keyring", "revoke", "--agency", "qy.gov-data", "--key-id", "cli1"], env
+            ["keyring", "revoke", "--agency", "qy.gov-data", "--key-id", "cli1", "--url", base_url],
+            admin_env,
         )
         assert revoked.returncode == 0, revoked.stderr
+        audit = await client[setup.database]["key_audit"].find({}).sort("at", 1).to_list()
+        assert [(a["actor"], a["action"], a["subject"]) for a in audit] == [
+            ("key-officer", "key.register", "qy.gov-data:cli1"),
+            ("key-officer", "key.revoke", "qy.gov-data:cli1"),
+        ]
         # The revocation is in force once a refresh put it in ingest's snapshot: wait for
         # that (one more revoked key there), not for a guess of the refresh interval.
         for _ in range(1200):
-            if await metric_value(base_url, *revoked_keys) > before:
+            if await metric_value(setup.management_url, *revoked_keys) > before:
                 break
             await asyncio.sleep(0.1)
         else:

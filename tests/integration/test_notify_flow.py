@@ -16,10 +16,14 @@ from fastapi import FastAPI
 from services.notify.api import api_router
 from services.notify.domain.payloads.robots import dingtalk_sign
 from services.notify.intake import IntakeResult
+from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE, install
 from tests.integration import notify_harness
 from tests.integration.notify_harness import SECRET, T0, Harness, MakeHarness, body, read_topic
 from tests.integration.notify_support import HttpReceiver, Reply, alert_event, start_smtp
+from tests.token_issuer import LocalIssuer
 from tests.webhook_oracle import verify_at
+
+ISSUER = LocalIssuer()
 
 pytestmark = pytest.mark.integration
 make_harness = notify_harness.make_harness  # the fixture, for pytest to find here
@@ -211,9 +215,13 @@ async def test_inhibition_mutes_the_target_alert(make_harness: MakeHarness) -> N
 async def test_silences_api_mutes_then_expiry_releases(make_harness: MakeHarness) -> None:
     h = await make_harness(ROUTING)
     app = FastAPI()
+    install(app, ISSUER.authenticator())
     app.include_router(api_router(h.service.store, h.clock, h.service.metrics))
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://notify") as api:
+    operator = ISSUER.headers(SILENCES_WRITE, sub="operator-3")
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://notify", headers=operator
+    ) as api:
         refused = await api.post(
             "/api/v2/silences",
             json={
@@ -236,9 +244,16 @@ async def test_silences_api_mutes_then_expiry_releases(make_harness: MakeHarness
         assert created.status_code == 200
         sid = created.json()["silenceID"]
         listed = (await api.get("/api/v2/silences")).json()
-        assert [(s["id"], s["status"]["state"], s["comment"]) for s in listed] == [
-            (sid, "active", "维护窗口 maintenance")
+        # The author is the token's subject, not the body's "ops@qy".
+        assert [(s["id"], s["status"]["state"], s["comment"], s["createdBy"]) for s in listed] == [
+            (sid, "active", "维护窗口 maintenance", "operator-3")
         ]
+        # A reader may list but not change; no token: 401.
+        reader = ISSUER.headers(SILENCES_READ, sub="viewer")
+        assert (await api.get("/api/v2/silences", headers=reader)).status_code == 200
+        assert (await api.delete(f"/api/v2/silence/{sid}", headers=reader)).status_code == 403
+        async with httpx.AsyncClient(transport=transport, base_url="http://notify") as anonymous:
+            assert (await anonymous.get("/api/v2/silences")).status_code == 401
         await h.send(alert_event(target="t-quiet", at=T0))
         await h.tick(30)
         assert h.http.at("/miit") == []
@@ -250,6 +265,12 @@ async def test_silences_api_mutes_then_expiry_releases(make_harness: MakeHarness
         assert again.status_code == 409
         assert (await api.get(f"/api/v2/silence/{sid}")).json()["status"]["state"] == "expired"
         assert (await api.delete("/api/v2/silence/nope")).status_code == 404
+        audit = (await api.get("/api/v2/audit")).json()
+        assert [(e["actor"], e["action"], e["subject"]) for e in reversed(audit)] == [
+            ("operator-3", "silence.create", sid),
+            ("operator-3", "silence.expire", sid),
+        ]
+        assert audit[1]["details"]["silence"]["matchers"][0]["value"] == "t-quiet"
     await h.tick(300)
     [sent] = h.http.at("/miit")
     assert body(sent.body)["alerts"][0]["labels"]["target"] == "t-quiet"

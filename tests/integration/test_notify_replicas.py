@@ -17,6 +17,8 @@ import pytest
 import pytest_asyncio
 
 from shared.kafka_admin import ensure_topics
+from shared.runtime.auth import SILENCES_WRITE
+from tests.integration.auth_support import headers
 from tests.integration.notify_support import (
     HttpReceiver,
     alert_event,
@@ -53,7 +55,7 @@ async def receiver() -> AsyncIterator[HttpReceiver]:
 
 async def metric(service: ServiceProcess, name: str) -> float:
     async with httpx.AsyncClient(timeout=5) as http:
-        return metric_value((await http.get(f"{service.url}/metrics")).text, name)
+        return metric_value((await http.get(f"{service.management_url}/metrics")).text, name)
 
 
 def group_keys(receiver: HttpReceiver) -> Counter[str]:
@@ -111,7 +113,9 @@ async def test_each_group_is_delivered_once_by_its_owner_through_a_rebalance(
             "createdBy": "test",
             "comment": "muted across replicas",
         }
-        async with httpx.AsyncClient(base_url=services[0].url, timeout=10) as http:
+        async with httpx.AsyncClient(
+            base_url=services[0].url, timeout=10, headers=headers(SILENCES_WRITE)
+        ) as http:
             assert (await http.post("/api/v2/silences", json=silence)).status_code == 200
 
         first = [alert_event(target=f"t-{i:02d}", at=now) for i in range(24)]

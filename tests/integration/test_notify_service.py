@@ -28,6 +28,8 @@ from pymongo.asynchronous.database import AsyncDatabase
 from typer.testing import CliRunner
 
 from planwatch.silence_cli import silence_app
+from shared.runtime.auth import SILENCES_WRITE
+from tests.integration.auth_support import token
 from tests.integration.notify_harness import SECRET, read_topic
 from tests.integration.notify_support import (
     HttpReceiver,
@@ -197,13 +199,20 @@ receivers:
         assert 'result="duplicate"} 1.0' in service.metrics()
 
         # Silence t-3 with the CLI; its alert joins the group but is not sent.
-        cli = CliRunner()
+        # Silence t-3 with the CLI and an operator's token; its alert joins the group but is
+        # not sent. Without a token the API refuses; the silence's author is the token's.
+        cli = CliRunner(env={"PLANWATCH_TOKEN": token(SILENCES_WRITE, sub="ops-on-call")})
+        anonymous = CliRunner(env={"PLANWATCH_TOKEN": "", "PLANWATCH_TOKEN_FILE": ""})
+        refused = anonymous.invoke(silence_app, ["list", "--url", service.url])
+        assert refused.exit_code == 1 and "401" in refused.output
         added = cli.invoke(
             silence_app,
             ["add", 'target="t-3"', "--author", "ops", "--comment", "检修", "--url", service.url],
         )
         assert added.exit_code == 0, added.output
         sid = added.output.strip()
+        stored = await mongo_db["notify_silences"].find_one({"_id": sid})
+        assert stored is not None and stored["created_by"] == "ops-on-call"
         listed = cli.invoke(silence_app, ["list", "--url", service.url])
         assert listed.exit_code == 0 and sid in listed.output and 'target="t-3"' in listed.output
         third = alert_event(target="t-3", at=datetime.now(UTC))
@@ -220,6 +229,11 @@ receivers:
         missing = cli.invoke(silence_app, ["expire", "no-such-id", "--url", service.url])
         assert missing.exit_code == 1 and "404" in missing.output
         assert await mongo_db["notify_silences"].count_documents({}) == 1
+        audit = await mongo_db["notify_audit"].find({}).sort("at", 1).to_list()
+        assert [(a["actor"], a["action"], a["subject"]) for a in audit] == [
+            ("ops-on-call", "silence.create", sid),
+            ("ops-on-call", "silence.expire", sid),
+        ]
     finally:
         assert stopped_cleanly(service)
 

@@ -21,6 +21,9 @@ from shared.contract.codec import encode_http_structured
 from shared.contract.events import new_report
 from shared.contract.keys import private_key_pem
 from shared.contract.signing import sign
+from shared.runtime.auth import EVENTS_WRITE
+from tests.integration.auth_support import headers as auth_headers
+from tests.integration.auth_support import token
 from tests.integration.ingest_support import (
     REPO,
     Setup,
@@ -98,8 +101,11 @@ async def _send_elsewhere_first(base_url: str) -> None:
         event_id=row_event_id(AGENCY, PLAN, row),
     )
     headers, body = encode_http_structured(sign(event, private_key(AGENCY), "k1"))
+    token = auth_headers(EVENTS_WRITE, agency=AGENCY)
     async with httpx.AsyncClient(timeout=30) as http:
-        response = await http.post(f"{base_url}/v1/events", headers=headers, content=body)
+        response = await http.post(
+            f"{base_url}/v1/events", headers={**headers, **token}, content=body
+        )
     assert response.status_code == 202, response.text
 
 
@@ -111,7 +117,7 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
     sheet.write_text(SHEET, encoding="utf-8")
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(private_key_pem(private_key(AGENCY)))
-    env = setup.environment()
+    env = {**setup.environment(), "PLANWATCH_TOKEN": token(EVENTS_WRITE, agency=AGENCY)}
     reports = client[setup.database]["reports"]
 
     async with running_ingest(setup.settings()) as base_url:
@@ -193,7 +199,7 @@ async def test_via_kafka_rows_are_sent_and_ingest_judges_them_later(
     args += ["--ledger", str(tmp_path / "sent.jsonl")]
     duplicates = ("planwatch_ingest_events_duplicate_total", {"door": "kafka"})
 
-    async with running_ingest(setup.settings()) as base_url:
+    async with running_ingest(setup.settings()):
         first = await _publish(args, setup.environment())
         assert first.returncode == 0, first.stderr
         rows, totals = _receipt(first.stdout)
@@ -204,7 +210,7 @@ async def test_via_kafka_rows_are_sent_and_ingest_judges_them_later(
         second = await _publish(args, setup.environment())
         assert _receipt(second.stdout)[1] == {"sent": 2}
         for _ in range(600):  # ingest's verdict on the re-send: two duplicates
-            if await metric_value(base_url, *duplicates) >= 2:
+            if await metric_value(setup.management_url, *duplicates) >= 2:
                 break
             await asyncio.sleep(0.1)
         else:

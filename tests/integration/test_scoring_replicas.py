@@ -53,7 +53,7 @@ def gauge(text: str, name: str) -> float:
 
 async def owned(service: ServiceProcess) -> float:
     async with httpx.AsyncClient(timeout=5) as http:
-        text = (await http.get(f"{service.url}/metrics")).text
+        text = (await http.get(f"{service.management_url}/metrics")).text
     return gauge(text, "planwatch_scoring_partitions_owned")
 
 

@@ -31,7 +31,9 @@ from shared.contract.alert_event import decode_alert_event
 from shared.domain.catalog import Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
+from shared.runtime.auth import PLANS_READ
 from tests.integration import scoring_support
+from tests.integration.auth_support import headers
 from tests.integration.scoring_support import Topics
 from tests.integration.service_process import ServiceProcess
 from tests.unit.scoring_streams import plan_stream
@@ -192,7 +194,7 @@ async def test_sigkill_restart_tick_replay_and_api(
     assert all(dict(r.headers)["x-reason"] == b"malformed" for _, r in dead)
 
     # The read API serves the same state in the CLI's names.
-    async with httpx.AsyncClient(base_url=svc.url, timeout=10) as http:
+    async with httpx.AsyncClient(base_url=svc.url, timeout=10, headers=headers(PLANS_READ)) as http:
         whole = (await http.get(f"/v1/plans/{plan.id}")).json()
         assert {k: v for k, v in whole.items() if k != "clock"} == expected
         status = next(iter(t["status"] for t in expected["targets"].values()))

@@ -16,6 +16,8 @@ from shared.contract.codec import (
     encode_http_binary,
     encode_http_structured,
 )
+from shared.runtime.auth import EVENTS_WRITE, PLANS_READ, Authenticator, install
+from tests.token_issuer import LocalIssuer
 from tests.unit.ingest_support import TOPICS, Harness, report
 
 
@@ -26,8 +28,10 @@ def client(
     max_batch_bytes: int = 256 * 1024,
     limiter: TokenBuckets | None = None,
     monotonic: Callable[[], float] = lambda: 0.0,
+    auth: Authenticator | None = None,
 ) -> httpx.AsyncClient:
     app = FastAPI()
+    install(app, auth or Authenticator.development())
     app.include_router(
         build_router(
             h.intake(),
@@ -155,3 +159,61 @@ async def test_an_agency_over_its_rate_gets_429_with_retry_after_and_nothing_is_
         now[0] = 1.0  # a second later there is a token again
         headers, body = encode_http_binary(report(event_id="r2"))
         assert (await http.post(EVENTS_PATH, headers=headers, content=body)).status_code == 202
+
+
+# -- authentication -----------------------------------------------------------------------------
+
+ISSUER = LocalIssuer()
+
+
+async def test_without_a_token_the_door_is_401_with_a_bearer_challenge() -> None:
+    h = Harness()
+    headers, body = encode_http_binary(report(event_id="n1"))
+    async with client(h, auth=ISSUER.authenticator()) as http:
+        response = await http.post(EVENTS_PATH, headers=headers, content=body)
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"].startswith("Bearer")
+    assert h.publisher.on(TOPICS.progress) == [] and h.publisher.on(TOPICS.dead_letter) == []
+
+
+async def test_a_token_without_events_write_is_403() -> None:
+    h = Harness()
+    headers, body = encode_http_binary(report(event_id="n2"))
+    token = ISSUER.headers(PLANS_READ, agency="qy.gov-data")
+    async with client(h, auth=ISSUER.authenticator()) as http:
+        response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
+    assert response.status_code == 403
+    assert 'error="insufficient_scope"' in response.headers["www-authenticate"]
+
+
+async def test_an_agency_token_posts_its_own_agencys_events() -> None:
+    h = Harness()
+    headers, body = encode_http_binary(report(event_id="own1"))
+    token = ISSUER.headers(EVENTS_WRITE, agency="qy.gov-data")
+    async with client(h, auth=ISSUER.authenticator()) as http:
+        response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
+    assert response.status_code == 202, response.text
+
+
+async def test_an_agency_token_posting_another_agencys_event_is_refused_whole() -> None:
+    h = Harness()
+    own, other = report(event_id="m1"), report(event_id="m2", agency="qy.health")
+    headers, body = encode_http_batch([own, other])
+    token = ISSUER.headers(EVENTS_WRITE, agency="qy.gov-data")
+    async with client(h, auth=ISSUER.authenticator()) as http:
+        response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden_source"
+    assert "qy.health" in response.json()["message"]
+    # Nothing processed: not stored, not published, not dead-lettered.
+    assert h.publisher.on(TOPICS.progress) == [] and h.publisher.on(TOPICS.dead_letter) == []
+
+
+async def test_an_events_token_without_an_agency_posts_nothing() -> None:
+    h = Harness()
+    headers, body = encode_http_binary(report(event_id="m3"))
+    token = ISSUER.headers(EVENTS_WRITE)
+    async with client(h, auth=ISSUER.authenticator()) as http:
+        response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
+    assert response.status_code == 403
+    assert response.json()["error"] == "forbidden_source"

@@ -15,6 +15,7 @@ from planwatch.publish_send import MAX_TRANSPORT_RETRIES, SignedRow, batches, se
 from planwatch.receipt import ReceiptLine, RowStatus, json_lines, totals
 from services.ingest.http_door import EVENTS_PATH, build_router
 from shared.contract.signing import sign
+from shared.runtime.auth import Authenticator, install
 from tests.unit.ingest_support import PLAN, TOPICS, Harness, catalog, private_key
 
 AGENCY = "qy.gov-data"
@@ -51,6 +52,7 @@ class Sleeps:
 
 def ingest_transport(h: Harness) -> httpx.ASGITransport:
     app = FastAPI()
+    install(app, Authenticator.development())
     app.include_router(
         build_router(h.intake(), max_event_bytes=64 * 1024, max_batch_bytes=1024 * 1024)
     )

@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from services.scoring.dashboard.router import STATIC_DIR, STATIC_FILES, make_dashboard_router
 from shared.catalog import load_catalog
 from shared.domain.method_v1 import Status
+from shared.runtime.auth import Authenticator, install
 from shared.vocabulary import (
     STATUS_COLOUR,
     STATUS_LABEL,
@@ -23,6 +24,7 @@ from shared.vocabulary import (
 @pytest.fixture(scope="module")
 def client() -> TestClient:
     app = FastAPI()
+    install(app, Authenticator.development())
     app.include_router(make_dashboard_router(load_catalog()))
     return TestClient(app)
 

@@ -5,6 +5,12 @@ the read API (`/v1/plans/...`) every few seconds and draws the plan, its areas, 
 (with SVG trajectory charts), agencies and firing alerts, in Chinese or English. What the read
 API does not carry (names, deadlines, target values, stages, interim trajectory) comes from
 `/dashboard/api/catalog`. `/` redirects to the dashboard.
+
+The page and its static files hold no data and are public; `/dashboard/api/catalog` and the
+read API need a bearer token with `plans:read`. In compose and Kubernetes the dashboard is
+reached through oauth2-proxy (or an ingress with OIDC), which signs the user in and forwards
+the access token (`Authorization: Bearer`, or `X-Forwarded-Access-Token`) with every call the
+page makes; the page itself never handles a token.
 """
 
 from __future__ import annotations
@@ -12,10 +18,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Final
 
-from fastapi import APIRouter, HTTPException
+from fastapi import APIRouter, Depends, HTTPException
 from fastapi.responses import FileResponse, RedirectResponse
 
 from shared.domain.catalog import Catalog, Plan, Target
+from shared.runtime.auth import PLANS_READ, require
 from shared.vocabulary import Lang, vocabulary_json
 
 STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
@@ -146,7 +153,8 @@ def make_dashboard_router(catalog: Catalog) -> APIRouter:
             raise HTTPException(status_code=404, detail=f"no dashboard file {name!r}")
         return FileResponse(STATIC_DIR / name, media_type=media_type, headers=NO_CACHE)
 
-    @router.get("/dashboard/api/catalog")
+    # Public: the page and its static files (no data). Everything else needs a token.
+    @router.get("/dashboard/api/catalog", dependencies=[Depends(require(PLANS_READ))])
     async def catalog_endpoint() -> dict[str, Any]:
         return catalog_doc
 
