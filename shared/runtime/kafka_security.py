@@ -50,6 +50,14 @@ ACCESS_ERRORS: tuple[type[Exception], ...] = (
 )
 
 
+_FETCH_ROUNDS = 10
+_COORDINATOR_MOVING = (
+    kafka_errors.GroupCoordinatorNotAvailableError,
+    kafka_errors.CoordinatorLoadInProgressError,
+    kafka_errors.NotCoordinatorForGroupError,
+)
+
+
 def ssl_context(settings: KafkaSettings) -> ssl.SSLContext | None:
     """The TLS context for SSL and SASL_SSL (hostname verification on unless turned off)."""
     if not settings.uses_tls:
@@ -174,12 +182,14 @@ async def _check_reads(settings: KafkaSettings, topics: list[str], timeout_s: fl
         group_id=None,
         enable_auto_commit=False,
         request_timeout_ms=int(timeout_s * 1000),
+        fetch_max_wait_ms=100,
     )
     try:
         async with asyncio.timeout(timeout_s):
             await consumer.start()
+            visible = await consumer.topics()
             for topic in topics:
-                if await consumer.partitions_for_topic(topic) is None:
+                if topic not in visible:
                     raise KafkaAccessError(
                         f"Kafka does not show topic {topic!r} to {settings.sasl_username or 'this'}"
                         " client: it does not exist or DESCRIBE is not granted"
@@ -187,7 +197,10 @@ async def _check_reads(settings: KafkaSettings, topics: list[str], timeout_s: fl
             partitions = [TopicPartition(topic, 0) for topic in topics]
             consumer.assign(partitions)
             await consumer.seek_to_end(*partitions)
-            await consumer.getmany(timeout_ms=200)
+            # A refused fetch comes back at once and is raised by getmany; an allowed one at
+            # the end of the log waits fetch_max_wait_ms. A few rounds see either answer.
+            for _ in range(_FETCH_ROUNDS):
+                await consumer.getmany(timeout_ms=200)
     except ACCESS_ERRORS as exc:
         if isinstance(exc, KafkaAccessError):
             raise
@@ -209,11 +222,15 @@ async def _check_groups(settings: KafkaSettings, groups: list[str], timeout_s: f
         async with asyncio.timeout(timeout_s):
             await admin.start()
             for group in groups:
-                try:
-                    await admin.list_consumer_group_offsets(group)
-                except ACCESS_ERRORS as exc:
-                    raise KafkaAccessError(
-                        describe_access_error(exc, settings, f"consumer group {group!r}")
-                    ) from None
+                while True:
+                    try:
+                        await admin.list_consumer_group_offsets(group)
+                        break
+                    except ACCESS_ERRORS as exc:
+                        raise KafkaAccessError(
+                            describe_access_error(exc, settings, f"consumer group {group!r}")
+                        ) from None
+                    except _COORDINATOR_MOVING:  # e.g. the offsets topic is being created
+                        await asyncio.sleep(0.2)
     finally:
         await admin.close()
