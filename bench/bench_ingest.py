@@ -60,6 +60,7 @@ from shared.runtime import kafka as runtime_kafka
 from shared.runtime.auth import AuthMode, AuthSettings
 from shared.runtime.consumer import StagedConsumer
 from shared.runtime.host import Servers
+from shared.runtime.kafka_security import client_options
 from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings
 from shared.topics import PARTITIONS, PROGRESS
 
@@ -112,7 +113,11 @@ def make_events(n: int, tag: str) -> tuple[list[Triple], list[dict[str, Any]], l
 
 
 async def produce(bootstrap: str, topic: str, triples: Sequence[Triple]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        **client_options(KafkaSettings(bootstrap_servers=bootstrap)),
+        enable_idempotence=True,
+        linger_ms=5,
+    )
     await producer.start()
     try:
         for start in range(0, len(triples), 2000):
@@ -153,7 +158,7 @@ async def raw_floor(
     collection = client[f"bench_floor_{uuid.uuid4().hex[:8]}"]["reports"]
     consumer = AIOKafkaConsumer(
         topic,
-        bootstrap_servers=bootstrap,
+        **client_options(KafkaSettings(bootstrap_servers=bootstrap)),
         group_id=f"bench-floor-{uuid.uuid4().hex[:8]}",
         enable_auto_commit=False,
         auto_offset_reset="earliest",

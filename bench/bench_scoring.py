@@ -64,6 +64,7 @@ from shared.domain.method_v1 import SeriesPoint
 from shared.domain.timebase import CST
 from shared.kafka_admin import ensure_topics
 from shared.runtime.kafka import DurableBatchProcessor, Record, make_broker
+from shared.runtime.kafka_security import client_options
 from shared.runtime.mongo import Document
 from shared.runtime.settings import KafkaSettings, MongoSettings, RetrySettings
 
@@ -176,7 +177,11 @@ async def seed_history(db: Any, plan: Plan, points: int) -> None:
 
 
 async def produce(bootstrap: str, topic: str, events: Sequence[AcceptedEvent]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True, linger_ms=5)
+    producer = AIOKafkaProducer(
+        **client_options(KafkaSettings(bootstrap_servers=bootstrap)),
+        enable_idempotence=True,
+        linger_ms=5,
+    )
     await producer.start()
     try:
         futures = [await producer.send(topic, e.to_json(), key=e.target.encode()) for e in events]
@@ -300,7 +305,9 @@ async def fixed_load(
     case.want = n
     service = build_service(case.settings(), on_applied=case.on_applied)
     await service.host.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    producer = AIOKafkaProducer(
+        **client_options(KafkaSettings(bootstrap_servers=bootstrap)), enable_idempotence=True
+    )
     await producer.start()
     started = time.perf_counter()
     try:

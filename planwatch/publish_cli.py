@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from datetime import date, datetime
 from enum import StrEnum
 from pathlib import Path
@@ -39,6 +38,13 @@ from shared.contract.events import ProgressEvent, Unit, new_report, new_retracti
 from shared.contract.keys import private_key_from_pem
 from shared.contract.signing import sign
 from shared.domain.timebase import CST
+from shared.runtime.kafka_security import (
+    ACCESS_ERRORS,
+    check_access,
+    client_options,
+    describe_access_error,
+)
+from shared.runtime.settings import KafkaSettings
 
 publish_app = typer.Typer()
 
@@ -108,11 +114,14 @@ def build_event(
 
 
 async def send_kafka(
-    event: ProgressEvent, bootstrap: str, topic: str, mode: Mode, timeout_s: float
+    event: ProgressEvent, kafka: KafkaSettings, topic: str, mode: Mode, timeout_s: float
 ) -> dict[str, Any]:
+    """Sends with the agency's own credentials (KAFKA_* settings); KafkaAccessError when Kafka
+    refuses them or the agency may not write the topic."""
     encode = encode_kafka_binary if mode is Mode.BINARY else encode_kafka_structured
     key, value, headers = encode(event)
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    await check_access(kafka, timeout_s=timeout_s)
+    producer = AIOKafkaProducer(**client_options(kafka), enable_idempotence=True)
     async with asyncio.timeout(timeout_s):
         await producer.start()
         try:
@@ -203,7 +212,11 @@ def publish(
         private_key = private_key_from_pem(key_file.read_bytes())
     except (ValueError, TypeError) as exc:
         raise typer.BadParameter(f"{key_file}: {exc}", param_hint="--key-file") from None
-    servers = bootstrap or os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+    try:
+        kafka = KafkaSettings() if bootstrap is None else KafkaSettings(bootstrap_servers=bootstrap)
+    except ValidationError as exc:
+        raise typer.BadParameter(f"Kafka settings (KAFKA_*): {exc}") from None
+    servers = kafka.bootstrap_servers
     if file is not None:
         single = {
             "--target": target,
@@ -229,7 +242,7 @@ def publish(
                 time=time,
                 via_http=via is Via.HTTP,
                 structured=mode is Mode.STRUCTURED,
-                bootstrap=servers,
+                kafka=kafka,
                 topic=topic,
                 url=url,
                 timeout_s=timeout_s,
@@ -266,7 +279,10 @@ def publish(
     outcome: dict[str, Any] = {"id": signed.envelope.id, "via": via.value}
     if via is Via.KAFKA:
         try:
-            outcome.update(asyncio.run(send_kafka(signed, servers, topic, mode, timeout_s)))
+            outcome.update(asyncio.run(send_kafka(signed, kafka, topic, mode, timeout_s)))
+        except ACCESS_ERRORS as exc:
+            typer.echo(f"error: {describe_access_error(exc, kafka, topic)}", err=True)
+            raise typer.Exit(1) from None
         except (TimeoutError, OSError, KafkaError) as exc:
             typer.echo(f"error: Kafka at {servers} did not take the event: {exc!r}", err=True)
             raise typer.Exit(1) from None

@@ -32,6 +32,7 @@ from shared.catalog import CatalogError, load_catalog
 from shared.contract.events import parse_rfc3339
 from shared.contract.signing import sign
 from shared.domain.timebase import CST
+from shared.runtime.settings import KafkaSettings
 
 #: Files with at least this many rows to send get a progress bar (on stderr, if a terminal).
 PROGRESS_MIN_ROWS: Final = 100
@@ -47,7 +48,7 @@ class FileOptions:
     time: str | None
     via_http: bool
     structured: bool
-    bootstrap: str
+    kafka: KafkaSettings
     topic: str
     url: str
     timeout_s: float
@@ -169,7 +170,7 @@ def _send(rows: Sequence[SignedRow], options: FileOptions) -> list[ReceiptLine]:
             return asyncio.run(
                 send_kafka(
                     rows,
-                    options.bootstrap,
+                    options.kafka,
                     options.topic,
                     structured=options.structured,
                     timeout_s=options.timeout_s,

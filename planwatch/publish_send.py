@@ -32,6 +32,8 @@ from shared.contract.codec import (
     encode_structured,
 )
 from shared.contract.events import ProgressReported
+from shared.runtime.kafka_security import KafkaAccessError, check_access, client_options
+from shared.runtime.settings import KafkaSettings
 
 MAX_BATCH_EVENTS: Final = 100  # ingest's limit per request (docs/contract.md)
 MAX_BATCH_BYTES: Final = 512 * 1024  # half of ingest's default 1 MiB
@@ -180,7 +182,7 @@ async def send_http(
 
 async def send_kafka(
     rows: Sequence[SignedRow],
-    bootstrap: str,
+    kafka: KafkaSettings,
     topic: str,
     *,
     structured: bool,
@@ -189,7 +191,14 @@ async def send_kafka(
 ) -> list[ReceiptLine]:
     """`sent` for each row the broker acknowledged; SendError if Kafka cannot be reached."""
     encode = encode_kafka_structured if structured else encode_kafka_binary
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
+    bootstrap = kafka.bootstrap_servers
+    try:
+        await check_access(kafka, timeout_s=timeout_s)
+    except KafkaAccessError as exc:
+        raise SendError(str(exc)) from None
+    except (TimeoutError, OSError, KafkaError) as exc:
+        raise SendError(f"Kafka at {bootstrap}: {exc!r}") from None
+    producer = AIOKafkaProducer(**client_options(kafka), enable_idempotence=True)
     try:
         async with asyncio.timeout(timeout_s):
             await producer.start()

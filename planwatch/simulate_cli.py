@@ -187,12 +187,12 @@ def simulate(
         if added and keys_wait > 0:
             typer.echo(f"waiting {keys_wait:g} s for ingest to refresh its key snapshot")
             asyncio.run(asyncio.sleep(keys_wait))
-    bootstrap = KafkaSettings().bootstrap_servers
+    kafka = KafkaSettings()
 
     def make_transport() -> Transport:
         if via is Via.HTTP:
-            return HttpTransport(ingest_url, KafkaTransport(bootstrap))
-        return KafkaTransport(bootstrap)
+            return HttpTransport(ingest_url, KafkaTransport(kafka))
+        return KafkaTransport(kafka)
 
     try:
         state = asyncio.run(_send(scenario, make_transport, speed, quiet))

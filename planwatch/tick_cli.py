@@ -33,7 +33,7 @@ def _instant(text: str | None) -> datetime:
 
 
 async def publish_tick(settings: KafkaSettings, at: datetime, topic: str) -> None:
-    await ensure_topics(settings.bootstrap_servers, {topic: topics.PARTITIONS.get(topic, 1)})
+    await ensure_topics(settings, {topic: topics.PARTITIONS.get(topic, 1)})
     broker = make_broker(settings, graceful_timeout_s=5.0)
     await broker.start()
     try:

@@ -14,6 +14,14 @@ from typing import Any
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError, for_code
 
+from shared.runtime.kafka_security import (
+    ACCESS_ERRORS,
+    KafkaAccessError,
+    client_options,
+    describe_access_error,
+)
+from shared.runtime.settings import KafkaSettings
+
 _LEGAL_TOPIC = re.compile(r"^[A-Za-z0-9._-]{1,249}$")
 
 
@@ -47,8 +55,16 @@ def _partition_counts(described: list[dict[str, Any]]) -> dict[str, int]:
     return counts
 
 
+def admin_options(kafka: KafkaSettings | str) -> dict[str, Any]:
+    """aiokafka options for `kafka`: the full settings (security included), or a bare bootstrap
+    address for a PLAINTEXT development broker (the tests)."""
+    if isinstance(kafka, str):
+        return {"bootstrap_servers": kafka}
+    return client_options(kafka)
+
+
 async def ensure_topics(
-    bootstrap: str,
+    kafka: KafkaSettings | str,
     topics: Mapping[str, int],
     *,
     replication_factor: int = 1,
@@ -57,15 +73,16 @@ async def ensure_topics(
     """Makes each topic (name -> partitions) exist with that partition count and a leader.
 
     Existing topics with the same count are left alone, so calling this again is harmless.
-    Raises TopicSpecError for bad input, TopicSetupError when Kafka refuses, an existing topic's
-    partition count differs, or the topics are not ready within `timeout_s`.
+    Raises TopicSpecError for bad input, KafkaAccessError when the principal may not describe or
+    create them, TopicSetupError when Kafka refuses otherwise, an existing topic's partition count
+    differs, or the topics are not ready within `timeout_s`.
     """
     validate_topic_spec(topics)
     if not topics:
         return
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(timeout_s * 1000)
-    )
+    options = admin_options(kafka)
+    bootstrap = options["bootstrap_servers"]
+    admin = AIOKafkaAdminClient(**options, request_timeout_ms=int(timeout_s * 1000))
     try:
         async with asyncio.timeout(timeout_s):
             await admin.start()
@@ -79,6 +96,9 @@ async def ensure_topics(
                 response = await admin.create_topics(missing)
                 for result in response.to_object()["topic_errors"]:
                     error = for_code(result["error_code"])
+                    if issubclass(error, ACCESS_ERRORS) and not isinstance(kafka, str):
+                        what = f"CREATE of topic {result['topic']!r} (it does not exist)"
+                        raise KafkaAccessError(describe_access_error(error(), kafka, what))
                     if result["error_code"] != 0 and error is not TopicAlreadyExistsError:
                         detail = result.get("error_message") or error.description
                         raise TopicSetupError(

@@ -13,16 +13,19 @@ from collections.abc import Mapping
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.runtime.kafka_security import client_options
+from shared.runtime.settings import KafkaSettings
+
 
 async def reset_groups_to_latest(
-    bootstrap_servers: str, groups: Mapping[str, Mapping[str, int]]
+    kafka: KafkaSettings, groups: Mapping[str, Mapping[str, int]]
 ) -> dict[str, int]:
     """For each group, {topic: partition count} (the topics must exist): commit every
     partition's end offset; returns, per group, how many records it skipped."""
     skipped: dict[str, int] = {}
     for group, group_topics in groups.items():
         consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **client_options(kafka),
             group_id=group,
             enable_auto_commit=False,
             client_id="planwatch-demo-reset",

@@ -15,6 +15,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from pymongo import AsyncMongoClient
 
 from planwatch.http_token import auth_headers
+from shared.runtime.kafka_security import client_options
+from shared.runtime.settings import KafkaSettings
 
 DLT_REASON_HEADER: Final = "x-dlt-reason"  # set by ingest on every dead letter
 RECEIVER_HEADER: Final = "receiver"  # set by notify on every notification it publishes
@@ -65,14 +67,14 @@ class TopicCounter:
     reason ingest puts on a dead letter; the receiver notify puts on a notification)."""
 
     def __init__(
-        self, bootstrap_servers: str, topic: str, partitions: int = 1, *, by_header: str
+        self, kafka: KafkaSettings, topic: str, partitions: int = 1, *, by_header: str
     ) -> None:
         self.topic = topic
         self.partitions = partitions
         self.by_header = by_header
         self.counts: Counter[str] = Counter()
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **client_options(kafka),
             enable_auto_commit=False,
             client_id=f"planwatch-demo-{topic}",
         )

@@ -56,6 +56,7 @@ from planwatch.simulate.scenario import Outcome, Scenario, build_scenario
 from shared import topics
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
+from shared.runtime.settings import KafkaSettings
 
 ROUTING_FILE: Final = Path(__file__).with_name("routing.demo.yaml")
 DEFAULT_PLAN: Final = "qingyuan-digital-economy-2021"
@@ -330,6 +331,13 @@ class _DemoRun:
             config.group("planwatch-notify"): {t(topics.ALERTS): n[topics.ALERTS]},
         }
 
+    @property
+    def kafka(self) -> KafkaSettings:
+        """The demo's own Kafka clients (topics, group reset, counters, feed): the local broker,
+        with whatever KAFKA_* security settings the environment gives."""
+        assert self.endpoints is not None
+        return KafkaSettings(bootstrap_servers=self.endpoints.kafka_bootstrap)
+
     def say(self, message: str) -> None:
         self.console.print(f"[demo] {message}", highlight=False, markup=False, soft_wrap=True)
 
@@ -346,9 +354,10 @@ class _DemoRun:
             await _reset_database(endpoints, config.database)
             self.say(f"database {config.database} reset; feed in {self.state_dir / 'feed.jsonl'}")
         names = {config.topic(name): count for name, count in topics.PARTITIONS.items()}
-        await ensure_topics(endpoints.kafka_bootstrap, names)
+        kafka = self.kafka
+        await ensure_topics(kafka, names)
         if self.scenario is not None:
-            skipped = await reset_groups_to_latest(endpoints.kafka_bootstrap, self.groups())
+            skipped = await reset_groups_to_latest(kafka, self.groups())
             if any(skipped.values()):
                 self.say(f"skipped events an earlier run left unconsumed: {skipped}")
         self.webhook.start()
@@ -374,13 +383,13 @@ class _DemoRun:
         urls = {spec.name: spec.url for spec in self.specs}
         self.say("ready: " + ", ".join(f"{name} {url}" for name, url in urls.items()))
         self.dlt = TopicCounter(
-            endpoints.kafka_bootstrap,
+            kafka,
             config.topic(topics.PROGRESS_DLT),
             topics.PARTITIONS[topics.PROGRESS_DLT],
             by_header=DLT_REASON_HEADER,
         )
         self.notifications = TopicCounter(
-            endpoints.kafka_bootstrap,
+            kafka,
             config.topic(topics.NOTIFICATIONS),
             topics.PARTITIONS[topics.NOTIFICATIONS],
             by_header=RECEIVER_HEADER,
@@ -404,7 +413,7 @@ class _DemoRun:
         config, view = self.config, self.view
         assert self.endpoints is not None and self.poller is not None
         renames = {name: config.topic(name) for name in topics.PARTITIONS}
-        kafka = KafkaTransport(self.endpoints.kafka_bootstrap, topic_names=renames)
+        kafka = KafkaTransport(self.kafka, topic_names=renames)
         transport: Transport = (
             kafka if config.via == "kafka" else HttpTransport(self.specs[0].url, kafka)
         )

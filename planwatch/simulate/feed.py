@@ -28,6 +28,8 @@ from shared.contract.codec import (
     encode_structured,
 )
 from shared.contract.events import ClockTick
+from shared.runtime.kafka_security import client_options
+from shared.runtime.settings import KafkaSettings
 
 SECONDS_PER_DAY: Final = 86_400.0
 #: Simulated days per wall second: the default feed (about 705 days) takes about two minutes.
@@ -74,14 +76,14 @@ class KafkaTransport:
 
     def __init__(
         self,
-        bootstrap_servers: str,
+        kafka: KafkaSettings,
         client_id: str = "planwatch-simulate",
         topic_names: Mapping[str, str] | None = None,
     ) -> None:
         """`topic_names` renames the standard topics (an isolated demo or test run)."""
         self._names = dict(topic_names or {})
         self._producer = AIOKafkaProducer(
-            bootstrap_servers=bootstrap_servers,
+            **client_options(kafka),
             client_id=client_id,
             enable_idempotence=True,
             linger_ms=5,

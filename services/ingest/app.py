@@ -40,6 +40,7 @@ from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
     Record,
 )
+from shared.runtime.kafka_security import check_access
 from shared.runtime.mongo import database
 
 
@@ -99,13 +100,17 @@ def create_app(settings: IngestSettings) -> FastAPI:
     background: list[asyncio.Task[None]] = []
 
     async def create_topics() -> None:
+        await check_access(settings.kafka)  # credentials and TLS, before anything retries
         await ensure_topics(
-            settings.kafka.bootstrap_servers,
+            settings.kafka,
             {
                 settings.input_topic: topics.PARTITIONS[topics.PROGRESS],
                 settings.accepted_topic: topics.PARTITIONS[topics.ACCEPTED],
                 settings.dead_letter_topic: topics.PARTITIONS[topics.PROGRESS_DLT],
             },
+        )
+        await check_access(
+            settings.kafka, read_topics=[settings.input_topic], groups=[settings.group_id]
         )
 
     async def start_key_refresher() -> None:

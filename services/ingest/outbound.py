@@ -27,6 +27,7 @@ from shared.contract.codec import encode_kafka_binary
 from shared.contract.parsing import RawEvent
 from shared.contract.reasons import Reason
 from shared.runtime.kafka import Record, TransientError
+from shared.runtime.kafka_security import client_options
 from shared.runtime.settings import KafkaSettings
 
 Headers = tuple[tuple[str, bytes], ...]
@@ -207,22 +208,13 @@ def key_partitioner(key: bytes | None, all_partitions: list[int], available: lis
 
 
 def make_producer(settings: KafkaSettings) -> AIOKafkaProducer:
-    extra: dict[str, str] = {}
-    if settings.sasl_username:
-        extra = {
-            "security_protocol": "SASL_PLAINTEXT",
-            "sasl_mechanism": "SCRAM-SHA-512",
-            "sasl_plain_username": settings.sasl_username,
-            "sasl_plain_password": settings.sasl_password.get_secret_value(),
-        }
     return AIOKafkaProducer(
-        bootstrap_servers=settings.bootstrap_servers,
+        **client_options(settings),
         client_id=f"{settings.client_id}-ingest",
         enable_idempotence=True,  # implies acks=all
         request_timeout_ms=int(settings.publish_timeout_s * 1000),
         linger_ms=2,
         partitioner=key_partitioner,
-        **extra,
     )
 
 

@@ -46,6 +46,7 @@ from shared.runtime.auth import Authenticator
 from shared.runtime.consumer import DurableConsumer
 from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import Outbound, Record, publish_all
+from shared.runtime.kafka_security import check_access
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import Document, database
 
@@ -205,7 +206,13 @@ def create_app(
     durable.processor.gate.on_revoked = listener.revoked
 
     async def create_topics() -> None:
-        await ensure_topics(settings.kafka.bootstrap_servers, topics_needed(settings, config))
+        await check_access(settings.kafka)  # credentials and TLS, before anything retries
+        await ensure_topics(settings.kafka, topics_needed(settings, config))
+        await check_access(
+            settings.kafka,
+            read_topics=[settings.input_topic, settings.groups_topic],
+            groups=[settings.group_id, f"{settings.group_id}.groups"],
+        )
 
     async def start_loop() -> None:
         # The broker publishes dead letters and Kafka notifications: connect it first

@@ -40,6 +40,7 @@ from shared.runtime.kafka import (
     key_partition,
     publish_all,
 )
+from shared.runtime.kafka_security import check_access
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import database
 
@@ -129,7 +130,13 @@ def build_service(
             settings.alerts_topic: topics.PARTITIONS[topics.ALERTS],
             settings.dlt_topic: topics.PARTITIONS[topics.SCORING_DLT],
         }
-        await ensure_topics(settings.kafka.bootstrap_servers, {**topics.PARTITIONS, **configured})
+        await check_access(settings.kafka)  # credentials and TLS, before anything retries
+        await ensure_topics(settings.kafka, {**topics.PARTITIONS, **configured})
+        await check_access(
+            settings.kafka,
+            read_topics=[settings.input_topic, settings.clock_topic, settings.sync_topic],
+            groups=[settings.group_id],
+        )
 
     async def load_state() -> None:
         # Loading re-sends outboxes: the producer is connected first (idempotent).

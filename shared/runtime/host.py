@@ -37,6 +37,7 @@ from pymongo import AsyncMongoClient
 from shared.runtime.auth import Authenticator, install, require
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import is_transient, make_broker
+from shared.runtime.kafka_security import ACCESS_ERRORS
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import Document, make_client, ping
 from shared.runtime.settings import HttpSettings, ServiceSettings
@@ -143,6 +144,12 @@ class ServiceHost:
                 raise
             except Exception as exc:
                 attempt += 1
+                if isinstance(exc, ACCESS_ERRORS):
+                    # Waiting cures no missing ACL or wrong password: say what, and stop.
+                    log.critical(
+                        "Kafka refused access; not retrying", step=_name(hook), error=str(exc)
+                    )
+                    raise
                 if not is_transient(exc) or time.monotonic() > deadline:
                     raise
                 log.warning("start-up step failed; retrying", step=_name(hook), error=repr(exc))

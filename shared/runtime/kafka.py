@@ -23,9 +23,9 @@ from aiokafka.partitioner import murmur2
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.subscriber.usecase import BatchSubscriber
-from faststream.security import SASLScram512
 
 from shared.runtime.backoff import backoff_delay
+from shared.runtime.kafka_security import ACCESS_ERRORS, faststream_security
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import is_transient_mongo
 from shared.runtime.raw_records import raw_decoder, tolerant_parser
@@ -85,8 +85,9 @@ PERMANENT_KAFKA_ERRORS: tuple[type[KafkaError], ...] = (
 
 def is_transient(exc: BaseException) -> bool:
     """True for a failure that will pass (a server away, a leader moving, a timeout); False
-    for the permanent Kafka errors above and for anything unexpected (a bug)."""
-    if isinstance(exc, PERMANENT_KAFKA_ERRORS):
+    for the permanent Kafka errors above, for authentication, TLS and authorisation failures
+    (a missing ACL is not cured by waiting) and for anything unexpected (a bug)."""
+    if isinstance(exc, PERMANENT_KAFKA_ERRORS + ACCESS_ERRORS):
         return False
     return isinstance(
         exc, (TransientError, KafkaError, TimeoutError, ConnectionError)
@@ -98,19 +99,13 @@ def failure_kind(exc: BaseException) -> str:
 
 
 def make_broker(settings: KafkaSettings, *, graceful_timeout_s: float) -> KafkaBroker:
-    security = None
-    if settings.sasl_username:
-        security = SASLScram512(
-            username=settings.sasl_username,
-            password=settings.sasl_password.get_secret_value(),
-        )
     return KafkaBroker(
         settings.bootstrap_servers,
         client_id=settings.client_id,
         enable_idempotence=True,  # implies acks=all; aiokafka defaults to acks=1
         ack_policy=AckPolicy.MANUAL,
         graceful_timeout=graceful_timeout_s,
-        security=security,
+        security=faststream_security(settings),
         request_timeout_ms=int(settings.publish_timeout_s * 1000),
         # FastStream's own logger prints plain text; ours renders JSON like every other line.
         logger=logging.getLogger("planwatch.faststream"),

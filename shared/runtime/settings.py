@@ -6,26 +6,90 @@ each service adds its own prefixed settings (e.g. `INGEST_HTTP__PORT`) in its `c
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pathlib import Path
+from typing import Literal, Self
+
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.runtime.auth import AuthSettings
 
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
+
+
+def read_secret_file(path: Path, what: str) -> SecretStr:
+    """The content of a secret file (a mounted Secret), trailing newline removed. The error
+    names the file and the setting, never the content."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ValueError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
+    return SecretStr(text.rstrip("\r\n"))
+
 
 class KafkaSettings(BaseSettings):
+    """How every Kafka client of the project connects: the services, their admin checks and the
+    CLIs. `shared.runtime.kafka_security.client_options` turns it into aiokafka's options.
+
+    A password comes from `KAFKA_SASL_PASSWORD` or, better, from the file named by
+    `KAFKA_SASL_PASSWORD_FILE` (a mounted Secret); it is a SecretStr, so it is never printed.
+    """
+
     model_config = SettingsConfigDict(env_prefix="KAFKA_", extra="ignore")
 
     bootstrap_servers: str = "127.0.0.1:9092"
     client_id: str = "planwatch"
-    # Optional SASL/SCRAM (production); empty means PLAINTEXT on loopback.
+    # PLAINTEXT (the default) is for a loopback development broker only.
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
     sasl_username: str = ""
     sasl_password: SecretStr = SecretStr("")
+    sasl_password_file: Path | None = None
+    # TLS (SSL, SASL_SSL): the CA that signed the brokers' certificates (None: the system's
+    # trust store), an optional client certificate and key (mutual TLS), and the key's password.
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: SecretStr = SecretStr("")
+    ssl_key_password_file: Path | None = None
+    # The broker's certificate must name the host the client connects to. Keep it on.
+    ssl_check_hostname: bool = True
     max_batch_records: int = Field(500, ge=1, le=10_000)
     batch_timeout_ms: int = Field(50, ge=1, le=5_000)  # FastStream's 200 ms default adds latency
     publish_timeout_s: float = Field(15.0, gt=0)  # aiokafka sends can hang while Kafka is down
     # A member silent this long loses its partitions to the others (Kafka's default is 45 s;
     # aiokafka's 10 s). Heartbeats go every third of it.
     session_timeout_ms: int = Field(10_000, ge=1_000, le=300_000)
+
+    @model_validator(mode="after")
+    def _secrets_and_consistency(self) -> Self:
+        if self.sasl_password_file is not None:
+            self.sasl_password = read_secret_file(
+                self.sasl_password_file, "KAFKA_SASL_PASSWORD_FILE"
+            )
+        if self.ssl_key_password_file is not None:
+            self.ssl_key_password = read_secret_file(
+                self.ssl_key_password_file, "KAFKA_SSL_KEY_PASSWORD_FILE"
+            )
+        sasl = self.security_protocol.startswith("SASL_")
+        if sasl and not (self.sasl_username and self.sasl_password.get_secret_value()):
+            raise ValueError(
+                f"KAFKA_SECURITY_PROTOCOL={self.security_protocol} needs KAFKA_SASL_USERNAME and"
+                " KAFKA_SASL_PASSWORD or KAFKA_SASL_PASSWORD_FILE"
+            )
+        if not sasl and self.sasl_username:
+            raise ValueError(
+                f"KAFKA_SASL_USERNAME is set but KAFKA_SECURITY_PROTOCOL={self.security_protocol}"
+                " does not authenticate with SASL: set it to SASL_SSL"
+            )
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE go together")
+        return self
+
+    @property
+    def uses_tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
 
 class MongoSettings(BaseSettings):

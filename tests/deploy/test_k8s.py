@@ -13,6 +13,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from planwatch.infra import acls
 from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings
 from services.scoring.config import ScoringSettings
@@ -351,7 +352,8 @@ def test_kafka_acls_are_least_privilege() -> None:
         }
         for name, user in users.items()
     }
-    assert writes["planwatch-ingest"] == {topics.ACCEPTED, topics.PROGRESS_DLT}
+    # The HTTP door publishes to planwatch.progress: ingest must write it (issue #14).
+    assert writes["planwatch-ingest"] == {topics.ACCEPTED, topics.PROGRESS_DLT, topics.PROGRESS}
     assert writes["planwatch-scoring"] == {
         topics.SCORES,
         topics.ALERTS,
@@ -368,6 +370,57 @@ def test_kafka_acls_are_least_privilege() -> None:
         for acl in user["spec"]["authorization"]["acls"]:
             assert "All" not in acl["operations"]
             assert acl["resource"]["type"] != "cluster"
+
+
+def test_kafka_users_are_generated_from_the_acl_source() -> None:
+    """deploy/kafka-acls.yaml is the one source: the checked-in KafkaUsers are its rendering."""
+    source = acls.load()
+    assert acls.stale_manifests(source) == [], "run `python -m planwatch.infra.acls render`"
+    users = {u["metadata"]["name"] for u in of_kind(overlay("prod"), "KafkaUser")}
+    assert users == set(source.principals)
+
+
+def _granted(source: acls.AclSource, principal: str, kind: str, name: str) -> set[str]:
+    ops: set[str] = set()
+    for b in acls.bindings(source, [principal]):
+        matches = (
+            b.resource_name == name if b.pattern == "literal" else name.startswith(b.resource_name)
+        )
+        if b.resource_type == kind and matches:
+            ops.add(b.operation)
+    return ops
+
+
+def test_acl_source_grants_what_each_service_uses() -> None:
+    """What the services read, write and join (their default settings) is granted, Read and
+    Write each on exactly the topics that need it."""
+    source = acls.load()
+    ingest, scoring, notify = IngestSettings(), ScoringSettings(), NotifySettings()
+    needs = {
+        "planwatch-ingest": (
+            [ingest.input_topic],
+            [ingest.input_topic, ingest.accepted_topic, ingest.dead_letter_topic],
+            [ingest.group_id],
+        ),
+        "planwatch-scoring": (
+            [scoring.input_topic, scoring.clock_topic, scoring.sync_topic],
+            [scoring.sync_topic, scoring.scores_topic, scoring.alerts_topic, scoring.dlt_topic],
+            [scoring.group_id],
+        ),
+        "planwatch-notify": (
+            [notify.input_topic, notify.groups_topic],
+            [notify.groups_topic, notify.notifications_topic, notify.dlt_topic],
+            [notify.group_id, f"{notify.group_id}.groups"],
+        ),
+    }
+    for principal, (reads, writes, groups) in needs.items():
+        for topic in topics.PARTITIONS:
+            ops = _granted(source, principal, "topic", topic)
+            assert ("Read" in ops) == (topic in reads), (principal, topic, ops)
+            assert ("Write" in ops) == (topic in writes), (principal, topic, ops)
+            assert "Describe" in ops or "Read" in ops, (principal, topic)
+        for group in groups:
+            assert "Read" in _granted(source, principal, "group", group), (principal, group)
 
 
 def test_prometheus_rule_is_rendered_from_rules_yml() -> None:

@@ -31,6 +31,7 @@ from shared.contract.events import ProgressReported, ProgressRetracted
 from shared.contract.observation import to_observation
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.kafka_admin import ensure_topics
+from shared.runtime.settings import KafkaSettings
 from tests.integration.notify_support import HttpReceiver
 from tests.integration.service_process import ServiceProcess
 from tests.integration.test_notify_service import metric_value
@@ -168,7 +169,7 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
                 await service.ready(timeout_s=120)
 
         transport = KafkaTransport(
-            kafka_bootstrap,
+            KafkaSettings(bootstrap_servers=kafka_bootstrap),
             topic_names={topics.PROGRESS: t(topics.PROGRESS), topics.CLOCK: t(topics.CLOCK)},
         )
         await transport.start()

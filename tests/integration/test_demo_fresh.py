@@ -8,6 +8,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from planwatch.demo.fresh import reset_groups_to_latest
 from shared.kafka_admin import ensure_topics
+from shared.runtime.settings import KafkaSettings
 
 pytestmark = pytest.mark.integration
 
@@ -24,11 +25,13 @@ async def test_groups_are_moved_to_the_end_of_their_topics(
     finally:
         await producer.stop()
 
-    skipped = await reset_groups_to_latest(kafka_bootstrap, {group_id: {topic_name: 2}})
+    skipped = await reset_groups_to_latest(
+        KafkaSettings(bootstrap_servers=kafka_bootstrap), {group_id: {topic_name: 2}}
+    )
     assert skipped == {group_id: 5}
-    assert await reset_groups_to_latest(kafka_bootstrap, {group_id: {topic_name: 2}}) == {
-        group_id: 0
-    }
+    assert await reset_groups_to_latest(
+        KafkaSettings(bootstrap_servers=kafka_bootstrap), {group_id: {topic_name: 2}}
+    ) == {group_id: 0}
 
     consumer = AIOKafkaConsumer(
         topic_name,

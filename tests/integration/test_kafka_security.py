@@ -1,0 +1,177 @@
+"""Against a real secured Kafka (SASL_SSL, SCRAM-SHA-512, a local CA, the StandardAuthorizer
+with allow.everyone.if.no.acl.found=false): one SCRAM user per service and per agency, with the
+ACLs of deploy/kafka-acls.yaml. Its own broker on free ports, so the platform's topic names.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+import pytest_asyncio
+from aiokafka import AIOKafkaConsumer
+
+from planwatch.infra import acls, secure_kafka
+from planwatch.infra.manager import Endpoints
+from planwatch.publish_cli import Mode, send_kafka
+from planwatch.simulate.agencies import demo_keys, write_keys_file
+from shared import topics
+from shared.catalog import load_catalog
+from shared.contract.events import new_report
+from shared.contract.signing import sign
+from shared.kafka_admin import ensure_topics
+from shared.runtime.kafka_security import KafkaAccessError, check_access, client_options
+from tests.integration.service_process import ServiceProcess
+
+pytestmark = pytest.mark.integration
+
+PLAN_ID = "qingyuan-digital-economy-2021"
+AGENCY = "qy.gov-data"
+AGENCY_USER = "agency-qy-gov-data"
+# A scoring principal whose ACLs are scoring's minus READ on planwatch.accepted.
+RESTRICTED = "planwatch-scoring-restricted"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest_asyncio.fixture(scope="module")
+async def broker(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> AsyncIterator[secure_kafka.SecureKafka]:
+    source = acls.load()
+    home = tmp_path_factory.mktemp("secure-kafka")
+    kafka = await asyncio.to_thread(
+        secure_kafka.start, home, _free_port(), _free_port(), [*source.principals, RESTRICTED]
+    )
+    try:
+        await secure_kafka.wait_ready(kafka)
+        admin = kafka.settings(secure_kafka.ADMIN)
+        await ensure_topics(admin, dict(topics.PARTITIONS))
+        restricted = [
+            acls.Binding(RESTRICTED, b.resource_type, b.resource_name, b.pattern, b.operation)
+            for b in acls.bindings(source, ["planwatch-scoring"])
+            if not (b.resource_name == topics.ACCEPTED and b.operation == "Read")
+        ]
+        await acls.create_acls(admin, [*acls.bindings(source), *restricted])
+        yield kafka
+    finally:
+        await asyncio.to_thread(secure_kafka.stop, kafka)
+
+
+def _service_env(kafka: secure_kafka.SecureKafka, user: str, infra: Endpoints) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KAFKA_")}
+    return {**env, **kafka.env(user), "MONGODB_URI": infra.mongodb_uri, "LOG_LEVEL": "INFO"}
+
+
+async def test_credentials_and_acls_are_enforced(broker: secure_kafka.SecureKafka) -> None:
+    agency = broker.settings(AGENCY_USER)
+    await check_access(agency)  # it authenticates ...
+    with pytest.raises(KafkaAccessError, match="READ of topic"):
+        await check_access(agency, read_topics=[topics.PROGRESS])  # ... but may only write
+    wrong = agency.model_copy(update={"sasl_password": agency.sasl_password.__class__("wrong")})
+    with pytest.raises(KafkaAccessError, match="refused the credentials"):
+        await check_access(wrong)
+    untrusted = agency.model_copy(update={"ssl_cafile": None})  # the system CAs: not ours
+    with pytest.raises(KafkaAccessError, match="TLS handshake"):
+        await check_access(untrusted)
+
+
+@pytest.mark.timeout(240)
+async def test_an_agency_event_is_accepted_through_the_secured_broker(
+    broker: secure_kafka.SecureKafka, infra: Endpoints, tmp_path: Path, unique_id: str
+) -> None:
+    plan = load_catalog().plan(PLAN_ID)
+    keys = demo_keys(plan, seed=7)
+    keys_file = write_keys_file(tmp_path / "keys.jsonl", keys)
+    database = f"kafkasec_{unique_id}"
+    port = _free_port()
+    env = {
+        **_service_env(broker, "planwatch-ingest", infra),
+        "MONGODB_DATABASE": database,
+        "INGEST_HTTP__PORT": str(port),
+        "INGEST_KEYS_FILE": str(keys_file),
+    }
+    ingest = ServiceProcess("ingest", env, tmp_path / "ingest.log", port)
+    ingest.start()
+    try:
+        await ingest.ready(timeout_s=120)
+        now = datetime.now(UTC)
+        key = keys[AGENCY]
+        event = sign(
+            new_report(
+                agency=AGENCY,
+                plan=PLAN_ID,
+                target="gov.mobile-services",
+                as_of=now.date() - timedelta(days=1),
+                time=now,
+                value=5,
+                event_id=f"sec-{unique_id}",
+            ),
+            key.private_key,
+            key.key_id,
+        )
+        # The agency publishes with its own SCRAM user.
+        sent = await send_kafka(
+            event, broker.settings(AGENCY_USER), topics.PROGRESS, Mode.BINARY, 30.0
+        )
+        assert sent["topic"] == topics.PROGRESS
+        # Ingest accepted it: it is on planwatch.accepted (read as the super user).
+        consumer = AIOKafkaConsumer(
+            topics.ACCEPTED,
+            **client_options(broker.settings(secure_kafka.ADMIN)),
+            auto_offset_reset="earliest",
+            enable_auto_commit=False,
+        )
+        await consumer.start()
+        try:
+            async with asyncio.timeout(90):
+                found = False
+                while not found:
+                    batches = await consumer.getmany(timeout_ms=500)
+                    found = any(
+                        f"sec-{unique_id}".encode() in (r.value or b"")
+                        for records in batches.values()
+                        for r in records
+                    )
+        finally:
+            await consumer.stop()
+    finally:
+        ingest.stop()
+        log = (tmp_path / "ingest.log").read_text(encoding="utf-8", errors="replace")
+        password = broker.password_file("planwatch-ingest").read_text(encoding="utf-8")
+        assert password not in log  # the secret is never logged
+
+
+@pytest.mark.timeout(240)
+async def test_a_missing_acl_stops_the_service_at_start_with_a_clear_error(
+    broker: secure_kafka.SecureKafka, infra: Endpoints, tmp_path: Path, unique_id: str
+) -> None:
+    port = _free_port()
+    env = {
+        **_service_env(broker, RESTRICTED, infra),
+        "MONGODB_DATABASE": f"kafkasec_{unique_id}",
+        "SCORING_HTTP__PORT": str(port),
+    }
+    scoring = ServiceProcess("scoring", env, tmp_path / "scoring.log", port)
+    scoring.start()
+    try:
+        assert scoring.proc is not None
+        async with asyncio.timeout(120):  # it must give up, not retry for ever
+            while scoring.proc.poll() is None:  # noqa: ASYNC110 (a process, not an event)
+                await asyncio.sleep(0.2)
+        assert scoring.proc.returncode != 0
+        log = scoring.log_tail(80)
+        assert "Kafka refused access; not retrying" in log
+        assert f"READ of topic(s) {topics.ACCEPTED}" in log
+    finally:
+        scoring.stop()
