@@ -1,6 +1,7 @@
 """Against a real secured Kafka (SASL_SSL, SCRAM-SHA-512, a local CA, the StandardAuthorizer
 with allow.everyone.if.no.acl.found=false): one SCRAM user per service and per agency, with the
 ACLs of deploy/kafka-acls.yaml. Its own broker on free ports, so the platform's topic names.
+The whole flow runs there: an agency publishes, a webhook is delivered.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from shared.contract.events import new_report
 from shared.contract.signing import sign
 from shared.kafka_admin import ensure_topics
 from shared.runtime.kafka_security import KafkaAccessError, check_access, client_options
+from tests.integration.notify_harness import SECRET
+from tests.integration.notify_support import HttpReceiver, wait_until
 from tests.integration.service_process import ServiceProcess
 
 pytestmark = pytest.mark.integration
@@ -86,25 +89,67 @@ async def test_credentials_and_acls_are_enforced(broker: secure_kafka.SecureKafk
         await check_access(untrusted)
 
 
-@pytest.mark.timeout(240)
-async def test_an_agency_event_is_accepted_through_the_secured_broker(
+ROUTING = """
+route:
+  receiver: hook
+  group_by: [plan]
+  group_wait: 1s
+  group_interval: 1h
+  repeat_interval: 24h
+receivers:
+  - name: hook
+    webhook_configs:
+      - {url: "URL", secret: "env:NOTIFY_TEST_SECRET", allow_private: true}
+"""
+
+
+@pytest.mark.timeout(400)
+async def test_the_whole_flow_runs_through_the_secured_broker(
     broker: secure_kafka.SecureKafka, infra: Endpoints, tmp_path: Path, unique_id: str
 ) -> None:
+    """An agency publishes with its own SCRAM user; ingest, scoring and notify each run as
+    their own user with the ACLs of deploy/kafka-acls.yaml; a webhook is delivered. A missing
+    ACL anywhere on this path fails the test (each service stops at start, see below)."""
     plan = load_catalog().plan(PLAN_ID)
     keys = demo_keys(plan, seed=7)
     keys_file = write_keys_file(tmp_path / "keys.jsonl", keys)
     database = f"kafkasec_{unique_id}"
-    port = _free_port()
-    env = {
-        **_service_env(broker, "planwatch-ingest", infra),
-        "MONGODB_DATABASE": database,
-        "INGEST_HTTP__PORT": str(port),
-        "INGEST_KEYS_FILE": str(keys_file),
+    receiver = HttpReceiver()
+    await receiver.start()
+    routing = tmp_path / "routing.yaml"
+    routing.write_text(ROUTING.replace("URL", receiver.url("/hook")), "utf-8")
+    ports = {name: _free_port() for name in ("ingest", "scoring", "notify")}
+    common = {"MONGODB_DATABASE": database}
+    envs = {
+        "ingest": {
+            **_service_env(broker, "planwatch-ingest", infra),
+            **common,
+            "INGEST_HTTP__PORT": str(ports["ingest"]),
+            "INGEST_KEYS_FILE": str(keys_file),
+        },
+        "scoring": {
+            **_service_env(broker, "planwatch-scoring", infra),
+            **common,
+            "SCORING_HTTP__PORT": str(ports["scoring"]),
+        },
+        "notify": {
+            **_service_env(broker, "planwatch-notify", infra),
+            **common,
+            "NOTIFY_HTTP__PORT": str(ports["notify"]),
+            "NOTIFY_ROUTING_FILE": str(routing),
+            "NOTIFY_TICK_S": "0.1",
+            "NOTIFY_TEST_SECRET": SECRET,
+        },
     }
-    ingest = ServiceProcess("ingest", env, tmp_path / "ingest.log", port)
-    ingest.start()
+    services = {
+        name: ServiceProcess(name, env, tmp_path / f"{name}.log", ports[name])
+        for name, env in envs.items()
+    }
     try:
-        await ingest.ready(timeout_s=120)
+        for service in services.values():
+            service.start()
+        for service in services.values():
+            await service.ready(timeout_s=150)
         now = datetime.now(UTC)
         key = keys[AGENCY]
         event = sign(
@@ -145,11 +190,19 @@ async def test_an_agency_event_is_accepted_through_the_secured_broker(
                     )
         finally:
             await consumer.stop()
+        # Scoring scored it (its clock moved to now: report_overdue fires across the plan) and
+        # notify delivered the alert group to the webhook.
+        await wait_until(lambda: receiver.at("/hook"), within=180, interval=0.2)
+        body = receiver.at("/hook")[0].body
+        assert PLAN_ID.encode() in body
     finally:
-        ingest.stop()
-        log = (tmp_path / "ingest.log").read_text(encoding="utf-8", errors="replace")
-        password = broker.password_file("planwatch-ingest").read_text(encoding="utf-8")
-        assert password not in log  # the secret is never logged
+        for service in services.values():
+            service.stop()
+        await receiver.stop()
+        for name in ("ingest", "scoring", "notify"):
+            log = (tmp_path / f"{name}.log").read_text(encoding="utf-8", errors="replace")
+            password = broker.password_file(f"planwatch-{name}").read_text(encoding="utf-8")
+            assert password not in log  # the secret is never logged
 
 
 @pytest.mark.timeout(240)
