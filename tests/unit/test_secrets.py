@@ -257,6 +257,7 @@ def test_a_service_flow_never_logs_the_secrets_it_used(
     monkeypatch.setenv("MONGODB_SERVER_SELECTION_TIMEOUT_MS", "200")
     monkeypatch.setenv("INGEST_KEY_ADMIN_MONGODB_URI_FILE", str(_write(tmp_path, "admin", admin)))
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", f"127.0.0.1:{port}")
+    monkeypatch.setenv("KAFKA_SECURITY_PROTOCOL", "SASL_PLAINTEXT")
     monkeypatch.setenv("KAFKA_SASL_USERNAME", "planwatch-ingest")
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", values["kafka"])
     monkeypatch.setenv("NOTIFY_SMTP__HOST", "127.0.0.1")
