@@ -7,7 +7,8 @@ Two ways to reach it:
   with the token's subject and applied at once on the replica that answered; the others
   pick it up at their next key refresh (`INGEST_KEYS_REFRESH_S`, 30 s by default).
 - **`--direct-mongo`** (local development only): writes the `agency_keys` collection
-  directly (`MONGODB_URI`, `MONGODB_DATABASE`, `INGEST_KEYS_COLLECTION`), without audit; the
+  directly (`MONGODB_DATABASE`, `INGEST_KEYS_COLLECTION`) as the key administrator
+  (`INGEST_KEY_ADMIN_MONGODB_URI[_FILE]`, else `MONGODB_URI[_FILE]`), without audit; the
   production NetworkPolicies deny this path.
 """
 
@@ -83,7 +84,7 @@ def _mongo(action: Callable[[MongoKeyRepository], Awaitable[T]]) -> T:
     settings = IngestSettings()
 
     async def main() -> T:
-        client = make_client(settings.mongo)
+        client = make_client(settings.key_admin_mongo())
         try:
             collection = database(client, settings.mongo)[settings.keys_collection]
             return await action(MongoKeyRepository(collection))

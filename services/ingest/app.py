@@ -41,7 +41,7 @@ from shared.runtime.kafka import (
     Record,
 )
 from shared.runtime.kafka_security import check_access
-from shared.runtime.mongo import database
+from shared.runtime.mongo import database, make_client
 
 
 def _now() -> datetime:
@@ -68,9 +68,19 @@ def create_app(settings: IngestSettings) -> FastAPI:
             metrics.agency_keys.labels(status.value).set(count)
 
     key_repository = MongoKeyRepository(db[settings.keys_collection])
+    # The registry's writes (admin API, keys file) go through the key administrator's login
+    # when one is configured: the data path's login may only read the registry.
+    admin_client = (
+        make_client(settings.key_admin_mongo())
+        if settings.key_admin_mongodb_uri is not None
+        else host.mongo
+    )
+    admin_db = database(admin_client, settings.mongo)
+    key_writer = MongoKeyRepository(admin_db[settings.keys_collection])
     registry = KeyRegistry(
         key_repository,
         configured_keys,
+        writer=key_writer,
         on_snapshot=keys_changed,
         on_failure=lambda exc: metrics.key_refresh_failures.inc(),
         on_invalid=metrics.agency_keys_invalid.set,
@@ -124,6 +134,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
 
     host.on_start += [create_topics, publisher.start, registry.load, start_key_refresher]
     host.on_stop += [stop_background, publisher.stop]
+    if admin_client is not host.mongo:
+        host.on_stop.append(admin_client.close)
     if verifier is not None:
         host.on_start.append(verifier.start)
         host.on_stop.append(verifier.stop)
@@ -156,6 +168,6 @@ def create_app(settings: IngestSettings) -> FastAPI:
         limiter=TokenBuckets(settings.http_rate_per_agency, settings.http_burst_per_agency),
     )
     admin = key_admin_router(
-        key_repository, MongoAuditLog(db[settings.audit_collection]), _now, registry.refresh
+        key_writer, MongoAuditLog(admin_db[settings.audit_collection]), _now, registry.refresh
     )
     return build_http_app(host, [router, admin], auth=auth)

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared import topics
 from shared.contract.codec import DEFAULT_MAX_BATCH_BYTES
 from shared.contract.parsing import DEFAULT_MAX_BYTES
-from shared.runtime.settings import HttpSettings, ServiceSettings
+from shared.runtime.settings import HttpSettings, MongoSettings, ServiceSettings, read_secret_file
 
 
 class IngestSettings(ServiceSettings):
@@ -42,3 +43,28 @@ class IngestSettings(ServiceSettings):
     reports_collection: str = "reports"
     keys_collection: str = "agency_keys"
     audit_collection: str = "key_audit"  # who registered, rotated, revoked which key, when
+    # The key registry's writer (deploy/mongodb/users.yaml: `planwatch-keyadmin`), used by the
+    # admin API and the keys file's merge at start; the data path's login (MONGODB_URI, user
+    # `planwatch-ingest`) may only read `agency_keys`. Same server, database and TLS as
+    # MONGODB_*; unset: the data path's login does both (local development, FerretDB).
+    key_admin_mongodb_uri: SecretStr | None = None
+    key_admin_mongodb_uri_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _key_admin_uri(self) -> Self:
+        if self.key_admin_mongodb_uri_file is not None:
+            if "key_admin_mongodb_uri" in self.model_fields_set:
+                raise ValueError(
+                    "give INGEST_KEY_ADMIN_MONGODB_URI or INGEST_KEY_ADMIN_MONGODB_URI_FILE, "
+                    "not both"
+                )
+            self.__dict__["key_admin_mongodb_uri"] = read_secret_file(
+                self.key_admin_mongodb_uri_file, "INGEST_KEY_ADMIN_MONGODB_URI_FILE"
+            )
+        return self
+
+    def key_admin_mongo(self) -> MongoSettings:
+        """The settings of the key registry's writer (the data path's when none is given)."""
+        if self.key_admin_mongodb_uri is None:
+            return self.mongo
+        return self.mongo.with_uri(self.key_admin_mongodb_uri)

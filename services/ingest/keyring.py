@@ -196,8 +196,12 @@ class KeyRegistry:
         on_snapshot: Callable[[KeySnapshot], None] = lambda snapshot: None,
         on_failure: Callable[[BaseException], None] = lambda exc: None,
         on_invalid: Callable[[int], None] = lambda count: None,
+        writer: KeyRepository | None = None,
     ) -> None:
         self._repository = repository
+        # Where `load` merges the configured keys: a login allowed to write the registry,
+        # when `repository` (the snapshots' reader) is not (deploy/mongodb/users.yaml).
+        self._writer = writer or repository
         self._configured = tuple(configured)
         self._snapshot: KeySnapshot = {}
         self._on_snapshot = on_snapshot
@@ -210,7 +214,7 @@ class KeyRegistry:
 
     async def load(self) -> None:
         for key in self._configured:
-            await register(self._repository, key)
+            await register(self._writer, key)
         await self.refresh()
 
     async def refresh(self) -> None:

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Self
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.notify.domain.delivery import RetryPolicy
 from services.notify.domain.retention import Retention
 from shared import topics
-from shared.runtime.settings import HttpSettings, ServiceSettings
+from shared.runtime.settings import HttpSettings, ServiceSettings, read_secret_file
 
 DEFAULT_ROUTING_FILE = Path(__file__).with_name("routing.yaml")
 
@@ -25,7 +26,37 @@ class SmtpSettings(BaseModel):
     ssl: bool = False  # implicit TLS (port 465)
     username: str = ""
     password: SecretStr = SecretStr("")
+    # Or the file holding it (NOTIFY_SMTP__PASSWORD_FILE), read at every login: a rotated
+    # Secret is used without a restart.
+    password_file: Path | None = None
+    # Logging in sends the password: refused over a connection without TLS (neither `ssl` nor
+    # `starttls`) unless this is set (Alertmanager's smtp_require_tls=false).
+    allow_plaintext_login: bool = False
     timeout_s: float = Field(10.0, gt=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> Self:
+        if self.password_file is not None:
+            if self.password.get_secret_value():
+                raise ValueError(
+                    "give NOTIFY_SMTP__PASSWORD or NOTIFY_SMTP__PASSWORD_FILE, not both"
+                )
+            read_secret_file(self.password_file, "NOTIFY_SMTP__PASSWORD_FILE")
+        if self.username and not self.encrypted and not self.allow_plaintext_login:
+            raise ValueError(
+                "SMTP login without TLS: set NOTIFY_SMTP__STARTTLS or NOTIFY_SMTP__SSL "
+                "(or NOTIFY_SMTP__ALLOW_PLAINTEXT_LOGIN=true, not recommended)"
+            )
+        return self
+
+    @property
+    def encrypted(self) -> bool:
+        return self.ssl or self.starttls
+
+    def login_password(self) -> SecretStr:
+        if self.password_file is not None:
+            return read_secret_file(self.password_file, "NOTIFY_SMTP__PASSWORD_FILE")
+        return self.password
 
 
 class DeliverySettings(BaseModel):

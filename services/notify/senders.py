@@ -235,7 +235,16 @@ def _robot_answer(body: bytes) -> Outcome | None:
 
 
 def send_mail(settings: SmtpSettings, message: EmailMessage) -> Attempt:
-    """Blocking: one SMTP transaction. 4xx replies and lost connections retry; 5xx fail."""
+    """Blocking: one SMTP transaction. 4xx replies and lost connections retry; 5xx fail.
+    The password is never sent over a connection without TLS unless explicitly allowed."""
+    if settings.username and not settings.encrypted and not settings.allow_plaintext_login:
+        return _failed("SMTP login refused: the connection has no TLS (starttls or ssl)")
+    password = ""
+    if settings.username:
+        try:
+            password = settings.login_password().get_secret_value()
+        except ValueError as exc:  # the password file is unreadable or empty (names no secret)
+            return Attempt(Outcome(OutcomeKind.RETRY, str(exc)))
     try:
         smtp: smtplib.SMTP
         if settings.ssl:
@@ -251,7 +260,7 @@ def send_mail(settings: SmtpSettings, message: EmailMessage) -> Attempt:
             if settings.starttls and not settings.ssl:
                 smtp.starttls(context=ssl.create_default_context())
             if settings.username:
-                smtp.login(settings.username, settings.password.get_secret_value())
+                smtp.login(settings.username, password)
             refused = smtp.send_message(message)
     except smtplib.SMTPRecipientsRefused as exc:
         codes = [code for code, _ in exc.recipients.values()]

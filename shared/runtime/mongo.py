@@ -43,14 +43,7 @@ def is_transient_mongo(exc: BaseException) -> bool:
 
 
 def make_client(settings: MongoSettings) -> AsyncMongoClient[Document]:
-    return AsyncMongoClient(
-        settings.uri.get_secret_value(),
-        serverSelectionTimeoutMS=settings.server_selection_timeout_ms,
-        connectTimeoutMS=settings.server_selection_timeout_ms,
-        socketTimeoutMS=settings.socket_timeout_ms,
-        tz_aware=True,
-        appname="planwatch",
-    )
+    return AsyncMongoClient(settings.uri.get_secret_value(), **settings.client_kwargs())
 
 
 def database(

@@ -7,7 +7,7 @@ each service adds its own prefixed settings (e.g. `INGEST_HTTP__PORT`) in its `c
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -19,13 +19,15 @@ SaslMechanism = Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"]
 
 
 def read_secret_file(path: Path, what: str) -> SecretStr:
-    """The content of a secret file (a mounted Secret), trailing newline removed. The error
-    names the file and the setting, never the content."""
+    """A secret kept in a file (a Kubernetes or compose secret), without its trailing newline.
+    Errors name the file, never its content."""
     try:
-        text = path.read_text(encoding="utf-8")
+        value = path.read_text(encoding="utf-8").strip()
     except OSError as exc:
         raise ValueError(f"{what}: cannot read {path}: {exc.strerror or exc}") from None
-    return SecretStr(text.rstrip("\r\n"))
+    if not value:
+        raise ValueError(f"{what}: {path} is empty")
+    return SecretStr(value)
 
 
 class KafkaSettings(BaseSettings):
@@ -93,14 +95,58 @@ class KafkaSettings(BaseSettings):
 
 
 class MongoSettings(BaseSettings):
+    """`MONGODB_URI` (or `MONGODB_URI_FILE`: the file holding it), `MONGODB_DATABASE`, and TLS:
+    `MONGODB_TLS=true` with `MONGODB_TLS_CA_FILE` (the server's CA; else the system's) and
+    `MONGODB_TLS_CERTIFICATE_KEY_FILE` (a client certificate and key in one PEM, for x.509 or
+    mutual TLS). Hostname verification is always on."""
+
     model_config = SettingsConfigDict(env_prefix="MONGODB_", extra="ignore")
 
     uri: SecretStr = SecretStr("mongodb://127.0.0.1:27017/")
+    uri_file: Path | None = None
     database: str = "planwatch"
     # Fail fast and let the service retry with backoff, rather than block 30 s in the driver.
     server_selection_timeout_ms: int = Field(3_000, ge=100)
     # A command that gets no answer fails (and is retried) instead of holding its batch forever.
     socket_timeout_ms: int = Field(60_000, ge=1_000)
+    tls: bool = False
+    tls_ca_file: Path | None = None
+    tls_certificate_key_file: Path | None = None
+
+    @model_validator(mode="after")
+    def _resolve(self) -> Self:
+        if self.uri_file is not None:
+            if "uri" in self.model_fields_set:
+                raise ValueError("give MONGODB_URI or MONGODB_URI_FILE, not both")
+            # Not by assignment, which would mark `uri` as given (and a re-validation fail).
+            self.__dict__["uri"] = read_secret_file(self.uri_file, "MONGODB_URI_FILE")
+        if not self.tls and (self.tls_ca_file or self.tls_certificate_key_file):
+            raise ValueError("MONGODB_TLS_CA_FILE / _CERTIFICATE_KEY_FILE need MONGODB_TLS=true")
+        for path in (self.tls_ca_file, self.tls_certificate_key_file):
+            if path is not None and not path.is_file():
+                raise ValueError(f"MongoDB TLS: {path} is not a file")
+        return self
+
+    def with_uri(self, uri: SecretStr) -> MongoSettings:
+        """The same server, database and TLS with another login (e.g. the key administrator)."""
+        return self.model_copy(update={"uri": uri, "uri_file": None})
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """PyMongo's options besides the URI (TLS options given here win over the URI's)."""
+        kwargs: dict[str, Any] = {
+            "serverSelectionTimeoutMS": self.server_selection_timeout_ms,
+            "connectTimeoutMS": self.server_selection_timeout_ms,
+            "socketTimeoutMS": self.socket_timeout_ms,
+            "tz_aware": True,
+            "appname": "planwatch",
+        }
+        if self.tls:
+            kwargs["tls"] = True
+            if self.tls_ca_file is not None:
+                kwargs["tlsCAFile"] = str(self.tls_ca_file)
+            if self.tls_certificate_key_file is not None:
+                kwargs["tlsCertificateKeyFile"] = str(self.tls_certificate_key_file)
+        return kwargs
 
 
 class HttpSettings(BaseSettings):

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 import yaml
 
+from planwatch.mongo_users import dev_secret_files, load_users, write_dev_secrets
 from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings
 from services.scoring.config import ScoringSettings
@@ -24,6 +25,9 @@ SERVICE_SETTINGS: dict[str, type[ServiceSettings]] = {
     "scoring": ScoringSettings,
     "notify": NotifySettings,
 }
+
+
+DEV_SECRETS = set(dev_secret_files(load_users()))
 
 
 def compose() -> dict[str, Any]:
@@ -106,6 +110,9 @@ def test_volumes_configs_secrets_and_mounted_files_exist() -> None:
     for kind in ("configs", "secrets"):
         for name, spec in (document.get(kind) or {}).items():
             if "file" in spec:
+                if spec["file"].startswith("./.secrets/"):  # made by `mongo-users dev-secrets`
+                    assert spec["file"].removeprefix("./.secrets/") in DEV_SECRETS, name
+                    continue
                 assert (REPO / spec["file"]).exists(), f"{kind} {name}: {spec['file']} missing"
     for name, service in services().items():
         for kind in ("configs", "secrets"):
@@ -151,15 +158,69 @@ def test_commands_exist_in_the_project() -> None:
             assert command[1] in typer_commands(), f"{name}: no `planwatch {command[1]}`"
 
 
+def _compose_env(
+    service: dict[str, Any], monkeypatch: pytest.MonkeyPatch, secrets_dir: Path
+) -> None:
+    """The service's environment, its /run/secrets/<name> files read from `secrets_dir`."""
+    granted = set(service.get("secrets", []))
+    for key, value in service["environment"].items():
+        text = str(value)
+        if text.startswith("/run/secrets/"):
+            secret = text.removeprefix("/run/secrets/")
+            assert secret in granted, f"{key} names secret {secret}, not given to the service"
+            text = str(
+                secrets_dir / compose()["secrets"][secret]["file"].removeprefix("./.secrets/")
+            )
+        monkeypatch.setenv(key, text)
+
+
+@pytest.fixture(scope="module")
+def dev_secrets(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("secrets") / ".secrets"
+    write_dev_secrets(load_users(), folder, "mongo:27017")
+    return folder
+
+
+def test_dev_secrets_are_kept_and_private(dev_secrets: Path) -> None:
+    assert {p.name for p in dev_secrets.iterdir()} == DEV_SECRETS
+    assert dev_secrets.stat().st_mode & 0o777 == 0o700
+    before = {p.name: p.read_text() for p in dev_secrets.iterdir()}
+    assert write_dev_secrets(load_users(), dev_secrets, "mongo:27017") == []
+    assert {p.name: p.read_text() for p in dev_secrets.iterdir()} == before
+    assert len({v for k, v in before.items() if k.endswith("-password")}) == len(
+        [k for k in before if k.endswith("-password")]
+    )
+
+
+def test_mongo_runs_with_authentication_and_creates_the_users() -> None:
+    mongo = services()["mongo"]
+    env = mongo["environment"]
+    assert env["MONGO_INITDB_ROOT_PASSWORD_FILE"] == "/run/secrets/mongo-root-password"
+    assert "MONGO_INITDB_ROOT_PASSWORD" not in env
+    assert (
+        "./deploy/mongodb/create-users.js:/docker-entrypoint-initdb.d/create-users.js:ro"
+        in mongo["volumes"]
+    )
+    for user in load_users().users:
+        path = env[user.password_file_env]
+        assert path.removeprefix("/run/secrets/") in mongo["secrets"]
+        assert user.password_env not in env
+
+
+def test_no_mongodb_uri_literal_in_compose() -> None:
+    for name, service in services().items():
+        env = service.get("environment", {})
+        assert "MONGODB_URI" not in env, f"{name}: MONGODB_URI literal; use MONGODB_URI_FILE"
+
+
 @pytest.mark.parametrize("name", sorted(SERVICE_SETTINGS))
 def test_service_settings_from_the_compose_environment(
-    name: str, monkeypatch: pytest.MonkeyPatch
+    name: str, monkeypatch: pytest.MonkeyPatch, dev_secrets: Path
 ) -> None:
     """The settings class reads the compose environment as intended: listen on all interfaces,
     on the port that is published and health-checked, with the compose Kafka and MongoDB."""
     service = services()[name]
-    for key, value in service["environment"].items():
-        monkeypatch.setenv(key, str(value))
+    _compose_env(service, monkeypatch, dev_secrets)
     settings = SERVICE_SETTINGS[name]()
     assert settings.http.host == "0.0.0.0"
     assert service["ports"] == [f"127.0.0.1:{settings.http.port}:{settings.http.port}"]
@@ -168,7 +229,11 @@ def test_service_settings_from_the_compose_environment(
     assert settings.management_port != settings.http.port
     assert settings.auth.mode == "jwt"  # never dev mode in compose (0.0.0.0)
     assert settings.kafka.bootstrap_servers == "kafka:9092"
-    assert settings.mongo.uri.get_secret_value() == "mongodb://mongo:27017/"
+    uri = settings.mongo.uri.get_secret_value()
+    assert uri.startswith(f"mongodb://planwatch-{name}:") and "@mongo:27017/planwatch?" in uri
+    if isinstance(settings, IngestSettings):
+        admin = settings.key_admin_mongo().uri.get_secret_value()
+        assert admin.startswith("mongodb://planwatch-keyadmin:")
     stop = int(service["stop_grace_period"].rstrip("s"))
     assert stop > settings.graceful_timeout_s
     prefix = f"{name.upper()}_"
@@ -181,10 +246,9 @@ def test_service_settings_from_the_compose_environment(
             assert (REPO / mounts[str(path)]).exists()
 
 
-def test_notify_mails_through_mailpit(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_notify_mails_through_mailpit(monkeypatch: pytest.MonkeyPatch, dev_secrets: Path) -> None:
     service = services()["notify"]
-    for key, value in service["environment"].items():
-        monkeypatch.setenv(key, str(value))
+    _compose_env(service, monkeypatch, dev_secrets)
     settings = NotifySettings()
     smtp = settings.smtp
     assert (smtp.host, smtp.port) == ("mailpit", 1025)

@@ -14,6 +14,7 @@ import pytest
 import yaml
 
 from planwatch.infra import acls
+from planwatch.mongo_users import load_users
 from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings
 from services.scoring.config import ScoringSettings
@@ -195,7 +196,12 @@ def test_service_settings_from_the_manifest(
     # Bearer tokens from a configured issuer; never dev mode (it would refuse 0.0.0.0).
     assert settings.auth.mode == "jwt" and settings.auth.issuer and settings.auth.jwks_url
     assert settings.kafka.bootstrap_servers == "planwatch-kafka-bootstrap:9092"
-    assert settings.mongo.uri.get_secret_value() == "secret:planwatch-mongodb"
+    # Each service its own MongoDB user (deploy/mongodb/users.yaml); ingest's key registry
+    # writes go through the key administrator's.
+    assert settings.mongo.uri.get_secret_value() == f"secret:planwatch-mongodb-{service}"
+    if isinstance(settings, IngestSettings):
+        admin = settings.key_admin_mongo().uri.get_secret_value()
+        assert admin == "secret:planwatch-mongodb-keyadmin"
     password = settings.kafka.sasl_password.get_secret_value()
     assert password == f"secret:{settings.kafka.sasl_username}"
     user = named(resources, "KafkaUser", settings.kafka.sasl_username)
@@ -493,7 +499,7 @@ def test_network_policies(name: str) -> None:
     assert {p["port"] for p in mongo["egress"][0]["ports"]} == {27017}
     assert set(mongo["podSelector"]["matchExpressions"][0]["values"]) == {
         f"planwatch-{s}" for s in SERVICES
-    }
+    } | {"planwatch-mongodb-users"}
     scrape = policies["planwatch-allow-prometheus-scrape"]["spec"]["ingress"][0]["ports"]
     assert [p["port"] for p in scrape] == ["management"]
     # The authenticated ports: ingest and scoring from the ingress controller only.
@@ -530,3 +536,48 @@ def test_pod_monitors_scrape_each_service_as_its_job(name: str) -> None:
         port_names = {p["name"] for p in pod_spec(deployment)["containers"][0]["ports"]}
         assert {e["port"] for e in spec["podMetricsEndpoints"]} <= port_names
         assert {e["path"] for e in spec["podMetricsEndpoints"]} == {"/metrics"}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_mongodb_users_job_runs_the_generated_script(name: str) -> None:
+    """The Job creates the users of deploy/mongodb/users.yaml with the checked-in script,
+    passwords from Secrets as files (never in the manifest), hardened like the services."""
+    resources = overlay(name)
+    job = named(resources, "Job", "planwatch-mongodb-users")
+    spec = pod_spec(job)
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["serviceAccountName"] in {
+        r["metadata"]["name"] for r in of_kind(resources, "ServiceAccount")
+    }
+    container = spec["containers"][0]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    assert container["securityContext"]["capabilities"]["drop"] == ["ALL"]
+    script = next(
+        c
+        for c in of_kind(resources, "ConfigMap")
+        if c["metadata"]["name"].startswith("planwatch-mongodb-users")
+    )
+    assert (
+        script["data"]["create-users.js"] == (REPO / "deploy/mongodb/create-users.js").read_text()
+    )
+    volumes = {v["name"]: v for v in spec["volumes"]}
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert (
+        volumes[mounts["/etc/planwatch/mongodb"]]["configMap"]["name"] == script["metadata"]["name"]
+    )
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    documented = {
+        s["metadata"]["name"]: s for s in yaml.safe_load_all(SECRET_EXAMPLE.read_text()) if s
+    }
+    for user in load_users().users:
+        path = Path(str(env[user.password_file_env]))
+        assert user.password_env not in env
+        secret = volumes[mounts[str(path.parent)]]["secret"]["secretName"]
+        assert path.name in documented[secret]["stringData"]
+        # Each user's connection string is documented and used by its workload.
+        assert f"planwatch-mongodb-{user.user.removeprefix('planwatch-')}" in documented
+    admin = Path(str(env["PLANWATCH_MONGO_ADMIN_URI_FILE"]))
+    assert volumes[mounts[str(admin.parent)]]["secret"]["secretName"] == "planwatch-mongodb-admin"
+    labels = job["spec"]["template"]["metadata"]["labels"]
+    assert labels["app.kubernetes.io/part-of"] == "planwatch"
