@@ -248,7 +248,34 @@ def _target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]
         "figures": [(_word(k, lang), v) for k, v in figures],
         # render_chart escapes every text it places.
         "chart": Markup(render_chart(chart_data(target, r, series, lang), lang)),
+        "breakdowns": _breakdown_views(data, target_id, lang),
     }
+
+
+def _breakdown_views(data: ReportData, target_id: str, lang: Lang) -> list[dict[str, str]]:
+    """The target's scoped figures (method v1.1), by county or park, where reported: shown
+    beside the headline, never scored."""
+    plan = data.plan
+    target = plan.targets[target_id]
+    zh = lang is Lang.ZH
+    views = []
+    for scope, figure in data.state.breakdowns.get(target_id, {}).items():
+        unit = plan.breakdowns.get(scope)
+        name = scope if unit is None else unit.name_zh if zh else unit.name_en
+        point = figure.current
+        views.append(
+            {
+                "scope": scope,
+                "name": name,
+                "value": fmt_value(target, point.value, lang),
+                "as_of": point.as_of.isoformat(),
+                "agency": _name(plan, "agency", point.agency, lang),
+                "share": fmt_share(figure.progress_share)
+                if figure.progress_share is not None
+                else "",
+            }
+        )
+    return views
 
 
 def _transition_kind(kind: TransitionKind, lang: Lang) -> str:

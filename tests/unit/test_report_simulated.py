@@ -51,3 +51,23 @@ def test_report_of_the_demo_feed_equals_score(feed: Path, tmp_path: Path, day: s
         assert embedded(html, "planwatch-transitions")
     for target_id, result in state["targets"].items():
         assert f'data-target="{target_id}" data-status="{result["status"]}"' in html
+    # Method v1.1 breakdowns: every target's figures by county or park, where reported, and
+    # every commitment's deliverables done as the state says.
+    cards = re.findall(
+        r'<section class="card target" data-target="([^"]+)"(.*?)</section>', html, re.S
+    )
+    assert len(cards) == len(state["targets"])
+    scopes = {
+        (target_id, scope)
+        for target_id, card in cards
+        for scope in re.findall(r'<li data-scope="([^"]+)"', card)
+    }
+    assert scopes == {(t, s) for t, figures in state["breakdowns"].items() for s in figures}
+    if day == "2023-04-15":
+        assert scopes  # the demo's co-owners report their counties and parks
+    done = dict(re.findall(r'data-deliverable="([^"]+)" data-done="(true|false)"', html))
+    assert done == {
+        d: str(item["done"]).lower()
+        for c in state["tracked"]["commitments"].values()
+        for d, item in c["deliverables"].items()
+    }
