@@ -4,6 +4,7 @@ services' own settings as the compose environment configures them."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -161,7 +162,12 @@ def test_commands_exist_in_the_project() -> None:
 def _compose_env(
     service: dict[str, Any], monkeypatch: pytest.MonkeyPatch, secrets_dir: Path
 ) -> None:
-    """The service's environment, its /run/secrets/<name> files read from `secrets_dir`."""
+    """The service's environment, its /run/secrets/<name> files read from `secrets_dir`, and
+    nothing else of the platform's settings (the test run's own KAFKA_* and MONGODB_*, set by
+    CI for the integration suite, are not the container's)."""
+    for key in list(os.environ):
+        if key.startswith(("KAFKA_", "MONGODB_", "PLANWATCH_", "INGEST_", "SCORING_", "NOTIFY_")):
+            monkeypatch.delenv(key)
     granted = set(service.get("secrets", []))
     for key, value in service["environment"].items():
         text = str(value)

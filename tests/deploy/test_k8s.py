@@ -324,11 +324,10 @@ def test_keda_scales_on_the_right_group_and_at_most_to_the_partitions() -> None:
         assert scaled["spec"]["minReplicaCount"] >= 1
         assert scaled["spec"]["maxReplicaCount"] <= topics.PARTITIONS[meta["topic"]]
         auth = named(overlay("prod"), "TriggerAuthentication", trigger["authenticationRef"]["name"])
-        assert {ref["parameter"] for ref in auth["spec"]["secretTargetRef"]} == {
-            "sasl",
-            "username",
-            "password",
-        }
+        refs = {ref["parameter"]: ref for ref in auth["spec"]["secretTargetRef"]}
+        assert set(refs) == {"sasl", "username", "password", "tls", "ca"}
+        # TLS to the SASL_SSL listener, trusting the cluster CA the services mount.
+        assert (refs["ca"]["name"], refs["ca"]["key"]) == ("planwatch-cluster-ca-cert", "ca.crt")
 
 
 def test_hpa_fallback_is_capped_at_the_partitions() -> None:
@@ -456,11 +455,14 @@ def test_configmaps_hold_the_repo_files() -> None:
 
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_references_resolve(name: str) -> None:
-    """Every ConfigMap and Secret a pod uses exists: built here, made by Strimzi for a KafkaUser,
-    or documented in secret.example.yaml; every ServiceAccount exists."""
+    """Every ConfigMap and Secret a pod uses exists: built here, made by Strimzi for a KafkaUser
+    or the cluster (its CA), or documented in secret.example.yaml; every ServiceAccount exists."""
     resources = overlay(name)
     configmaps = {r["metadata"]["name"] for r in of_kind(resources, "ConfigMap")}
-    secrets = {u["metadata"]["name"] for u in of_kind(resources, "KafkaUser")}
+    users = of_kind(resources, "KafkaUser")
+    secrets = {u["metadata"]["name"] for u in users}
+    # Strimzi's Cluster Operator makes `<cluster>-cluster-ca-cert` for the Kafka cluster.
+    secrets |= {f"{u['metadata']['labels']['strimzi.io/cluster']}-cluster-ca-cert" for u in users}
     secrets |= {s["metadata"]["name"] for s in yaml.safe_load_all(SECRET_EXAMPLE.read_text()) if s}
     accounts = {r["metadata"]["name"] for r in of_kind(resources, "ServiceAccount")}
     for workload in of_kind(resources, "Deployment") + of_kind(resources, "CronJob"):
@@ -469,6 +471,8 @@ def test_references_resolve(name: str) -> None:
         for volume in spec.get("volumes", []):
             if "configMap" in volume:
                 assert volume["configMap"]["name"] in configmaps
+            if "secret" in volume:
+                assert volume["secret"]["secretName"] in secrets, volume
         for container in spec["containers"]:
             for source in container.get("envFrom", []):
                 if "configMapRef" in source:

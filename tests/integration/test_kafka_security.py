@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -27,6 +29,7 @@ from shared.contract.events import new_report
 from shared.contract.signing import sign
 from shared.kafka_admin import ensure_topics
 from shared.runtime.kafka_security import KafkaAccessError, check_access, client_options
+from shared.runtime.settings import KafkaSettings
 from tests.integration.notify_harness import SECRET
 from tests.integration.notify_support import HttpReceiver, wait_until
 from tests.integration.service_process import ServiceProcess
@@ -228,3 +231,47 @@ async def test_a_missing_acl_stops_the_service_at_start_with_a_clear_error(
         assert f"READ of topic(s) {topics.ACCEPTED}" in log
     finally:
         scoring.stop()
+
+
+@pytest.mark.timeout(240)
+async def test_the_cli_starts_a_secured_broker_with_the_acls(tmp_path: Path) -> None:
+    """`planwatch infra secure-up` / `secure-down`: the env file of a principal connects, and
+    its ACLs (from deploy/kafka-acls.yaml) hold."""
+    home = tmp_path / "secure"
+    cli = [str(Path(sys.executable).with_name("planwatch")), "infra"]
+    args = ["--home", str(home), "--port", str(_free_port())]
+    up = await asyncio.to_thread(
+        subprocess.run,
+        [*cli, "secure-up", *args, "--controller-port", str(_free_port())],
+        capture_output=True,
+        text=True,
+        timeout=200,
+        check=False,
+    )
+    try:
+        assert up.returncode == 0, up.stderr
+        env_file = home / "env" / "planwatch-scoring.env"
+        assert f"planwatch-scoring: {env_file}" in up.stdout
+        values = dict(line.split("=", 1) for line in env_file.read_text().splitlines())
+        assert "KAFKA_SASL_PASSWORD" not in values  # the password stays in its 0600 file
+        settings = KafkaSettings(
+            bootstrap_servers=values["KAFKA_BOOTSTRAP_SERVERS"],
+            security_protocol="SASL_SSL",
+            sasl_mechanism=values["KAFKA_SASL_MECHANISM"],
+            sasl_username=values["KAFKA_SASL_USERNAME"],
+            sasl_password_file=Path(values["KAFKA_SASL_PASSWORD_FILE"]),
+            ssl_cafile=Path(values["KAFKA_SSL_CAFILE"]),
+        )
+        await check_access(settings, read_topics=[topics.ACCEPTED])
+        with pytest.raises(KafkaAccessError):
+            await check_access(settings, read_topics=[topics.PROGRESS])  # ingest's, not its
+    finally:
+        down = await asyncio.to_thread(
+            subprocess.run,
+            [*cli, "secure-down", "--home", str(home)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert down.returncode == 0, down.stderr
