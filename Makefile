@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.planwatch-installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install build demo run test test-unit test-integration test-chaos lint format infra-up infra-down infra-status bench
+.PHONY: help install build demo run test test-unit test-integration test-chaos test-fuzz lint format infra-up infra-down infra-status bench
 
 help:
 	@echo "make demo              install, then the whole platform with the realistic demo feed (Ctrl-C stops)"
@@ -18,6 +18,7 @@ help:
 	@echo "make test-unit         unit tests only (starts nothing)"
 	@echo "make test-integration  integration tests only"
 	@echo "make test-chaos        the chaos suite (replicas under load and faults; opt-in for now)"
+	@echo "make test-fuzz         the fuzz suites (tests/fuzz: 10,000+ hostile inputs per door; a CI step)"
 	@echo "make lint              ruff check, ruff format --check, mypy --strict, import-linter"
 	@echo "make format            ruff format + ruff check --fix"
 	@echo "make infra-up|infra-down|infra-status   local Kafka + FerretDB on 127.0.0.1"
@@ -49,11 +50,15 @@ bench: install
 	$(BIN)/python -m bench.bench_scoring
 	$(BIN)/python -m bench.bench_notify
 
+# The fuzz suites take minutes: `make test` leaves them to `make test-fuzz` (its own CI step).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -m "not fuzz"
 
 test-unit: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not integration"
+	$(BIN)/python -m pytest -q -m "not integration and not fuzz"
+
+test-fuzz: $(STAMP)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto -m fuzz tests/fuzz
 
 test-integration: install
 	$(BIN)/python -m pytest -q -m integration

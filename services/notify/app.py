@@ -21,7 +21,7 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify.api import api_router
+from services.notify.api import api_router, install_error_handlers
 from services.notify.clock import Clock, WallClock
 from services.notify.config import NotifySettings
 from services.notify.deliveries import DeliveryWorker
@@ -263,5 +263,6 @@ def create_app(
     app = build_http_app(
         host, [api_router(service.store, service.clock, service.metrics)], auth=auth
     )
+    install_error_handlers(app)
     app.state.notify = service
     return app

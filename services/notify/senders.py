@@ -222,7 +222,7 @@ def _robot_answer(body: bytes) -> Outcome | None:
     retried when it means rate limiting). None when the body says nothing we understand."""
     try:
         answer = json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: `[[[…` nested thousands deep
         return None
     if not isinstance(answer, dict) or not isinstance(answer.get("errcode"), int):
         return None

@@ -7,8 +7,10 @@ import pytest
 import yaml
 
 from services.notify.domain.config import RoutingConfigError, load_routing
+from services.notify.domain.matchers import Matcher, MatcherError, MatchType
 from services.notify.domain.receivers import IntegrationType, WebhookConfig
 from services.notify.domain.routing import match_routes
+from services.notify.senders import _robot_answer
 
 ROUTING = Path(__file__).parents[2] / "services" / "notify" / "routing.yaml"
 REGISTER = Path("/work/shared/plan/register.yaml")
@@ -204,3 +206,87 @@ def test_shipped_routing_loads_and_covers_every_agency() -> None:
     (rule,) = config.inhibit_rules
     assert rule.equal == ("plan", "target")
     assert config.route.settings.group_by == ("plan", "agency", "rule")
+
+
+# --- found by tests/fuzz/test_notify_fuzz.py: each was an exception other than the config error
+
+_FUZZ_BASE = """route:
+  receiver: a
+  group_wait: {wait}
+  routes:
+  - matchers: [{matcher}]
+receivers:
+  - name: a
+    webhook_configs:
+      - url: {url}
+        max_alerts: {alerts}
+"""
+
+
+@pytest.mark.parametrize(
+    ("changes", "line", "message"),
+    [
+        ({"wait": "99999999999999999y"}, 3, "too large"),
+        ({"wait": "9" * 5000 + "s"}, 3, "too large"),
+        ({"alerts": "0x10"}, 10, "decimal integer"),
+        ({"alerts": "1:30"}, 10, "decimal integer"),
+        ({"alerts": "9" * 5000}, 10, "decimal integer"),
+        ({"url": "http://[::1"}, 9, "not an http(s) URL"),
+        ({"url": "http://h:99999"}, 9, "not an http(s) URL"),
+        ({"matcher": '"a=~\\ud800"'}, 5, "not valid Unicode"),
+    ],
+)
+def test_hostile_values_are_config_errors_with_their_line(
+    changes: dict[str, str], line: int, message: str
+) -> None:
+    fields = {"wait": "1s", "matcher": "a=b", "url": "https://example.org/x", "alerts": "1"}
+    text = _FUZZ_BASE.format(**(fields | changes))
+    with pytest.raises(RoutingConfigError) as caught:
+        load_routing(text, "r.yaml")
+    assert f"r.yaml:{line}: " in str(caught.value) and message in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "route: \x07\n",
+        "\x00",
+        "[" * 20_000 + "]" * 20_000,
+        "a:\n" + "- " * 2000 + "x\n",
+        "route:\n  receiver: a\n"
+        + "".join(
+            "  " * (i + 1) + "routes:\n" + "  " * (i + 1) + "- receiver: a\n" for i in range(400)
+        )
+        + "receivers:\n- name: a\n  kafka_configs: [{topic: t}]\n",
+        "route: &r\n  receiver: a\n  routes: [*r]\n"
+        + "receivers:\n- name: a\n  kafka_configs: [{topic: t}]\n",
+        "a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+        + "".join(
+            f"{c}: &{c} [{', '.join(['*' + p] * 10)}]\n"
+            for p, c in zip("abcde", "bcdef", strict=True)
+        )
+        + "route: *f\n",
+    ],
+    ids=["control", "nul", "deep-flow", "deep-block", "deep-routes", "alias-cycle", "alias-bomb"],
+)
+def test_unreadable_or_too_deep_files_are_config_errors(text: str) -> None:
+    with pytest.raises(RoutingConfigError) as caught:
+        load_routing(text, "r.yaml")
+    assert str(caught.value).startswith("r.yaml:")
+
+
+def test_a_label_name_ending_in_a_newline_is_refused() -> None:
+    with pytest.raises(MatcherError):
+        Matcher("a\n", MatchType.EQUAL, "x")
+
+
+def test_a_deeply_nested_robot_answer_is_ignored() -> None:
+    assert _robot_answer(b"[" * 70_000) is None
+
+
+def test_a_matcher_value_with_a_lone_surrogate_is_refused() -> None:
+    # It reached MongoDB from POST /api/v2/silences (a 500: BSON refuses it) and raised
+    # UnicodeEncodeError out of RE2 for a regex.
+    for kind in MatchType:
+        with pytest.raises(MatcherError):
+            Matcher("a", kind, "\ud800")

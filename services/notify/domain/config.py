@@ -4,6 +4,7 @@ refusal names the line it is about."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -45,6 +46,11 @@ _ROUTE_KEYS = {
     "routes",
 }
 _INHIBIT_KEYS = {"name", "source_matchers", "target_matchers", "equal"}
+_DECIMAL = re.compile(r"[-+]?[0-9]{1,18}")
+# Bounds on the YAML tree, checked before the file is read (aliases count each time they are
+# used, so an alias bomb or an alias cycle is refused too): no parse recursing without end.
+MAX_NESTING = 50
+MAX_NODES = 100_000
 _BOOL_TRUE = {"true", "yes", "on"}
 _BOOL_FALSE = {"false", "no", "off"}
 
@@ -137,6 +143,9 @@ class _Parser:
     def integer(self, node: Node, where: str, minimum: int = 0) -> int:
         if not isinstance(node, ScalarNode) or not node.tag.endswith(":int"):
             raise self.refuse(node, f"{where} must be an integer")
+        # YAML 1.1 also tags 0x10, 0o17, 0b101, 1_000 and 1:30 as integers: decimal only here.
+        if not _DECIMAL.fullmatch(node.value):
+            raise self.refuse(node, f"{where} must be a decimal integer of at most 18 digits")
         value = int(node.value)
         if value < minimum:
             raise self.refuse(node, f"{where} must be at least {minimum}")
@@ -172,8 +181,13 @@ class _Parser:
 
     def url(self, node: Node, where: str) -> str:
         text = self.string(node, where)
-        parts = urlsplit(text)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        try:  # urlsplit raises on e.g. "http://[::1" (an unclosed IPv6 literal), as `.port` may
+            parts = urlsplit(text)
+            usable = parts.scheme in ("http", "https") and bool(parts.hostname)
+            _ = parts.port
+        except ValueError:
+            usable = False
+        if not usable:
             raise self.refuse(node, f"{where}: {text!r} is not an http(s) URL with a host")
         return text
 
@@ -459,15 +473,71 @@ _CONFIG_PARSERS: dict[str, Callable[[_Parser, Node, str], IntegrationConfig]] = 
 }
 
 
-def load_routing(text: str, source: str = "<routing>") -> RoutingConfig:
-    """Parse a routing file's text; refuse it with every problem and its line."""
-    parser = _Parser(source)
+def _shape_issue(root: Node) -> ConfigIssue | None:
+    """The first breach of MAX_NESTING or MAX_NODES, walking the tree (aliases expanded)
+    without recursion."""
+    stack: list[tuple[Node, int]] = [(root, 1)]
+    seen = 0
+    while stack:
+        node, depth = stack.pop()
+        seen += 1
+        if seen > MAX_NODES:
+            return ConfigIssue(_line(node), f"more than {MAX_NODES} YAML nodes (aliases expanded)")
+        if depth > MAX_NESTING:
+            return ConfigIssue(_line(node), f"nested deeper than {MAX_NESTING} levels")
+        if isinstance(node, SequenceNode):
+            stack.extend((child, depth + 1) for child in node.value)
+        elif isinstance(node, MappingNode):
+            for key, value in node.value:
+                stack.extend(((key, depth + 1), (value, depth + 1)))
+    return None
+
+
+def _flow_depth_issue(text: str) -> ConfigIssue | None:
+    """Flow collections (`[`, `{`) opened deeper than MAX_NESTING, counted on the raw text
+    before YAML reads it: PyYAML's scanner takes quadratic time in that depth (2,000 `[` cost
+    a second) before its composer runs out of stack."""
+    depth = 0
+    for index, char in enumerate(text):
+        if char in "[{":
+            depth += 1
+            if depth > MAX_NESTING:
+                line = text.count("\n", 0, index) + 1
+                return ConfigIssue(line, f"nested deeper than {MAX_NESTING} levels")
+        elif char in "]}" and depth > 0:
+            depth -= 1
+    return None
+
+
+def _compose(text: str, source: str) -> Node | None:
+    """The YAML node tree; RoutingConfigError for anything that is not YAML or too deep."""
+    if (issue := _flow_depth_issue(text)) is not None:
+        raise RoutingConfigError(source, [issue])
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
         raise RoutingConfigError(source, [ConfigIssue(line, f"not YAML: {exc.problem}")]) from exc
+    except yaml.reader.ReaderError as exc:  # a character YAML does not allow (NUL, controls)
+        line = text.count("\n", 0, exc.position) + 1
+        char = exc.character
+        code = char if isinstance(char, int) else ord(char)
+        issue = ConfigIssue(line, f"not YAML: character #x{code:04x}: {exc.reason}")
+        raise RoutingConfigError(source, [issue]) from exc
+    except yaml.YAMLError as exc:
+        raise RoutingConfigError(source, [ConfigIssue(1, f"not YAML: {exc}")]) from exc
+    except RecursionError:  # the YAML composer recurses per level: far beyond MAX_NESTING
+        issue = ConfigIssue(1, f"nested deeper than {MAX_NESTING} levels")
+        raise RoutingConfigError(source, [issue]) from None
+
+
+def load_routing(text: str, source: str = "<routing>") -> RoutingConfig:
+    """Parse a routing file's text; refuse it with every problem and its line."""
+    parser = _Parser(source)
+    root = _compose(text, source)
+    if root is not None and (issue := _shape_issue(root)) is not None:
+        raise RoutingConfigError(source, [issue])
     try:
         config = parser.document(root)
     except _RefusedError:

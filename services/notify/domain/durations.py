@@ -20,6 +20,11 @@ _DURATION = re.compile(
 )
 
 
+# More digits than this in one unit's count is beyond any timedelta (and int() of thousands of
+# digits is refused by Python itself): refused as too large, never an OverflowError.
+_MAX_DIGITS = 12
+
+
 class DurationError(ValueError):
     """A duration string that is not ``<n>y<n>w<n>d<n>h<n>m<n>s<n>ms`` (units in this order)."""
 
@@ -36,7 +41,12 @@ def parse_duration(text: str) -> timedelta:
     for unit, size in _UNITS:
         count = match.group(unit)
         if count is not None:
-            total += int(count) * size
+            try:
+                if len(count) > _MAX_DIGITS:
+                    raise OverflowError
+                total += int(count) * size
+            except OverflowError:
+                raise DurationError(f"bad duration {text[:40]!r}: too large") from None
     return total
 
 

@@ -21,7 +21,8 @@ from typing import Any
 
 import re2
 
-LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
+# `\Z`, not `$`: `$` also matches before a final newline, so "a\n" would pass as a name.
+LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*\Z")
 
 
 class MatcherError(ValueError):
@@ -36,6 +37,7 @@ class MatchType(StrEnum):
 
 
 MAX_PATTERN_CHARS = 1024
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @functools.lru_cache(maxsize=4096)
@@ -44,7 +46,7 @@ def _compiled(pattern: str) -> Any:  # re2's pattern object (no type stubs)
         raise MatcherError(f"regular expression longer than {MAX_PATTERN_CHARS} characters")
     try:
         return re2.compile(f"(?:{pattern})")
-    except re2.error as exc:
+    except (re2.error, UnicodeEncodeError) as exc:
         raise MatcherError(f"bad regular expression {pattern!r}: {exc}") from exc
 
 
@@ -57,6 +59,8 @@ class Matcher:
     def __post_init__(self) -> None:
         if not LABEL_NAME.match(self.name):
             raise MatcherError(f"bad label name {self.name!r}")
+        if _SURROGATE.search(self.value):  # no label value can hold one; nor can BSON
+            raise MatcherError(f"matcher value {self.value!r} is not valid Unicode text")
         if self.type in (MatchType.REGEX, MatchType.NOT_REGEX):
             _compiled(self.value)  # refuse a bad pattern at construction
 
