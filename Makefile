@@ -18,7 +18,7 @@ help:
 	@echo "make test-unit         unit tests only (starts nothing)"
 	@echo "make test-integration  integration tests only"
 	@echo "make test-chaos        the chaos suite (replicas under load and faults; opt-in for now)"
-	@echo "make test-fuzz         the fuzz suites (tests/fuzz: 10,000+ hostile inputs per door; a CI step)"
+	@echo "make test-fuzz         the fuzz suites alone (tests/fuzz: 10,000+ hostile inputs per door)"
 	@echo "make lint              ruff check, ruff format --check, mypy --strict, import-linter"
 	@echo "make format            ruff format + ruff check --fix"
 	@echo "make infra-up|infra-down|infra-status   local Kafka + FerretDB on 127.0.0.1"
@@ -50,9 +50,10 @@ bench: install
 	$(BIN)/python -m bench.bench_scoring
 	$(BIN)/python -m bench.bench_notify
 
-# The fuzz suites take minutes: `make test` leaves them to `make test-fuzz` (its own CI step).
+# Every test: the suite, then the fuzz suites (10,000+ hostile inputs per door) on every core.
 test: install
 	$(BIN)/python -m pytest -q -m "not fuzz"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n auto -m fuzz tests/fuzz
 
 test-unit: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not integration and not fuzz"
