@@ -487,8 +487,9 @@ class _DemoRun:
 
 
 class _Settling:
-    """After the feed: done when scoring's clock reached the last tick and no webhook post
-    arrived for a few seconds, or when the wait is over."""
+    """After the feed: done when scoring's clock reached the last tick and nothing new reached
+    any receiver (webhook, e-mail, notifications topic) for a few seconds, or when the wait is
+    over."""
 
     QUIET_S: Final = 5.0
 
@@ -503,8 +504,11 @@ class _Settling:
         now = time.monotonic()
         if self.deadline is None:
             self.deadline = now + self.wait_s
-        if len(view.posts) != self.posts:
-            self.posts, self.quiet_since = len(view.posts), now
+        # Quiet means nothing new at any receiver: webhook posts, e-mails, published notifications
+        # (each receiver has its own aggregation groups, flushed on their own timers).
+        delivered = len(view.posts) + len(view.mails) + view.published
+        if delivered != self.posts:
+            self.posts, self.quiet_since = delivered, now
         clock = _parse_instant(view.scoring.clock)
         caught_up = clock is not None and clock >= self.last_tick
         if caught_up and now - self.quiet_since >= self.QUIET_S:
