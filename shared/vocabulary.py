@@ -175,6 +175,8 @@ WORDS: Final[Mapping[str, tuple[str, str]]] = MappingProxyType(
         "done": ("已完成", "done"),
         "not_done": ("未完成", "not done"),
         "evidence": ("佐证材料", "evidence"),
+        "recent_reports": ("近期报送（附说明和佐证）", "Recent reports, with notes and evidence"),
+        "note": ("说明", "note"),
         "late": ("已过期限", "past its date"),
         "indicators": ("监测指标(不评分)", "Monitoring indicators (not scored)"),
         "trend": ("走势", "Trend"),

@@ -11,7 +11,7 @@ a clock tick every `step_days` days would have emitted, up to the instants withi
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
@@ -33,6 +33,7 @@ from shared.domain.method_v1 import (
 )
 from shared.domain.method_v1.status import BADNESS
 from shared.domain.observation import Observation
+from shared.domain.recent_reports import RECENT_REPORTS, known_winners, recent_reports
 from shared.domain.timebase import cst_date, end_of_day
 
 DEFAULT_STEP_DAYS = 7
@@ -60,6 +61,9 @@ class ReportData:
     since: date  # first day of the period
     transitions: tuple[PeriodTransition, ...]  # by day, then target, then rule order
     evaluations: int  # evaluation days of the period
+    # Each target's most recent reports known at the day, newest first, with their notes and
+    # evidence (`shared.domain.recent_reports`: what the read API lists live).
+    reports: Mapping[str, tuple[Observation, ...]] = field(default_factory=dict)
 
     @property
     def day(self) -> date:
@@ -134,6 +138,8 @@ def build_report(
     day: date,
     since: date | None = None,
     step_days: int = DEFAULT_STEP_DAYS,
+    *,
+    reports_per_target: int = RECENT_REPORTS,
 ) -> ReportData:
     """The report's data as known at the end of `day`; the period runs from `since` (default:
     the plan's issue date) to `day`. Observations of targets the plan lacks are an error
@@ -163,4 +169,8 @@ def build_report(
         since=start,
         transitions=tuple(transitions),
         evaluations=len(days),
+        reports={
+            tid: tuple(recent_reports(known_winners(events, at), reports_per_target))
+            for tid, events in by_target.items()
+        },
     )

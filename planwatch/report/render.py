@@ -59,6 +59,14 @@ REPORT_WORDS: Mapping[str, tuple[str, str]] = {
     "fired": ("触发", "firing"),
     "severity_changed": ("级别变化", "severity changed"),
     "resolved": ("解除", "resolved"),
+    "appendix_reports": (
+        "附录：各指标近期报送（说明与佐证）",
+        "Appendix: recent reports (notes and evidence)",
+    ),
+    "reported_at": ("报送时间", "Reported"),
+    "report_as_of": ("数据日期", "Date"),
+    "reporter": ("报送单位", "Reported by"),
+    "value": ("数值", "Value"),
 }
 
 WHAT_THIS_IS: Mapping[Lang, str] = {
@@ -278,6 +286,43 @@ def _breakdown_views(data: ReportData, target_id: str, lang: Lang) -> list[dict[
     return views
 
 
+def is_web_link(text: str) -> bool:
+    """Evidence shown as a link only when it is an http(s) URL (else as text)."""
+    return text.lower().startswith(("http://", "https://"))
+
+
+def _report_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
+    """The appendix: per target (in id order), its recent reports newest first, each with its
+    note and evidence. Targets without reports are left out."""
+    plan = data.plan
+    views = []
+    for target_id in sorted(data.reports):
+        reports = data.reports[target_id]
+        if not reports:
+            continue
+        target = plan.targets[target_id]
+        views.append(
+            {
+                "id": target_id,
+                "name": _name(plan, "target", target_id, lang),
+                "reports": [
+                    {
+                        "event_id": r.event_id,
+                        "as_of": r.as_of.isoformat(),
+                        "value": fmt_value(target, r.value, lang),
+                        "agency": _name(plan, "agency", r.agency, lang) if r.agency else "—",
+                        "reported_at": r.reported_at.isoformat(timespec="minutes"),
+                        "note": r.note,
+                        "evidence": r.evidence,
+                        "evidence_link": r.evidence is not None and is_web_link(r.evidence),
+                    }
+                    for r in reports
+                ],
+            }
+        )
+    return views
+
+
 def _transition_kind(kind: TransitionKind, lang: Lang) -> str:
     key = {"firing": "fired", "severity_changed": "severity_changed", "resolved": "resolved"}
     return _word(key[kind.value], lang)
@@ -487,6 +532,7 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
         ],
         "state_json": _json_block(data.state_json),
         "transitions_json": _json_block(transitions_json),
+        "appendix": _report_views(data, lang),
     }
 
 

@@ -2,6 +2,10 @@
 
 Figures in the annotations come from the target's result at the evaluation instant (status,
 progress and expected shares, pace ratio, current value, days left, days since the last report).
+
+A transition goes out as one alert per responsible agency (`alert_events`): the lead's copy
+(`role=lead`, the method's fingerprint and id) and one per co-owner (`role=co`, fingerprint and
+id derived per agency: `shared.contract.alert_event.copy_fingerprint`/`copy_id`).
 """
 
 from __future__ import annotations
@@ -13,9 +17,12 @@ from shared.contract.alert_event import (
     AlertAnnotations,
     AlertEvent,
     AlertLabels,
+    AlertRole,
     AlertSeverity,
     AlertStatus,
     AlertTransitionKind,
+    copy_fingerprint,
+    copy_id,
 )
 from shared.domain.catalog import Plan, Target
 from shared.domain.method_v1 import AlertRule, AlertTransition, Status, TargetResult
@@ -101,6 +108,37 @@ def generator_url(base_url: str, plan: str, target: str) -> str:
     return f"{base_url.rstrip('/')}/v1/plans/{plan}/targets/{target}"
 
 
+def responsible(plan: Plan, target_id: str) -> list[tuple[str, AlertRole]]:
+    """Who is told of a target's alerts: its lead, then its co-owners (group members
+    expanded) in id order."""
+    lead = plan.targets[target_id].lead
+    co = sorted(plan.co_owners(target_id) - {lead})
+    return [(lead, AlertRole.LEAD), *((agency, AlertRole.CO) for agency in co)]
+
+
+def alert_events(
+    transition: AlertTransition,
+    result: TargetResult,
+    plan: Plan,
+    *,
+    starts_at: datetime,
+    base_url: str,
+) -> list[AlertEvent]:
+    """One event per responsible agency (`responsible`), the lead's first."""
+    return [
+        alert_event(
+            transition,
+            result,
+            plan,
+            starts_at=starts_at,
+            base_url=base_url,
+            agency=agency,
+            role=role,
+        )
+        for agency, role in responsible(plan, transition.target)
+    ]
+
+
 def alert_event(
     transition: AlertTransition,
     result: TargetResult,
@@ -108,10 +146,14 @@ def alert_event(
     *,
     starts_at: datetime,
     base_url: str,
+    agency: str | None = None,
+    role: AlertRole = AlertRole.LEAD,
 ) -> AlertEvent:
-    """The event of one transition. `starts_at` is when the alert started firing (for a new
-    alert, the evaluation instant); a resolution ends at the evaluation instant."""
+    """The event of one transition for one agency (default: the lead's copy). `starts_at` is
+    when the alert started firing (for a new alert, the evaluation instant); a resolution ends
+    at the evaluation instant."""
     target = plan.targets[transition.target]
+    addressed = target.lead if agency is None else agency
     area = plan.tasks[target.task].area
     kind = AlertTransitionKind(transition.kind.value)
     resolved = kind is AlertTransitionKind.RESOLVED
@@ -125,8 +167,8 @@ def alert_event(
         what_zh = f"级别由{SEVERITY_ZH[prev]}变为{SEVERITY_ZH[severity]}。{what_zh}"
         what_en = f"Severity changed from {prev} to {severity}. {what_en}"
     return AlertEvent(
-        id=transition.id,
-        fingerprint=transition.fingerprint,
+        id=copy_id(transition.id, addressed, role),
+        fingerprint=copy_fingerprint(transition.fingerprint, addressed, role),
         status=AlertStatus.RESOLVED if resolved else AlertStatus.FIRING,
         transition=kind,
         labels=AlertLabels(
@@ -136,8 +178,9 @@ def alert_event(
             area=area,
             task=target.task,
             target=target.id,
-            agency=target.lead,
+            agency=addressed,
             severity=AlertSeverity(severity),
+            role=role,
         ),
         annotations=AlertAnnotations(
             summary_zh=f"{prefix_zh}{target.metric_zh}：{rule_zh}",

@@ -18,9 +18,16 @@ from services.scoring.documents import JSON, fold_winners
 from services.scoring.store import ScoringStore
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import AlertRule, Severity, Status, points_by_date
+from shared.domain.recent_reports import (
+    RECENT_REPORTS,
+    recent_reports,
+    report_to_json,
+    shown_with,
+)
 from shared.runtime.auth import PLANS_READ, require
 
 MAX_LIMIT = 10_000
+MAX_REPORTS = 200  # recent reports per target
 
 
 def _not_found(what: str) -> HTTPException:
@@ -191,23 +198,30 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
         plan_id: str,
         target_id: str,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
+        reports: Annotated[int, Query(ge=0, le=MAX_REPORTS)] = RECENT_REPORTS,
     ) -> JSON:
-        """The effective series (the last `limit` points by `as_of`), and retracted dates."""
+        """The effective series (the last `limit` points by `as_of`, each with its report's
+        `evidence`/`note` when set), retracted dates, and the `reports` most recent reports
+        (every reporter's, newest first, with their evidence and notes)."""
         plan = plan_of(plan_id)
         if target_id not in plan.targets:
             raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
         winners = fold_winners(await store().target_points(plan_id, target_id))
         by_date = points_by_date(winners)
-        points = [
-            {
-                "as_of": as_of.isoformat(),
-                "value": p.value,
-                "reported_at": p.reported_at.isoformat(),
-                "event_id": p.event_id,
-                "agency": p.agency,
-            }
-            for as_of, p in sorted(by_date.items())
-        ]
+        points = []
+        for as_of, p in sorted(by_date.items()):
+            winner = winners.get((as_of, p.agency))
+            shown = shown_with(winner) if winner and winner.event_id == p.event_id else {}
+            points.append(
+                {
+                    "as_of": as_of.isoformat(),
+                    "value": p.value,
+                    "reported_at": p.reported_at.isoformat(),
+                    "event_id": p.event_id,
+                    "agency": p.agency,
+                    **shown,
+                }
+            )
         retracted = sorted({as_of for as_of, _agency in winners} - by_date.keys())
         return {
             "plan": plan_id,
@@ -215,6 +229,7 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
             "count": len(points),
             "points": points[-limit:],
             "retracted": [d.isoformat() for d in retracted],
+            "recent_reports": [report_to_json(r) for r in recent_reports(winners, reports)],
         }
 
     @router.get("/plans/{plan_id}/targets/{target_id}/history")

@@ -74,8 +74,9 @@ def point_from_doc(doc: Mapping[str, Any]) -> SeriesPoint:
 
 def winner_to_doc(plan: str, observation: Observation) -> JSON:
     """A points-log document: an event that became the winner of its (target, as_of, agency).
-    The current winner of a slot is the greatest of its documents by `(reported_at, event_id)`."""
-    return {
+    The current winner of a slot is the greatest of its documents by `(reported_at, event_id)`.
+    The report's `evidence` link and `note` are kept only when set (shown, never scored)."""
+    doc: JSON = {
         "_id": point_id(
             plan,
             observation.target,
@@ -91,6 +92,11 @@ def winner_to_doc(plan: str, observation: Observation) -> JSON:
         "reported_at": iso(observation.reported_at),
         "event_id": observation.event_id,
     }
+    if observation.evidence is not None:
+        doc["evidence"] = observation.evidence
+    if observation.note is not None:
+        doc["note"] = observation.note
+    return doc
 
 
 def scoped_to_doc(observation: Observation) -> JSON:
@@ -118,7 +124,13 @@ def winner_from_doc(doc: Mapping[str, Any]) -> Observation:
         reported_at=parse_instant(doc["reported_at"]),
         value=float(value) if value is not None else None,
         agency=str(doc.get("agency", "")),  # stored before v1.1: no agency
+        evidence=_optional_text(doc.get("evidence")),
+        note=_optional_text(doc.get("note")),
     )
+
+
+def _optional_text(value: Any) -> str | None:
+    return None if value is None else str(value)
 
 
 def fold_winners(docs: Iterable[Mapping[str, Any]]) -> dict[Slot, Observation]:

@@ -36,7 +36,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
-from services.scoring.alert_payload import alert_event
+from services.scoring.alert_payload import alert_events
 from services.scoring.clock_sync import clock_sync_message, micros
 from services.scoring.documents import (
     JSON,
@@ -751,20 +751,21 @@ class ScoringEngine:
             )
         for transition in emitted:
             started = since.get(transition.rule)
-            payload = alert_event(
+            copies = alert_events(  # one per responsible agency, same key: kept in order
                 transition,
                 result,
                 state.plan,
                 starts_at=parse_instant(started) if started is not None else at,
                 base_url=self.base_url,
             )
-            messages.append(
+            messages.extend(
                 Outbound(
                     self.alerts_topic,
                     encode_alert_event(payload),
                     key=key_bytes,
-                    headers={"content-type": "application/json", "alert-id": transition.id},
+                    headers={"content-type": "application/json", "alert-id": payload.id},
                 )
+                for payload in copies
             )
         fields: JSON = {
             "plan": state.plan.id,

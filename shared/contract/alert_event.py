@@ -4,10 +4,18 @@ One JSON object per Kafka record, keyed by the target id (one target's transitio
 order). Names follow Prometheus Alertmanager's alert (labels, annotations, startsAt, endsAt,
 generatorURL) plus `id` (the method's deterministic transition id: drop an id already seen),
 `transition`, `method` and `at` (the evaluation instant).
+
+Every responsible agency is told: a transition is published as one alert per responsible
+agency, the lead's copy (`role=lead`) and one per co-owner (`role=co`), each with
+`agency=<that agency>`. As in Alertmanager, where an alert is its label set, each copy is an
+alert of its own: the lead's copy keeps the method's fingerprint and transition id, a
+co-owner's copy derives both from them and the agency (`copy_fingerprint`, `copy_id`), so
+grouping, dedup and the fold of the stream work per copy unchanged.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 from typing import Final, Literal
@@ -34,6 +42,28 @@ class AlertSeverity(StrEnum):
     CRITICAL = "critical"
 
 
+class AlertRole(StrEnum):
+    """The addressed agency's role on the target: its lead or one of its co-owners."""
+
+    LEAD = "lead"
+    CO = "co"
+
+
+def _digest(*parts: str) -> str:
+    """sha256 over the parts joined by U+001F, first 16 bytes as hex (the method's form)."""
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:32]
+
+
+def copy_fingerprint(fingerprint: str, agency: str, role: AlertRole) -> str:
+    """The fingerprint of one agency's copy: the lead's is the method's own."""
+    return fingerprint if role is AlertRole.LEAD else _digest(fingerprint, role.value, agency)
+
+
+def copy_id(transition_id: str, agency: str, role: AlertRole) -> str:
+    """The event id of one agency's copy of a transition: the lead's is the method's own."""
+    return transition_id if role is AlertRole.LEAD else _digest(transition_id, role.value, agency)
+
+
 class AlertEventError(ValueError):
     """A record on the alerts topic is not an alert event."""
 
@@ -47,8 +77,10 @@ class AlertLabels(BaseModel):
     area: str
     task: str
     target: str
-    agency: str  # the target's lead agency
+    agency: str  # the agency this copy is for: the target's lead, or a co-owner
     severity: AlertSeverity
+    # `agency`'s role on the target; events from before co-owner copies are the lead's.
+    role: AlertRole = AlertRole.LEAD
 
 
 class AlertAnnotations(BaseModel):

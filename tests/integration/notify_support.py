@@ -23,6 +23,7 @@ from shared.contract.alert_event import (
     AlertAnnotations,
     AlertEvent,
     AlertLabels,
+    AlertRole,
     AlertSeverity,
     AlertStatus,
     AlertTransitionKind,
@@ -184,6 +185,7 @@ def alert_event(
     transition: str | None = None,
     event_id: str | None = None,
     fingerprint: str | None = None,
+    role: AlertRole = AlertRole.LEAD,
 ) -> AlertEvent:
     """An event as scoring's `alert_payload.alert_event` builds it (same contract model)."""
     kind = AlertTransitionKind(transition or ("resolved" if resolved else "firing"))
@@ -202,6 +204,7 @@ def alert_event(
             target=target,
             agency=agency,
             severity=AlertSeverity(severity),
+            role=role,
         ),
         annotations=AlertAnnotations(
             summary_zh=f"[警告·触发] 5G基站建设数量：目标进度异常（{target}）",

@@ -140,8 +140,11 @@ async def test_dashboard_shows_the_live_state(
                 # A new report arrives: the page follows by polling, without a reload.
                 target = plan.targets[sorted(plan.targets)[0]]
                 newest = max(e.reported_at for e in events) + timedelta(days=5)
+                note = '<img src=x onerror="alert(1)"> 已核实 & 上报'
+                evidence = "https://qy.example.gov.cn/proof?id=7&v=2"
                 extra = event(target, newest.date() - timedelta(days=1), newest,
-                              target.target, "dashboard-live-extra")  # fmt: skip
+                              target.target, "dashboard-live-extra",
+                              note=note, evidence=evidence)  # fmt: skip
                 events.append(extra)
                 await produce(kafka_bootstrap, accepted_topic, [extra])
                 state = await api_state_after(client, plan, events)
@@ -150,6 +153,32 @@ async def test_dashboard_shows_the_live_state(
                 )
                 await page.wait_for_timeout(500)
                 await check_page_matches(page, state)
+
+                # The card lists the target's reports newest first, the new one with its note
+                # (as text) and its evidence (a link without opener or referrer).
+                card = f'article.card[data-target="{target.id}"]'
+                await page.wait_for_selector(f'{card} li.report[data-event="{extra.event_id}"]')
+                listed = await page.eval_on_selector_all(
+                    f"{card} li.report",
+                    """els => els.map(e => ({id: e.dataset.event,
+                        note: (e.querySelector('.note') || {}).textContent || null,
+                        href: (e.querySelector('a.evidence') || {href: null}).href,
+                        rel: (e.querySelector('a.evidence') || {rel: null}).rel,
+                        images: e.querySelectorAll('img').length}))""",
+                )
+                assert listed[0] == {
+                    "id": extra.event_id,
+                    "note": note,
+                    "href": evidence,
+                    "rel": "noopener noreferrer",
+                    "images": 0,
+                }
+                own = sorted(
+                    (e for e in events if e.target == target.id and e.scope is None),
+                    key=lambda e: (e.reported_at, e.event_id),
+                    reverse=True,
+                )
+                assert len(listed) <= 10 and listed[0]["id"] == own[0].event_id
 
                 # English.
                 await page.click("#lang")

@@ -134,6 +134,8 @@ async def test_the_demo_runs_end_to_end(
     for post in posts[:5]:
         received = datetime.fromtimestamp(post.received_at, UTC)
         verify_at(result.webhook_secret, post.body, post.headers, received)
+    # Co-owners get their own copy, through their own receiver (the demo routing's role="co").
+    assert {p.receiver for p in posts} == {"demo-webhook", "demo-co-owners"}
     names = {a.alertname for p in posts for a in p.alerts}
     assert {"target_achieved", "report_overdue"} <= names
     assert result.view.mails, "no e-mail reached the SMTP sink"

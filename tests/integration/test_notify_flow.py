@@ -16,6 +16,9 @@ from fastapi import FastAPI
 from services.notify.api import api_router
 from services.notify.domain.payloads.robots import dingtalk_sign
 from services.notify.intake import IntakeResult
+from services.scoring.alert_payload import alert_events
+from shared.catalog import load_catalog
+from shared.domain.method_v1 import AlertRule, Severity, alert_transitions, evaluate_target
 from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE, install
 from tests.integration import notify_harness
 from tests.integration.notify_harness import SECRET, T0, Harness, MakeHarness, body, read_topic
@@ -57,6 +60,33 @@ inhibit_rules:
   - source_matchers: ['alertname="report_overdue"']
     target_matchers: ['alertname=~"status_degraded|deadline_near"']
     equal: [plan, target]
+"""
+
+
+ROLE_ROUTING = """
+route:
+  receiver: default-hook
+  group_by: [plan, agency, alertname]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+  routes:
+    - receiver: coordinator
+      matchers: ['severity="critical"', 'role="lead"']
+      continue: true
+    - receiver: leads
+      matchers: ['role="lead"']
+    - receiver: co-owners
+      matchers: ['role="co"']
+receivers:
+  - name: default-hook
+    webhook_configs: [{url: "{http}/default", allow_private: true}]
+  - name: coordinator
+    webhook_configs: [{url: "{http}/coordinator", allow_private: true}]
+  - name: leads
+    webhook_configs: [{url: "{http}/leads", allow_private: true}]
+  - name: co-owners
+    webhook_configs: [{url: "{http}/co", allow_private: true}]
 """
 
 
@@ -358,3 +388,51 @@ receivers:
     # The robot's errcode (not the HTTP status) said no: a permanent failure, dead-lettered.
     [(_, value, _)] = await read_topic(h.bootstrap, h.settings.dlt_topic, 1)
     assert json.loads(value)["reason"] == "permanent failure: robot errcode 310000: sign not match"
+
+
+async def test_each_co_owner_receives_its_own_copy(make_harness: MakeHarness) -> None:
+    """Scoring's copies of one transition (the lead's and one per co-owner) routed by `role`:
+    the co-owners' receiver gets one group per co-owner, the coordinator the alert once."""
+    h = await make_harness(ROLE_ROUTING)
+    plan = load_catalog().plan("qingyuan-digital-economy-2021")
+    target_id = "industry.5g-iiot-benchmarks"  # led by qy.miit, four co-owners
+    target = plan.targets[target_id]
+    co = sorted(plan.co_owners(target_id))
+    assert len(co) == 4
+    result = evaluate_target(plan, target, [], None, T0)
+    firing = {AlertRule.REPORT_OVERDUE: Severity.CRITICAL}
+    (fire,) = alert_transitions(plan.id, target_id, {}, firing, "e1")
+    copies = alert_events(fire, result, plan, starts_at=T0, base_url="http://svc")
+    assert [(c.labels.agency, c.labels.role.value) for c in copies] == [
+        (target.lead, "lead"),
+        *((agency, "co") for agency in co),
+    ]
+    assert len({c.fingerprint for c in copies}) == len({c.id for c in copies}) == 5
+    for copy in copies:
+        assert await h.send(copy) is IntakeResult.APPLIED
+    assert await h.send(copies[1]) is IntakeResult.DUPLICATE  # dedup per copy
+    await h.tick(30)
+
+    received = [body(r.body) for r in h.http.at("/co")]
+    assert sorted(m["groupLabels"]["agency"] for m in received) == co
+    for message in received:
+        [alert] = message["alerts"]
+        assert alert["labels"]["role"] == "co"
+        assert alert["labels"]["agency"] == message["groupLabels"]["agency"]
+        assert alert["labels"]["target"] == target_id and alert["status"] == "firing"
+    [lead] = [body(r.body) for r in h.http.at("/leads")]
+    assert [a["labels"]["agency"] for a in lead["alerts"]] == [target.lead]
+    assert len(h.http.at("/coordinator")) == 1  # the lead's copy only
+    assert h.http.at("/default") == []
+
+    # The resolution reaches every copy's receiver.
+    later = T0 + timedelta(seconds=60)
+    h.clock.set(later)
+    (resolve,) = alert_transitions(plan.id, target_id, firing, {}, "e2")
+    ended = evaluate_target(plan, target, [], None, later)
+    for copy in alert_events(resolve, ended, plan, starts_at=T0, base_url="http://svc"):
+        assert await h.send(copy) is IntakeResult.APPLIED
+    await h.tick(300)
+    resolved = [body(r.body) for r in h.http.at("/co")[4:]]
+    assert sorted(m["groupLabels"]["agency"] for m in resolved) == co
+    assert all(m["status"] == "resolved" for m in resolved)

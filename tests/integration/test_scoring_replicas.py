@@ -30,7 +30,7 @@ from tests.integration.test_scoring_service import (
     wait_for_state,
     wait_until,
 )
-from tests.unit.scoring_streams import plan_stream
+from tests.unit.scoring_streams import firing_copies, plan_stream
 
 pytestmark = pytest.mark.integration
 
@@ -138,7 +138,7 @@ async def test_two_replicas_equal_one_and_a_stopped_one_is_fenced(
     assert meta is not None and meta["at"] == events[-1].reported_at.isoformat()
 
     # The alert stream, duplicates dropped by id, rebuilds exactly what is firing.
-    firing = {x["fingerprint"]: x["severity"] for x in expected["alerts"]}
+    firing = firing_copies(plan, expected["alerts"])
 
     async def alerts_caught_up() -> bool:
         return fold_alerts(await read_topic(kafka_bootstrap, names.alerts)) == firing

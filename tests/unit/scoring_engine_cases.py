@@ -27,6 +27,7 @@ from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
 from shared.runtime.kafka import Outbound, TransientError
 from tests.unit.scoring_streams import (
+    firing_copies,
     plan_stream,
     reporters_stream,
     tracked_stream,
@@ -261,4 +262,5 @@ class EngineCases:
                 firing.pop(alert.fingerprint, None)
             else:
                 firing[alert.fingerprint] = alert.labels.severity.value
-        assert firing == {a["fingerprint"]: a["severity"] for a in expected["alerts"]}
+        assert firing == firing_copies(plan, expected["alerts"])
+        assert len(firing) > len(expected["alerts"]), "co-owners get copies of their own"

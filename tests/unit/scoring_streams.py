@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import random
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 
+from services.scoring.alert_payload import responsible
 from shared.accepted import AcceptedEvent, AcceptedKind
+from shared.contract.alert_event import copy_fingerprint
 from shared.domain.catalog import Cadence, Deliverable, Indicator, Kind, Plan, Target
 from shared.domain.timebase import CST
 
@@ -58,6 +61,8 @@ def event(
     *,
     agency: str | None = None,
     scope: str | None = None,
+    evidence: str | None = None,
+    note: str | None = None,
 ) -> AcceptedEvent:
     milestone = target.kind is Kind.MILESTONE and value is not None
     stage = target.stages[int(value)].id if milestone and value is not None else None
@@ -72,6 +77,8 @@ def event(
         value=value,
         stage=stage,
         unit=target.unit,
+        evidence=evidence,
+        note=note,
         received_at=reported_at.astimezone(UTC) + timedelta(milliseconds=250),
         key_id=f"{agency or target.headline_reporters[0]}-k1",
         content_hash=hashlib.sha256(event_id.encode("utf-8")).hexdigest(),
@@ -239,3 +246,14 @@ def tracked_stream(plan: Plan, seed: int) -> list[AcceptedEvent]:
                 add(indicator, as_of, float(round(level * 1.01)))  # a correction
     events.sort(key=lambda e: (e.reported_at, e.event_id))
     return events
+
+
+def firing_copies(plan: Plan, alerts: Sequence[dict[str, Any]]) -> dict[str, str]:
+    """fingerprint -> severity of every agency's copy of a state's firing alerts (`alerts` as
+    in `plan_state_to_json`): the lead's copy keeps the method's fingerprint, each co-owner's
+    is derived from it. What the deduplicated alert stream must fold to."""
+    return {
+        copy_fingerprint(a["fingerprint"], agency, role): a["severity"]
+        for a in alerts
+        for agency, role in responsible(plan, a["target"])
+    }

@@ -186,17 +186,19 @@ def test_shipped_routing_loads_and_covers_every_agency() -> None:
     config = load_routing(ROUTING.read_text(encoding="utf-8"), str(ROUTING))
     agencies = [a["id"] for a in yaml.safe_load(REGISTER.read_text(encoding="utf-8"))["agencies"]]
     assert len(agencies) == 33
+    cases = (("warning", "lead", False), ("critical", "lead", True), ("critical", "co", False))
     for agency in agencies:
-        for severity, coordinator in (("warning", False), ("critical", True)):
+        for severity, role, coordinator in cases:
             labels = {
                 "alertname": "status_degraded",
                 "plan": "qingyuan-digital-economy-2021",
                 "agency": agency,
                 "severity": severity,
+                "role": role,
             }
             receivers = [r.receiver for r in match_routes(config.route, labels)]
             expected = ["notifications-kafka"]
-            if coordinator:
+            if coordinator:  # once per alert: the lead's copy, not every co-owner's
                 expected.append("coordinator-qy-miit")
             expected.append("agency-" + agency.replace(".", "-"))
             assert receivers == expected

@@ -9,14 +9,21 @@ from functools import partial
 
 import pytest
 
-from services.scoring.alert_payload import alert_event
+from services.scoring.alert_payload import alert_event, alert_events, responsible
 from services.scoring.digest import digest_of, digest_payload
 from services.scoring.documents import result_json, result_signature
 from services.scoring.engine import check_known
 from services.scoring.records import parse_records
 from services.scoring.ticks import TickScheduler, tick_message
 from shared.catalog import load_catalog
-from shared.contract.alert_event import AlertEvent, decode_alert_event, encode_alert_event
+from shared.contract.alert_event import (
+    AlertEvent,
+    AlertRole,
+    copy_fingerprint,
+    copy_id,
+    decode_alert_event,
+    encode_alert_event,
+)
 from shared.domain.method_v1 import (
     AlertRule,
     Severity,
@@ -71,6 +78,7 @@ def test_the_worked_example_fires_status_degraded_with_its_figures() -> None:
         "target": TARGET,
         "agency": "qy.gov-data",
         "severity": "warning",
+        "role": "lead",
     }
     assert event.endsAt is None and event.startsAt == after.at == event.at
     assert event.generatorURL == f"http://svc/v1/plans/{PLAN.id}/targets/{TARGET}"
@@ -85,6 +93,55 @@ def test_the_worked_example_fires_status_degraded_with_its_figures() -> None:
         "startsAt", "endsAt", "generatorURL", "method", "at",
     }  # fmt: skip
     assert decode_alert_event(encode_alert_event(event)) == event
+
+
+def test_every_responsible_agency_gets_its_own_copy() -> None:
+    target_id = "industry.5g-iiot-benchmarks"  # led by qy.miit with four co-owners
+    co = sorted(PLAN.co_owners(target_id))
+    assert len(co) == 4 and PLAN.targets[target_id].lead not in co
+    assert responsible(PLAN, target_id) == [
+        ("qy.miit", AlertRole.LEAD),
+        *((agency, AlertRole.CO) for agency in co),
+    ]
+    result = worked_example(3)
+    (transition,) = alert_transitions(
+        PLAN.id, target_id, {}, {AlertRule.REPORT_OVERDUE: Severity.WARNING}, "e9"
+    )
+    copies = alert_events(transition, result, PLAN, starts_at=result.at, base_url="http://svc")
+    lead, *others = copies
+    # The lead's copy is the alert as before: the method's fingerprint and id.
+    assert (lead.id, lead.fingerprint) == (transition.id, transition.fingerprint)
+    assert (lead.labels.agency, lead.labels.role) == ("qy.miit", AlertRole.LEAD)
+    assert [(c.labels.agency, c.labels.role) for c in others] == [(a, AlertRole.CO) for a in co]
+    for copy in others:
+        assert copy.fingerprint == copy_fingerprint(
+            transition.fingerprint, copy.labels.agency, AlertRole.CO
+        )
+        assert copy.id == copy_id(transition.id, copy.labels.agency, AlertRole.CO)
+        # Everything but the addressee is the lead's copy's.
+        assert copy.annotations == lead.annotations and copy.startsAt == lead.startsAt
+        assert copy.labels.model_dump(exclude={"agency", "role"}) == lead.labels.model_dump(
+            exclude={"agency", "role"}
+        )
+    assert len({c.fingerprint for c in copies}) == len({c.id for c in copies}) == 5
+    # Copies are stable (replays give the same ids) and differ per transition.
+    again = alert_events(transition, result, PLAN, starts_at=result.at, base_url="http://svc")
+    assert [c.id for c in again] == [c.id for c in copies]
+    # A target without co-owners gets the lead's copy only.
+    solo = next(t for t in sorted(PLAN.targets) if not PLAN.co_owners(t))
+    assert [role for _, role in responsible(PLAN, solo)] == [AlertRole.LEAD]
+
+
+def test_an_event_without_a_role_is_the_leads_copy() -> None:
+    result = worked_example(3)
+    (transition,) = alert_transitions(
+        PLAN.id, TARGET, {}, {AlertRule.REPORT_OVERDUE: Severity.WARNING}, "e9"
+    )
+    wire = json.loads(
+        encode_alert_event(alert_event(transition, result, PLAN, starts_at=result.at, base_url="x"))
+    )
+    del wire["labels"]["role"]
+    assert decode_alert_event(json.dumps(wire).encode()).labels.role is AlertRole.LEAD
 
 
 def test_a_resolution_ends_at_the_evaluation_instant() -> None:

@@ -18,6 +18,7 @@ from planwatch.demo.view import DemoView, plain_line, render
 from planwatch.simulate.feed import FeedProgress
 from services.notify.domain.config import load_routing
 from services.notify.domain.receivers import KafkaConfig
+from services.notify.domain.routing import match_routes
 
 MESSAGE = {
     "receiver": "demo-webhook",
@@ -120,3 +121,19 @@ def test_the_demo_routing_publishes_to_the_runs_notifications_topic() -> None:
     assert isinstance(kafka.config, KafkaConfig)
     assert kafka.config.topic == "planwatch.notifications.t42"
     assert {"demo-kafka", "demo-webhook", "demo-email"} <= set(config.receivers)
+
+
+def test_the_demo_routing_gives_co_owners_their_own_copy() -> None:
+    config = load_routing(demo_routing("planwatch.notifications.t42"), "routing.yaml")
+    base = {"alertname": "report_overdue", "plan": "p", "target": "t", "severity": "critical"}
+    lead = {**base, "agency": "qy.miit", "role": "lead"}
+    co = {**base, "agency": "qy.hitech-zone", "role": "co"}
+    assert [r.receiver for r in match_routes(config.route, lead)] == [
+        "demo-kafka",
+        "demo-webhook",
+        "demo-email",
+    ]
+    assert [r.receiver for r in match_routes(config.route, co)] == [
+        "demo-kafka",
+        "demo-co-owners",
+    ]

@@ -8,6 +8,7 @@
   const POLL_MS = 5000;
   const DAYS_PER_MONTH = 30.44; // observed_per_month = slope per day * 30.44 (method v1)
   const PROJECTION_WINDOW = 6;
+  const RECENT_REPORTS = 10; // reports listed per target card, newest first
   const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
 
   const ui = {
@@ -193,13 +194,14 @@
       const key = `${r.points}|${r.current ? r.current.event_id : ""}|${r.current ? r.current.as_of : ""}`;
       if (ui.series[id] && ui.series[id].key === key) return;
       if (r.points === 0) {
-        ui.series[id] = { key, points: [] };
+        ui.series[id] = { key, points: [], reports: [] };
         return;
       }
-      const doc = await getJson(`/v1/plans/${encodeURIComponent(ui.planId)}/targets/${encodeURIComponent(id)}/series?limit=1000`);
+      const doc = await getJson(`/v1/plans/${encodeURIComponent(ui.planId)}/targets/${encodeURIComponent(id)}/series?limit=1000&reports=${RECENT_REPORTS}`);
       const points = doc ? doc.points.map((p) => ({ x: dayNumber(p.as_of), y: p.value })) : [];
       points.sort((a, b) => a.x - b.x);
-      ui.series[id] = { key, points };
+      const reports = doc && doc.recent_reports ? doc.recent_reports : []; // newest first
+      ui.series[id] = { key, points, reports };
     });
     await Promise.all(jobs);
   }
@@ -397,7 +399,7 @@
     for (const t of p.targets) {
       const r = s.targets[t.id];
       if (!r || (ui.filter && r.status !== ui.filter)) continue;
-      const points = (ui.series[t.id] || { points: [] }).points;
+      const { points, reports } = ui.series[t.id] || { points: [], reports: [] };
       const colour = voc().status_colour[r.status];
       const figures = [
         ["score", num(r.score)],
@@ -417,6 +419,7 @@
         <dl>${figures.map(([k, v]) => `<dt>${esc(w(k))}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
         ${breakdownList(p, t, (s.breakdowns || {})[t.id], agencies)}
         ${chart(t, r, points, s.at)}
+        ${reportList(t, reports || [], agencies)}
       </article>`);
     }
     $("targets").innerHTML = cards.join("");
@@ -429,6 +432,24 @@
     const items = Object.entries(figures).map(([scope, f]) =>
       `<li data-scope="${esc(scope)}">${esc(units[scope] ? name(units[scope]) : scope)}: ${esc(valueText(t, f.value))} (${esc(f.as_of)}, ${esc(agencies[f.agency] ? name(agencies[f.agency]) : f.agency)})</li>`);
     return `<div class="breakdowns"><div class="k">${esc(w("breakdowns"))}</div><ul>${items.join("")}</ul></div>`;
+  }
+
+  // The target's recent reports as the read API lists them (newest first), each with its note
+  // (text, escaped) and evidence (a link only when it is an http(s) URL, opened without
+  // opener or referrer).
+  function reportList(t, reports, agencies) {
+    if (!reports.length) return "";
+    const items = reports.map((r) => {
+      const who = agencies[r.agency] ? name(agencies[r.agency]) : r.agency;
+      const evidence = !r.evidence
+        ? ""
+        : /^https?:\/\//i.test(r.evidence)
+          ? ` <a class="evidence" href="${esc(r.evidence)}" rel="noopener noreferrer" target="_blank">${esc(w("evidence"))}</a>`
+          : ` <span class="evidence">${esc(r.evidence)}</span>`;
+      const note = r.note ? ` <span class="note">${esc(r.note)}</span>` : "";
+      return `<li class="report" data-event="${esc(r.event_id)}">${esc(r.as_of)} ${esc(valueText(t, r.value))} · ${esc(who)} (${esc(r.reported_at.slice(0, 10))})${note}${evidence}</li>`;
+    });
+    return `<div class="reports"><div class="k">${esc(w("recent_reports"))}</div><ul>${items.join("")}</ul></div>`;
   }
 
   function renderAgencies(p, s) {
