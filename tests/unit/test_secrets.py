@@ -5,6 +5,7 @@ unless explicitly allowed."""
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import smtplib
 import socket
@@ -25,6 +26,15 @@ from shared.runtime.host import ServiceHost
 from shared.runtime.mongo import make_client
 from shared.runtime.settings import MongoSettings
 from tests.token_issuer import LocalIssuer
+
+
+@pytest.fixture(autouse=True)
+def _no_platform_settings_from_the_runner(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests set the settings they read; the runner's own KAFKA_* and MONGODB_* (the
+    README's way to run the suite against a running Kafka and MongoDB) are not theirs."""
+    for key in list(os.environ):
+        if key.startswith(("KAFKA_", "MONGODB_", "INGEST_", "SCORING_", "NOTIFY_")):
+            monkeypatch.delenv(key)
 
 
 def _write(folder: Path, name: str, value: str) -> Path:
