@@ -69,8 +69,10 @@ async def ensure_topics(
     *,
     replication_factor: int = 1,
     timeout_s: float = 30.0,
+    configs: Mapping[str, Mapping[str, str]] | None = None,
 ) -> None:
-    """Makes each topic (name -> partitions) exist with that partition count and a leader.
+    """Makes each topic (name -> partitions) exist with that partition count and a leader;
+    a topic it creates gets its entry of `configs` (topic configuration), if any.
 
     Existing topics with the same count are left alone, so calling this again is harmless.
     Raises TopicSpecError for bad input, KafkaAccessError when the principal may not describe or
@@ -87,8 +89,14 @@ async def ensure_topics(
         async with asyncio.timeout(timeout_s):
             await admin.start()
             existing = set(await admin.list_topics())
+            wanted = configs or {}
             missing = [
-                NewTopic(name, partitions, replication_factor)
+                NewTopic(
+                    name,
+                    partitions,
+                    replication_factor,
+                    topic_configs=dict(wanted[name]) if name in wanted else None,
+                )
                 for name, partitions in topics.items()
                 if name not in existing
             ]

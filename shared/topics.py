@@ -20,6 +20,18 @@ NOTIFY_GROUPS = "planwatch.notify.groups"
 NOTIFICATIONS = "planwatch.notifications"  # notifications for downstream consumers
 NOTIFICATIONS_DLT = "planwatch.notifications.dlt"  # notifications past their retry budget
 
+# Topic configurations set when a topic is created (and in the Strimzi KafkaTopics).
+# planwatch.progress takes outside bytes: the broker stores it uncompressed, so it decompresses
+# every producer batch and checks the result against max.message.bytes. A gzip "bomb" (2 MB of
+# zeros is 2 KB compressed) is then refused at the broker (MESSAGE_TOO_LARGE) instead of being
+# inflated by ingest; what ingest fetches is bounded by its fetch limits as stored. 1 MiB per
+# batch leaves room for batched 64 KiB events. Verified on the real broker by
+# tests/integration/test_infra_kafka.py::test_the_progress_topic_refuses_a_decompression_bomb.
+PROGRESS_CONFIG: Mapping[str, str] = MappingProxyType(
+    {"compression.type": "uncompressed", "max.message.bytes": "1048576"}
+)
+CONFIGS: Mapping[str, Mapping[str, str]] = MappingProxyType({PROGRESS: PROGRESS_CONFIG})
+
 PARTITIONS: Mapping[str, int] = MappingProxyType(
     {
         PROGRESS: 6,

@@ -355,7 +355,8 @@ class _DemoRun:
             self.say(f"database {config.database} reset; feed in {self.state_dir / 'feed.jsonl'}")
         names = {config.topic(name): count for name, count in topics.PARTITIONS.items()}
         kafka = self.kafka
-        await ensure_topics(kafka, names)
+        configs = {config.topic(name): c for name, c in topics.CONFIGS.items()}
+        await ensure_topics(kafka, names, configs=configs)
         if self.scenario is not None:
             skipped = await reset_groups_to_latest(kafka, self.groups())
             if any(skipped.values()):

@@ -94,7 +94,7 @@ def secure_up_command(
         )
         await secure_kafka.wait_ready(kafka)
         admin = kafka.settings(secure_kafka.ADMIN)
-        await ensure_topics(admin, dict(topics.PARTITIONS))
+        await ensure_topics(admin, dict(topics.PARTITIONS), configs=topics.CONFIGS)
         await acls.create_acls(admin, acls.bindings(source))
         return kafka
 

@@ -118,6 +118,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
                 settings.accepted_topic: topics.PARTITIONS[topics.ACCEPTED],
                 settings.dead_letter_topic: topics.PARTITIONS[topics.PROGRESS_DLT],
             },
+            configs={settings.input_topic: topics.PROGRESS_CONFIG},
         )
         await check_access(
             settings.kafka, read_topics=[settings.input_topic], groups=[settings.group_id]

@@ -137,6 +137,12 @@ def test_strimzi_topics_match_shared_topics_exactly(name: str) -> None:
     strimzi = of_kind(overlay(name), "KafkaTopic")
     declared = {t["spec"]["topicName"]: t["spec"]["partitions"] for t in strimzi}
     assert declared == dict(topics.PARTITIONS)
+    # The configurations shared/topics.py sets at creation (the decompression bound) are the
+    # KafkaTopics' too.
+    for topic in strimzi:
+        wanted = topics.CONFIGS.get(topic["spec"]["topicName"], {})
+        config = {k: str(v) for k, v in topic["spec"]["config"].items()}
+        assert {k: config.get(k) for k in wanted} == dict(wanted), topic["spec"]["topicName"]
     retention = {
         t["spec"]["topicName"]: t["spec"]["config"]["retention.ms"]
         for t in of_kind(overlay(name), "KafkaTopic")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import asyncio
 
 import pytest
+from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import MessageSizeTooLargeError
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 
+from shared import topics
 from shared.kafka_admin import TopicSetupError, TopicSpecError, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -91,3 +94,27 @@ async def test_ensure_topics_is_idempotent_and_checks_partitions(
 async def test_ensure_topics_rejects_bad_specs(kafka_bootstrap: str, spec: dict[str, int]) -> None:
     with pytest.raises(TopicSpecError):
         await ensure_topics(kafka_bootstrap, spec)
+
+
+async def test_the_progress_topic_refuses_a_decompression_bomb(
+    kafka_bootstrap: str, topic_name: str
+) -> None:
+    """planwatch.progress as ensure_topics makes it (shared/topics.py: stored uncompressed,
+    1 MiB per batch): the broker inflates a gzip batch and refuses one that is too large
+    inflated, though it is small compressed; an ordinary compressed batch is taken. (With the
+    broker's default `compression.type=producer` the bomb is accepted: checked first.)"""
+    plain, bounded = f"{topic_name}.plain", f"{topic_name}.progress"
+    await ensure_topics(kafka_bootstrap, {plain: 1})
+    await ensure_topics(kafka_bootstrap, {bounded: 1}, configs={bounded: topics.PROGRESS_CONFIG})
+    bomb = b"\0" * 4_000_000  # about 4 KB gzipped
+    producer = AIOKafkaProducer(
+        bootstrap_servers=kafka_bootstrap, compression_type="gzip", max_request_size=8_000_000
+    )
+    await producer.start()
+    try:
+        await producer.send_and_wait(plain, bomb)  # the default keeps the bomb compressed
+        with pytest.raises(MessageSizeTooLargeError):
+            await producer.send_and_wait(bounded, bomb)
+        await producer.send_and_wait(bounded, b'{"ordinary": "event"}' * 1000)
+    finally:
+        await producer.stop()
