@@ -18,7 +18,7 @@ from shared.domain.catalog import Plan
 from shared.domain.method_v1 import Tracked, supersedes, tracked_state
 from shared.domain.observation import Observation
 
-from .documents import iso, parse_instant
+from .documents import iso, parse_instant, winner_from_doc, winner_to_doc
 
 JSON = dict[str, Any]
 
@@ -26,32 +26,16 @@ MAX_TRACKED_DATES = 48  # per subject: four years of monthly figures (older ones
 
 
 def tracked_to_doc(observation: Observation) -> JSON:
-    doc: JSON = {
-        "as_of": observation.as_of.isoformat(),
-        "agency": observation.agency,
-        "value": observation.value,
-        "reported_at": iso(observation.reported_at),
-        "event_id": observation.event_id,
-    }
-    if observation.evidence is not None:
-        doc["evidence"] = observation.evidence
-    if observation.note is not None:
-        doc["note"] = observation.note
+    """A winner as kept in its subject's document: the points-log form without what the
+    document already says (its `_id`, plan and subject)."""
+    doc = winner_to_doc("", observation)
+    for where in ("_id", "plan", "target"):
+        del doc[where]
     return doc
 
 
 def tracked_from_doc(subject: str, doc: Mapping[str, Any]) -> Observation:
-    value = doc.get("value")
-    return Observation(
-        event_id=str(doc["event_id"]),
-        target=subject,
-        as_of=date.fromisoformat(doc["as_of"]),
-        reported_at=parse_instant(doc["reported_at"]),
-        value=float(value) if value is not None else None,
-        agency=str(doc.get("agency", "")),
-        evidence=doc.get("evidence"),
-        note=doc.get("note"),
-    )
+    return winner_from_doc({**doc, "target": subject})
 
 
 @dataclass
