@@ -46,6 +46,27 @@ def _home(settings: InfraSettings) -> Path:
     return settings.state_dir / "kafka"
 
 
+# One node on a small machine: internal topics of one partition and replica, small buffers and
+# thread pools (shared by the development broker and the secured one).
+SINGLE_NODE_TUNING: dict[str, str] = {
+    "num.partitions": "1",
+    "offsets.topic.replication.factor": "1",
+    # Defaults (50 partitions, 3 s initial rebalance delay) make every first group join slow.
+    "offsets.topic.num.partitions": "1",
+    "group.initial.rebalance.delay.ms": "0",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "transaction.state.log.num.partitions": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    # The 128 MiB default is allocated on the heap up front.
+    "log.cleaner.dedupe.buffer.size": "1048577",
+    "num.network.threads": "2",
+    "num.io.threads": "2",
+    "num.recovery.threads.per.data.dir": "1",
+}
+
+
 def render_server_properties(settings: InfraSettings, data_dir: Path) -> str:
     """server.properties of a combined broker+controller bound to 127.0.0.1 (static quorum)."""
     broker = f"{LOOPBACK}:{settings.kafka_port}"
@@ -60,22 +81,8 @@ def render_server_properties(settings: InfraSettings, data_dir: Path) -> str:
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
         "log.dirs": str(data_dir),
-        "num.partitions": "1",
         "auto.create.topics.enable": "true",
-        "offsets.topic.replication.factor": "1",
-        # Defaults (50 partitions, 3 s initial rebalance delay) make every first group join slow.
-        "offsets.topic.num.partitions": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        # The 128 MiB default is allocated on the heap up front.
-        "log.cleaner.dedupe.buffer.size": "1048577",
-        "num.network.threads": "2",
-        "num.io.threads": "2",
-        "num.recovery.threads.per.data.dir": "1",
+        **SINGLE_NODE_TUNING,
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
 

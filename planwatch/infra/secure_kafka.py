@@ -29,7 +29,12 @@ from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from planwatch.infra.build import KAFKA_LIBS, require_tool
 from planwatch.infra.errors import StartupError
-from planwatch.infra.kafka import JVM_OPTIONS, LOG4J2_PROPERTIES, new_cluster_id
+from planwatch.infra.kafka import (
+    JVM_OPTIONS,
+    LOG4J2_PROPERTIES,
+    SINGLE_NODE_TUNING,
+    new_cluster_id,
+)
 from planwatch.infra.processes import ManagedProcess
 from planwatch.infra.settings import LOOPBACK
 from shared.runtime.kafka_security import check_access
@@ -194,20 +199,8 @@ def render_server_properties(kafka: SecureKafka, admin_password: str) -> str:
         "allow.everyone.if.no.acl.found": "false",
         "super.users": f"User:{ADMIN}",
         "log.dirs": str(kafka.home / "data"),
-        "num.partitions": "1",
         "auto.create.topics.enable": "false",
-        "offsets.topic.replication.factor": "1",
-        "offsets.topic.num.partitions": "1",
-        "group.initial.rebalance.delay.ms": "0",
-        "transaction.state.log.replication.factor": "1",
-        "transaction.state.log.min.isr": "1",
-        "transaction.state.log.num.partitions": "1",
-        "share.coordinator.state.topic.replication.factor": "1",
-        "share.coordinator.state.topic.min.isr": "1",
-        "log.cleaner.dedupe.buffer.size": "1048577",
-        "num.network.threads": "2",
-        "num.io.threads": "2",
-        "num.recovery.threads.per.data.dir": "1",
+        **SINGLE_NODE_TUNING,
     }
     return "".join(f"{key}={value}\n" for key, value in props.items())
 
