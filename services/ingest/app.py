@@ -121,7 +121,15 @@ def create_app(settings: IngestSettings) -> FastAPI:
             configs={settings.input_topic: topics.PROGRESS_CONFIG},
         )
         await check_access(
-            settings.kafka, read_topics=[settings.input_topic], groups=[settings.group_id]
+            settings.kafka,
+            read_topics=[settings.input_topic],
+            # the HTTP door publishes to the input topic
+            write_topics=[
+                settings.input_topic,
+                settings.accepted_topic,
+                settings.dead_letter_topic,
+            ],
+            groups=[settings.group_id],
         )
 
     async def start_key_refresher() -> None:

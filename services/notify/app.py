@@ -158,6 +158,22 @@ def topics_needed(settings: NotifySettings, config: RoutingConfig) -> dict[str, 
     return wanted
 
 
+def written_topics(settings: NotifySettings, config: RoutingConfig) -> list[str]:
+    """What notify publishes to: checked for WRITE at start."""
+    kafka_receivers = [
+        integration.config.topic
+        for receiver in config.receivers.values()
+        for integration in receiver.integrations
+        if isinstance(integration.config, KafkaConfig)
+    ]
+    return [
+        settings.groups_topic,
+        settings.notifications_topic,
+        settings.dlt_topic,
+        *kafka_receivers,
+    ]
+
+
 def create_app(
     settings: NotifySettings,
     *,
@@ -211,6 +227,7 @@ def create_app(
         await check_access(
             settings.kafka,
             read_topics=[settings.input_topic, settings.groups_topic],
+            write_topics=written_topics(settings, config),
             groups=[settings.group_id, f"{settings.group_id}.groups"],
         )
 

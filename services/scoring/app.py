@@ -135,6 +135,13 @@ def build_service(
         await check_access(
             settings.kafka,
             read_topics=[settings.input_topic, settings.clock_topic, settings.sync_topic],
+            write_topics=[
+                settings.sync_topic,
+                settings.scores_topic,
+                settings.alerts_topic,
+                settings.dlt_topic,
+                *([settings.clock_topic] if settings.tick_interval_s > 0 else []),
+            ],
             groups=[settings.group_id],
         )
 

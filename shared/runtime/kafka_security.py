@@ -26,6 +26,7 @@ from faststream.security import (
     SASLScram512,
 )
 
+from shared.runtime.kafka_authorized_ops import TopicOperationsRequest, topic_write_refusals
 from shared.runtime.settings import KafkaSettings
 
 
@@ -138,15 +139,17 @@ async def check_access(
     settings: KafkaSettings,
     *,
     read_topics: Iterable[str] = (),
+    write_topics: Iterable[str] = (),
     groups: Iterable[str] = (),
     timeout_s: float = 15.0,
 ) -> None:
-    """At start: can this client connect, authenticate, read its topics and use its groups?
+    """At start: can this client connect, authenticate, read and write its topics and use its
+    groups?
 
     Raises KafkaAccessError (permanent) naming the refused credential, topic or group. An
     unreachable broker raises what aiokafka raises (transient: the caller retries).
-    Write permissions cannot be probed without writing; a missing one surfaces at the first send
-    as a TopicAuthorizationFailedError, which is also permanent.
+    Write permission is read from the broker's authorised operations (nothing is written); a
+    grant withdrawn later still surfaces at a send as TopicAuthorizationFailedError, permanent.
     """
     options = client_options(settings)
     host, _, port = settings.bootstrap_servers.split(",")[0].strip().rpartition(":")
@@ -163,7 +166,12 @@ async def check_access(
                 sasl_plain_username=options.get("sasl_plain_username"),
                 sasl_plain_password=options.get("sasl_plain_password"),
             )
-            conn.close()
+            try:
+                writable = sorted(set(write_topics))
+                if writable:
+                    await _check_writes(conn, settings, writable)
+            finally:
+                conn.close()
     except ACCESS_ERRORS as exc:
         raise KafkaAccessError(describe_access_error(exc, settings)) from None
     topics = sorted(set(read_topics))
@@ -172,6 +180,19 @@ async def check_access(
         await _check_reads(settings, topics, timeout_s)
     if wanted_groups:
         await _check_groups(settings, wanted_groups, timeout_s)
+
+
+async def _check_writes(conn: Any, settings: KafkaSettings, topics: list[str]) -> None:
+    """Ask the broker which of `topics` this principal may write (nothing is written)."""
+    response = await conn.send(TopicOperationsRequest(topics))
+    refused = topic_write_refusals(response.topics)
+    if refused:
+        who = settings.sasl_username or "this client"
+        details = "; ".join(f"{topic}: {why}" for topic, why in sorted(refused.items()))
+        raise KafkaAccessError(
+            f"Kafka will not let {who} WRITE topic(s) {', '.join(sorted(refused))} ({details});"
+            " grant it in deploy/kafka-acls.yaml, or create the topic"
+        )
 
 
 async def _check_reads(settings: KafkaSettings, topics: list[str], timeout_s: float) -> None:

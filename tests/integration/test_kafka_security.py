@@ -39,8 +39,11 @@ pytestmark = pytest.mark.integration
 PLAN_ID = "qingyuan-digital-economy-2021"
 AGENCY = "qy.gov-data"
 AGENCY_USER = "agency-qy-gov-data"
-# A scoring principal whose ACLs are scoring's minus READ on planwatch.accepted.
+# Scoring principals with scoring's ACLs minus one: READ on planwatch.accepted, WRITE on
+# planwatch.alerts.
 RESTRICTED = "planwatch-scoring-restricted"
+NO_WRITE = "planwatch-scoring-no-write"
+WITHHELD = {RESTRICTED: (topics.ACCEPTED, "Read"), NO_WRITE: (topics.ALERTS, "Write")}
 
 
 def _free_port() -> int:
@@ -57,16 +60,17 @@ async def broker(
     source = acls.load()
     home = tmp_path_factory.mktemp("secure-kafka")
     kafka = await asyncio.to_thread(
-        secure_kafka.start, home, _free_port(), _free_port(), [*source.principals, RESTRICTED]
+        secure_kafka.start, home, _free_port(), _free_port(), [*source.principals, *WITHHELD]
     )
     try:
         await secure_kafka.wait_ready(kafka)
         admin = kafka.settings(secure_kafka.ADMIN)
         await ensure_topics(admin, dict(topics.PARTITIONS))
         restricted = [
-            acls.Binding(RESTRICTED, b.resource_type, b.resource_name, b.pattern, b.operation)
+            acls.Binding(user, b.resource_type, b.resource_name, b.pattern, b.operation)
+            for user, withheld in WITHHELD.items()
             for b in acls.bindings(source, ["planwatch-scoring"])
-            if not (b.resource_name == topics.ACCEPTED and b.operation == "Read")
+            if (b.resource_name, b.operation) != withheld
         ]
         await acls.create_acls(admin, [*acls.bindings(source), *restricted])
         yield kafka
@@ -84,6 +88,14 @@ async def test_credentials_and_acls_are_enforced(broker: secure_kafka.SecureKafk
     await check_access(agency)  # it authenticates ...
     with pytest.raises(KafkaAccessError, match="READ of topic"):
         await check_access(agency, read_topics=[topics.PROGRESS])  # ... but may only write
+    await check_access(agency, write_topics=[topics.PROGRESS])  # nothing is written to ask
+    with pytest.raises(KafkaAccessError, match=rf"WRITE topic\(s\) {topics.ACCEPTED} "):
+        await check_access(agency, write_topics=[topics.PROGRESS, topics.ACCEPTED])
+    with pytest.raises(KafkaAccessError, match="no DESCRIBE"):  # Kafka hides the rest
+        await check_access(agency, write_topics=["planwatch.no-such-topic"])
+    scoring = broker.settings("planwatch-scoring")  # DESCRIBE on planwatch.*: told the truth
+    with pytest.raises(KafkaAccessError, match="does not exist"):
+        await check_access(scoring, write_topics=["planwatch.no-such-topic"])
     wrong = agency.model_copy(update={"sasl_password": agency.sasl_password.__class__("wrong")})
     with pytest.raises(KafkaAccessError, match="refused the credentials"):
         await check_access(wrong)
@@ -209,12 +221,26 @@ async def test_the_whole_flow_runs_through_the_secured_broker(
 
 
 @pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    ("user", "refusal"),
+    [
+        (RESTRICTED, f"READ of topic(s) {topics.ACCEPTED}"),
+        (NO_WRITE, f"WRITE topic(s) {topics.ALERTS} ({topics.ALERTS}: WRITE not granted)"),
+    ],
+    ids=["read", "write"],
+)
 async def test_a_missing_acl_stops_the_service_at_start_with_a_clear_error(
-    broker: secure_kafka.SecureKafka, infra: Endpoints, tmp_path: Path, unique_id: str
+    broker: secure_kafka.SecureKafka,
+    infra: Endpoints,
+    tmp_path: Path,
+    unique_id: str,
+    user: str,
+    refusal: str,
 ) -> None:
+    """Before it consumes or writes anything, scoring names the grant it lacks and exits."""
     port = _free_port()
     env = {
-        **_service_env(broker, RESTRICTED, infra),
+        **_service_env(broker, user, infra),
         "MONGODB_DATABASE": f"kafkasec_{unique_id}",
         "SCORING_HTTP__PORT": str(port),
     }
@@ -228,7 +254,7 @@ async def test_a_missing_acl_stops_the_service_at_start_with_a_clear_error(
         assert scoring.proc.returncode != 0
         log = scoring.log_tail(80)
         assert "Kafka refused access; not retrying" in log
-        assert f"READ of topic(s) {topics.ACCEPTED}" in log
+        assert refusal in log
     finally:
         scoring.stop()
 
