@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from datetime import date
 from enum import StrEnum
 from types import MappingProxyType
+from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -105,7 +106,32 @@ class Point(_Frozen):
     value: float
 
 
-class Target(_Frozen):
+class _Reported:
+    """What every reportable subject (target, deliverable, indicator) answers alike."""
+
+    if TYPE_CHECKING:  # the fields, declared by each pydantic model
+        kind: Kind
+        lead: str
+        reporters: tuple[str, ...]
+        stages: tuple[Stage, ...]
+
+    @property
+    def unit(self) -> str:
+        return UNIT_BY_KIND[self.kind]
+
+    @property
+    def headline_reporters(self) -> tuple[str, ...]:
+        """Who reports the headline series (v1.1): the named reporters, else the lead."""
+        return self.reporters or (self.lead,)
+
+    def stage_index(self, stage_id: str) -> int | None:
+        for index, stage in enumerate(self.stages):
+            if stage.id == stage_id:
+                return index
+        return None
+
+
+class Target(_Frozen, _Reported):
     id: str
     plan: str
     task: str
@@ -134,15 +160,6 @@ class Target(_Frozen):
     weight: float = 1.0
 
     @property
-    def unit(self) -> str:
-        return UNIT_BY_KIND[self.kind]
-
-    @property
-    def headline_reporters(self) -> tuple[str, ...]:
-        """Who reports the headline series (v1.1): the named reporters, else the lead."""
-        return self.reporters or (self.lead,)
-
-    @property
     def pace_until(self) -> date:
         """The end of the expected path: the deadline, or the plan's horizon when undated."""
         end = self.deadline or self.pace_end
@@ -154,12 +171,6 @@ class Target(_Frozen):
     def direction(self) -> int:
         """+1 when more is better (>=, >), -1 when less is better (<=)."""
         return -1 if self.comparator is Comparator.LE else 1
-
-    def stage_index(self, stage_id: str) -> int | None:
-        for index, stage in enumerate(self.stages):
-            if stage.id == stage_id:
-                return index
-        return None
 
 
 DELIVERABLE_STAGES: tuple[Stage, ...] = (
@@ -176,7 +187,7 @@ class DeliverableEntry(_Frozen):
     name_en: str
 
 
-class Deliverable(_Frozen):
+class Deliverable(_Frozen, _Reported):
     """A checklist item an agency reports done (stage `done`) or not (`not-done`), with its
     evidence. It carries its commitment's owners and date. Tracked, never scored."""
 
@@ -193,20 +204,6 @@ class Deliverable(_Frozen):
     kind: Kind = Kind.MILESTONE
     stages: tuple[Stage, ...] = DELIVERABLE_STAGES
     rank_of: None = None
-
-    @property
-    def unit(self) -> str:
-        return UNIT_BY_KIND[self.kind]
-
-    @property
-    def headline_reporters(self) -> tuple[str, ...]:
-        return self.reporters or (self.lead,)
-
-    def stage_index(self, stage_id: str) -> int | None:
-        for index, stage in enumerate(self.stages):
-            if stage.id == stage_id:
-                return index
-        return None
 
 
 class Commitment(_Frozen):
@@ -227,7 +224,7 @@ class Commitment(_Frozen):
     deliverables: tuple[DeliverableEntry, ...]
 
 
-class Indicator(_Frozen):
+class Indicator(_Frozen, _Reported):
     """A monitoring indicator without a target (clause 3.6's statistics): its reports are
     shown with their trend, never scored."""
 
@@ -247,17 +244,6 @@ class Indicator(_Frozen):
     interpretation: str = ""
     stages: tuple[Stage, ...] = ()
     rank_of: None = None
-
-    @property
-    def unit(self) -> str:
-        return UNIT_BY_KIND[self.kind]
-
-    @property
-    def headline_reporters(self) -> tuple[str, ...]:
-        return self.reporters or (self.lead,)
-
-    def stage_index(self, stage_id: str) -> int | None:
-        return None
 
 
 # What an agency can report on: a scored target, a deliverable of a commitment, an indicator.

@@ -16,7 +16,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -84,7 +84,8 @@ def status_and_score(series: list[tuple[date, float]], c: date) -> tuple[str, fl
     if c > DEADLINE and (t_v >= DEADLINE or (c - DEADLINE).days > 90):
         return "MISSED", -5.0
     e = min(max((t_v - t_b).days / (DEADLINE - t_b).days, 0.0), 1.0)
-    r = None if (t_v - t_b).days < 28 or e == 0 else ((v - b) / (T - b)) / e
+    # p = (v - b) / (T - b) has no value when the baseline sits on the target (rule 4 then)
+    r = None if (t_v - t_b).days < 28 or e == 0 or b == T else ((v - b) / (T - b)) / e
     if v - b < -TOL_SHARE * abs(T - b) or T - b <= 0:
         if r is not None and r < 0:
             return "DETERIORATING", max(4.1667 * r - 2.5, -5.0)
@@ -128,6 +129,13 @@ _sent = st.builds(
 @given(
     events=st.lists(_sent, min_size=1, max_size=12, unique_by=lambda e: e.event_id),
     at=st.sampled_from([date(2022, 2, 1), date(2022, 8, 15), date(2023, 1, 20), date(2023, 6, 1)]),
+)
+@example(  # the baseline sits on the target (80), then falls: p has no value, rule 4 holds
+    events=[
+        Sent("ev-0", LEAD, date(2021, 6, 30), datetime(2021, 7, 1, 9, tzinfo=CST), 80.0, None),
+        Sent("ev-1", LEAD, date(2021, 9, 30), datetime(2021, 10, 1, 9, tzinfo=CST), 30.0, None),
+    ],
+    at=date(2022, 2, 1),
 )
 def test_planwatch_score_agrees_with_an_independent_v1_1(
     events: list[Sent], at: date, tmp_path_factory: pytest.TempPathFactory
