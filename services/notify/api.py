@@ -1,7 +1,8 @@
 """notify's HTTP API, shaped like Alertmanager's v2 API where it overlaps:
 
 - `POST /api/v2/silences` (create, or update with `id`) → `{"silenceID": ...}`
-- `GET /api/v2/silences`, `GET /api/v2/silence/{id}`, `DELETE /api/v2/silence/{id}` (expire)
+- `GET /api/v2/silences` (`filter` matchers, `active`/`pending`/`expired` flags),
+  `GET /api/v2/silence/{id}`, `DELETE /api/v2/silence/{id}` (expire)
 - `GET /api/v2/integrations/disabled`, `POST /api/v2/integrations/enable` (after a 410)
 - `GET /api/v2/audit?limit=N`: the audit log, newest first
 
@@ -23,7 +24,7 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.notify.clock import Clock
-from services.notify.domain.matchers import Matcher, MatcherError, MatchType
+from services.notify.domain.matchers import Matcher, MatcherError, MatchType, parse_filter
 from services.notify.domain.silences import Silence, SilenceError, SilenceState, validate_silence
 from services.notify.domain.timefmt import go_rfc3339
 from services.notify.metrics import NotifyMetrics
@@ -32,6 +33,7 @@ from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE, Principal, requir
 
 Writer = Annotated[Principal, Depends(require(SILENCES_WRITE))]
 Reader = Annotated[Principal, Depends(require(SILENCES_READ, SILENCES_WRITE))]
+Filter = Annotated[list[str] | None, Query(description='Matchers such as `agency="qy.miit"`')]
 
 
 class MatcherBody(BaseModel):
@@ -66,6 +68,27 @@ class PostableSilence(BaseModel):
     # Accepted for Alertmanager clients, never trusted: the token's subject is recorded.
     createdBy: str = ""  # noqa: N815
     comment: str = ""
+    annotations: dict[str, str] = Field(default_factory=dict)  # Alertmanager >= 0.34
+
+    def silence(self, author: str, now: datetime) -> Silence:
+        """The silence to store (a new id unless `id` is given); 400 with the reason if
+        Alertmanager would refuse it, an end already past included."""
+        if self.endsAt <= now:
+            raise HTTPException(400, "a silence's end time can't be in the past")
+        try:
+            return validate_silence(
+                Silence(
+                    id=self.id or str(uuid.uuid4()),
+                    matchers=tuple(m.matcher() for m in self.matchers),
+                    starts_at=self.startsAt or now,
+                    ends_at=self.endsAt,
+                    created_by=author,
+                    comment=self.comment,
+                    annotations=self.annotations,
+                )
+            )
+        except (SilenceError, MatcherError) as exc:
+            raise HTTPException(400, str(exc)) from None
 
 
 class SilenceStatus(BaseModel):
@@ -81,6 +104,7 @@ class GettableSilence(BaseModel):
     endsAt: str  # noqa: N815
     createdBy: str  # noqa: N815
     comment: str
+    annotations: dict[str, str]
 
 
 class EnableBody(BaseModel):
@@ -97,7 +121,32 @@ def gettable(silence: Silence, updated_at: datetime, now: datetime) -> GettableS
         endsAt=go_rfc3339(silence.ends_at),
         createdBy=silence.created_by,
         comment=silence.comment,
+        annotations=silence.annotations,
     )
+
+
+_STATES = (SilenceState.ACTIVE, SilenceState.PENDING, SilenceState.EXPIRED)
+
+
+def _filter(items: list[str] | None) -> list[Matcher]:
+    """The `filter` parameter's matchers; 400 with the reason for a bad one."""
+    try:
+        return parse_filter(items or [])
+    except MatcherError as exc:
+        raise HTTPException(400, str(exc)) from None
+
+
+def alertmanager_order(silences: list[Silence], now: datetime) -> list[Silence]:
+    """Alertmanager's `SortSilences`: active first, the next to end first; then pending, the
+    next to start first; then expired, the latest ended first (ties by id)."""
+    active = [s for s in silences if s.state(now) is SilenceState.ACTIVE]
+    pending = [s for s in silences if s.state(now) is SilenceState.PENDING]
+    expired = [s for s in silences if s.state(now) is SilenceState.EXPIRED]
+    return [
+        *sorted(active, key=lambda s: (s.ends_at, s.id)),
+        *sorted(pending, key=lambda s: (s.starts_at, s.id)),
+        *sorted(expired, key=lambda s: (-s.ends_at.timestamp(), s.id)),
+    ]
 
 
 def _printable(value: object) -> str:
@@ -138,19 +187,7 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
                 raise HTTPException(404, f"silence {body.id} not found")
             if existing[0].state(now) is SilenceState.EXPIRED:
                 raise HTTPException(409, f"silence {body.id} has expired; create a new one")
-        try:
-            silence = validate_silence(
-                Silence(
-                    id=body.id or str(uuid.uuid4()),
-                    matchers=tuple(m.matcher() for m in body.matchers),
-                    starts_at=body.startsAt or now,
-                    ends_at=body.endsAt,
-                    created_by=principal.subject,
-                    comment=body.comment,
-                )
-            )
-        except (SilenceError, MatcherError) as exc:
-            raise HTTPException(400, str(exc)) from None
+        silence = body.silence(principal.subject, now)
         await store.put_silence(silence, now)
         details: dict[str, Any] = {"silence": gettable(silence, now, now).model_dump(mode="json")}
         if existing is not None:
@@ -160,11 +197,24 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
         return {"silenceID": silence.id}
 
     @router.get("/silences")
-    async def get_silences(_: Reader) -> list[GettableSilence]:
+    async def get_silences(
+        _: Reader,
+        *,
+        filter: Filter = None,  # Alertmanager's parameter name
+        active: bool = True,
+        pending: bool = True,
+        expired: bool = True,
+    ) -> list[GettableSilence]:
+        wanted = _filter(filter)
+        states = {s for s, on in zip(_STATES, (active, pending, expired), strict=True) if on}
         now = clock.now()
-        items = [gettable(s, updated, now) for s, updated in await store.silences()]
-        order = {SilenceState.ACTIVE: 0, SilenceState.PENDING: 1, SilenceState.EXPIRED: 2}
-        return sorted(items, key=lambda s: (order[s.status.state], s.endsAt, s.id))
+        found = {
+            s.id: (s, updated)
+            for s, updated in await store.silences()
+            if s.state(now) in states and s.has_matchers(wanted)
+        }
+        ordered = alertmanager_order([s for s, _ in found.values()], now)
+        return [gettable(s, found[s.id][1], now) for s in ordered]
 
     @router.get("/silence/{silence_id}")
     async def get_silence(silence_id: str, _: Reader) -> GettableSilence:

@@ -21,11 +21,12 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notify.alertmanager_api import alertmanager_router
 from services.notify.api import api_router, install_error_handlers
 from services.notify.clock import Clock, WallClock
 from services.notify.config import NotifySettings
 from services.notify.deliveries import DeliveryWorker
-from services.notify.domain.config import RoutingConfig
+from services.notify.domain.config import RoutingConfig, RoutingConfigError
 from services.notify.domain.receivers import KafkaConfig
 from services.notify.domain.retention import repeat_beyond_retention
 from services.notify.flushing import Flusher
@@ -37,6 +38,7 @@ from services.notify.ownership import GroupOwnership, OwnershipListener
 from services.notify.pinned_http import PinnedHttp, Resolver, resolve_host
 from services.notify.pruning import Pruner
 from services.notify.routing_file import load_routing_file
+from services.notify.secrets import unresolved_secrets
 from services.notify.senders import Senders
 from services.notify.store import NotifyStore
 from shared import topics
@@ -174,6 +176,16 @@ def written_topics(settings: NotifySettings, config: RoutingConfig) -> list[str]
     ]
 
 
+def checked_routing(settings: NotifySettings, routing: RoutingConfig | None) -> RoutingConfig:
+    """`routing`, or the file `settings.routing_file`, whose every secret reference resolves:
+    RoutingConfigError (`file:line: reason`) otherwise, refused at start rather than
+    dead-lettered at each send."""
+    config = routing if routing is not None else load_routing_file(settings.routing_file)
+    if issues := unresolved_secrets(config):
+        raise RoutingConfigError(config.source, issues)
+    return config
+
+
 def create_app(
     settings: NotifySettings,
     *,
@@ -183,7 +195,7 @@ def create_app(
 ) -> FastAPI:
     """The service. Without `routing` the file `settings.routing_file` is read; a bad file
     raises RoutingConfigError (`file:line: reason`) before anything starts."""
-    config = routing if routing is not None else load_routing_file(settings.routing_file)
+    config = checked_routing(settings, routing)
     auth = Authenticator.from_settings(
         settings.auth, listen_host=settings.http.host, service="notify"
     )
@@ -278,7 +290,12 @@ def create_app(
     # publish dead letters.
     host.on_stopping.append(stop_loop)
     app = build_http_app(
-        host, [api_router(service.store, service.clock, service.metrics)], auth=auth
+        host,
+        [
+            api_router(service.store, service.clock, service.metrics),
+            alertmanager_router(config, service.store, service.clock, started=service.clock.now()),
+        ],
+        auth=auth,
     )
     install_error_handlers(app)
     app.state.notify = service

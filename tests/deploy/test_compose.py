@@ -16,6 +16,8 @@ import yaml
 from planwatch.mongo_users import dev_secret_files, load_users, write_dev_secrets
 from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings
+from services.notify.routing_file import load_routing_file
+from services.notify.secrets import unresolved_secrets
 from services.scoring.config import ScoringSettings
 from shared.runtime.settings import ServiceSettings
 from tests.deploy.paths import COMPOSE_FILE, REPO
@@ -272,3 +274,14 @@ def test_prometheus_scrapes_every_service_on_its_port() -> None:
     for name in SERVICE_SETTINGS:
         port = services()[name]["environment"][f"{name.upper()}_MANAGEMENT_PORT"]
         assert targets[f"planwatch-{name}"] == f"{name}:{port}"
+
+
+def test_notify_routing_in_compose_starts_with_compose_environment() -> None:
+    """notify refuses to start with a secret reference it cannot resolve: the routing file
+    compose mounts must need none that compose does not set."""
+    service = services()["notify"]
+    mounts = {v.split(":")[1]: v.split(":")[0] for v in service.get("volumes", [])}
+    path = REPO / mounts[service["environment"]["NOTIFY_ROUTING_FILE"]]
+    config = load_routing_file(path)
+    environment = {k: str(v) for k, v in service["environment"].items()}
+    assert unresolved_secrets(config, environment) == []

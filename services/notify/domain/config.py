@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import ParamSpec, TypeVar
 from urllib.parse import urlsplit
@@ -51,6 +51,11 @@ _DECIMAL = re.compile(r"[-+]?[0-9]{1,18}")
 # used, so an alias bomb or an alias cycle is refused too): no parse recursing without end.
 MAX_NESTING = 50
 MAX_NODES = 100_000
+# local@domain: a local part and a dotted domain of letters, digits and hyphens (Unicode
+# letters allowed), no spaces, quotes or angle brackets: "x@", "@y", "a@b@c" are refused
+# here rather than by the mail relay at send time.
+_DOMAIN_LABEL = r"[^\W_](?:[\w-]{0,61}[^\W_])?"
+_EMAIL = re.compile(rf"[^@\s\"<>(),;:\[\]]+@(?:{_DOMAIN_LABEL}\.)*{_DOMAIN_LABEL}")
 _BOOL_TRUE = {"true", "yes", "on"}
 _BOOL_FALSE = {"false", "no", "off"}
 
@@ -77,6 +82,7 @@ class RoutingConfig:
     inhibit_rules: tuple[InhibitRule, ...] = ()
     source: str = "<routing>"
     routes_by_id: Mapping[str, Route] = field(default_factory=dict)
+    text: str = ""  # the file as read (Alertmanager's API shows it, secrets masked)
 
     def integrations(self, receiver: str) -> tuple[Integration, ...]:
         return self.receivers[receiver].integrations
@@ -358,7 +364,7 @@ class _Parser:
             for index, item in enumerate(self.sequence(fields[key][1], f"{name}.{key}")):
                 config = self.guard(parse, self, item, f"{name}.{key}[]")
                 if config is not None:
-                    integrations.append(Integration(name, index, config))
+                    integrations.append(Integration(name, index, config, _line(item)))
         return Receiver(name, tuple(integrations))
 
     def url_or_ref(
@@ -395,7 +401,7 @@ class _Parser:
                 raise self.refuse(node, f"{where}: {required!r} is required")
         to = tuple(self.strings(f["to"][1], f"{where}.to"))
         for address in (*to, self.string(f["from"][1], f"{where}.from")):
-            if "@" not in address:
+            if not _EMAIL.fullmatch(address):
                 raise self.refuse(node, f"{where}: {address!r} is not an e-mail address")
         return EmailConfig(
             to=to,
@@ -544,4 +550,4 @@ def load_routing(text: str, source: str = "<routing>") -> RoutingConfig:
         config = None
     if parser.issues or config is None:
         raise RoutingConfigError(source, parser.issues)
-    return config
+    return replace(config, text=text)

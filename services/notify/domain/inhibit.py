@@ -36,6 +36,18 @@ def inhibiting_rule(
     alerts cannot mute each other, and no alert mutes itself). ``firing_alerts`` must hold
     only alerts firing at the instant of the decision.
     """
+    found = inhibition(labels, firing_alerts, rules, fingerprint)
+    return None if found is None else found[0]
+
+
+def inhibition(
+    labels: Mapping[str, str],
+    firing_alerts: Iterable[Alert],
+    rules: Iterable[InhibitRule],
+    fingerprint: str | None = None,
+) -> tuple[InhibitRule, Alert] | None:
+    """The first (rule, source alert) muting an alert with ``labels`` (see
+    ``inhibiting_rule``); Alertmanager's API reports the source's fingerprint (``inhibitedBy``)."""
     sources = list(firing_alerts)
     for rule in rules:
         if not matches_all(rule.target_matchers, labels):
@@ -51,7 +63,7 @@ def inhibiting_rule(
             if two_sided and matches_all(rule.target_matchers, source.labels):
                 continue
             if _equal_on(rule, source.labels, labels):
-                return rule
+                return rule, source
     return None
 
 

@@ -198,6 +198,24 @@ def parse_matchers(text: str) -> list[Matcher]:
     return result
 
 
+MAX_FILTER_MATCHERS = 64
+
+
+def parse_filter(items: Sequence[str]) -> list[Matcher]:
+    """Alertmanager's API ``filter`` parameter: every item is exactly one matcher
+    (``name op value``, braces optional, as its ``compat.Matcher``); at most
+    MAX_FILTER_MATCHERS of them."""
+    if len(items) > MAX_FILTER_MATCHERS:
+        raise MatcherError(f"more than {MAX_FILTER_MATCHERS} filter matchers")
+    result: list[Matcher] = []
+    for item in items:
+        parsed = parse_matchers(item)
+        if len(parsed) != 1:
+            raise MatcherError(f"bad matcher {item!r}: expected exactly one matcher")
+        result.extend(parsed)
+    return result
+
+
 def parse_matcher_list(items: Iterable[str]) -> list[Matcher]:
     """The YAML list form: every item is one matcher string (or a braced list)."""
     result: list[Matcher] = []

@@ -110,6 +110,7 @@ class Integration:
     receiver: str
     index: int  # position among the receiver's configs of this type
     config: IntegrationConfig
+    line: int = field(default=0, compare=False)  # where it is in the routing file
 
     @property
     def key(self) -> str:

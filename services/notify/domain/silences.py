@@ -8,8 +8,10 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.notify.domain.matchers import Matcher, matches_all
+from services.notify.domain.matchers import LABEL_NAME, Matcher, matches_all
 from services.notify.domain.timefmt import UtcDatetime, require_aware
+
+MAX_ANNOTATIONS = 64
 
 
 class SilenceState(StrEnum):
@@ -31,6 +33,8 @@ class Silence(BaseModel):
     ends_at: UtcDatetime
     created_by: str = Field(min_length=1)
     comment: str = ""
+    # Alertmanager >= 0.34's silence annotations (name -> value); shown, never matched.
+    annotations: dict[str, str] = Field(default_factory=dict)
 
     def state(self, now: datetime) -> SilenceState:
         """Pending before ``starts_at``, active in ``[starts_at, ends_at)``, then expired."""
@@ -44,6 +48,11 @@ class Silence(BaseModel):
     def mutes(self, labels: Mapping[str, str], now: datetime) -> bool:
         return self.state(now) is SilenceState.ACTIVE and matches_all(self.matchers, labels)
 
+    def has_matchers(self, wanted: Iterable[Matcher]) -> bool:
+        """Alertmanager's silence ``filter``: every wanted matcher is one of this silence's
+        matchers (same name, operator and value), not a match against labels."""
+        return all(m in self.matchers for m in wanted)
+
 
 def validate_silence(silence: Silence) -> Silence:
     """Refuse what Alertmanager refuses: no matchers, an end not after the start, or matchers
@@ -54,6 +63,11 @@ def validate_silence(silence: Silence) -> Silence:
         raise SilenceError("a silence must end after it starts")
     if all(m.matches("") for m in silence.matchers):
         raise SilenceError("at least one matcher must not match the empty string")
+    if len(silence.annotations) > MAX_ANNOTATIONS:
+        raise SilenceError(f"a silence has at most {MAX_ANNOTATIONS} annotations")
+    for name in silence.annotations:
+        if not LABEL_NAME.match(name):
+            raise SilenceError(f"bad annotation name {name!r}")
     return silence
 
 
