@@ -38,6 +38,7 @@ from shared.contract.reasons import ContractError, Reason
 from shared.runtime.auth import EVENTS_WRITE, Principal, require, source_refusal
 from shared.runtime.kafka import is_transient
 from shared.runtime.logging import get_logger
+from shared.runtime.problems import problem
 
 EVENTS_PATH: Final = "/v1/events"
 RETRY_AFTER_S: Final = 5
@@ -179,6 +180,20 @@ def build_router(
             metrics.http_requests.labels(str(code)).inc()
         return JSONResponse(content, status_code=code, headers=headers)
 
+    def refused(
+        code: int,
+        reason: str,
+        message: str,
+        headers: dict[str, str] | None = None,
+        **extensions: Any,
+    ) -> JSONResponse:
+        """A refusal as RFC 9457 problem details (`results` kept for per-event answers)."""
+        if metrics is not None:
+            metrics.http_requests.labels(str(code)).inc()
+        return problem(
+            code, message, reason=reason, instance=EVENTS_PATH, headers=headers, **extensions
+        )
+
     @router.post(EVENTS_PATH, status_code=202)
     async def post_events(
         request: Request, principal: Annotated[Principal, Depends(require(EVENTS_WRITE))]
@@ -191,7 +206,7 @@ def build_router(
         except _BodyTooLargeError:
             message = f"the body exceeds the limit of {limit} bytes"
             result = EventResult(Status.REJECTED, None, Reason.OVERSIZED, message)
-            return answer(413, {"results": [result_json(result)]})
+            return refused(413, Reason.OVERSIZED.value, message, results=[result_json(result)])
         items = request_items(
             dict(request.headers),
             body,
@@ -199,32 +214,41 @@ def build_router(
             max_batch_bytes=max_batch_bytes,
         )
         if not items:
-            error = {"error": "malformed", "message": "a batch must hold at least one event"}
-            return answer(400, error)
+            return refused(400, Reason.MALFORMED.value, "a batch must hold at least one event")
         refusal = forbidden_source(principal, items)
         if refusal is not None:
             log.warning("events refused: source not the token's agency", subject=principal.subject)
-            return answer(403, {"error": "forbidden_source", "message": refusal})
+            return refused(403, "forbidden_source", refusal)
         if limiter is not None:
             sender = principal.agency or sender_of(items)
             wait_s = limiter.take(sender, len(items), monotonic())
             if wait_s > 0:
                 # Nothing of the request was processed: the sender sends it again later.
                 log.warning("rate limited", sender=sender, events=len(items))
-                limited = {
-                    "error": "rate_limited",
-                    "message": f"{sender}: more events per second than allowed; retry later",
-                }
-                return answer(429, limited, {"Retry-After": retry_after_header(wait_s)})
+                return refused(
+                    429,
+                    "rate_limited",
+                    f"{sender}: more events per second than allowed; retry later",
+                    {"Retry-After": retry_after_header(wait_s)},
+                )
         try:
             results = await intake.http_events(items)
         except Exception as exc:
             if not is_transient(exc):
                 raise
             log.warning("HTTP intake unavailable", error=repr(exc))
-            unavailable = {"error": "unavailable", "message": "Kafka or MongoDB is unavailable"}
-            return answer(503, unavailable, {"Retry-After": str(RETRY_AFTER_S)})
-        content = {"results": [result_json(r) for r in results]}
-        return answer(status_code(results), content)
+            return refused(
+                503,
+                "unavailable",
+                "Kafka or MongoDB is unavailable",
+                {"Retry-After": str(RETRY_AFTER_S)},
+            )
+        content = [result_json(r) for r in results]
+        code = status_code(results)
+        if code == 400:  # every event refused: say why once, and per event in `results`
+            reasons = {r.reason.value for r in results if r.reason is not None}
+            reason = reasons.pop() if len(reasons) == 1 else "rejected"
+            return refused(400, reason, "every event was refused", results=content)
+        return answer(code, {"results": content})
 
     return router

@@ -175,6 +175,16 @@ def gettable_alert(alert: Alert, receivers: Iterable[str], status: AlertMark) ->
     )
 
 
+# Alertmanager's own paths (silences included): errors there are a JSON string, as
+# Alertmanager answers, since amtool and Grafana decode them so (shared.runtime.problems).
+ALERTMANAGER_ERROR_PATHS: Final = (
+    "/api/v2/silence",
+    "/api/v2/status",
+    "/api/v2/receivers",
+    "/api/v2/alerts",
+)
+
+
 def alertmanager_router(
     config: RoutingConfig, store: NotifyStore, clock: Clock, started: datetime
 ) -> APIRouter:

@@ -18,9 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from services.notify.clock import Clock
@@ -147,32 +145,6 @@ def alertmanager_order(silences: list[Silence], now: datetime) -> list[Silence]:
         *sorted(pending, key=lambda s: (s.starts_at, s.id)),
         *sorted(expired, key=lambda s: (-s.ends_at.timestamp(), s.id)),
     ]
-
-
-def _printable(value: object) -> str:
-    """Text that encodes as UTF-8 whatever the client sent (a lone surrogate escaped)."""
-    return str(value).encode("utf-8", "backslashreplace").decode("utf-8")
-
-
-async def _invalid_body(_: Request, exc: Exception) -> JSONResponse:
-    """422 with each problem's location and message, without echoing the input: FastAPI's
-    own answer echoes it, and fails (a 500) on input JSON cannot carry back, such as `NaN`
-    or a lone surrogate (`"\ud800"`)."""
-    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
-    detail = [
-        {
-            "loc": [_printable(part) for part in error.get("loc", ())],
-            "msg": _printable(error.get("msg", "")),
-            "type": _printable(error.get("type", "")),
-        }
-        for error in errors
-    ]
-    return JSONResponse({"detail": detail or "invalid request"}, status_code=422)
-
-
-def install_error_handlers(app: FastAPI) -> None:
-    """What notify's app answers to a body that does not validate (see `_invalid_body`)."""
-    app.add_exception_handler(RequestValidationError, _invalid_body)
 
 
 def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIRouter:

@@ -21,8 +21,8 @@ from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
-from services.notify.alertmanager_api import alertmanager_router
-from services.notify.api import api_router, install_error_handlers
+from services.notify.alertmanager_api import ALERTMANAGER_ERROR_PATHS, alertmanager_router
+from services.notify.api import api_router
 from services.notify.clock import Clock, WallClock
 from services.notify.config import NotifySettings
 from services.notify.deliveries import DeliveryWorker
@@ -296,7 +296,7 @@ def create_app(
             alertmanager_router(config, service.store, service.clock, started=service.clock.now()),
         ],
         auth=auth,
+        plain_error_prefixes=ALERTMANAGER_ERROR_PATHS,
     )
-    install_error_handlers(app)
     app.state.notify = service
     return app

@@ -20,10 +20,9 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import FrameType
-from typing import Any
 
 import uvicorn
-from fastapi import APIRouter, Depends, FastAPI, Response
+from fastapi import APIRouter, FastAPI, Response
 from faststream.kafka import KafkaBroker
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -34,12 +33,14 @@ from prometheus_client import (
 )
 from pymongo import AsyncMongoClient
 
-from shared.runtime.auth import Authenticator, install, require
+from shared.runtime.api_docs import install_api_docs
+from shared.runtime.auth import Authenticator, install
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import is_transient, make_broker
 from shared.runtime.kafka_security import ACCESS_ERRORS
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import Document, make_client, ping
+from shared.runtime.problems import PROBLEM_RESPONSES, install_problem_handlers
 from shared.runtime.settings import HttpSettings, ServiceSettings
 
 log = get_logger("planwatch.host")
@@ -204,9 +205,11 @@ def build_http_app(
     *,
     auth: Authenticator,
     title: str = "",
+    plain_error_prefixes: Sequence[str] = (),
 ) -> FastAPI:
-    """The main port: the service's routes (each with its `require` dependency) and its
-    OpenAPI document (any authenticated caller); no interactive docs."""
+    """The main port: the service's routes (each with its `require` dependency), its OpenAPI
+    document and `/docs` (public: shapes, no data; see shared.runtime.api_docs). Errors are
+    RFC 9457 problem details, but under `plain_error_prefixes` (shared.runtime.problems)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -225,13 +228,12 @@ def build_http_app(
     )
     app.state.host = host  # `serve` tells it about SIGTERM during start-up
     install(app, auth)
+    install_problem_handlers(app, plain_prefixes=plain_error_prefixes)
 
-    @app.get("/openapi.json", include_in_schema=False, dependencies=[Depends(require())])
-    async def openapi() -> dict[str, Any]:
-        return app.openapi()
+    install_api_docs(app)
 
     for router in routers:
-        app.include_router(router)
+        app.include_router(router, responses=PROBLEM_RESPONSES)
     return app
 
 

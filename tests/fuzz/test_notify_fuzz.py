@@ -29,7 +29,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
-from services.notify.api import api_router, install_error_handlers
+from services.notify.alertmanager_api import ALERTMANAGER_ERROR_PATHS
+from services.notify.api import api_router
 from services.notify.clock import ManualClock
 from services.notify.domain.config import RoutingConfig, RoutingConfigError, load_routing
 from services.notify.domain.delivery import (
@@ -46,6 +47,7 @@ from services.notify.metrics import NotifyMetrics
 from services.notify.senders import _robot_answer
 from services.notify.store import NotifyStore
 from shared.runtime.auth import Authenticator, install
+from shared.runtime.problems import install_problem_handlers
 from tests.fuzz.support import UNICODE_EDGES, fuzz_settings
 
 pytestmark = pytest.mark.fuzz
@@ -319,7 +321,7 @@ STORE: Final = MemorySilences()
 CLOCK: Final = ManualClock(NOW)
 _APP = FastAPI()
 install(_APP, Authenticator.development())  # the bodies are fuzzed, not the tokens
-install_error_handlers(_APP)
+install_problem_handlers(_APP, plain_prefixes=ALERTMANAGER_ERROR_PATHS)
 _APP.include_router(api_router(cast(NotifyStore, STORE), CLOCK, NotifyMetrics(CollectorRegistry())))
 CLIENT: Final = TestClient(_APP)
 
@@ -388,8 +390,8 @@ def test_silences_api_refuses_with_a_clear_error_never_a_500(body: bytes) -> Non
     )
     assert answer.status_code in {200, 400, 404, 409, 422}, (answer.status_code, answer.text)
     if answer.status_code != 200:
-        detail = answer.json()["detail"]
-        assert detail, answer.text
+        detail = answer.json()  # Alertmanager's error shape: a JSON string
+        assert isinstance(detail, str) and detail, answer.text
         return
     stored = asyncio_run(STORE.silence(answer.json()["silenceID"]))
     assert stored is not None

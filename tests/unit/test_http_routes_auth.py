@@ -4,6 +4,7 @@ without `require(...)` fails here. The management port serves only the probes an
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -26,13 +27,16 @@ from shared.runtime.host import build_management_app
 from tests.token_issuer import LocalIssuer
 
 ISSUER = LocalIssuer()
+SERVICES = ("ingest", "scoring", "notify")
 ROUTING = "route: {receiver: k}\nreceivers: [{name: k, kafka_configs: [{topic: t}]}]\n"
-# Routes that hold no data and answer without a token: the dashboard's page and files.
+# Routes that hold no data and answer without a token: the dashboard's page and files, and
+# each service's API description (shared.runtime.api_docs).
 PUBLIC = {
     ("scoring", "GET", "/"),
     ("scoring", "GET", "/dashboard"),
     ("scoring", "GET", "/dashboard/"),
     ("scoring", "GET", "/dashboard/static/{name}"),
+    *((service, "GET", path) for service in SERVICES for path in ("/openapi.json", "/docs")),
 }
 MANAGEMENT = {"/livez", "/readyz", "/metrics"}
 
@@ -135,14 +139,25 @@ def test_every_route_needs_a_token_and_its_scope(
         assert 'error="insufficient_scope"' in wrong.headers["www-authenticate"]
 
 
-def test_the_main_port_serves_no_probes_nor_docs(apps: dict[str, FastAPI]) -> None:
-    for app in apps.values():
+def test_the_main_port_serves_its_docs_without_a_cdn_and_no_probes(
+    apps: dict[str, FastAPI],
+) -> None:
+    """`/docs` and `/openapi.json` are public (shapes, no data); the page's assets are served
+    by the service itself, so it works on a closed network."""
+    for name, app in apps.items():
         client = TestClient(app)
-        for path in (*MANAGEMENT, "/docs", "/redoc"):
+        for path in (*MANAGEMENT, "/redoc"):
             assert client.get(path).status_code == 404, path
-        assert client.get("/openapi.json").status_code == 401
-        openapi = client.get("/openapi.json", headers=ISSUER.headers())
+        openapi = client.get("/openapi.json")
         assert openapi.status_code == 200
+        assert openapi.json()["components"]["securitySchemes"]["bearer"]["scheme"] == "bearer"
+        page = client.get("/docs")
+        assert page.status_code == 200 and "SwaggerUIBundle" in page.text, name
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page.text)
+        assert assets and all(not a.startswith(("http:", "https:", "//")) for a in assets), assets
+        for asset in assets:
+            served = client.get(f"/{asset}")
+            assert served.status_code == 200 and len(served.content) > 1000, asset
 
 
 def test_the_management_port_serves_only_probes_and_metrics(apps: dict[str, FastAPI]) -> None:

@@ -154,7 +154,7 @@ async def test_an_agency_over_its_rate_gets_429_with_retry_after_and_nothing_is_
             codes.append(response.status_code)
         assert codes == [202, 202, 429]
         assert response.headers["retry-after"] == "1"
-        assert response.json()["error"] == "rate_limited"
+        assert response.json()["reason"] == "rate_limited"
         assert len(h.publisher.on(TOPICS.progress)) == 2  # the third was not taken
         now[0] = 1.0  # a second later there is a token again
         headers, body = encode_http_binary(report(event_id="r2"))
@@ -203,8 +203,9 @@ async def test_an_agency_token_posting_another_agencys_event_is_refused_whole() 
     async with client(h, auth=ISSUER.authenticator()) as http:
         response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
     assert response.status_code == 403
-    assert response.json()["error"] == "forbidden_source"
-    assert "qy.health" in response.json()["message"]
+    assert response.json()["reason"] == "forbidden_source"
+    assert "qy.health" in response.json()["detail"]
+    assert response.headers["content-type"] == "application/problem+json"
     # Nothing processed: not stored, not published, not dead-lettered.
     assert h.publisher.on(TOPICS.progress) == [] and h.publisher.on(TOPICS.dead_letter) == []
 
@@ -216,4 +217,4 @@ async def test_an_events_token_without_an_agency_posts_nothing() -> None:
     async with client(h, auth=ISSUER.authenticator()) as http:
         response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
     assert response.status_code == 403
-    assert response.json()["error"] == "forbidden_source"
+    assert response.json()["reason"] == "forbidden_source"
