@@ -20,9 +20,15 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Final
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import JSONResponse
 
+from services.ingest.http_answers import (
+    REQUEST_BODY,
+    RESPONSES,
+    SCHEMAS_PATH,
+    EventsAnswer,
+)
 from services.ingest.intake import EventResult, HttpItem, Intake, Status
 from services.ingest.metrics import IngestMetrics
 from services.ingest.rate_limit import TokenBuckets, retry_after_header
@@ -35,12 +41,14 @@ from shared.contract.codec import (
 )
 from shared.contract.parsing import check_size
 from shared.contract.reasons import ContractError, Reason
+from shared.contract.schema import schema_files
 from shared.runtime.auth import EVENTS_WRITE, Principal, require, source_refusal
 from shared.runtime.kafka import is_transient
 from shared.runtime.logging import get_logger
 from shared.runtime.problems import problem
 
 EVENTS_PATH: Final = "/v1/events"
+CONTRACT_SCHEMAS: Final = schema_files()
 RETRY_AFTER_S: Final = 5
 # One request holds at most this many events: a larger batch is refused whole (`oversized`,
 # one dead letter), before any per-item work (decoding, key look-ups, dead letters).
@@ -194,7 +202,21 @@ def build_router(
             code, message, reason=reason, instance=EVENTS_PATH, headers=headers, **extensions
         )
 
-    @router.post(EVENTS_PATH, status_code=202)
+    @router.get(f"{SCHEMAS_PATH}/{{name}}", include_in_schema=False)
+    async def contract_schema(name: str) -> Response:
+        """The contract's JSON Schemas, public (the OpenAPI document refers to them)."""
+        text = CONTRACT_SCHEMAS.get(name)
+        if text is None:
+            raise HTTPException(404, f"no schema {name!r}; there are {sorted(CONTRACT_SCHEMAS)}")
+        return Response(text, media_type="application/schema+json")
+
+    @router.post(
+        EVENTS_PATH,
+        status_code=202,
+        response_model=EventsAnswer,
+        responses=RESPONSES,
+        openapi_extra={"requestBody": REQUEST_BODY},
+    )
     async def post_events(
         request: Request, principal: Annotated[Principal, Depends(require(EVENTS_WRITE))]
     ) -> JSONResponse:

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import datetime
-from typing import Annotated, Any, Final
+from typing import Annotated, Final
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.ingest.keyring import KeyRegistryError, KeyRepository, register, revoke
 from shared.contract.keys import AgencyKey
-from shared.runtime.audit import AuditLog
+from shared.runtime.audit import AuditEntry, AuditLog
 from shared.runtime.auth import KEYS_ADMIN, Principal, require
 from shared.runtime.logging import get_logger
 
@@ -46,8 +46,18 @@ class RotateBody(BaseModel):
     revoke: list[str] = Field(default_factory=list, max_length=100)
 
 
-def _entry(key: AgencyKey) -> dict[str, Any]:
-    return key.model_dump(mode="json")
+class KeyList(BaseModel):
+    keys: list[AgencyKey]
+    invalid: list[str] = Field(description="Stored entries that do not parse, with why")
+
+
+class RegisteredKeys(BaseModel):
+    keys: list[AgencyKey]
+
+
+class Rotation(BaseModel):
+    registered: AgencyKey
+    revoked: list[AgencyKey]
 
 
 def key_admin_router(
@@ -92,19 +102,19 @@ def key_admin_router(
         return entry
 
     @router.get("/keys")
-    async def list_keys(_: Admin) -> dict[str, Any]:
+    async def list_keys(_: Admin) -> KeyList:
         listing = await repository.all()
         keys = sorted(listing.keys, key=lambda k: (k.agency, k.key_id))
-        return {"keys": [_entry(k) for k in keys], "invalid": listing.bad}
+        return KeyList(keys=keys, invalid=listing.bad)
 
     @router.post("/keys")
-    async def register_keys(body: RegisterBody, principal: Admin) -> dict[str, Any]:
+    async def register_keys(body: RegisterBody, principal: Admin) -> RegisteredKeys:
         stored = await registered(principal, body.keys)
         await applied()
-        return {"keys": [_entry(k) for k in stored]}
+        return RegisteredKeys(keys=stored)
 
     @router.post("/keys/{agency}/rotate")
-    async def rotate_key(agency: str, body: RotateBody, principal: Admin) -> dict[str, Any]:
+    async def rotate_key(agency: str, body: RotateBody, principal: Admin) -> Rotation:
         if body.key.agency != agency:
             raise HTTPException(400, f"the new key is of {body.key.agency!r}, not {agency!r}")
         if body.key.key_id in body.revoke:
@@ -115,18 +125,18 @@ def key_admin_router(
         (new,) = await registered(principal, [body.key])
         old = [await revoked(principal, agency, key_id) for key_id in body.revoke]
         await applied()
-        return {"registered": _entry(new), "revoked": [_entry(k) for k in old]}
+        return Rotation(registered=new, revoked=old)
 
     @router.post("/keys/{agency}/{key_id}/revoke")
-    async def revoke_key(agency: str, key_id: str, principal: Admin) -> dict[str, Any]:
+    async def revoke_key(agency: str, key_id: str, principal: Admin) -> AgencyKey:
         entry = await revoked(principal, agency, key_id)
         await applied()
-        return _entry(entry)
+        return entry
 
     @router.get("/audit")
     async def audit_entries(
         _: Admin, limit: Annotated[int, Query(ge=1, le=1000)] = 100
-    ) -> list[dict[str, Any]]:
-        return await audit.entries(limit)
+    ) -> list[AuditEntry]:
+        return [AuditEntry.model_validate(entry) for entry in await audit.entries(limit)]
 
     return router

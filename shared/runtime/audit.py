@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from pydantic import BaseModel, Field
 from pymongo import DESCENDING
 from pymongo.asynchronous.collection import AsyncCollection
 
@@ -21,6 +22,17 @@ class AuditLog(Protocol):
     ) -> None: ...
 
     async def entries(self, limit: int = 100) -> list[Document]: ...
+
+
+class AuditEntry(BaseModel):
+    """One audit-log entry as the admin APIs answer it (newest first)."""
+
+    id: str
+    at: str = Field(description="ISO 8601 instant")
+    actor: str = Field(description="The token's subject")
+    action: str
+    subject: str
+    details: dict[str, Any]
 
 
 def audit_entry(

@@ -36,6 +36,7 @@ PUBLIC = {
     ("scoring", "GET", "/dashboard"),
     ("scoring", "GET", "/dashboard/"),
     ("scoring", "GET", "/dashboard/static/{name}"),
+    ("ingest", "GET", "/schemas/{name}"),
     *((service, "GET", path) for service in SERVICES for path in ("/openapi.json", "/docs")),
 }
 MANAGEMENT = {"/livez", "/readyz", "/metrics"}

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
+from pathlib import Path
 
 import httpx
 from fastapi import FastAPI
 
+from services.ingest.http_answers import EventsAnswer, EventsRefusal
 from services.ingest.http_door import EVENTS_PATH, MAX_BATCH_ITEMS, build_router
 from services.ingest.rate_limit import TokenBuckets
 from shared.contract.codec import (
@@ -17,8 +20,11 @@ from shared.contract.codec import (
     encode_http_structured,
 )
 from shared.runtime.auth import EVENTS_WRITE, PLANS_READ, Authenticator, install
+from shared.runtime.problems import PROBLEM_CONTENT_TYPE
 from tests.token_issuer import LocalIssuer
 from tests.unit.ingest_support import TOPICS, Harness, report
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def client(
@@ -218,3 +224,37 @@ async def test_an_events_token_without_an_agency_posts_nothing() -> None:
         response = await http.post(EVENTS_PATH, headers={**headers, **token}, content=body)
     assert response.status_code == 403
     assert response.json()["reason"] == "forbidden_source"
+
+
+async def test_every_answer_has_the_shape_its_openapi_declares() -> None:
+    """202 and 207 are `EventsAnswer`; a refusal is problem details with its `results`; the
+    request bodies in the OpenAPI document refer to the contract's schemas, which the door
+    serves, equal to docs/schemas/."""
+    h = Harness()
+    good, also_good = report(event_id="t1"), report(event_id="t2", value=5)
+    bad = report(event_id="t3", agency="qy.health")
+    async with client(h) as http:
+        answers = {}
+        for name, events in (("202", [good]), ("207", [also_good, bad]), ("400", [bad])):
+            headers, body = encode_http_batch(events)
+            answers[name] = await http.post(EVENTS_PATH, headers=headers, content=body)
+        assert [a.status_code for a in answers.values()] == [202, 207, 400]
+        EventsAnswer.model_validate(answers["202"].json(), strict=False)
+        EventsAnswer.model_validate(answers["207"].json(), strict=False)
+        refusal = EventsRefusal.model_validate(answers["400"].json())
+        assert answers["400"].headers["content-type"] == PROBLEM_CONTENT_TYPE
+        assert refusal.reason == "not_responsible" and refusal.results is not None
+        assert [r.reason for r in refusal.results] == ["not_responsible"]
+
+        app = FastAPI(docs_url=None, redoc_url=None, openapi_url=None)
+        app.include_router(build_router(h.intake(), max_event_bytes=1024, max_batch_bytes=2048))
+        operation = app.openapi()["paths"][EVENTS_PATH]["post"]
+        refs = set(re.findall(r"'\$ref': '(/schemas/[^'#]+)", str(operation["requestBody"])))
+        assert len(refs) == 2, refs
+        for ref in refs:
+            served = await http.get(ref)
+            assert served.status_code == 200
+            on_disk = ROOT / "docs" / "schemas" / ref.removeprefix("/schemas/")
+            assert served.json() == json.loads(on_disk.read_text("utf-8"))
+        assert {"207", "400", "403", "413", "429", "503"} <= set(operation["responses"])
+        assert (await http.get("/schemas/nope.json")).status_code == 404
