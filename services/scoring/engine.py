@@ -29,78 +29,55 @@ nothing behind, so the redelivered batch produces the write anew.
 
 from __future__ import annotations
 
-import bisect
-import json
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 
-from services.scoring.alert_payload import alert_events
+from services.scoring.batch_metrics import observe_batch
 from services.scoring.clock_sync import clock_sync_message, micros
 from services.scoring.documents import (
     JSON,
     AlertStates,
     alerts_from_doc,
-    alerts_to_doc,
-    as_observation,
-    date_winners,
-    fold_winners,
-    history_record,
     iso,
     parse_instant,
-    result_json,
-    result_signature,
     scoped_from_doc,
-    scoped_to_doc,
-    score_message,
     target_key,
     window_from_doc,
-    window_to_doc,
-    winner_to_doc,
 )
+from services.scoring.evaluation import evaluate_targets
+from services.scoring.folding import fold_events, update_windows
 from services.scoring.metrics import ScoringMetrics
-from services.scoring.result_doc import result_from_doc, result_to_doc
+from services.scoring.rollup import Written, roll_up
 from services.scoring.store import ScoringStore
-from services.scoring.tracked import TrackedSubject, tracked_of_docs
-from services.scoring.window import (
-    MIN_TAIL_SIZE,
-    TAIL_SIZE,
-    NeedsReloadError,
-    SeriesWindow,
-    WindowedSeries,
-    WindowMissError,
-    apply_change,
-    window_from_series,
+from services.scoring.target_document import (
+    MessageTopics,
+    Publisher,
+    flush_outboxes,
+    target_update,
 )
+from services.scoring.target_state import Batch, TargetState
+from services.scoring.tracked import TrackedSubject
+from services.scoring.window import MIN_TAIL_SIZE, TAIL_SIZE
 from shared import topics
 from shared.accepted import AcceptedEvent
-from shared.contract.alert_event import encode_alert_event
-from shared.domain.catalog import Catalog, Plan, Target
-from shared.domain.method_v1 import (
-    AlertTransition,
-    PlanState,
-    SeriesPoint,
-    Status,
-    TargetResult,
-    alert_states,
-    alert_transitions,
-    assemble_plan_state,
-    breakdowns_of,
-    date_point,
-    evaluate_target,
-    plan_state_to_json,
-    points_by_date,
-    supersedes,
-)
-from shared.domain.observation import Observation
-from shared.domain.timebase import cst_date
+from shared.domain.catalog import Catalog, Plan
+from shared.domain.method_v1 import AlertTransition, PlanState, TargetResult, assemble_plan_state
 from shared.runtime.kafka import Outbound
 from shared.runtime.logging import get_logger
 
+__all__ = [
+    "BatchOutcome",
+    "Publisher",
+    "ScoringEngine",
+    "UnknownTargetEventError",
+    "check_known",
+    "publish_nothing",
+]
+
 log = get_logger("planwatch.scoring.engine")
 
-Publisher = Callable[[Sequence[Outbound]], Awaitable[None]]
 WallClock = Callable[[], float]
 
 
@@ -124,53 +101,6 @@ def check_known(catalog: Catalog, event: AcceptedEvent) -> None:
         )
 
 
-MAX_SCOPED_DATES = 48  # per scope: four years of monthly breakdowns
-
-
-@dataclass
-class TargetState:
-    plan: Plan
-    target: Target
-    key: str
-    window: SeriesWindow = field(default_factory=SeriesWindow)
-    last_report_at: datetime | None = None
-    latest_event_at: datetime | None = None
-    stored_result: JSON | None = None
-    stored_alerts: AlertStates = field(default_factory=dict)
-    result: TargetResult | None = None
-    # Every point, kept in memory once the window was not enough (a retraction emptied it, or
-    # the regression scan ran past it along a long flat run); kept current from then on.
-    full: list[SeriesPoint] | None = None
-    history_seq: int = 0  # the number of the target's last history record
-    # Method v1.1 breakdowns: each (scope, as_of, agency)'s winner; never in the headline.
-    scoped: dict[tuple[str, date, str], Observation] = field(default_factory=dict)
-
-    def fold_scoped(self, observation: Observation) -> bool:
-        """Fold a scoped event; returns whether a winner changed. Each scope keeps its latest
-        MAX_SCOPED_DATES dates (a bound on the document: older breakdowns are history)."""
-        assert observation.scope is not None
-        slot = (observation.scope, observation.as_of, observation.agency)
-        current = self.scoped.get(slot)
-        if current is not None and not supersedes(observation, current):
-            return False
-        self.scoped[slot] = observation
-        dates = sorted({d for scope, d, _ in self.scoped if scope == observation.scope})
-        for old in dates[:-MAX_SCOPED_DATES]:
-            for stale in [s for s in self.scoped if s[0] == observation.scope and s[1] == old]:
-                del self.scoped[stale]
-        return True
-
-    def update_full(self, as_of: date, new: SeriesPoint | None) -> None:
-        if self.full is None:
-            return
-        dates = [p.as_of for p in self.full]
-        i = bisect.bisect_left(dates, as_of)
-        if i < len(dates) and dates[i] == as_of:
-            del self.full[i]
-        if new is not None:
-            self.full.insert(i, new)
-
-
 @dataclass(frozen=True, slots=True)
 class BatchOutcome:
     clock: datetime | None
@@ -178,61 +108,6 @@ class BatchOutcome:
     written: tuple[str, ...]  # target keys whose document was written
     transitions: tuple[AlertTransition, ...]
     fallbacks: int  # evaluations or window updates that needed the full series
-
-
-# One date's headline winners by agency (method v1.1: each reporter's latest event).
-DateWinners = dict[str, Observation]
-
-
-@dataclass
-class _Batch:
-    """One batch's folding state: per (target key, as_of), the agencies' winners."""
-
-    initial: dict[tuple[str, date], DateWinners] = field(default_factory=dict)
-    winners: dict[tuple[str, date], DateWinners] = field(default_factory=dict)
-    last_event: dict[str, AcceptedEvent] = field(default_factory=dict)
-    touched: set[str] = field(default_factory=set)
-    point_writes: dict[str, list[JSON]] = field(default_factory=dict)
-    reload: set[str] = field(default_factory=set)
-    tracked: set[str] = field(default_factory=set)  # deliverables and indicators changed
-
-    def overlay(self, key: str) -> dict[tuple[date, str], Observation]:
-        return {
-            (as_of, agency): winner
-            for (k, as_of), winners in self.winners.items()
-            if k == key
-            for agency, winner in winners.items()
-        }
-
-
-def _message_doc(message: Outbound) -> JSON:
-    return {
-        "topic": message.topic,
-        "key": message.key.decode("utf-8") if message.key is not None else None,
-        "value": message.value.decode("utf-8"),
-        "headers": dict(message.headers),
-    }
-
-
-def _message_from_doc(doc: Mapping[str, object]) -> Outbound:
-    key = doc.get("key")
-    headers = doc.get("headers") or {}
-    assert isinstance(headers, dict)
-    return Outbound(
-        topic=str(doc["topic"]),
-        value=str(doc["value"]).encode("utf-8"),
-        key=str(key).encode("utf-8") if key is not None else None,
-        headers={str(k): str(v) for k, v in headers.items()},
-    )
-
-
-def state_text(data: JSON) -> str:
-    """A plan state as stored: JSON text (floats round-trip exactly)."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), allow_nan=False)
-
-
-def _dumps(data: JSON) -> bytes:
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
 class ScoringEngine:
@@ -260,8 +135,7 @@ class ScoringEngine:
         self.publish = publish
         self.base_url = base_url
         self.metrics = metrics
-        self.scores_topic = scores_topic
-        self.alerts_topic = alerts_topic
+        self.message_topics = MessageTopics(scores=scores_topic, alerts=alerts_topic)
         self.wall_clock = wall_clock
         # Told each batch's events and the wall time their scores were stored (benchmarks).
         self.on_applied = on_applied
@@ -279,8 +153,8 @@ class ScoringEngine:
         self.epochs: dict[int, int] = {}
         # The greatest instant read on the clock topics: moves past it are told to the others.
         self.shared_clock: datetime | None = None
-        self.plan_written: dict[str, tuple[int, int]] = {}  # plan -> (clock_us, basis) written
-        self._batch = _Batch()
+        self.plan_written: dict[str, Written] = {}  # plan -> (clock_us, basis) written
+        self._batch = Batch()
 
     # --- public -----------------------------------------------------------------------------
 
@@ -380,10 +254,16 @@ class ScoringEngine:
                     for w in (scoped_from_doc(target_id, d) for d in doc.get("scoped") or [])
                 },
             )
-        await self._flush([doc["outbox"] for _, doc in sorted(docs.items()) if doc.get("outbox")])
-        self._batch = _Batch()
+        await flush_outboxes(
+            self.store,
+            self.publish,
+            [doc["outbox"] for _, doc in sorted(docs.items()) if doc.get("outbox")],
+        )
+        self._batch = Batch()
         if self.clock is not None:
-            await self._evaluate(list(self.states), self.clock)
+            await evaluate_targets(
+                self.states, list(self.states), self.clock, self.store, self._batch
+            )
         self.loaded = True
         if self.metrics is not None:
             self.metrics.partitions_owned.set(len(self.owned) if self.owned is not None else 0)
@@ -459,18 +339,25 @@ class ScoringEngine:
             return BatchOutcome(self.clock, 0, (), (), 0)
         new_clock = max(instants)
         clock_moved = new_clock != self.clock
-        batch = self._batch = _Batch()
-        await self._fold(events, batch)
-        fallbacks = await self._update_windows(batch)
+        batch = self._batch = Batch()
+        await fold_events(events, batch, self.states, self.tracked, self.store)
+        fallbacks = await update_windows(batch, self.states, self.store, self.tail_size)
         keys = list(self.states) if clock_moved else sorted(batch.touched)
-        fallbacks += await self._evaluate(keys, new_clock)
+        fallbacks += await evaluate_targets(self.states, keys, new_clock, self.store, batch)
 
         tick_trigger = f"tick:{iso(new_clock)}"
         target_updates: dict[str, JSON] = {}
         new_alerts: dict[str, AlertStates] = {}
         emitted: dict[str, list[AlertTransition]] = {}
         for key in keys:
-            update = self._target_update(self.states[key], batch, new_clock, tick_trigger)
+            update = target_update(
+                self.states[key],
+                batch,
+                new_clock,
+                tick_trigger,
+                topics=self.message_topics,
+                base_url=self.base_url,
+            )
             if update is not None:
                 target_updates[key], new_alerts[key], emitted[key] = update
 
@@ -483,7 +370,8 @@ class ScoringEngine:
         if fenced:
             self._drop_fenced(fenced)
         tracked_written = await self._write_tracked(batch, new_clock)
-        await self._flush([fields["outbox"] for fields in target_updates.values()])
+        outboxes = [fields["outbox"] for fields in target_updates.values()]
+        await flush_outboxes(self.store, self.publish, outboxes)
         self._remember(target_updates, new_alerts)
         self.clock = new_clock
         if clock_moved:
@@ -494,27 +382,33 @@ class ScoringEngine:
         if clock_moved or target_updates or tracked_written:
             touched = {self.states[key].plan.id for key in target_updates}
             touched |= {self.tracked[key].plan.id for key in tracked_written}
-            plan_states = await self._roll_up(touched if not clock_moved else None, new_clock)
+            plans = [p for p in self._plans() if clock_moved or p.id in touched]
+            plan_states = await roll_up(plans, self.store, new_clock, self.plan_written)
         await self._tell_clock(events)
 
-        self._batch = _Batch()
+        self._batch = Batch()
         transitions = [t for key in sorted(emitted) for t in emitted[key]]
         if self.on_applied is not None:
             self.on_applied(events, self.wall_clock())
-        self._observe(
-            events=events,
-            ticks=ticks,
-            keys=keys,
-            batch=batch,
-            transitions=transitions,
-            plan_states=plan_states,
-            started=started,
-        )
+        if self.metrics is not None:
+            observe_batch(
+                self.metrics,
+                events=events,
+                ticks=ticks,
+                keys=keys,
+                batch=batch,
+                transitions=transitions,
+                plan_states=plan_states,
+                states=self.states.values(),
+                clock=self.clock,
+                started=started,
+                now=self.wall_clock(),
+            )
         return BatchOutcome(
             new_clock, len(keys), tuple(target_updates), tuple(transitions), fallbacks
         )
 
-    async def _write_tracked(self, batch: _Batch, at: datetime) -> set[str]:
+    async def _write_tracked(self, batch: Batch, at: datetime) -> set[str]:
         """Write the changed deliverables' and indicators' documents (fenced like targets);
         returns the keys written."""
         updates = {key: self.tracked[key].document(at) for key in sorted(batch.tracked)}
@@ -533,43 +427,6 @@ class ScoringEngine:
             self.states[key].stored_alerts = new_alerts[key]
             self.states[key].history_seq = fields["history_seq"]
 
-    async def _roll_up(self, plan_ids: set[str] | None, at: datetime) -> list[PlanState]:
-        """Each plan (of `plan_ids`, or all) rolled up from its stored target documents, whoever
-        wrote them, and its document written if it is newer than the stored one. A plan some of
-        whose targets have no result yet (their owner has not scored them) is left as it is."""
-        states: list[PlanState] = []
-        for plan in self._plans():
-            if plan_ids is not None and plan.id not in plan_ids:
-                continue
-            stored = await self.store.plan_results(plan.id)
-            docs = {
-                doc["target"]: doc
-                for doc in stored
-                if doc.get("result_full") is not None and doc.get("target") in plan.targets
-            }
-            subjects = [doc for doc in stored if plan.is_tracked_only(str(doc.get("target")))]
-            if len(docs) != len(plan.targets):
-                continue
-            results = {t: result_from_doc(doc["result_full"]) for t, doc in docs.items()}
-            breakdowns = {
-                t: breakdowns_of(
-                    plan.targets[t], [scoped_from_doc(t, d) for d in doc.get("scoped") or []], at
-                )
-                for t, doc in docs.items()
-            }
-            tracked = tracked_of_docs(plan, subjects, at)
-            state = assemble_plan_state(plan, results, at, breakdowns, tracked)
-            states.append(state)
-            versions = [*docs.values(), *subjects]
-            written = (micros(at), sum(int(doc.get("version", 0)) for doc in versions))
-            if self.plan_written.get(plan.id) == written:
-                continue
-            # As JSON text: its keys are catalog ids with dots, which FerretDB refuses.
-            fields = {"state": state_text(plan_state_to_json(state)), "clock": iso(at)}
-            if await self.store.write_plan(plan.id, fields, *written):
-                self.plan_written[plan.id] = written
-        return states
-
     async def _tell_clock(self, events: Sequence[AcceptedEvent]) -> None:
         """Publish the instant this batch's reports moved the clock to, for the replicas that
         own the other targets (they read the sync topic whole, this one included)."""
@@ -580,264 +437,3 @@ class ScoringEngine:
             return
         await self.publish([clock_sync_message(latest, self.sync_topic)])
         self.note_shared_clock(latest)
-
-    async def _fold(self, events: Sequence[AcceptedEvent], batch: _Batch) -> None:
-        """Fold each headline event into the batch's winners (order-free: each winner is a
-        maximum). Scoped events (v1.1 breakdowns) never enter the headline."""
-        tracked = [e for e in events if target_key(e.plan, e.target) in self.tracked]
-        for event in tracked:
-            key = target_key(event.plan, event.target)
-            if self.tracked[key].fold(event.to_observation()):
-                batch.tracked.add(key)
-        events = [e for e in events if target_key(e.plan, e.target) not in self.tracked]
-        headline = [event for event in events if event.scope is None]
-        for event in events:
-            if event.scope is not None:
-                key = target_key(event.plan, event.target)
-                if self.states[key].fold_scoped(event.to_observation()):
-                    batch.touched.add(key)
-        lookups: dict[tuple[str, date], DateWinners] = {}
-        for event in headline:
-            state = self.states[target_key(event.plan, event.target)]
-            slot = (state.key, event.as_of)
-            if slot not in lookups and self._needs_lookup(state, event.as_of):
-                docs = await self.store.date_points(
-                    event.plan, event.target, event.as_of.isoformat()
-                )
-                lookups[slot] = date_winners(docs)
-        for event in headline:
-            key = target_key(event.plan, event.target)
-            state = self.states[key]
-            observation = event.to_observation()
-            slot = (key, event.as_of)
-            if slot not in batch.initial:
-                if slot in lookups:
-                    initial = lookups[slot]
-                else:
-                    known = state.window.known_point(event.as_of)
-                    assert not isinstance(known, WindowMissError)
-                    initial = (
-                        {} if known is None else {known.agency: as_observation(event.target, known)}
-                    )
-                batch.initial[slot] = initial
-                batch.winners[slot] = dict(initial)
-            winners = batch.winners[slot]
-            current = winners.get(observation.agency)
-            if current is None or supersedes(observation, current):
-                winners[observation.agency] = observation
-            at = event.reported_at
-            if observation.value is not None and (
-                state.last_report_at is None or at > state.last_report_at
-            ):
-                state.last_report_at = at
-                batch.touched.add(key)
-            if state.latest_event_at is None or at > state.latest_event_at:
-                state.latest_event_at = at
-                batch.touched.add(key)
-            batch.last_event[key] = event
-
-    @staticmethod
-    def _needs_lookup(state: TargetState, as_of: date) -> bool:
-        """Whether a date's winners must be read from the points log: the window does not know
-        its point, or it does but the target has several reporters (the window keeps each
-        date's point, not every reporter's winner)."""
-        known = state.window.known_point(as_of)
-        if isinstance(known, WindowMissError):
-            return True
-        return known is not None and len(state.target.headline_reporters) > 1
-
-    async def _update_windows(self, batch: _Batch) -> int:
-        changed = sorted(
-            (slot for slot, winners in batch.winners.items() if winners != batch.initial[slot]),
-            key=lambda slot: (slot[0], slot[1]),
-        )
-        for key, as_of in changed:
-            state = self.states[key]
-            before, after = batch.initial[(key, as_of)], batch.winners[(key, as_of)]
-            writes = batch.point_writes.setdefault(key, [])
-            for agency in sorted(after):
-                if before.get(agency) != after[agency]:
-                    writes.append(winner_to_doc(state.plan.id, after[agency]))
-            batch.touched.add(key)
-            point = date_point(after.values())
-            state.update_full(as_of, point)
-            if key in batch.reload:
-                continue
-            try:
-                state.window = apply_change(
-                    state.window, as_of, date_point(before.values()), point, self.tail_size
-                )
-            except NeedsReloadError:
-                batch.reload.add(key)
-        for key in sorted(batch.reload):
-            state = self.states[key]
-            if state.full is None:
-                state.full = await self._full_series(state, batch)
-            max_as_of = max(as_of for k, as_of in batch.winners if k == key)
-            if state.window.max_as_of is not None:
-                max_as_of = max(max_as_of, state.window.max_as_of)
-            state.window = window_from_series(state.full, max_as_of, self.tail_size)
-        return len(batch.reload)
-
-    async def _full_series(self, state: TargetState, batch: _Batch) -> list[SeriesPoint]:
-        """Every point of a target (stored points overlaid with this batch's winners): a scan
-        of the points collection, done once per target and process (then kept in memory)."""
-        winners = fold_winners(await self.store.target_points(state.plan.id, state.target.id))
-        winners.update(batch.overlay(state.key))
-        points = points_by_date(winners)
-        return [points[as_of] for as_of in sorted(points)]
-
-    async def _evaluate(self, keys: Iterable[str], at: datetime) -> int:
-        """Rescore targets at `at` from their windows; on a window miss, from all points."""
-        day = cst_date(at)
-        misses: list[str] = []
-        for key in keys:
-            state = self.states[key]
-            try:
-                series: Sequence[SeriesPoint]
-                if state.full is not None:
-                    end = bisect.bisect_right([p.as_of for p in state.full], day)
-                    series = state.full[:end]
-                else:
-                    series = WindowedSeries(state.window, day)
-                state.result = evaluate_target(
-                    state.plan, state.target, series, state.last_report_at, at
-                )
-            except WindowMissError:
-                misses.append(key)
-        for key in misses:
-            state = self.states[key]
-            state.full = await self._full_series(state, self._batch)
-            known = [p for p in state.full if p.as_of <= day]
-            state.result = evaluate_target(
-                state.plan, state.target, known, state.last_report_at, at
-            )
-        return len(misses)
-
-    def _target_update(
-        self, state: TargetState, batch: _Batch, at: datetime, tick_trigger: str
-    ) -> tuple[JSON, AlertStates, list[AlertTransition]] | None:
-        result = state.result
-        assert result is not None
-        after = result_json(result)
-        before = state.stored_result
-        previous = {rule: severity for rule, (severity, _) in state.stored_alerts.items()}
-        current = alert_states(result)
-        event = batch.last_event.get(state.key)
-        trigger = event.event_id if event is not None else tick_trigger
-        emitted = list(
-            alert_transitions(state.plan.id, state.target.id, previous, current, trigger)
-        )
-        if after == before and not emitted and state.key not in batch.touched:
-            return None
-        since = {rule: started for rule, (_, started) in state.stored_alerts.items()}
-        alerts: AlertStates = {
-            rule: (severity, since.get(rule, iso(at))) for rule, severity in current.items()
-        }
-        history: list[JSON] = []
-        messages: list[Outbound] = []
-        key_bytes = state.target.id.encode("utf-8")
-        if result_signature(after) != result_signature(before):
-            names = {"plan": state.plan.id, "target": state.target.id, "trigger": trigger}
-            seq = state.history_seq + 1
-            history.append(history_record(**names, at=at, before=before, after=after, seq=seq))
-            messages.append(
-                Outbound(
-                    self.scores_topic,
-                    _dumps(score_message(**names, at=at, before=before, after=after)),
-                    key=key_bytes,
-                    headers={"content-type": "application/json"},
-                )
-            )
-        for transition in emitted:
-            started = since.get(transition.rule)
-            copies = alert_events(  # one per responsible agency, same key: kept in order
-                transition,
-                result,
-                state.plan,
-                starts_at=parse_instant(started) if started is not None else at,
-                base_url=self.base_url,
-            )
-            messages.extend(
-                Outbound(
-                    self.alerts_topic,
-                    encode_alert_event(payload),
-                    key=key_bytes,
-                    headers={"content-type": "application/json", "alert-id": payload.id},
-                )
-                for payload in copies
-            )
-        fields: JSON = {
-            "plan": state.plan.id,
-            "target": state.target.id,
-            "window": window_to_doc(state.window),
-            "last_report_at": iso(state.last_report_at) if state.last_report_at else None,
-            "latest_event_at": iso(state.latest_event_at) if state.latest_event_at else None,
-            "result": after,
-            "result_full": result_to_doc(result),
-            "alerts": alerts_to_doc(alerts),
-            "scoped": [scoped_to_doc(w) for _, w in sorted(state.scoped.items())],
-            "history_seq": state.history_seq + len(history),
-            "outbox": {
-                "points": batch.point_writes.get(state.key, []),
-                "history": history,
-                "messages": [_message_doc(m) for m in messages],
-            },
-            "clock": iso(at),
-        }
-        return fields, alerts, emitted
-
-    async def _flush(self, outboxes: Sequence[JSON]) -> None:
-        points = [p for box in outboxes for p in box.get("points", [])]
-        history = [h for box in outboxes for h in box.get("history", [])]
-        messages = [_message_from_doc(m) for box in outboxes for m in box.get("messages", [])]
-        await self.store.insert_points(points)
-        await self.store.insert_history(history)
-        await self.publish(messages)
-
-    # --- metrics ---------------------------------------------------------------------------
-
-    def _observe(
-        self,
-        *,
-        events: Sequence[AcceptedEvent],
-        ticks: Sequence[datetime],
-        keys: Sequence[str],
-        batch: _Batch,
-        transitions: Sequence[AlertTransition],
-        plan_states: Sequence[PlanState],
-        started: float,
-    ) -> None:
-        metrics = self.metrics
-        if metrics is None:
-            return
-        metrics.rescore_duration.observe(time.perf_counter() - started)
-        for key in keys:
-            event = batch.last_event.get(key)
-            trigger = "tick" if event is None else event.kind.value
-            metrics.rescores.labels(trigger).inc()
-        now = self.wall_clock()
-        for event in events:
-            metrics.event_to_score.observe(max(0.0, now - event.received_at.timestamp()))
-        for transition in transitions:
-            metrics.alert_transitions.labels(
-                transition.rule.value, transition.severity.value, transition.kind.value
-            ).inc()
-        counts = dict.fromkeys(Status, 0)
-        for state in self.states.values():
-            if state.result is not None:
-                counts[state.result.status] += 1
-        for status, n in counts.items():
-            metrics.targets.labels(status.value).set(n)
-        for plan_state in plan_states:
-            if plan_state.total.score is not None:
-                metrics.plan_score.labels(plan_state.plan).set(plan_state.total.score)
-            for area_id, rollup in plan_state.areas.items():
-                if rollup.score is not None:
-                    metrics.area_score.labels(plan_state.plan, area_id).set(rollup.score)
-            for agency_id, card in plan_state.agencies.items():
-                metrics.agency_stale_targets.labels(agency_id).set(card.stale)
-        if self.clock is not None:
-            metrics.clock.set(self.clock.timestamp())
-        if ticks:
-            metrics.last_tick.set(now)
