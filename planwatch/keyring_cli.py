@@ -24,6 +24,7 @@ import httpx
 import typer
 from pydantic import ValidationError
 
+from planwatch.http_refusal import refusal_message
 from planwatch.http_token import TokenError, auth_headers
 from services.ingest.config import IngestSettings
 from services.ingest.keyring import (
@@ -109,11 +110,7 @@ def _api(method: str, base: str, path: str, body: Any = None) -> Any:
     except httpx.HTTPError as exc:
         raise _fail(f"cannot reach ingest at {base}: {exc}") from None
     if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise _fail(f"ingest refused ({response.status_code}): {detail}")
+        raise _fail(refusal_message("ingest", response))
     return response.json()
 
 

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from planwatch.http_refusal import refusal_message
 from planwatch.http_token import TokenError, auth_headers
 from services.notify.domain.durations import DurationError, parse_duration
 from services.notify.domain.matchers import MatcherError, MatchType, parse_matchers
@@ -46,11 +47,7 @@ def _call(method: str, url: str, **kwargs: Any) -> Any:
     except httpx.HTTPError as exc:
         raise _fail(f"cannot reach notify at {url}: {exc}") from None
     if response.status_code >= 400:
-        try:
-            detail = response.json().get("detail", response.text)
-        except ValueError:
-            detail = response.text
-        raise _fail(f"notify refused ({response.status_code}): {detail}")
+        raise _fail(refusal_message("notify", response))
     return response.json()
 
 

@@ -52,18 +52,23 @@ def _references(integration: Integration) -> Iterator[tuple[str, SecretRef]]:
             yield name, ref
 
 
+def secret_references(config: RoutingConfig) -> Iterator[tuple[Integration, str, SecretRef]]:
+    """Every secret reference of every receiver: its integration, its field and the ref."""
+    for receiver in config.receivers.values():
+        for integration in receiver.integrations:
+            for name, ref in _references(integration):
+                yield integration, name, ref
+
+
 def unresolved_secrets(
     config: RoutingConfig, environ: Mapping[str, str] | None = None
 ) -> list[ConfigIssue]:
     """Every secret reference of every receiver that does not resolve here and now, with the
     line of its integration: refused at start rather than dead-lettered at the first send."""
     issues: list[ConfigIssue] = []
-    for receiver in config.receivers.values():
-        for integration in receiver.integrations:
-            for name, ref in _references(integration):
-                try:
-                    resolve_secret(ref, environ)
-                except SecretUnavailableError as exc:
-                    message = f"{integration.key}: {name}: {exc}"
-                    issues.append(ConfigIssue(integration.line, message))
+    for integration, name, ref in secret_references(config):
+        try:
+            resolve_secret(ref, environ)
+        except SecretUnavailableError as exc:
+            issues.append(ConfigIssue(integration.line, f"{integration.key}: {name}: {exc}"))
     return issues

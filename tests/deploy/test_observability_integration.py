@@ -30,6 +30,7 @@ from shared import topics
 from shared.kafka_admin import ensure_topics
 from tests.deploy.paths import COMPOSE_FILE, REPO, RULES_FILE
 from tests.deploy.test_metric_references import dashboard_files, dashboard_queries
+from tests.integration.notify_support import shipped_routing_secrets
 
 pytestmark = pytest.mark.integration
 
@@ -130,6 +131,8 @@ def _service_env(
             "PYTHONDONTWRITEBYTECODE": "1",
         }
     )
+    if service == "notify":
+        env.update(shipped_routing_secrets())  # the shipped routing file; nothing is sent
     return env
 
 

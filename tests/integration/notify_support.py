@@ -19,6 +19,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
+from services.notify.config import NotifySettings
+from services.notify.routing_file import load_routing_file
+from services.notify.secrets import secret_references
 from shared.contract.alert_event import (
     AlertAnnotations,
     AlertEvent,
@@ -226,3 +229,14 @@ def encoded(event: AlertEvent) -> bytes:
 
 def seconds(value: float) -> timedelta:
     return timedelta(seconds=value)
+
+
+def shipped_routing_secrets() -> dict[str, str]:
+    """A placeholder value for every `env:` secret the shipped routing file refers to: notify
+    refuses to start while one is unset, and tests that run it with that file send nothing."""
+    config = load_routing_file(NotifySettings().routing_file)
+    return {
+        ref.target: f"https://hooks.invalid/{ref.target.lower()}"
+        for _, _, ref in secret_references(config)
+        if ref.kind == "env"
+    }

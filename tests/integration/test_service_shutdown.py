@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.notify_support import shipped_routing_secrets
 from tests.integration.service_process import ServiceProcess
 
 EXIT_BOUND_S = 30.0  # generous for a busy machine; the start-up timeout is 120 s
@@ -40,6 +41,7 @@ async def test_sigterm_during_a_retrying_start_up_exits_promptly(
         "MONGODB_URI": f"mongodb://127.0.0.1:{_closed_port()}/",
         "MONGODB_SERVER_SELECTION_TIMEOUT_MS": "200",
         f"{name.upper()}_HTTP__PORT": str(free_port),
+        **(shipped_routing_secrets() if name == "notify" else {}),
     }
     service = ServiceProcess(name, env, tmp_path / f"{name}.log", free_port)
     service.start()
