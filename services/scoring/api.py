@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
@@ -199,14 +200,17 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
         target_id: str,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 1000,
         reports: Annotated[int, Query(ge=0, le=MAX_REPORTS)] = RECENT_REPORTS,
+        before: Annotated[date | None, Query(description="Only points dated before it.")] = None,
     ) -> JSON:
         """The effective series (the last `limit` points by `as_of`, each with its report's
         `evidence`/`note` when set), retracted dates, and the `reports` most recent reports
-        (every reporter's, newest first, with their evidence and notes)."""
+        (every reporter's, newest first, with their evidence and notes). With `before` only
+        what is dated before it: the next page is `before=next_before` (null on the last)."""
         plan = plan_of(plan_id)
         if target_id not in plan.targets:
             raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
-        winners = fold_winners(await store().target_points(plan_id, target_id))
+        below = before.isoformat() if before is not None else None
+        winners = fold_winners(await store().target_points(plan_id, target_id, below))
         by_date = points_by_date(winners)
         points = []
         for as_of, p in sorted(by_date.items()):
@@ -223,11 +227,13 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
                 }
             )
         retracted = sorted({as_of for as_of, _agency in winners} - by_date.keys())
+        page = points[-limit:]
         return {
             "plan": plan_id,
             "target": target_id,
             "count": len(points),
-            "points": points[-limit:],
+            "points": page,
+            "next_before": page[0]["as_of"] if len(points) > len(page) else None,
             "retracted": [d.isoformat() for d in retracted],
             "recent_reports": [report_to_json(r) for r in recent_reports(winners, reports)],
         }
@@ -237,13 +243,24 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
         plan_id: str,
         target_id: str,
         limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
+        before: Annotated[
+            int | None, Query(ge=1, description="Only older changes (`seq`).")
+        ] = None,
     ) -> JSON:
-        """Changes of the target's result, newest first."""
+        """Changes of the target's result, newest first; the next page is
+        `before=next_before` (null on the last)."""
         plan = plan_of(plan_id)
         if target_id not in plan.targets:
             raise _not_found(f"plan {plan_id!r} has no target {target_id!r}")
-        records = await store().target_history(plan_id, target_id, limit)
-        return {"plan": plan_id, "target": target_id, "history": records}
+        records = await store().target_history(plan_id, target_id, limit + 1, before)
+        page = records[:limit]
+        more = len(records) > limit
+        return {
+            "plan": plan_id,
+            "target": target_id,
+            "history": page,
+            "next_before": page[-1]["seq"] if more else None,
+        }
 
 
 def _agency_and_alert_routes(router: APIRouter, reads: _Reads) -> None:

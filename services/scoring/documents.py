@@ -35,6 +35,14 @@ def target_key(plan: str, target: str) -> str:
     return f"{plan}:{target}"
 
 
+def target_id_range(plan: str, target: str, below: str | None = None) -> tuple[str, str]:
+    """The `[low, high)` bounds of the `_id`s a target owns in the points log and the history
+    (both begin "plan:target:"; ids contain no ':'), or, with `below`, of its points dated
+    before that ISO date: a range the `_id` index bounds, never a scan of the collection."""
+    prefix = f"{plan}:{target}:"
+    return prefix, prefix + below if below is not None else f"{plan}:{target};"
+
+
 def point_id(plan: str, target: str, as_of: date, agency: str, event_id: str) -> str:
     """A points-log `_id`: one document per winner a (target, as_of, agency) has had (event ids
     are unique per agency, so the agency is part of it)."""

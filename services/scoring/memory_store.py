@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 
 from shared.runtime.mongo import Document
 
+from .documents import target_id_range
 from .store import CLOCK_ID, ROLL_UP_FIELDS
 
 
@@ -78,11 +79,14 @@ class InMemoryScoringStore:
     async def load_plans(self) -> list[Document]:
         return [_copy(doc) for doc in self.plans.values()]
 
-    async def target_points(self, plan: str, target: str) -> list[Document]:
+    async def target_points(
+        self, plan: str, target: str, before: str | None = None
+    ) -> list[Document]:
+        low, high = target_id_range(plan, target, before)
         return [
             _copy(d)
             for d in self.points.values()
-            if d.get("plan") == plan and d.get("target") == target
+            if low <= d["_id"] < high and d.get("plan") == plan and d.get("target") == target
         ]
 
     async def date_points(self, plan: str, target: str, as_of: str) -> list[Document]:
@@ -143,9 +147,16 @@ class InMemoryScoringStore:
             return None
         return {k: _copy({k: v})[k] for k, v in doc.items() if k != "outbox"}
 
-    async def target_history(self, plan: str, target: str, limit: int) -> list[Document]:
+    async def target_history(
+        self, plan: str, target: str, limit: int, before_seq: int | None = None
+    ) -> list[Document]:
+        low, high = target_id_range(plan, target)
         records = [
-            d for d in self.history.values() if d.get("plan") == plan and d.get("target") == target
+            d
+            for d in self.history.values()
+            if low <= d["_id"] < high
+            and (d.get("plan"), d.get("target")) == (plan, target)
+            and (before_seq is None or d.get("seq", 0) < before_seq)
         ]
         records.sort(key=lambda d: d.get("seq", 0), reverse=True)
         return [_copy(d) for d in records[:limit]]

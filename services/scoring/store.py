@@ -31,6 +31,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, DuplicateKeyError
 
+from services.scoring.documents import target_id_range
 from shared.runtime.mongo import Document, next_epoch, upsert_racing
 
 DEFAULT_PREFIX = "scoring_"
@@ -55,7 +56,9 @@ class ScoringStore(Protocol):
     async def next_epoch(self, partition: int) -> int: ...
     async def claim_targets(self, epochs: Mapping[str, int]) -> set[str]: ...
     async def load_plans(self) -> list[Document]: ...
-    async def target_points(self, plan: str, target: str) -> list[Document]: ...
+    async def target_points(
+        self, plan: str, target: str, before: str | None = None
+    ) -> list[Document]: ...
     async def date_points(self, plan: str, target: str, as_of: str) -> list[Document]: ...
     async def write_targets(
         self, updates: Mapping[str, Document], epochs: Mapping[str, int] | None = None
@@ -67,7 +70,9 @@ class ScoringStore(Protocol):
     async def write_meta(self, fields: Document) -> None: ...
     async def plan(self, plan: str) -> Document | None: ...
     async def target(self, key: str) -> Document | None: ...
-    async def target_history(self, plan: str, target: str, limit: int) -> list[Document]: ...
+    async def target_history(
+        self, plan: str, target: str, limit: int, before_seq: int | None = None
+    ) -> list[Document]: ...
 
 
 # Fields of a target document a roll-up needs (whichever replica wrote it).
@@ -137,16 +142,21 @@ class MongoScoringStore:
     async def load_plans(self) -> list[Document]:
         return [doc async for doc in self.plans.find({})]
 
-    async def target_points(self, plan: str, target: str) -> list[Document]:
-        """Every points-log document of one target. A scan on FerretDB (it indexes `_id`
-        equality only, and even that costs more as a collection grows): the fallback path and
-        the API's series, never the per-event path."""
-        return [doc async for doc in self.points.find({"plan": plan, "target": target})]
+    async def target_points(
+        self, plan: str, target: str, before: str | None = None
+    ) -> list[Document]:
+        """Every points-log document of one target (dated before `before`, an ISO date, when
+        given): an `_id` range, which MongoDB's `_id` index bounds (FerretDB's SQLite backend
+        scans it still); the fallback path and the API's series, never the per-event path."""
+        low, high = target_id_range(plan, target, before)
+        query = {"_id": {"$gte": low, "$lt": high}, "plan": plan, "target": target}
+        return [doc async for doc in self.points.find(query)]
 
     async def date_points(self, plan: str, target: str, as_of: str) -> list[Document]:
-        """The points-log documents of one (target, as_of): a scan, for a correction dated
-        before the window."""
-        query = {"plan": plan, "target": target, "as_of": as_of}
+        """The points-log documents of one (target, as_of), an `_id` range: for a correction
+        dated before the window."""
+        low, _ = target_id_range(plan, target)
+        query = {"_id": {"$gte": f"{low}{as_of}:", "$lt": f"{low}{as_of};"}, "as_of": as_of}
         return [doc async for doc in self.points.find(query)]
 
     async def write_targets(
@@ -215,10 +225,16 @@ class MongoScoringStore:
     async def target(self, key: str) -> Document | None:
         return await self.targets.find_one({"_id": key}, {"outbox": 0})
 
-    async def target_history(self, plan: str, target: str, limit: int) -> list[Document]:
-        cursor = (
-            self.history.find({"plan": plan, "target": target}).sort("seq", DESCENDING).limit(limit)
-        )
+    async def target_history(
+        self, plan: str, target: str, limit: int, before_seq: int | None = None
+    ) -> list[Document]:
+        """The target's newest `limit` changes (older than `before_seq` when given), in its
+        `_id` range."""
+        low, high = target_id_range(plan, target)
+        query: Document = {"_id": {"$gte": low, "$lt": high}, "plan": plan, "target": target}
+        if before_seq is not None:
+            query["seq"] = {"$lt": before_seq}
+        cursor = self.history.find(query).sort("seq", DESCENDING).limit(limit)
         return [doc async for doc in cursor]
 
 

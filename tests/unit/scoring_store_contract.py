@@ -7,6 +7,7 @@ Subclass `ScoringStoreContract` and provide an async `store` fixture (an empty s
 from __future__ import annotations
 
 from services.scoring.store import ScoringStore
+from shared.runtime.mongo import Document
 
 PLAN = "p"
 
@@ -85,16 +86,17 @@ class ScoringStoreContract:
         assert docs["d"]["tracked"] == [{"as_of": "2022-03-31"}]
 
     async def test_points_and_history_are_insert_only(self, store: ScoringStore) -> None:
-        point = {"_id": "p1", "plan": PLAN, "target": "a", "as_of": "2022-03-31", "value": 1.0}
-        await store.insert_points([point, {**point, "_id": "p2", "as_of": "2022-06-30"}])
+        p1, p2 = f"{PLAN}:a:2022-03-31:x|e1", f"{PLAN}:a:2022-06-30:x|e2"
+        point = {"_id": p1, "plan": PLAN, "target": "a", "as_of": "2022-03-31", "value": 1.0}
+        await store.insert_points([point, {**point, "_id": p2, "as_of": "2022-06-30"}])
         await store.insert_points([{**point, "value": 9.0}])  # a re-sent `_id`: skipped
         await store.insert_points([])
         points = {d["_id"]: d for d in await store.target_points(PLAN, "a")}
-        assert points["p1"]["value"] == 1.0 and set(points) == {"p1", "p2"}
-        assert [d["_id"] for d in await store.date_points(PLAN, "a", "2022-06-30")] == ["p2"]
+        assert points[p1]["value"] == 1.0 and set(points) == {p1, p2}
+        assert [d["_id"] for d in await store.date_points(PLAN, "a", "2022-06-30")] == [p2]
         assert await store.target_points(PLAN, "other") == []
         records = [
-            {"_id": f"h{n}", "plan": PLAN, "target": "a", "seq": n, "note": "first"}
+            {"_id": f"{PLAN}:a:h{n}", "plan": PLAN, "target": "a", "seq": n, "note": "first"}
             for n in (1, 2, 3)
         ]
         await store.insert_history(records)
@@ -102,6 +104,34 @@ class ScoringStoreContract:
         newest = await store.target_history(PLAN, "a", 2)
         assert [d["seq"] for d in newest] == [3, 2]
         assert [d["note"] for d in await store.target_history(PLAN, "a", 5)][-1] == "first"
+
+    async def test_a_target_reads_only_its_own_id_range_page_by_page(
+        self, store: ScoringStore
+    ) -> None:
+        def point(target: str, as_of: str) -> Document:
+            _id = f"{PLAN}:{target}:{as_of}:x|e-{target}-{as_of}"
+            return {"_id": _id, "plan": PLAN, "target": target, "as_of": as_of, "value": 1.0}
+
+        # "a" and "ab" share a prefix, "a" of another plan shares the target id.
+        dates = ("2022-03-31", "2022-06-30", "2022-09-30")
+        await store.insert_points([point(t, d) for t in ("a", "ab") for d in dates])
+        await store.insert_points([{**point("a", dates[0]), "_id": "q:a:2022-03-31:x|e"}])
+        assert {d["as_of"] for d in await store.target_points(PLAN, "a")} == set(dates)
+        assert len(await store.target_points(PLAN, "a")) == 3
+        older = await store.target_points(PLAN, "a", before="2022-09-30")
+        assert sorted(d["as_of"] for d in older) == list(dates[:2])
+        assert await store.target_points(PLAN, "a", before="2022-03-31") == []
+        assert len(await store.date_points(PLAN, "a", "2022-03-31")) == 1
+        history = [
+            {"_id": f"{PLAN}:{t}:tick-{n}", "plan": PLAN, "target": t, "seq": n}
+            for t in ("a", "ab")
+            for n in range(1, 6)
+        ]
+        await store.insert_history(history)
+        first = await store.target_history(PLAN, "a", 2)
+        assert [(d["target"], d["seq"]) for d in first] == [("a", 5), ("a", 4)]
+        rest = await store.target_history(PLAN, "a", 10, before_seq=4)
+        assert [d["seq"] for d in rest] == [3, 2, 1]
 
     async def test_a_plan_document_is_written_only_forward(self, store: ScoringStore) -> None:
         assert await store.write_plan(PLAN, {"state": "s1", "clock": "c1"}, 100, 5)
