@@ -1,4 +1,5 @@
-"""`planwatch keys`: agency signing keys (the private key stays with the agency)."""
+"""`planwatch keys`: agency signing keys (the private key stays with the agency) and the
+platform clock's key (it signs clock ticks)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,9 @@ from shared.contract.keys import (
     public_key_text,
 )
 
-keys_app = typer.Typer(help="Agency signing keys (Ed25519).", no_args_is_help=True)
+keys_app = typer.Typer(
+    help="Signing keys (Ed25519): the agencies' and the platform clock's.", no_args_is_help=True
+)
 
 
 def _write_new(path: Path, content: bytes, mode: int) -> None:
@@ -68,3 +71,26 @@ def generate(
     typer.echo(f"private key: {key_path} (keep it secret)", err=True)
     typer.echo(f"registry entry: {pub_path}", err=True)
     typer.echo(line)
+
+
+@keys_app.command("clock")
+def clock(
+    out: Annotated[
+        Path, typer.Option("--out", help="Directory for the private key file.", file_okay=False)
+    ] = Path(),
+) -> None:
+    """Generate the platform clock's key pair: writes clock.<kid>.key.pem (0600), for
+    PLANWATCH_CLOCK_KEY_FILE of whatever publishes ticks, and prints the public key, for
+    scoring's SCORING_CLOCK_PUBLIC_KEYS (a JSON list: keep the old key beside the new one
+    while rotating)."""
+    private_key = generate_private_key()
+    kid = default_key_id(private_key)
+    out.mkdir(parents=True, exist_ok=True)
+    key_path = out / f"clock.{kid}.key.pem"
+    try:
+        _write_new(key_path, private_key_pem(private_key), 0o600)
+    except FileExistsError as exc:
+        typer.echo(f"error: {exc.filename} exists; not overwriting a key", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(f"private key: {key_path} (keep it secret; key id {kid})", err=True)
+    typer.echo(public_key_text(private_key))

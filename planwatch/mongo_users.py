@@ -20,6 +20,8 @@ from urllib.parse import quote_plus
 import typer
 import yaml
 
+from shared.contract.keys import generate_private_key, private_key_pem
+
 REPO: Final = Path(__file__).resolve().parent.parent
 USERS_FILE: Final = REPO / "deploy" / "mongodb" / "users.yaml"
 SCRIPT_FILE: Final = REPO / "deploy" / "mongodb" / "create-users.js"
@@ -176,15 +178,16 @@ def _short(user: str) -> str:
 
 def dev_secret_files(spec: UsersSpec) -> list[str]:
     """The files `dev-secrets` writes (docker-compose's `secrets:` read them)."""
-    names = ["mongo-root-password", "grafana-admin-password"]
+    names = ["mongo-root-password", "grafana-admin-password", "clock-key"]
     for user in spec.users:
         names += [f"mongo-{_short(user.user)}-password", f"mongo-{_short(user.user)}-uri"]
     return names
 
 
 def write_dev_secrets(spec: UsersSpec, folder: Path, host: str) -> list[Path]:
-    """Random passwords and connection strings for docker-compose; existing files are kept
-    (delete one, re-run, and re-run create-users.js to rotate). Returns the files written."""
+    """Random passwords, connection strings and the clock's key for docker-compose; existing
+    files are kept (delete one, re-run, and re-run create-users.js to rotate). Returns the
+    files written."""
     folder.mkdir(mode=0o700, parents=True, exist_ok=True)
     folder.chmod(0o700)
     written: list[Path] = []
@@ -201,6 +204,8 @@ def write_dev_secrets(spec: UsersSpec, folder: Path, host: str) -> list[Path]:
 
     put("mongo-root-password", secrets.token_urlsafe(24))
     put("grafana-admin-password", secrets.token_urlsafe(24))
+    # The platform clock's private key: compose's scoring signs its ticks with it.
+    put("clock-key", private_key_pem(generate_private_key()).decode("ascii").strip())
     for user in spec.users:
         short = _short(user.user)
         password = put(f"mongo-{short}-password", secrets.token_urlsafe(24))

@@ -34,6 +34,7 @@ from planwatch.simulate.scenario import (
     build_scenario,
 )
 from shared.catalog import load_catalog
+from shared.runtime.clock_key import ClockKeyError, load_clock_key
 from shared.runtime.settings import KafkaSettings, MongoSettings
 
 DEFAULT_PLAN = "qingyuan-digital-economy-2021"
@@ -188,11 +189,16 @@ def simulate(
             typer.echo(f"waiting {keys_wait:g} s for ingest to refresh its key snapshot")
             asyncio.run(asyncio.sleep(keys_wait))
     kafka = KafkaSettings()
+    try:
+        clock_key = load_clock_key()  # the feed's ticks, signed as the platform's
+    except ClockKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
 
     def make_transport() -> Transport:
         if via is Via.HTTP:
-            return HttpTransport(ingest_url, KafkaTransport(kafka))
-        return KafkaTransport(kafka)
+            return HttpTransport(ingest_url, KafkaTransport(kafka, clock_key=clock_key))
+        return KafkaTransport(kafka, clock_key=clock_key)
 
     try:
         state = asyncio.run(_send(scenario, make_transport, speed, quiet))

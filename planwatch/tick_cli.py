@@ -12,11 +12,13 @@ from datetime import datetime
 from typing import Annotated
 
 import typer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.scoring.ticks import now_utc, tick_message
 from shared import topics
 from shared.contract.events import parse_rfc3339
 from shared.kafka_admin import ensure_topics
+from shared.runtime.clock_key import ClockKeyError, load_clock_key
 from shared.runtime.kafka import make_broker, publish_all
 from shared.runtime.settings import KafkaSettings
 
@@ -32,12 +34,14 @@ def _instant(text: str | None) -> datetime:
         raise typer.BadParameter(str(exc), param_hint="--at") from None
 
 
-async def publish_tick(settings: KafkaSettings, at: datetime, topic: str) -> None:
+async def publish_tick(
+    settings: KafkaSettings, at: datetime, topic: str, clock_key: Ed25519PrivateKey | None
+) -> None:
     await ensure_topics(settings, {topic: topics.PARTITIONS.get(topic, 1)})
     broker = make_broker(settings, graceful_timeout_s=5.0)
     await broker.start()
     try:
-        await publish_all(broker, [tick_message(at, topic)], settings.publish_timeout_s)
+        await publish_all(broker, [tick_message(at, topic, clock_key)], settings.publish_timeout_s)
     finally:
         await broker.stop()
 
@@ -50,7 +54,19 @@ def tick(
     ] = None,
     topic: Annotated[str, typer.Option("--topic", help="The clock topic.")] = topics.CLOCK,
 ) -> None:
-    """Publish one clock tick to Kafka (KAFKA_BOOTSTRAP_SERVERS) and print its instant."""
+    """Publish one clock tick to Kafka (KAFKA_BOOTSTRAP_SERVERS), signed with the clock's key
+    (PLANWATCH_CLOCK_KEY_FILE), and print its instant."""
     instant = _instant(at)
-    asyncio.run(publish_tick(KafkaSettings(), instant, topic))
+    try:
+        clock_key = load_clock_key()
+    except ClockKeyError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if clock_key is None:
+        typer.echo(
+            "warning: no PLANWATCH_CLOCK_KEY_FILE: the tick is unsigned, and only a scoring "
+            "service in PLANWATCH_AUTH_MODE=dev (the local demo) applies it",
+            err=True,
+        )
+    asyncio.run(publish_tick(KafkaSettings(), instant, topic, clock_key))
     typer.echo(instant.isoformat())

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import sys
 import time
 from collections import Counter
@@ -55,6 +56,7 @@ from planwatch.simulate.keys import DEMO_DATABASE_PREFIX
 from planwatch.simulate.scenario import Outcome, Scenario, build_scenario
 from shared import topics
 from shared.catalog import load_catalog
+from shared.contract.keys import generate_private_key, public_key_text
 from shared.kafka_admin import ensure_topics
 from shared.runtime.settings import KafkaSettings
 
@@ -140,6 +142,7 @@ def service_specs(
     *,
     keys_file: Path,
     routing_file: Path,
+    clock_public_key: str,
     webhook: WebhookReceiver,
     smtp: SmtpSink,
 ) -> list[ServiceSpec]:
@@ -151,6 +154,7 @@ def service_specs(
         endpoints,
         keys_file=keys_file,
         routing_file=routing_file,
+        clock_public_key=clock_public_key,
         webhook=webhook,
         smtp=smtp,
     )
@@ -178,6 +182,7 @@ def _primary_specs(
     *,
     keys_file: Path,
     routing_file: Path,
+    clock_public_key: str,
     webhook: WebhookReceiver,
     smtp: SmtpSink,
 ) -> list[ServiceSpec]:
@@ -222,6 +227,8 @@ def _primary_specs(
                 "SCORING_SCORES_TOPIC": t(topics.SCORES),
                 "SCORING_ALERTS_TOPIC": t(topics.ALERTS),
                 "SCORING_DLT_TOPIC": t(topics.SCORING_DLT),
+                # The feed's ticks are signed with this run's clock key, as in production.
+                "SCORING_CLOCK_PUBLIC_KEYS": json.dumps([clock_public_key]),
             },
         ),
         ServiceSpec(
@@ -312,6 +319,7 @@ class _DemoRun:
         plan = load_catalog().plan(config.plan)
         self.scenario = build_scenario(plan, config.seed) if config.feed else None
         self.keys = self.scenario.keys if self.scenario else demo_keys(plan, config.seed)
+        self.clock_key = generate_private_key()  # this run's platform clock
         self.specs: list[ServiceSpec] = []
         self.supervisor = Supervisor([], self.state_dir)
         self.dlt: TopicCounter | None = None
@@ -371,6 +379,7 @@ class _DemoRun:
             endpoints,
             keys_file=keys_file,
             routing_file=routing_file,
+            clock_public_key=public_key_text(self.clock_key),
             webhook=self.webhook,
             smtp=self.smtp,
         )
@@ -414,7 +423,7 @@ class _DemoRun:
         config, view = self.config, self.view
         assert self.endpoints is not None and self.poller is not None
         renames = {name: config.topic(name) for name in topics.PARTITIONS}
-        kafka = KafkaTransport(self.kafka, topic_names=renames)
+        kafka = KafkaTransport(self.kafka, topic_names=renames, clock_key=self.clock_key)
         transport: Transport = (
             kafka if config.via == "kafka" else HttpTransport(self.specs[0].url, kafka)
         )

@@ -11,13 +11,14 @@ import asyncio
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Final, Protocol
 
 import httpx
 from aiokafka import AIOKafkaProducer
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from planwatch.http_token import auth_headers
 from planwatch.simulate.scenario import FeedItem, Outcome, RawBytes, Scenario
@@ -28,6 +29,7 @@ from shared.contract.codec import (
     encode_structured,
 )
 from shared.contract.events import ClockTick
+from shared.contract.tick_signing import sign_tick
 from shared.runtime.kafka_security import client_options
 from shared.runtime.settings import KafkaSettings
 
@@ -79,9 +81,12 @@ class KafkaTransport:
         kafka: KafkaSettings,
         client_id: str = "planwatch-simulate",
         topic_names: Mapping[str, str] | None = None,
+        clock_key: Ed25519PrivateKey | None = None,
     ) -> None:
-        """`topic_names` renames the standard topics (an isolated demo or test run)."""
+        """`topic_names` renames the standard topics (an isolated demo or test run); ticks are
+        signed with `clock_key` (the platform clock's), unsigned without it."""
         self._names = dict(topic_names or {})
+        self._clock_key = clock_key
         self._producer = AIOKafkaProducer(
             **client_options(kafka),
             client_id=client_id,
@@ -97,6 +102,8 @@ class KafkaTransport:
             raise FeedError(f"cannot connect to Kafka: {exc!r}") from exc
 
     async def send(self, item: FeedItem) -> str | None:
+        if isinstance(item.payload, ClockTick) and self._clock_key is not None:
+            item = replace(item, payload=sign_tick(item.payload, self._clock_key))
         key, value, headers = kafka_record(item)
         topic = self._names.get(item.topic, item.topic)
         future = await self._producer.send(topic, value, key=key, headers=headers)

@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import APIRouter, FastAPI
 from faststream.kafka.annotations import KafkaMessage
 
@@ -25,12 +26,14 @@ from services.scoring.engine import ScoringEngine
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.ownership import EngineDoors
 from services.scoring.store import MongoScoringStore
-from services.scoring.ticks import TickScheduler, now_utc
+from services.scoring.ticks import TickScheduler, now_utc, tick_check
 from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
+from shared.contract.keys import public_key_text
 from shared.kafka_admin import ensure_topics
-from shared.runtime.auth import Authenticator
+from shared.runtime.auth import Authenticator, AuthMode
+from shared.runtime.clock_key import ClockKeyError, load_clock_key
 from shared.runtime.consumer import DurableConsumer
 from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import (
@@ -62,6 +65,34 @@ def create_app(settings: ScoringSettings) -> FastAPI:
     return build_http_app(service.host, service.routers, auth=auth, title="planwatch scoring")
 
 
+def _tick_scheduler(
+    settings: ScoringSettings,
+    host: ServiceHost,
+    metrics: ScoringMetrics,
+    clock_key: Ed25519PrivateKey | None,
+    *,
+    dev_mode: bool,
+) -> TickScheduler:
+    """The built-in scheduler, signing with the clock's key (PLANWATCH_CLOCK_KEY_FILE)."""
+    if clock_key is None and not dev_mode:
+        raise ClockKeyError(
+            "SCORING_TICK_INTERVAL_S > 0 publishes clock ticks: set PLANWATCH_CLOCK_KEY_FILE "
+            "to the clock's private key (only PLANWATCH_AUTH_MODE=dev sends them unsigned)"
+        )
+    timeout_s = settings.kafka.publish_timeout_s
+
+    async def send_tick(message: Outbound) -> None:
+        await publish_all(host.broker, [message], timeout_s)
+
+    return TickScheduler(
+        settings.tick_interval_s,
+        send_tick,
+        settings.clock_topic,
+        clock_key,
+        on_sent=metrics.ticks_published.inc,
+    )
+
+
 def build_service(
     settings: ScoringSettings,
     *,
@@ -81,6 +112,13 @@ def build_service(
         await publish_all(broker, messages, timeout_s)
 
     input_partitions = topics.PARTITIONS[topics.ACCEPTED]
+    dev_mode = settings.auth.mode is AuthMode.DEV
+    # A service that publishes the ticks itself (compose) holds the clock's key: it trusts it.
+    clock_key = load_clock_key()
+    trusted_clock_keys = [
+        *settings.clock_public_keys,
+        *([public_key_text(clock_key)] if clock_key is not None else []),
+    ]
     engine = ScoringEngine(
         catalog,
         store,
@@ -118,7 +156,8 @@ def build_service(
         retry=settings.retry,
         wall_clock=now_utc,
         max_tick_skew=timedelta(seconds=settings.max_tick_skew_s),
-        on_future_tick=metrics.ticks_refused.inc,
+        check_tick=tick_check(trusted_clock_keys, dev_mode=dev_mode),
+        on_tick_refused=lambda reason: metrics.ticks_refused.labels(reason).inc(),
     )
 
     async def create_topics() -> None:
@@ -153,21 +192,8 @@ def build_service(
     host.on_start.extend([create_topics, load_state])
 
     if settings.tick_interval_s > 0:
-
-        async def send_tick(message: Outbound) -> None:
-            await publish_all(broker, [message], timeout_s)
-
-        scheduler = TickScheduler(
-            settings.tick_interval_s,
-            send_tick,
-            settings.clock_topic,
-            on_sent=metrics.ticks_published.inc,
-        )
-
-        async def start_scheduler() -> None:
-            await scheduler.start()
-
-        host.on_start.append(start_scheduler)
+        scheduler = _tick_scheduler(settings, host, metrics, clock_key, dev_mode=dev_mode)
+        host.on_start.append(scheduler.start)
         host.on_stop.insert(0, scheduler.stop)
 
     async def work(records: Sequence[Record]) -> None:

@@ -35,5 +35,9 @@ class ScoringSettings(ServiceSettings):
     # A clock tick more than this ahead of this service's wall clock is refused (dead-lettered
     # as `tick_in_future`, counted, alerted on), never applied.
     max_tick_skew_s: float = Field(300.0, gt=0)
+    # The platform clock's public keys (JSON list of unpadded base64url Ed25519 keys, two while
+    # one is rotated): a tick signed by none of them is dead-lettered (`unsigned`, `unknown_key`,
+    # `bad_signature`), never applied. Required but in PLANWATCH_AUTH_MODE=dev (the local demo).
+    clock_public_keys: list[str] = Field(default_factory=list, max_length=8)
     # A catalog folder other than the shipped plans (tests, a second city).
     catalog_dir: Path | None = None

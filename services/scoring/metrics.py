@@ -102,7 +102,9 @@ class ScoringMetrics:
         )
         self.ticks_refused = Counter(
             "planwatch_scoring_ticks_refused_total",
-            "Clock ticks refused because they were ahead of the wall clock by more than the "
-            "allowed skew (SCORING_MAX_TICK_SKEW_S).",
+            "Clock ticks refused, by reason: ahead of the wall clock by more than the allowed "
+            "skew (tick_in_future), not signed by the platform clock (unsigned, unknown_key, "
+            "bad_signature), or not a tick (malformed, ...).",
+            ["reason"],
             registry=registry,
         )

@@ -20,6 +20,7 @@ from services.scoring.clock_sync import (
 )
 from services.scoring.engine import BatchOutcome, ScoringEngine
 from services.scoring.records import dead_letter, parse_records
+from services.scoring.ticks import TickCheck
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import Outbound, Record, is_transient
 from shared.runtime.logging import bound, get_logger
@@ -43,7 +44,8 @@ class EngineDoors:
         retry: RetrySettings,
         wall_clock: Callable[[], datetime],
         max_tick_skew: timedelta,
-        on_future_tick: Callable[[], None] = lambda: None,
+        check_tick: TickCheck,
+        on_tick_refused: Callable[[str], None] = lambda reason: None,
     ) -> None:
         self.engine = engine
         self.input_topic = input_topic
@@ -54,7 +56,8 @@ class EngineDoors:
         self.retry = retry
         self.wall_clock = wall_clock
         self.max_tick_skew = max_tick_skew
-        self.on_future_tick = on_future_tick
+        self.check_tick = check_tick
+        self.on_tick_refused = on_tick_refused
         self.lock = asyncio.Lock()
 
     async def start(self) -> None:
@@ -72,6 +75,7 @@ class EngineDoors:
             clock_topic=self.clock_topic,
             dlt_topic=self.dlt_topic,
             check=self.engine.check,
+            check_tick=self.check_tick,
         )
         await self.dead_letter(parsed.dead, parsed.reasons)
         first = parsed.events[0].event_id if parsed.events else None
@@ -136,9 +140,12 @@ class EngineDoors:
                 clock_topic=self.clock_topic,
                 dlt_topic=self.dlt_topic,
                 check=self.engine.check,
+                check_tick=self.check_tick,
             )
             dead += parsed.dead
             reasons += parsed.reasons
+            for reason in parsed.reasons:  # not a tick, or not the platform clock's
+                self.on_tick_refused(reason)
             for tick in parsed.ticks:
                 if tick_too_far_ahead(tick, latest_allowed):
                     # A typo, a node clock running ahead: it would move scoring into the future
@@ -146,7 +153,7 @@ class EngineDoors:
                     error = TickInFutureError(f"tick {tick.isoformat()} is past {latest_allowed}")
                     dead.append(dead_letter(record, self.dlt_topic, "tick_in_future", error))
                     reasons.append("tick_in_future")
-                    self.on_future_tick()
+                    self.on_tick_refused("tick_in_future")
                     log.error("clock tick refused: ahead of the wall clock", tick=tick.isoformat())
                 else:
                     ticks.append(tick)

@@ -57,7 +57,10 @@ def parse_records(
     clock_topic: str,
     dlt_topic: str,
     check: Callable[[AcceptedEvent], None],
+    check_tick: Callable[[ClockTick], None],
 ) -> Parsed:
+    """Accepted events (each passing `check`) and ticks (each passing `check_tick`: the clock's
+    signature), the rest as dead letters with their reason."""
     parsed = Parsed()
     for record in records:
         try:
@@ -67,6 +70,7 @@ def parse_records(
                     raise NotAcceptedError(
                         f"the clock topic carries clock ticks, not {event.envelope.type.value}"
                     )
+                check_tick(event)
                 parsed.ticks.append(parse_rfc3339(event.data.at))
             elif record.topic == accepted_topic:
                 if not record.value:

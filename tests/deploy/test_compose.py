@@ -5,6 +5,7 @@ services' own settings as the compose environment configures them."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -172,7 +173,8 @@ def _compose_env(
             monkeypatch.delenv(key)
     granted = set(service.get("secrets", []))
     for key, value in service["environment"].items():
-        text = str(value)
+        # Compose's `${NAME:-default}` with none of the operator's variables set.
+        text = re.sub(r"\$\{\w+:-([^}]*)\}", r"\1", str(value))
         if text.startswith("/run/secrets/"):
             secret = text.removeprefix("/run/secrets/")
             assert secret in granted, f"{key} names secret {secret}, not given to the service"

@@ -462,14 +462,17 @@ def test_configmaps_hold_the_repo_files() -> None:
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_references_resolve(name: str) -> None:
     """Every ConfigMap and Secret a pod uses exists: built here, made by Strimzi for a KafkaUser
-    or the cluster (its CA), or documented in secret.example.yaml; every ServiceAccount exists."""
+    or the cluster (its CA), or documented in secret.example.yaml (the operator's, like the
+    clock's keys); every ServiceAccount exists."""
     resources = overlay(name)
     configmaps = {r["metadata"]["name"] for r in of_kind(resources, "ConfigMap")}
     users = of_kind(resources, "KafkaUser")
     secrets = {u["metadata"]["name"] for u in users}
     # Strimzi's Cluster Operator makes `<cluster>-cluster-ca-cert` for the Kafka cluster.
     secrets |= {f"{u['metadata']['labels']['strimzi.io/cluster']}-cluster-ca-cert" for u in users}
-    secrets |= {s["metadata"]["name"] for s in yaml.safe_load_all(SECRET_EXAMPLE.read_text()) if s}
+    examples = [d for d in yaml.safe_load_all(SECRET_EXAMPLE.read_text()) if d]
+    secrets |= {d["metadata"]["name"] for d in examples if d["kind"] == "Secret"}
+    configmaps |= {d["metadata"]["name"] for d in examples if d["kind"] == "ConfigMap"}
     accounts = {r["metadata"]["name"] for r in of_kind(resources, "ServiceAccount")}
     for workload in of_kind(resources, "Deployment") + of_kind(resources, "CronJob"):
         spec = pod_spec(workload)
@@ -489,6 +492,9 @@ def test_references_resolve(name: str) -> None:
                 ref = item.get("valueFrom", {}).get("secretKeyRef")
                 if ref:
                     assert ref["name"] in secrets, f"{workload['metadata']['name']}: {ref}"
+                ref = item.get("valueFrom", {}).get("configMapKeyRef")
+                if ref:
+                    assert ref["name"] in configmaps, f"{workload['metadata']['name']}: {ref}"
     for auth in of_kind(resources, "TriggerAuthentication"):
         for ref in auth["spec"]["secretTargetRef"]:
             assert ref["name"] in secrets

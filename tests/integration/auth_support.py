@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from shared.runtime.auth import ALL_SCOPES, AuthSettings
+from tests.clock_identity import clock_env
 from tests.token_issuer import LocalIssuer
 
 ISSUER: Final = LocalIssuer()
@@ -18,8 +19,9 @@ JWKS_FILE: Final = ISSUER.write_jwks(Path(_FOLDER.name) / "jwks.json")
 
 
 def auth_env() -> dict[str, str]:
-    """The services' environment trusting the test issuer."""
-    return ISSUER.env(JWKS_FILE)
+    """The services' environment trusting the test issuer and the tests' platform clock
+    (scoring checks every tick's signature; `planwatch tick` signs with its key)."""
+    return {**ISSUER.env(JWKS_FILE), **clock_env(Path(_FOLDER.name))}
 
 
 def auth_settings() -> AuthSettings:

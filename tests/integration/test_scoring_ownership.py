@@ -26,6 +26,7 @@ from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import cst_date
 from shared.runtime.kafka import Outbound, key_partition
 from shared.runtime.settings import RetrySettings
+from tests.clock_identity import CHECK_TICK, CLOCK_KEY
 from tests.unit.fake_records import FakeRecord
 from tests.unit.scoring_streams import plan_stream, tracked_stream
 
@@ -167,7 +168,7 @@ async def test_a_tick_later_on_the_same_day_moves_the_plan_clock(
 
 
 def tick_record(at: datetime, offset: int) -> FakeRecord:
-    message = tick_message(at, "clock")
+    message = tick_message(at, "clock", CLOCK_KEY)
     headers = tuple((k, v.encode()) for k, v in message.headers.items())
     return FakeRecord("clock", 0, offset, message.value, message.key, headers)
 
@@ -179,7 +180,7 @@ async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
     engine.set_ownership(range(PARTITIONS))
     await engine.load()
     refused: list[Outbound] = []
-    counted: list[int] = []
+    counted: list[str] = []
 
     async def dead_letter(dead: Sequence[Outbound], reasons: Sequence[str]) -> None:
         refused.extend(dead)
@@ -195,13 +196,14 @@ async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
         retry=RetrySettings(),
         wall_clock=lambda: wall,
         max_tick_skew=timedelta(minutes=5),
-        on_future_tick=lambda: counted.append(1),
+        check_tick=CHECK_TICK,
+        on_tick_refused=counted.append,
     )
     typo = wall.replace(year=2032)  # one digit off: would move scoring ten years ahead
     await doors.clock([tick_record(wall - timedelta(hours=1), 1), tick_record(typo, 2)])
     assert engine.clock == wall - timedelta(hours=1)  # the good tick applied, the typo not
     [dead] = refused
     assert dead.headers["x-reason"] == "tick_in_future" and dead.headers["x-orig-offset"] == "2"
-    assert counted == [1]
+    assert counted == ["tick_in_future"]
     await doors.clock([tick_record(wall + timedelta(minutes=4), 3)])  # within the skew
     assert engine.clock == wall + timedelta(minutes=4)

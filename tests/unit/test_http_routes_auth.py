@@ -24,6 +24,7 @@ from services.scoring.app import create_app as create_scoring
 from services.scoring.config import ScoringSettings
 from shared.runtime.auth import ALL_SCOPES, AuthConfigError, AuthSettings
 from shared.runtime.host import build_management_app
+from tests.clock_identity import CLOCK_PUBLIC_KEY
 from tests.token_issuer import LocalIssuer
 
 ISSUER = LocalIssuer()
@@ -46,7 +47,7 @@ def _apps(jwks: Path) -> dict[str, FastAPI]:
     auth = ISSUER.settings(jwks)
     return {
         "ingest": create_ingest(IngestSettings(auth=auth, verify_worker=False)),
-        "scoring": create_scoring(ScoringSettings(auth=auth)),
+        "scoring": create_scoring(ScoringSettings(auth=auth, clock_public_keys=[CLOCK_PUBLIC_KEY])),
         # A routing without secret references: the shipped one needs every agency's webhook
         # URL and secret set (notify refuses to start otherwise); the routes are the same.
         "notify": create_notify(NotifySettings(auth=auth), routing=load_routing(ROUTING)),

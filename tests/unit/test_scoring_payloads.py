@@ -37,6 +37,7 @@ from shared.domain.method_v1 import (
 from shared.domain.observation import Observation
 from shared.domain.timebase import CST
 from shared.runtime.kafka import Outbound
+from tests.clock_identity import CHECK_TICK, CLOCK_KEY
 from tests.unit.fake_records import FakeRecord
 from tests.unit.scoring_streams import plan_stream
 
@@ -190,7 +191,7 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
     good = plan_stream(PLAN, seed=1)[0]
     unknown = good.model_copy(update={"target": "no.such-target"})
     tick_key, tick_value, tick_headers = (
-        (m := tick_message(datetime(2022, 1, 1, tzinfo=CST), "clock")).key,
+        (m := tick_message(datetime(2022, 1, 1, tzinfo=CST), "clock", CLOCK_KEY)).key,
         m.value,
         tuple((k, v.encode()) for k, v in m.headers.items()),
     )
@@ -208,6 +209,7 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
         clock_topic="clock",
         dlt_topic="dlt",
         check=partial(check_known, load_catalog()),
+        check_tick=CHECK_TICK,
     )
     assert parsed.events == [good]
     assert parsed.ticks == [datetime(2022, 1, 1, tzinfo=CST)]
@@ -220,7 +222,7 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
 
 def test_a_deeply_nested_tick_is_dead_lettered_not_a_stalled_consumer() -> None:
     # Was a RecursionError out of the decoder: the batch failed and was retried for good.
-    m = tick_message(datetime(2022, 1, 1, tzinfo=CST), "clock")
+    m = tick_message(datetime(2022, 1, 1, tzinfo=CST), "clock", CLOCK_KEY)
     nested = b"[" * 5_000 + b"]" * 5_000
     parsed = parse_records(
         [FakeRecord("clock", 0, 9, nested, m.key, headers=_headers(m))],
@@ -228,6 +230,7 @@ def test_a_deeply_nested_tick_is_dead_lettered_not_a_stalled_consumer() -> None:
         clock_topic="clock",
         dlt_topic="dlt",
         check=partial(check_known, load_catalog()),
+        check_tick=CHECK_TICK,
     )
     assert parsed.ticks == [] and parsed.reasons == ["malformed"]
     assert parsed.dead[0].headers["x-orig-offset"] == "9"
@@ -235,7 +238,7 @@ def test_a_deeply_nested_tick_is_dead_lettered_not_a_stalled_consumer() -> None:
 
 def test_a_tick_needs_a_time_zone() -> None:
     with pytest.raises(ValueError, match="time zone"):
-        tick_message(datetime(2022, 1, 1), "clock")
+        tick_message(datetime(2022, 1, 1), "clock", CLOCK_KEY)
 
 
 async def test_the_scheduler_publishes_ticks_until_stopped() -> None:
@@ -248,7 +251,7 @@ async def test_the_scheduler_publishes_ticks_until_stopped() -> None:
         if len(sent) == 3:
             three.set()
 
-    scheduler = TickScheduler(0.01, send, "clock", now=lambda: next(instants))
+    scheduler = TickScheduler(0.01, send, "clock", CLOCK_KEY, now=lambda: next(instants))
     await scheduler.start()
     await asyncio.wait_for(three.wait(), timeout=10)
     await scheduler.stop()
@@ -264,10 +267,11 @@ async def test_the_scheduler_publishes_ticks_until_stopped() -> None:
         clock_topic="clock",
         dlt_topic="dlt",
         check=partial(check_known, load_catalog()),
+        check_tick=CHECK_TICK,
     )
     assert parsed.ticks == [datetime(2022, 1, 1, 0, 0, s, tzinfo=CST) for s in range(count)]
     with pytest.raises(ValueError, match="positive"):
-        TickScheduler(0, send, "clock")
+        TickScheduler(0, send, "clock", CLOCK_KEY)
 
 
 def _headers(message: Outbound) -> tuple[tuple[str, bytes], ...]:
