@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
@@ -27,11 +27,36 @@ from services.notify.domain.silences import Silence, SilenceError, SilenceState,
 from services.notify.domain.timefmt import go_rfc3339
 from services.notify.metrics import NotifyMetrics
 from services.notify.store import NotifyStore
+from shared.runtime.audit import AuditEntry
 from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE, Principal, require
 
 Writer = Annotated[Principal, Depends(require(SILENCES_WRITE))]
 Reader = Annotated[Principal, Depends(require(SILENCES_READ, SILENCES_WRITE))]
 Filter = Annotated[list[str] | None, Query(description='Matchers such as `agency="qy.miit"`')]
+
+
+class SilenceCreated(BaseModel):
+    """Alertmanager's `postSilencesOKBody`."""
+
+    silenceID: str  # noqa: N815 - Alertmanager's names
+
+
+class SilenceExpired(SilenceCreated):
+    status: Literal["expired"]
+
+
+class DisabledIntegration(BaseModel):
+    """An integration notify stopped sending to after a 410 Gone, until an operator enables it."""
+
+    integration: str = Field(description="`<receiver>/<kind>/<index>`")
+    receiver: str
+    reason: str
+    at: str = Field(description="When it was disabled (RFC 3339), empty if unknown")
+
+
+class IntegrationEnabled(BaseModel):
+    integration: str
+    status: Literal["enabled"]
 
 
 class MatcherBody(BaseModel):
@@ -151,7 +176,7 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
     router = APIRouter(prefix="/api/v2", tags=["silences"])
 
     @router.post("/silences")
-    async def post_silence(body: PostableSilence, principal: Writer) -> dict[str, str]:
+    async def post_silence(body: PostableSilence, principal: Writer) -> SilenceCreated:
         now = clock.now()
         existing = None if body.id is None else await store.silence(body.id)
         if body.id is not None:
@@ -166,7 +191,7 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
             details["before"] = gettable(existing[0], existing[1], now).model_dump(mode="json")
         action = "silence.update" if existing is not None else "silence.create"
         await store.record(principal.subject, action, silence.id, details, now)
-        return {"silenceID": silence.id}
+        return SilenceCreated(silenceID=silence.id)
 
     @router.get("/silences")
     async def get_silences(
@@ -196,7 +221,7 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
         return gettable(found[0], found[1], clock.now())
 
     @router.delete("/silence/{silence_id}")
-    async def expire_silence(silence_id: str, principal: Writer) -> dict[str, str]:
+    async def expire_silence(silence_id: str, principal: Writer) -> SilenceExpired:
         now = clock.now()
         found = await store.silence(silence_id)
         if found is None:
@@ -211,30 +236,30 @@ def api_router(store: NotifyStore, clock: Clock, metrics: NotifyMetrics) -> APIR
         await store.put_silence(silence.model_copy(update=update), now)
         before = gettable(silence, found[1], now).model_dump(mode="json")
         await store.record(principal.subject, "silence.expire", silence_id, {"before": before}, now)
-        return {"silenceID": silence_id, "status": "expired"}
+        return SilenceExpired(silenceID=silence_id, status="expired")
 
     @router.get("/integrations/disabled", tags=["receivers"])
-    async def disabled(_: Reader) -> list[dict[str, str]]:
+    async def disabled(_: Reader) -> list[DisabledIntegration]:
         return [
-            {
-                "integration": key,
-                "receiver": str(doc.get("receiver", "")),
-                "reason": str(doc.get("reason", "")),
-                "at": go_rfc3339(doc["at"]) if isinstance(doc.get("at"), datetime) else "",
-            }
+            DisabledIntegration(
+                integration=key,
+                receiver=str(doc.get("receiver", "")),
+                reason=str(doc.get("reason", "")),
+                at=go_rfc3339(doc["at"]) if isinstance(doc.get("at"), datetime) else "",
+            )
             for key, doc in sorted((await store.disabled()).items())
         ]
 
     @router.post("/integrations/enable", tags=["receivers"])
-    async def enable(body: EnableBody, principal: Writer) -> dict[str, str]:
+    async def enable(body: EnableBody, principal: Writer) -> IntegrationEnabled:
         if not await store.enable(body.integration):
             raise HTTPException(404, f"integration {body.integration} is not disabled")
         now = clock.now()
         await store.record(principal.subject, "integration.enable", body.integration, {}, now)
         metrics.receivers_disabled.set(len(await store.disabled()))
-        return {"integration": body.integration, "status": "enabled"}
+        return IntegrationEnabled(integration=body.integration, status="enabled")
 
-    @router.get("/audit", tags=["audit"])
+    @router.get("/audit", tags=["audit"], response_model=list[AuditEntry])
     async def audit(
         _: Reader, limit: Annotated[int, Query(ge=1, le=1000)] = 100
     ) -> list[dict[str, Any]]:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
+from services.scoring import read_models as m
 from services.scoring.documents import JSON, fold_winners
 from services.scoring.store import ScoringStore
 from shared.domain.catalog import Catalog, Plan
@@ -83,7 +84,7 @@ def make_router(catalog: Catalog, store: Callable[[], ScoringStore]) -> APIRoute
 def _plan_routes(router: APIRouter, reads: _Reads) -> None:
     catalog, store, state_of = reads.catalog, reads.store, reads.state_of
 
-    @router.get("/plans")
+    @router.get("/plans", response_model=list[m.PlanSummary])
     async def plans() -> list[JSON]:
         out = []
         for plan_id in sorted(catalog.plans):
@@ -99,12 +100,12 @@ def _plan_routes(router: APIRouter, reads: _Reads) -> None:
             )
         return out
 
-    @router.get("/plans/{plan_id}")
+    @router.get("/plans/{plan_id}", response_model=m.PlanState)
     async def plan_state(plan_id: str) -> JSON:
         """The whole state, as `planwatch score` prints it, plus the service clock."""
         return (await state_of(plan_id))[1]
 
-    @router.get("/plans/{plan_id}/areas")
+    @router.get("/plans/{plan_id}/areas", response_model=m.Areas)
     async def areas(plan_id: str) -> JSON:
         plan, state = await state_of(plan_id)
         return {
@@ -116,7 +117,7 @@ def _plan_routes(router: APIRouter, reads: _Reads) -> None:
             },
         }
 
-    @router.get("/plans/{plan_id}/areas/{area_id}")
+    @router.get("/plans/{plan_id}/areas/{area_id}", response_model=m.Area)
     async def area(plan_id: str, area_id: str) -> JSON:
         plan, state = await state_of(plan_id)
         if area_id not in state["areas"]:
@@ -132,12 +133,12 @@ def _plan_routes(router: APIRouter, reads: _Reads) -> None:
             "tasks": {t: state["tasks"][t] for t in tasks},
         }
 
-    @router.get("/plans/{plan_id}/tasks")
+    @router.get("/plans/{plan_id}/tasks", response_model=m.Tasks)
     async def tasks(plan_id: str) -> JSON:
         _, state = await state_of(plan_id)
         return {"plan": plan_id, "at": state["at"], "tasks": state["tasks"]}
 
-    @router.get("/plans/{plan_id}/tasks/{task_id}")
+    @router.get("/plans/{plan_id}/tasks/{task_id}", response_model=m.Task)
     async def task(plan_id: str, task_id: str) -> JSON:
         plan, state = await state_of(plan_id)
         if task_id not in state["tasks"]:
@@ -157,7 +158,7 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
     store, state_of, plan_of = reads.store, reads.state_of, reads.plan_of
     target_entry = reads.target_entry
 
-    @router.get("/plans/{plan_id}/targets")
+    @router.get("/plans/{plan_id}/targets", response_model=m.Targets)
     async def targets(
         plan_id: str,
         status: Annotated[list[Status] | None, Query()] = None,
@@ -176,7 +177,7 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
         ]
         return {"plan": plan_id, "at": state["at"], "targets": selected}
 
-    @router.get("/plans/{plan_id}/targets/{target_id}")
+    @router.get("/plans/{plan_id}/targets/{target_id}", response_model=m.TargetDetail)
     async def target(plan_id: str, target_id: str) -> JSON:
         plan, state = await state_of(plan_id)
         if target_id not in plan.targets:
@@ -194,7 +195,11 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
             "alerts": [a for a in state["alerts"] if a["target"] == target_id],
         }
 
-    @router.get("/plans/{plan_id}/targets/{target_id}/series")
+    @router.get(
+        "/plans/{plan_id}/targets/{target_id}/series",
+        response_model=m.Series,
+        response_model_exclude_unset=True,  # `evidence` and `note` only when set
+    )
     async def series(
         plan_id: str,
         target_id: str,
@@ -238,7 +243,7 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
             "recent_reports": [report_to_json(r) for r in recent_reports(winners, reports)],
         }
 
-    @router.get("/plans/{plan_id}/targets/{target_id}/history")
+    @router.get("/plans/{plan_id}/targets/{target_id}/history", response_model=m.History)
     async def history(
         plan_id: str,
         target_id: str,
@@ -266,12 +271,12 @@ def _target_routes(router: APIRouter, reads: _Reads) -> None:
 def _agency_and_alert_routes(router: APIRouter, reads: _Reads) -> None:
     state_of = reads.state_of
 
-    @router.get("/plans/{plan_id}/agencies")
+    @router.get("/plans/{plan_id}/agencies", response_model=m.Agencies)
     async def agencies(plan_id: str) -> JSON:
         _, state = await state_of(plan_id)
         return {"plan": plan_id, "at": state["at"], "agencies": state["agencies"]}
 
-    @router.get("/plans/{plan_id}/agencies/{agency_id}")
+    @router.get("/plans/{plan_id}/agencies/{agency_id}", response_model=m.AgencyDetail)
     async def agency_card(plan_id: str, agency_id: str) -> JSON:
         plan, state = await state_of(plan_id)
         if agency_id not in state["agencies"]:
@@ -288,7 +293,7 @@ def _agency_and_alert_routes(router: APIRouter, reads: _Reads) -> None:
             "co_targets": sorted(t for t in plan.targets if agency_id in plan.co_owners(t)),
         }
 
-    @router.get("/plans/{plan_id}/alerts")
+    @router.get("/plans/{plan_id}/alerts", response_model=m.Alerts)
     async def alerts(
         plan_id: str,
         severity: Annotated[Severity | None, Query()] = None,
