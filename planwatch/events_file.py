@@ -136,15 +136,19 @@ def choose_plan(catalog: Catalog, plan_id: str | None) -> Plan:
     return next(iter(catalog.plans.values()))
 
 
+def load_catalog_or_exit(catalog_dir: Path | None) -> Catalog:
+    try:
+        return load_catalog(catalog_dir)
+    except CatalogError as exc:
+        typer.echo(f"catalog: {exc}", err=True)
+        raise typer.Exit(2) from None
+
+
 def load_plan_events(
     events: Path, catalog_dir: Path | None, plan_id: str | None, *, strict: bool
 ) -> tuple[Plan, list[Observation]]:
     """The chosen plan and its observations from the file; bad lines reported on stderr."""
-    try:
-        catalog = load_catalog(catalog_dir)
-    except CatalogError as exc:
-        typer.echo(f"catalog: {exc}", err=True)
-        raise typer.Exit(2) from None
+    catalog = load_catalog_or_exit(catalog_dir)
     plan = choose_plan(catalog, plan_id)
     with events.open("rb") as handle:
         read = read_events(handle, catalog, plan)
