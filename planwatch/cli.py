@@ -6,8 +6,11 @@ To add a command group, define a `typer.Typer()` in your module and register it 
 from __future__ import annotations
 
 import importlib
+from typing import Annotated
 
 import typer
+
+from shared.runtime.service_args import planwatch_version
 
 app = typer.Typer(
     name="planwatch",
@@ -35,6 +38,24 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.asyncapi", "asyncapi_app", None),
     ("planwatch.mongo_users", "mongo_users_app", "mongo-users"),
 )
+
+
+def _version(show: bool) -> None:
+    if show:
+        typer.echo(f"planwatch {planwatch_version()}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Tracks a government plan's targets as the agencies report on them."""
 
 
 def _register() -> None:

@@ -9,9 +9,17 @@ from services.notify.config import NotifySettings
 from services.notify.domain.config import RoutingConfigError
 from shared.runtime.host import serve
 from shared.runtime.logging import configure_logging, get_logger
+from shared.runtime.service_args import handle_arguments
+
+SUMMARY = """Routes, groups, deduplicates, silences and delivers scoring's alerts to webhooks,
+e-mail and Kafka, like Prometheus Alertmanager, and serves Alertmanager's API v2
+(docs/notify.md)."""
 
 
 def main() -> None:
+    handle_arguments(
+        sys.argv[1:], program="planwatch-notify", summary=SUMMARY, settings_type=NotifySettings
+    )
     settings = NotifySettings()
     configure_logging("notify", settings.log_level)
     try:

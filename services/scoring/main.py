@@ -9,9 +9,17 @@ from services.scoring.config import ScoringSettings
 from shared.runtime.clock_key import ClockKeyError
 from shared.runtime.host import serve
 from shared.runtime.logging import configure_logging, get_logger
+from shared.runtime.service_args import handle_arguments
+
+SUMMARY = """Rescores a target whenever an accepted event or a clock tick arrives, rolls the
+scores up to tasks, areas, the plan and each agency, stores them, emits alerts and serves
+the read API and the dashboard (docs/scoring-service.md)."""
 
 
 def main() -> None:
+    handle_arguments(
+        sys.argv[1:], program="planwatch-scoring", summary=SUMMARY, settings_type=ScoringSettings
+    )
     settings = ScoringSettings()
     configure_logging("scoring", settings.log_level)
     try:

@@ -1,0 +1,50 @@
+"""The service commands answer `--help` and `--version` without starting (`planwatch-notify
+--help` used to start the service), refuse any other argument, and `planwatch --version`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from planwatch.cli import _register, app
+from shared.runtime.service_args import planwatch_version
+
+
+def run(service: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", f"services.{service}.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(
+    ("service", "variable"),
+    [
+        ("ingest", "INGEST_KEYS_FILE"),
+        ("scoring", "SCORING_CLOCK_PUBLIC_KEYS"),
+        ("notify", "NOTIFY_ROUTING_FILE"),
+    ],
+)
+def test_help_and_version_answer_without_starting(service: str, variable: str) -> None:
+    helped = run(service, "--help")
+    assert helped.returncode == 0, helped.stderr
+    assert helped.stdout.startswith(f"usage: planwatch-{service} [--help | --version]")
+    assert variable in helped.stdout and f"{service.upper()}_HTTP__PORT" in helped.stdout
+    assert "KAFKA_*" in helped.stdout
+    assert helped.stderr == ""  # nothing started, nothing logged
+    versioned = run(service, "--version")
+    assert versioned.stdout.strip() == f"planwatch-{service} {planwatch_version()}"
+    refused = run(service, "--port", "8000")
+    assert refused.returncode == 2 and "environment variables" in refused.stderr
+
+
+def test_planwatch_version() -> None:
+    _register()
+    result = CliRunner().invoke(app, ["--version"])
+    assert result.exit_code == 0 and result.stdout.strip() == f"planwatch {planwatch_version()}"
