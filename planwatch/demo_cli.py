@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from planwatch.demo.receivers import MissingExtraError
 from planwatch.demo.run import DemoConfig, DemoError, run_demo
 from planwatch.infra.errors import InfraError
 from planwatch.simulate.feed import DEFAULT_SPEED, FeedError
@@ -90,7 +91,7 @@ def demo(
             replicas=replicas,
         )
         interrupted = asyncio.run(_main(config, console))
-    except (DemoError, InfraError, FeedError) as exc:
+    except (DemoError, InfraError, FeedError, MissingExtraError) as exc:
         console.print(f"[red]demo failed:[/red] {exc}", highlight=False)
         raise typer.Exit(1) from None
     if interrupted:

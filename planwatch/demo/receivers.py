@@ -195,12 +195,22 @@ class _MailHandler:
         return "250 Message accepted for delivery"
 
 
+class MissingExtraError(RuntimeError):
+    """An optional dependency is not installed: the message names the extra to install."""
+
+
 class SmtpSink:
     """An SMTP server on 127.0.0.1 that accepts every message and keeps it (aiosmtpd)."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        # aiosmtpd is a dev dependency (`make install`): imported only when a sink is made.
-        from aiosmtpd.controller import Controller  # noqa: PLC0415
+        # aiosmtpd comes with the `demo` extra: imported only when a sink is made.
+        try:
+            from aiosmtpd.controller import Controller  # noqa: PLC0415
+        except ModuleNotFoundError:
+            raise MissingExtraError(
+                "the demo's SMTP sink needs aiosmtpd, in the demo extra: "
+                "pip install 'planwatch[demo]' (make install has it)"
+            ) from None
 
         self.mails: list[ReceivedMail] = []
         self._lock = threading.Lock()

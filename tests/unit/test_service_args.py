@@ -1,5 +1,6 @@
 """The service commands answer `--help` and `--version` without starting (`planwatch-notify
---help` used to start the service), refuse any other argument, and `planwatch --version`."""
+--help` used to start the service), refuse any other argument, and `planwatch --version`; a
+command missing an optional dependency names the extra to install."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from planwatch.cli import _register, app
+from planwatch.demo.receivers import MissingExtraError, SmtpSink
 from shared.runtime.service_args import planwatch_version
 
 
@@ -48,3 +50,10 @@ def test_planwatch_version() -> None:
     _register()
     result = CliRunner().invoke(app, ["--version"])
     assert result.exit_code == 0 and result.stdout.strip() == f"planwatch {planwatch_version()}"
+
+
+def test_the_demo_names_its_extra_when_aiosmtpd_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # `pip install .` then `planwatch demo` died with ModuleNotFoundError: aiosmtpd.
+    monkeypatch.setitem(sys.modules, "aiosmtpd.controller", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'planwatch\[demo\]'"):
+        SmtpSink()
