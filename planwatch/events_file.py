@@ -158,4 +158,7 @@ def load_plan_events(
         typer.echo(f"{len(read.bad)} bad line(s)" + ("" if strict else " skipped"), err=True)
         if strict:
             raise typer.Exit(1)
+        if not read.observations:  # nothing to score: not a plan with no reports yet
+            typer.echo(f"{events}: every line is bad; nothing to score", err=True)
+            raise typer.Exit(1)
     return plan, read.observations

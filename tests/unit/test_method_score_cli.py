@@ -120,6 +120,13 @@ def test_strict_makes_a_bad_line_an_error(tmp_path: Path) -> None:
     )
 
 
+def test_a_file_of_bad_lines_only_is_an_error(tmp_path: Path) -> None:
+    path = write(tmp_path, ["{not json", "[]"])
+    result = runner.invoke(score_app, ["--events", str(path), "--at", "2022-07-04"])
+    assert result.exit_code == 1 and result.stdout == ""
+    assert result.stderr.splitlines()[-1] == f"{path}: every line is bad; nothing to score"
+
+
 @pytest.mark.parametrize(
     ("lang", "words"), [("en", ["AT_RISK", "Targets"]), ("zh", ["存在风险", "指标"])]
 )
