@@ -8,7 +8,7 @@ from services.ingest.app import create_app
 from services.ingest.config import IngestSettings
 from shared.runtime.host import serve
 from shared.runtime.logging import configure_logging
-from shared.runtime.service_args import handle_arguments
+from shared.runtime.service_args import handle_arguments, load_settings
 
 SUMMARY = """The door agencies report through: validates, authenticates and authorises each signed
 progress event (Kafka and HTTP), stores it once in MongoDB and passes it on to scoring;
@@ -19,7 +19,7 @@ def main() -> None:
     handle_arguments(
         sys.argv[1:], program="planwatch-ingest", summary=SUMMARY, settings_type=IngestSettings
     )
-    settings = IngestSettings()
+    settings = load_settings(IngestSettings, "planwatch-ingest")
     configure_logging("ingest", settings.log_level)
     serve(create_app(settings), settings.http, settings.management_http())
 

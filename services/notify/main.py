@@ -9,7 +9,7 @@ from services.notify.config import NotifySettings
 from services.notify.domain.config import RoutingConfigError
 from shared.runtime.host import serve
 from shared.runtime.logging import configure_logging, get_logger
-from shared.runtime.service_args import handle_arguments
+from shared.runtime.service_args import handle_arguments, load_settings
 
 SUMMARY = """Routes, groups, deduplicates, silences and delivers scoring's alerts to webhooks,
 e-mail and Kafka, like Prometheus Alertmanager, and serves Alertmanager's API v2
@@ -20,7 +20,7 @@ def main() -> None:
     handle_arguments(
         sys.argv[1:], program="planwatch-notify", summary=SUMMARY, settings_type=NotifySettings
     )
-    settings = NotifySettings()
+    settings = load_settings(NotifySettings, "planwatch-notify")
     configure_logging("notify", settings.log_level)
     try:
         app = create_app(settings)

@@ -9,7 +9,7 @@ from services.scoring.config import ScoringSettings
 from shared.runtime.clock_key import ClockKeyError
 from shared.runtime.host import serve
 from shared.runtime.logging import configure_logging, get_logger
-from shared.runtime.service_args import handle_arguments
+from shared.runtime.service_args import handle_arguments, load_settings
 
 SUMMARY = """Rescores a target whenever an accepted event or a clock tick arrives, rolls the
 scores up to tasks, areas, the plan and each agency, stores them, emits alerts and serves
@@ -20,7 +20,7 @@ def main() -> None:
     handle_arguments(
         sys.argv[1:], program="planwatch-scoring", summary=SUMMARY, settings_type=ScoringSettings
     )
-    settings = ScoringSettings()
+    settings = load_settings(ScoringSettings, "planwatch-scoring")
     configure_logging("scoring", settings.log_level)
     try:
         app = create_app(settings)

@@ -7,12 +7,14 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterator, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from typing import Any
+from typing import Any, TypeVar
 
-from pydantic import BaseModel
-from pydantic_settings import BaseSettings
+from pydantic import BaseModel, ValidationError
+from pydantic_settings import BaseSettings, SettingsError
 
 SHARED_PREFIXES = "KAFKA_*, MONGODB_*, PLANWATCH_AUTH_* (docs/deploy.md)"
+
+S = TypeVar("S", bound=BaseSettings)
 
 
 def planwatch_version() -> str:
@@ -70,4 +72,45 @@ def handle_arguments(
         f"environment variables ({program} --help lists them)",
         file=sys.stderr,
     )
+    sys.exit(2)
+
+
+def env_name(settings_type: type[BaseSettings], location: Sequence[int | str]) -> str:
+    """The environment variable of a settings field's location, e.g. `SCORING_HTTP__PORT`."""
+    prefix = str(settings_type.model_config.get("env_prefix", "")).upper()
+    delimiter = str(settings_type.model_config.get("env_nested_delimiter") or "__")
+    return prefix + delimiter.join(str(part).upper() for part in location)
+
+
+def settings_sentences(settings_type: type[BaseSettings], error: ValidationError) -> list[str]:
+    """One sentence per invalid setting: its variable, what is wrong, and the value given.
+    A group read from its own prefix (KAFKA_, MONGODB_, ...) fails as itself: named by it."""
+    for field in settings_type.model_fields.values():
+        kind = field.annotation
+        if (
+            isinstance(kind, type)
+            and issubclass(kind, BaseSettings)
+            and kind.__name__ == error.title
+        ):
+            settings_type = kind
+    sentences = []
+    for item in error.errors(include_url=False):
+        given = f" (given: {item['input']!r})" if item["type"] != "missing" else ""
+        sentences.append(f"{env_name(settings_type, item['loc'])}: {item['msg']}{given}")
+    return sentences
+
+
+def load_settings(settings_type: type[S], program: str) -> S:
+    """The settings from the environment; a bad one stops the service with sentences naming
+    each variable (exit 2), not a traceback."""
+    try:
+        return settings_type()
+    except ValidationError as exc:
+        lines = settings_sentences(settings_type, exc)
+    except SettingsError as exc:  # a value that is not the JSON a list or a model needs
+        field = str(exc).split('"')[1] if '"' in str(exc) else "?"
+        lines = [f"{env_name(settings_type, [field])}: not valid JSON ({exc.__cause__})"]
+    print(f"{program}: the configuration is refused:", file=sys.stderr)
+    for line in lines:
+        print(f"  {line}", file=sys.stderr)
     sys.exit(2)

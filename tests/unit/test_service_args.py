@@ -4,6 +4,7 @@ command missing an optional dependency names the extra to install."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -57,3 +58,44 @@ def test_the_demo_names_its_extra_when_aiosmtpd_is_missing(monkeypatch: pytest.M
     monkeypatch.setitem(sys.modules, "aiosmtpd.controller", None)
     with pytest.raises(MissingExtraError, match=r"pip install 'planwatch\[demo\]'"):
         SmtpSink()
+
+
+@pytest.mark.parametrize(
+    ("service", "env", "sentences"),
+    [
+        (
+            "scoring",
+            {"SCORING_HTTP__PORT": "70000", "SCORING_MAX_TICK_SKEW_S": "-1"},
+            [
+                "SCORING_HTTP__PORT: Input should be less than or equal to 65535 (given: '70000')",
+                "SCORING_MAX_TICK_SKEW_S: Input should be greater than 0 (given: '-1')",
+            ],
+        ),
+        (
+            "scoring",
+            {"SCORING_CLOCK_PUBLIC_KEYS": "[oops"},
+            ["SCORING_CLOCK_PUBLIC_KEYS: not valid JSON"],
+        ),
+        (
+            "notify",
+            {"MONGODB_SERVER_SELECTION_TIMEOUT_MS": "5"},
+            ["MONGODB_SERVER_SELECTION_TIMEOUT_MS: Input should be greater than or equal to 100"],
+        ),
+    ],
+)
+def test_a_bad_setting_is_a_sentence_naming_its_variable(
+    service: str, env: dict[str, str], sentences: list[str]
+) -> None:
+    refused = subprocess.run(
+        [sys.executable, "-m", f"services.{service}.main"],
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert refused.stderr.startswith(f"planwatch-{service}: the configuration is refused:")
+    assert "Traceback" not in refused.stderr
+    for sentence in sentences:
+        assert f"  {sentence}" in refused.stderr, refused.stderr
