@@ -59,6 +59,7 @@ from services.scoring.engine import BatchOutcome, ScoringEngine
 from services.scoring.window import window_from_series
 from shared.accepted import AcceptedEvent, AcceptedKind
 from shared.catalog import load_catalog
+from shared.contract.keys import generate_private_key, public_key_text
 from shared.domain.catalog import Kind, Plan, Target
 from shared.domain.method_v1 import SeriesPoint
 from shared.domain.timebase import CST
@@ -218,6 +219,8 @@ class Case:
             scores_topic=self.topics["scores"],
             alerts_topic=self.topics["alerts"],
             dlt_topic=self.topics["dlt"],
+            # Production's configuration: ticks only from the platform clock (none are sent).
+            clock_public_keys=[public_key_text(generate_private_key())],
         )
 
     def on_applied(self, events: Sequence[AcceptedEvent], wall: float) -> None:
