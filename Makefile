@@ -49,6 +49,7 @@ bench: install
 	$(BIN)/python -m bench.bench_ingest
 	$(BIN)/python -m bench.bench_scoring
 	$(BIN)/python -m bench.bench_notify
+	$(BIN)/python -m bench.bench_replicas
 
 # Every test: the suite, then the fuzz suites (10,000+ hostile inputs per door) on every core.
 test: install
