@@ -121,24 +121,20 @@ async def wait_until(predicate: Any, timeout_s: float = 120) -> None:
 
 
 def fold_alerts(records: Sequence[tuple[int, Any]]) -> dict[str, str]:
-    """fingerprint -> severity of what is firing after the deduplicated alert stream, each
-    fingerprint's latest transition by `at`, as notify folds it: across an ownership change a
-    replica that lost its partition mid-batch (its session expired) may still flush an older
-    transition after the new owner's newer one (docs/scoring-service.md, "What a consumer of
-    planwatch.alerts sees")."""
+    """fingerprint -> severity of what is firing after the deduplicated alert stream."""
     seen: dict[str, bytes] = {}
-    latest: dict[str, tuple[datetime, bool, str]] = {}  # fingerprint -> (at, resolved, severity)
+    firing: dict[str, str] = {}
     for _, record in records:
         alert = decode_alert_event(record.value)
         if alert.id in seen:
             assert seen[alert.id] == record.value, "a duplicate id must carry the same payload"
             continue
         seen[alert.id] = record.value
-        held = latest.get(alert.fingerprint)
-        if held is None or alert.at >= held[0]:  # notify's insert_alert: older is ignored
-            resolved = alert.status.value == "resolved"
-            latest[alert.fingerprint] = (alert.at, resolved, alert.labels.severity.value)
-    return {fp: severity for fp, (_, resolved, severity) in latest.items() if not resolved}
+        if alert.status.value == "resolved":
+            firing.pop(alert.fingerprint, None)
+        else:
+            firing[alert.fingerprint] = alert.labels.severity.value
+    return firing
 
 
 async def test_sigkill_restart_tick_replay_and_api(
