@@ -19,7 +19,6 @@ from fastapi import FastAPI
 from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
-from pymongo.asynchronous.database import AsyncDatabase
 
 from services.notify.alertmanager_api import ALERTMANAGER_ERROR_PATHS, alertmanager_router
 from services.notify.api import api_router
@@ -34,6 +33,7 @@ from services.notify.group_locks import KeyedLocks
 from services.notify.intake import AlertIntake, Forward
 from services.notify.loop import FlushLoop
 from services.notify.metrics import NotifyMetrics
+from services.notify.mongo_store import MongoNotifyStore
 from services.notify.ownership import GroupOwnership, OwnershipListener
 from services.notify.pinned_http import PinnedHttp, Resolver, resolve_host
 from services.notify.pruning import Pruner
@@ -50,7 +50,7 @@ from shared.runtime.host import ServiceHost, build_http_app
 from shared.runtime.kafka import Outbound, Record, publish_all
 from shared.runtime.kafka_security import check_access
 from shared.runtime.logging import get_logger
-from shared.runtime.mongo import Document, database
+from shared.runtime.mongo import database
 
 log = get_logger("planwatch.notify")
 ALERT_HEADERS = {"content-type": "application/json"}
@@ -77,7 +77,7 @@ def build_service(
     settings: NotifySettings,
     config: RoutingConfig,
     *,
-    db: AsyncDatabase[Document],
+    store: NotifyStore,
     broker: KafkaBroker,
     registry: CollectorRegistry,
     clock: Clock | None = None,
@@ -91,7 +91,6 @@ def build_service(
     clock = clock or WallClock()
     ownership = ownership or GroupOwnership(topics.PARTITIONS[topics.NOTIFY_GROUPS])
     metrics = NotifyMetrics(registry)
-    store = NotifyStore(db)
     locks = KeyedLocks()  # per group: intake, its flush and its deliveries' endings
     delivery = settings.delivery
     http_client = httpx.AsyncClient(
@@ -217,7 +216,7 @@ def create_app(
     service = build_service(
         settings,
         config,
-        db=database(host.mongo, settings.mongo),
+        store=MongoNotifyStore(database(host.mongo, settings.mongo)),
         broker=broker,
         registry=host.registry,
         clock=clock,

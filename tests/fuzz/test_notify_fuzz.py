@@ -18,9 +18,8 @@ import asyncio
 import json
 import re
 from datetime import UTC, datetime, timedelta
-from typing import Any, Final, cast
+from typing import Any, Final
 
-import bson
 import pytest
 import yaml
 from fastapi import FastAPI
@@ -42,10 +41,10 @@ from services.notify.domain.delivery import (
     next_step,
 )
 from services.notify.domain.matchers import MAX_PATTERN_CHARS, matches_all
-from services.notify.domain.silences import Silence, validate_silence
+from services.notify.domain.silences import validate_silence
+from services.notify.memory_store import InMemoryNotifyStore
 from services.notify.metrics import NotifyMetrics
 from services.notify.senders import _robot_answer
-from services.notify.store import NotifyStore
 from shared.runtime.auth import Authenticator, install
 from shared.runtime.problems import install_problem_handlers
 from tests.fuzz.support import UNICODE_EDGES, fuzz_settings
@@ -294,35 +293,12 @@ def test_routing_file_refusals_name_file_and_line(case: tuple[str, bool]) -> Non
 # --- silences API ---------------------------------------------------------------------------
 
 
-class MemorySilences:
-    """The silences part of NotifyStore, in memory; documents go through BSON as they would
-    to MongoDB (so anything MongoDB refuses fails here too)."""
-
-    def __init__(self) -> None:
-        self.docs: dict[str, bytes] = {}
-
-    async def put_silence(self, silence: Silence, updated_at: datetime) -> None:
-        doc = silence.model_dump(mode="json")
-        doc["_id"] = doc.pop("id")
-        doc["updated_at"] = updated_at.isoformat()
-        self.docs[doc["_id"]] = bson.encode(doc)
-
-    async def silence(self, sid: str) -> tuple[Silence, datetime] | None:
-        raw = self.docs.get(sid)
-        if raw is None:
-            return None
-        doc = bson.decode(raw)
-        doc["id"] = doc.pop("_id")
-        updated = datetime.fromisoformat(doc.pop("updated_at"))
-        return Silence.model_validate(doc), updated
-
-
-STORE: Final = MemorySilences()
+STORE: Final = InMemoryNotifyStore()  # records go through BSON, as to MongoDB
 CLOCK: Final = ManualClock(NOW)
 _APP = FastAPI()
 install(_APP, Authenticator.development())  # the bodies are fuzzed, not the tokens
 install_problem_handlers(_APP, plain_prefixes=ALERTMANAGER_ERROR_PATHS)
-_APP.include_router(api_router(cast(NotifyStore, STORE), CLOCK, NotifyMetrics(CollectorRegistry())))
+_APP.include_router(api_router(STORE, CLOCK, NotifyMetrics(CollectorRegistry())))
 CLIENT: Final = TestClient(_APP)
 
 

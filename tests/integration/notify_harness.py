@@ -24,6 +24,7 @@ from services.notify.clock import ManualClock
 from services.notify.config import DeliverySettings, NotifySettings, SmtpSettings
 from services.notify.domain.config import load_routing
 from services.notify.intake import IntakeResult
+from services.notify.mongo_store import MongoNotifyStore
 from shared.contract.alert_event import AlertEvent
 from shared.kafka_admin import ensure_topics
 from shared.runtime.kafka import make_broker
@@ -59,6 +60,7 @@ class Harness:
     registry: CollectorRegistry
     bootstrap: str
     prefix: str  # the test's topic prefix ({topic} in the routing text)
+    db: AsyncDatabase[dict[str, Any]]  # what the service's store writes to
 
     async def send(self, event: AlertEvent) -> IntakeResult:
         return await self.service.intake.apply(event)
@@ -151,14 +153,22 @@ async def make_harness(
         service = build_service(
             settings,
             config,
-            db=mongo_db,
+            store=MongoNotifyStore(mongo_db),
             broker=broker,
             registry=registry,
             clock=clock,
             rng=random.Random(7),
         )
         harness = Harness(
-            service, clock, receiver, broker, settings, registry, kafka_bootstrap, topic_name
+            service,
+            clock,
+            receiver,
+            broker,
+            settings,
+            registry,
+            kafka_bootstrap,
+            topic_name,
+            mongo_db,
         )
         made.append(harness)
         return harness

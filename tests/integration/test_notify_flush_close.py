@@ -10,7 +10,7 @@ from datetime import timedelta
 
 import pytest
 
-from services.notify.store import GROUPS, NotifyStore
+from services.notify.mongo_store import GROUPS, MongoNotifyStore
 from tests.integration import notify_harness
 from tests.integration.notify_harness import ONE_HOOK_ROUTING, T0, Harness, MakeHarness
 from tests.integration.notify_support import HttpReceiver, Reply, alert_event
@@ -43,9 +43,9 @@ async def test_a_flush_of_firing_alerts_ends_without_a_write(make_harness: MakeH
     await h.send(alert_event(target="t-1", at=T0))
     await h.tick(10)
     assert len(h.http.at("/hook")) == 1
-    [doc] = await h.service.store.db[GROUPS].find({}).to_list()
+    [doc] = await h.db[GROUPS].find({}).to_list()
     assert doc["inflight"]["notifications"]  # the flush is still recorded...
-    fresh = NotifyStore(h.service.store.db)
+    fresh = MongoNotifyStore(h.db)
     [group] = await fresh.groups()
     assert not group.flush_open(await fresh.pending_ids())  # ...but it is over
     # The group flushes again at group_interval with what is new.
@@ -110,9 +110,9 @@ async def test_the_pending_notifications_in_memory_are_those_in_mongodb(
         await h.send(alert_event(target=target, at=T0))
     await h.tick(10)  # three sends: two fail (retries), one succeeds
     live = sorted(await h.service.store.pending(), key=lambda p: p.id)
-    stored = sorted(await NotifyStore(h.service.store.db).pending(), key=lambda p: p.id)
+    stored = sorted(await MongoNotifyStore(h.db).pending(), key=lambda p: p.id)
     assert len(live) == 2 and all(p.attempts == 1 for p in live)
     assert live == stored
     await h.tick(60)
     assert await h.service.store.pending() == []
-    assert await NotifyStore(h.service.store.db).pending() == []
+    assert await MongoNotifyStore(h.db).pending() == []

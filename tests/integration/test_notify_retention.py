@@ -16,6 +16,7 @@ from services.notify.domain.nflog import LogEntry
 from services.notify.domain.retention import Retention
 from services.notify.domain.silences import Silence
 from services.notify.metrics import NotifyMetrics
+from services.notify.mongo_store import MongoNotifyStore
 from services.notify.pruning import Pruner
 from services.notify.store import NotifyStore
 
@@ -57,7 +58,7 @@ def pruned(registry: CollectorRegistry, kind: str) -> float:
 async def test_the_retention_forgets_only_what_it_lets_go(
     mongo_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    store = NotifyStore(mongo_db)
+    store = MongoNotifyStore(mongo_db)
     registry = CollectorRegistry()
     metrics = NotifyMetrics(registry)
     await store.put_log_entry(entry("{}:{old}", timedelta(days=6)))
@@ -83,7 +84,7 @@ async def test_the_retention_forgets_only_what_it_lets_go(
 async def test_a_log_entry_written_again_after_the_read_is_kept(
     mongo_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    store = NotifyStore(mongo_db)
+    store = MongoNotifyStore(mongo_db)
     await store.put_log_entry(entry("{}:{g}", timedelta(days=6)))
     read = await store.log_entries()
     renewed = entry("{}:{g}", timedelta(0))
@@ -95,7 +96,7 @@ async def test_a_log_entry_written_again_after_the_read_is_kept(
 async def test_pruning_runs_at_the_first_tick_then_hourly(
     mongo_db: AsyncDatabase[dict[str, Any]],
 ) -> None:
-    store = NotifyStore(mongo_db)
+    store = MongoNotifyStore(mongo_db)
     registry = CollectorRegistry()
     metrics = NotifyMetrics(registry)
     pruner = Pruner(store, RETENTION, metrics)

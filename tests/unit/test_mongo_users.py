@@ -21,7 +21,7 @@ from planwatch.mongo_users import (
     render_script,
 )
 from services.ingest.config import IngestSettings
-from services.notify import store as notify_store
+from services.notify import mongo_store as notify_store
 from services.scoring.config import ScoringSettings
 from services.scoring.store import MongoScoringStore
 from shared.runtime.settings import MongoSettings

@@ -5,8 +5,9 @@ order of alerts, groups and silences, and what is refused with a reason."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -26,9 +27,8 @@ from services.notify.domain.config import RoutingConfig, load_routing
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.matchers import MatcherError, parse_filter
 from services.notify.domain.silences import Silence
+from services.notify.memory_store import InMemoryNotifyStore
 from services.notify.metrics import NotifyMetrics
-from services.notify.records import GroupRecord
-from services.notify.store import NotifyStore
 from shared.runtime.auth import Authenticator, install
 from shared.runtime.problems import install_problem_handlers
 from tests.unit.notify_fixtures import at, make_alert
@@ -53,41 +53,25 @@ inhibit_rules:
 """
 
 
-class MemoryStore:
-    """The reads the API makes of NotifyStore (groups, silences) and the silence writes."""
+def seed_group(
+    store: InMemoryNotifyStore, receiver: str, labels: dict[str, str], *alerts: Alert
+) -> None:
+    state = GroupState(
+        id=f"{receiver}:{sorted(labels.items())}",
+        key=f"{receiver}:{labels}",
+        route_id="{}",
+        receiver=receiver,
+        labels=labels,
+        alerts={a.fingerprint: a for a in alerts},
+        created_at=at(0),
+        next_flush_at=at(30),
+    )
+    for alert in alerts:
+        asyncio.run(store.save_alert_state(state, alert.fingerprint, at(0)))
 
-    def __init__(self) -> None:
-        self.group_records: list[GroupRecord] = []
-        self.stored: dict[str, tuple[Silence, datetime]] = {}
-        self.audit: list[tuple[str, str, str]] = []
 
-    async def groups(self) -> list[GroupRecord]:
-        return list(self.group_records)
-
-    async def silences(self) -> list[tuple[Silence, datetime]]:
-        return list(self.stored.values())
-
-    async def silence(self, sid: str) -> tuple[Silence, datetime] | None:
-        return self.stored.get(sid)
-
-    async def put_silence(self, silence: Silence, updated_at: datetime) -> None:
-        self.stored[silence.id] = (silence, updated_at)
-
-    async def record(self, actor: str, action: str, subject: str, *_: Any) -> None:
-        self.audit.append((actor, action, subject))
-
-    def group(self, receiver: str, labels: dict[str, str], *alerts: Alert) -> None:
-        state = GroupState(
-            id=f"{receiver}:{sorted(labels.items())}",
-            key=f"{receiver}:{labels}",
-            route_id="{}",
-            receiver=receiver,
-            labels=labels,
-            alerts={a.fingerprint: a for a in alerts},
-            created_at=at(0),
-            next_flush_at=at(30),
-        )
-        self.group_records.append(GroupRecord(state=state))
+def seed_silence(store: InMemoryNotifyStore, silence: Silence, updated_at: datetime) -> None:
+    asyncio.run(store.put_silence(silence, updated_at))
 
 
 def silence(sid: str, matchers: str, starts: datetime, ends: datetime) -> Silence:
@@ -107,12 +91,12 @@ GONE = make_alert("t3", "deadline_near", ends=at(60))  # resolved: never shown
 
 
 @pytest.fixture
-def store() -> MemoryStore:
-    memory = MemoryStore()
-    memory.group("miit", {"agency": "qy.miit", "target": "t1"}, DEGRADED, OVERDUE)
-    memory.group("ops", {"agency": "qy.health", "target": "t2"}, OTHER)
-    memory.group("miit", {"agency": "qy.miit", "target": "t3"}, GONE)
-    memory.stored["s-1"] = (silence("s-1", 'target="t2"', at(0), NOW + timedelta(hours=1)), at(0))
+def store() -> InMemoryNotifyStore:
+    memory = InMemoryNotifyStore()
+    seed_group(memory, "miit", {"agency": "qy.miit", "target": "t1"}, DEGRADED, OVERDUE)
+    seed_group(memory, "ops", {"agency": "qy.health", "target": "t2"}, OTHER)
+    seed_group(memory, "miit", {"agency": "qy.miit", "target": "t3"}, GONE)
+    seed_silence(memory, silence("s-1", 'target="t2"', at(0), NOW + timedelta(hours=1)), at(0))
     return memory
 
 
@@ -122,14 +106,13 @@ def config() -> RoutingConfig:
 
 
 @pytest.fixture
-def client(store: MemoryStore, config: RoutingConfig) -> TestClient:
+def client(store: InMemoryNotifyStore, config: RoutingConfig) -> TestClient:
     app = FastAPI()
     install(app, Authenticator.development())  # the answers are tested here, not the tokens
     install_problem_handlers(app, plain_prefixes=ALERTMANAGER_ERROR_PATHS)
     clock = ManualClock(NOW)
-    notify_store = cast(NotifyStore, store)
-    app.include_router(api_router(notify_store, clock, NotifyMetrics(CollectorRegistry())))
-    app.include_router(alertmanager_router(config, notify_store, clock, started=at(0)))
+    app.include_router(api_router(store, clock, NotifyMetrics(CollectorRegistry())))
+    app.include_router(alertmanager_router(config, store, clock, started=at(0)))
     return TestClient(app)
 
 
@@ -264,16 +247,13 @@ def test_posting_alerts_is_refused_with_the_reason(client: TestClient) -> None:
 
 
 def test_silences_filter_by_their_matchers_and_state(
-    client: TestClient, store: MemoryStore
+    client: TestClient, store: InMemoryNotifyStore
 ) -> None:
     later = NOW + timedelta(hours=2)
-    store.stored["s-2"] = (
-        silence("s-2", 'agency="qy.miit"', later, later + timedelta(hours=1)),
-        NOW,
-    )
-    store.stored["s-3"] = (silence("s-3", 'agency="qy.miit"', at(0), at(60)), NOW)
-    store.stored["s-4"] = (silence("s-4", 'agency="qy.miit"', at(0), at(120)), NOW)
-    store.stored["s-5"] = (silence("s-5", 'target="t9"', at(0), NOW + timedelta(minutes=5)), NOW)
+    seed_silence(store, silence("s-2", 'agency="qy.miit"', later, later + timedelta(hours=1)), NOW)
+    seed_silence(store, silence("s-3", 'agency="qy.miit"', at(0), at(60)), NOW)
+    seed_silence(store, silence("s-4", 'agency="qy.miit"', at(0), at(120)), NOW)
+    seed_silence(store, silence("s-5", 'target="t9"', at(0), NOW + timedelta(minutes=5)), NOW)
 
     def ids(query: str = "") -> list[str]:
         answer = client.get(f"/api/v2/silences?{query}")
