@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import gc
-import json
 import os
 import platform
 import resource
@@ -34,7 +33,6 @@ import time
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -42,6 +40,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
+from bench.results_file import RESULTS, write_result
 from planwatch.infra.manager import ensure_up
 from planwatch.infra.settings import InfraSettings
 from services.ingest.app import create_app
@@ -64,7 +63,6 @@ from shared.runtime.kafka_security import client_options
 from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings
 from shared.topics import PARTITIONS, PROGRESS
 
-RESULTS = Path(__file__).resolve().parent / "results"
 Triple = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 
 
@@ -325,12 +323,8 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     args = parser.parse_args()
-    RESULTS.mkdir(exist_ok=True)
     result = asyncio.run(run(args))
-    path = RESULTS / f"ingest-{datetime.now(UTC):%Y%m%dT%H%M%SZ}.json"
-    path.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
-    print(table(result))
-    print(f"written: {path}")
+    write_result("ingest", result, table(result))
 
 
 if __name__ == "__main__":

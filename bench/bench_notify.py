@@ -23,7 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
-import json
 import logging
 import os
 import platform
@@ -39,12 +38,14 @@ import httpx
 from prometheus_client import CollectorRegistry
 from pymongo import AsyncMongoClient
 
+from bench.results_file import write_result
 from services.notify.app import build_service
 from services.notify.config import DeliverySettings, NotifySettings
 from services.notify.domain.alert import Alert
 from services.notify.domain.config import load_routing
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.payloads.webhook import standard_webhooks_headers, webhook_body
+from services.notify.mongo_store import MongoNotifyStore
 from services.notify.pinned_http import PinnedHttp
 from services.notify.records import PendingNotification
 from services.notify.senders import Senders
@@ -60,7 +61,6 @@ from shared.runtime.kafka import make_broker
 from shared.runtime.logging import configure_logging
 from shared.runtime.settings import KafkaSettings
 
-RESULTS = Path(__file__).with_name("results")
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bench-secret-bench!").decode()
 NOW = datetime.now(UTC).replace(microsecond=0)
 
@@ -301,7 +301,7 @@ async def durable(count: int, concurrency: int, port: int) -> dict[str, float]:
     service = build_service(
         settings,
         load_routing(routing(port, group_by="[task]"), "bench"),
-        db=client[name],
+        store=MongoNotifyStore(client[name]),
         broker=make_broker(KafkaSettings(), graceful_timeout_s=1),
         registry=CollectorRegistry(),
     )
@@ -352,12 +352,7 @@ def main() -> None:
         result = asyncio.run(run(args.count, args.concurrency, not args.no_store, log_path))
         with log_path.open(encoding="utf-8") as lines:
             result["log_lines"] = sum(1 for _ in lines)
-    RESULTS.mkdir(exist_ok=True)
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = RESULTS / f"notify-{stamp}.json"
-    path.write_text(json.dumps(result, indent=2))
-    print(table(result))
-    print(f"written: {path}")
+    write_result("notify", result, table(result))
 
 
 if __name__ == "__main__":

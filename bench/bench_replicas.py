@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import platform
 import socket
@@ -39,7 +38,8 @@ import psutil
 from aiokafka.admin import AIOKafkaAdminClient
 from pymongo import AsyncMongoClient
 
-from bench.bench_scoring import RESULTS, load_events, produce
+from bench.bench_scoring import load_events, produce
+from bench.results_file import RESULTS, write_result
 from planwatch.infra.manager import ensure_up
 from planwatch.infra.settings import InfraSettings
 from services.scoring.engine import ScoringEngine
@@ -297,11 +297,7 @@ def main() -> None:
     if args.replicas[0] != 1:
         parser.error("the first replica count is the baseline: start with 1")
     result = asyncio.run(run(args))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"replicas-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(table(result))
-    print(f"written: {out}")
+    write_result("replicas", result, table(result))
 
 
 if __name__ == "__main__":

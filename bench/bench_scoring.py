@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import hashlib
-import json
 import os
 import platform
 import resource
@@ -39,13 +38,13 @@ import uuid
 from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
-from pathlib import Path
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from faststream.kafka.annotations import KafkaMessage
 from pymongo import AsyncMongoClient, UpdateOne
 
+from bench.results_file import write_result
 from planwatch.infra.manager import ensure_up
 from planwatch.infra.settings import InfraSettings
 from services.scoring.app import build_service
@@ -69,7 +68,6 @@ from shared.runtime.kafka_security import client_options
 from shared.runtime.mongo import Document
 from shared.runtime.settings import KafkaSettings, MongoSettings, RetrySettings
 
-RESULTS = Path(__file__).with_name("results")
 HISTORY_START = date(1990, 1, 31)
 LOAD_START = date(2018, 1, 1)  # after 10,000 daily points from HISTORY_START
 BATCH = 500
@@ -458,11 +456,7 @@ def main() -> None:
     parser.add_argument("--floor-upsert-events", type=int, default=2000)
     args = parser.parse_args()
     result = asyncio.run(run(args))
-    RESULTS.mkdir(exist_ok=True)
-    out = RESULTS / f"scoring-{datetime.now(UTC).strftime('%Y%m%dT%H%M%SZ')}.json"
-    out.write_text(json.dumps(result, indent=2))
-    print(table(result))
-    print(f"written: {out}")
+    write_result("scoring", result, table(result))
 
 
 if __name__ == "__main__":
