@@ -140,7 +140,7 @@ BASE = "receivers:\n  - name: r\n"
             4,
             "bad regular expression",
         ),
-        ("route:\n  group_by: [plan]\n" + BASE, 2, "root route needs a receiver"),
+        ("route:\n  group_by: [plan]\n" + BASE, 2, "route: 'receiver' is required"),
         ("route:\n  receiver: r\n  matchers: ['a=\"b\"']\n" + BASE, 3, "must not have matchers"),
         ("route:\n  receiver: r\n  continue: true\n" + BASE, 3, "cannot have continue"),
         ("route:\n  receiver: r\n  group_interval: 0s\n" + BASE, 3, "greater than zero"),

@@ -54,7 +54,7 @@ def test_problems_are_listed_with_their_lines_and_the_exit_is_1(tmp_path: Path) 
         line.startswith(f"{bad}:6: ops.webhook_configs[].max_alerts must be a decimal")
         for line in lines
     )
-    assert f"{bad}:8: ops.email_configs[]: 'x@' is not an e-mail address" in lines
+    assert f"{bad}:8: ops.email_configs[].to: 'x@' is not an e-mail address" in lines
     assert f"{bad}: FAILED (3 problems)" in lines and f"{good}: SUCCESS" in result.output[0:]
 
 
