@@ -4,6 +4,7 @@
 # Runs as a non-root user and on a read-only root filesystem: nothing is written outside /tmp
 # (bytecode is compiled at build time; PYTHONDONTWRITEBYTECODE stops writes at run time).
 
+# 3.11, 3.12 or 3.13 (the lock holds one resolution for all three).
 ARG PYTHON_IMAGE=python:3.11-slim-bookworm
 
 # --- builder: wheels for the project and all its dependencies ---------------------------------
@@ -11,11 +12,14 @@ FROM ${PYTHON_IMAGE} AS builder
 ENV PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 WORKDIR /src
+COPY requirements.lock ./
+# Every dependency at its locked version, checked against its locked hashes.
+RUN pip wheel --require-hashes --wheel-dir /wheels -r requirements.lock
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
 COPY planwatch ./planwatch
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --no-deps --wheel-dir /wheels .
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -125,6 +125,7 @@ def make_tls(tls_dir: Path, days: int = 30) -> None:
             ),
             critical=True,
         )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -148,6 +149,12 @@ def make_tls(tls_dir: Path, days: int = 30) -> None:
             ),
             critical=False,
         )
+        # Python 3.13's default TLS context verifies strictly (VERIFY_X509_STRICT): a
+        # certificate without its issuer's key identifier is refused.
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     pem = serialization.Encoding.PEM
