@@ -28,6 +28,7 @@ from services.notify.deliveries import DeliveryWorker
 from services.notify.domain.config import RoutingConfig, RoutingConfigError
 from services.notify.domain.receivers import KafkaConfig
 from services.notify.domain.retention import repeat_beyond_retention
+from services.notify.egress import delivery_client, egress_proxy
 from services.notify.flushing import Flusher
 from services.notify.group_locks import KeyedLocks
 from services.notify.intake import AlertIntake, Forward
@@ -93,14 +94,13 @@ def build_service(
     metrics = NotifyMetrics(registry)
     locks = KeyedLocks()  # per group: intake, its flush and its deliveries' endings
     delivery = settings.delivery
-    http_client = httpx.AsyncClient(
-        timeout=httpx.Timeout(delivery.http_timeout_s),
-        follow_redirects=False,
-        trust_env=False,  # no proxies from the environment: we connect to checked addresses
-        limits=httpx.Limits(max_connections=delivery.concurrency * 2),
+    http_client = delivery_client(
+        timeout_s=delivery.http_timeout_s,
+        max_connections=delivery.concurrency * 2,
+        proxy=egress_proxy(delivery),
     )
     senders = Senders(
-        PinnedHttp(http_client, resolver),
+        PinnedHttp(http_client, resolver, connect_by_name=delivery.egress_proxy_connect == "name"),
         broker,
         settings.smtp,
         external_url=settings.external_url,

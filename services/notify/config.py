@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
-from typing import Self
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr, model_validator
 from pydantic_settings import SettingsConfigDict
@@ -68,6 +69,52 @@ class DeliverySettings(BaseModel):
     max_age_s: float = Field(86400.0, gt=0)
     http_timeout_s: float = Field(10.0, gt=0)
     concurrency: int = Field(32, ge=1, le=1024)  # sends (HTTP, SMTP, Kafka) in flight at once
+    # An HTTP proxy every webhook and robot request is tunnelled through with CONNECT
+    # (http://host:port), for networks that reach the internet only so; "" connects directly.
+    # The SSRF rule checks the destination first either way.
+    egress_proxy: str = ""
+    egress_proxy_username: str = ""
+    egress_proxy_password_file: Path | None = None  # read at every tunnel (rotation applies)
+    # What the proxy is asked for: the address notify resolved and checked (the pin holds
+    # through the proxy), or the host name, for proxies that allow destinations by name (the
+    # proxy resolves it again: the check covers notify's resolution, not the proxy's).
+    egress_proxy_connect: Literal["address", "name"] = "address"
+
+    @model_validator(mode="after")
+    def _check_proxy(self) -> Self:
+        if not self.egress_proxy:
+            if self.egress_proxy_username or self.egress_proxy_password_file:
+                raise ValueError("proxy credentials without NOTIFY_DELIVERY__EGRESS_PROXY")
+            if self.egress_proxy_connect != "address":
+                raise ValueError("NOTIFY_DELIVERY__EGRESS_PROXY_CONNECT needs an egress proxy")
+            return self
+        self.proxy_address()
+        if bool(self.egress_proxy_username) != (self.egress_proxy_password_file is not None):
+            raise ValueError(
+                "give both NOTIFY_DELIVERY__EGRESS_PROXY_USERNAME and "
+                "NOTIFY_DELIVERY__EGRESS_PROXY_PASSWORD_FILE, or neither"
+            )
+        if self.egress_proxy_password_file is not None:
+            read_secret_file(
+                self.egress_proxy_password_file, "NOTIFY_DELIVERY__EGRESS_PROXY_PASSWORD_FILE"
+            )
+        return self
+
+    def proxy_address(self) -> tuple[str, int]:
+        """The egress proxy's host and port; ValueError unless the setting is http://host:port."""
+        what = "NOTIFY_DELIVERY__EGRESS_PROXY"
+        parts = urlsplit(self.egress_proxy)
+        try:
+            port = parts.port
+        except ValueError:
+            raise ValueError(f"{what}: bad port in {self.egress_proxy!r}") from None
+        if parts.scheme != "http" or not parts.hostname or port is None:
+            raise ValueError(f"{what}: give http://host:port, not {self.egress_proxy!r}")
+        if parts.username is not None or parts.password is not None:
+            raise ValueError(f"{what}: no credentials in the URL; use _USERNAME and _PASSWORD_FILE")
+        if parts.path not in ("", "/") or parts.query or parts.fragment:
+            raise ValueError(f"{what}: http://host:port only, no path")
+        return parts.hostname, port
 
     def policy(self) -> RetryPolicy:
         return RetryPolicy(

@@ -1,6 +1,10 @@
 """Outbound HTTP POSTs under the SSRF rule: resolve the host, check every address
 (`domain.ssrf.check_destination`), then connect to a checked address — not to whatever DNS
-answers a moment later. The Host header and TLS SNI keep the original name."""
+answers a moment later. The Host header and TLS SNI keep the original name.
+
+Through an egress proxy (`services.notify.egress`) the same holds: the check comes first and
+the proxy is asked for the checked address; only with `connect_by_name` is it asked for the
+host name (a proxy that allows destinations by name), which it then resolves itself."""
 
 from __future__ import annotations
 
@@ -71,8 +75,10 @@ class PinnedHttp:
         *,
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         max_attempt_s: float = MAX_ATTEMPT_S,
+        connect_by_name: bool = False,
     ) -> None:
         self.client = client
+        self.connect_by_name = connect_by_name
         self.resolver = resolver
         self.max_response_bytes = max_response_bytes
         self.max_attempt_s = max_attempt_s
@@ -105,6 +111,9 @@ class PinnedHttp:
         verdict = check_destination(url, addresses, allow_private)
         if not verdict.allowed:
             raise DestinationRefusedError(verdict.reason)
+        if self.connect_by_name:  # the proxy connects to the name: httpx keeps Host and SNI
+            request = self.client.build_request("POST", url, content=body, headers=headers)
+            return await self._send(request)
         address = addresses[0]
         pinned_host = f"[{address}]" if ":" in address else address
         netloc = f"{pinned_host}:{parts.port}" if parts.port else pinned_host
@@ -122,6 +131,9 @@ class PinnedHttp:
             headers={**headers, "Host": host_header},
             extensions=extensions,
         )
+        return await self._send(request)
+
+    async def _send(self, request: httpx.Request) -> HttpAnswer:
         response = await self.client.send(request, stream=True)
         try:
             kept = await self._head_of_body(response)

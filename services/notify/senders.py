@@ -117,6 +117,9 @@ class Senders:
             return Attempt(Outcome(OutcomeKind.RETRY, str(exc)))
         except httpx.TimeoutException:
             return Attempt(classify_error(TransportError.TIMEOUT))
+        except httpx.ProxyError as exc:  # the egress proxy's refusal, worth reading in the log
+            outcome = classify_error(TransportError.CONNECTION)
+            return Attempt(Outcome(outcome.kind, f"{outcome.reason} (proxy: {exc})"))
         except (httpx.TransportError, ConnectionError) as exc:
             outcome = classify_error(TransportError.CONNECTION)
             return Attempt(Outcome(outcome.kind, f"{outcome.reason} ({type(exc).__name__})"))

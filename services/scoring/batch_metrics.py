@@ -21,12 +21,14 @@ def observe_batch(
     batch: Batch,
     transitions: Sequence[AlertTransition],
     plan_states: Sequence[PlanState],
+    plans: Iterable[str],
     states: Iterable[TargetState],
     clock: datetime | None,
     started: float,
     now: float,
 ) -> None:
-    """`started`: the batch's perf_counter start; `now`: the wall clock, in seconds."""
+    """`started`: the batch's perf_counter start; `now`: the wall clock, in seconds; `plans`:
+    every plan of the catalog (a plan whose targets this replica no longer holds counts 0)."""
     metrics.rescore_duration.observe(time.perf_counter() - started)
     for key in keys:
         event = batch.last_event.get(key)
@@ -36,14 +38,15 @@ def observe_batch(
         metrics.event_to_score.observe(max(0.0, now - event.received_at.timestamp()))
     for transition in transitions:
         metrics.alert_transitions.labels(
-            transition.rule.value, transition.severity.value, transition.kind.value
+            transition.plan, transition.rule.value, transition.severity.value, transition.kind.value
         ).inc()
-    counts = dict.fromkeys(Status, 0)
+    counts = {(plan, status): 0 for plan in plans for status in Status}
     for state in states:
         if state.result is not None:
-            counts[state.result.status] += 1
-    for status, n in counts.items():
-        metrics.targets.labels(status.value).set(n)
+            slot = (state.plan.id, state.result.status)
+            counts[slot] = counts.get(slot, 0) + 1
+    for (plan, status), n in counts.items():
+        metrics.targets.labels(plan, status.value).set(n)
     for plan_state in plan_states:
         if plan_state.total.score is not None:
             metrics.plan_score.labels(plan_state.plan).set(plan_state.total.score)
@@ -51,7 +54,7 @@ def observe_batch(
             if rollup.score is not None:
                 metrics.area_score.labels(plan_state.plan, area_id).set(rollup.score)
         for agency_id, card in plan_state.agencies.items():
-            metrics.agency_stale_targets.labels(agency_id).set(card.stale)
+            metrics.agency_stale_targets.labels(plan_state.plan, agency_id).set(card.stale)
     if clock is not None:
         metrics.clock.set(clock.timestamp())
     if ticks:

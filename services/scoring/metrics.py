@@ -29,14 +29,14 @@ class ScoringMetrics:
         )
         self.targets = Gauge(
             "planwatch_scoring_targets",
-            "Targets by current status.",
-            ["status"],
+            "Targets this replica holds, by plan and current status.",
+            ["plan", "status"],
             registry=registry,
         )
         self.alert_transitions = Counter(
             "planwatch_scoring_alert_transitions_total",
             "Alert transitions emitted.",
-            ["rule", "severity", "transition"],
+            ["plan", "rule", "severity", "transition"],
             registry=registry,
         )
         self.area_score = Gauge(
@@ -53,8 +53,8 @@ class ScoringMetrics:
         )
         self.agency_stale_targets = Gauge(
             "planwatch_scoring_agency_stale_targets",
-            "Targets an agency leads whose reports are overdue.",
-            ["agency"],
+            "Targets an agency leads in the plan whose reports are overdue.",
+            ["plan", "agency"],
             registry=registry,
         )
         self.clock = Gauge(

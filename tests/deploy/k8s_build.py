@@ -1,4 +1,5 @@
-"""Builds the kustomize overlays offline (`kubectl kustomize`) and reads the resources."""
+"""Builds the kustomize overlays offline (`kubectl kustomize`, the kustomize of `kubectl apply -k`,
+with its defaults: no `--load-restrictor`, as Argo CD builds them) and reads the resources."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ def kustomize(folder: Path) -> list[Resource]:
     if kubectl is None:
         raise KustomizeError("kubectl is not on PATH (needed for `kubectl kustomize`)")
     result = subprocess.run(
-        [kubectl, "kustomize", "--load-restrictor", "LoadRestrictionsNone", str(folder)],
+        [kubectl, "kustomize", str(folder)],
         capture_output=True,
         text=True,
         timeout=120,

@@ -13,14 +13,22 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from planwatch.infra import acls
+from planwatch.infra import acls, k8s_files
 from planwatch.mongo_users import load_users
 from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings
 from services.scoring.config import ScoringSettings
 from shared import topics
 from shared.runtime.settings import KafkaSettings, ServiceSettings
-from tests.deploy.k8s_build import Resource, kustomize, named, of_kind, overlay, pod_spec
+from tests.deploy.k8s_build import (
+    KustomizeError,
+    Resource,
+    kustomize,
+    named,
+    of_kind,
+    overlay,
+    pod_spec,
+)
 from tests.deploy.paths import (
     DASHBOARDS_DIR,
     K8S_DIR,
@@ -118,6 +126,35 @@ def test_a_broken_kustomization_fails_to_build(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text("resources:\n  - missing.yaml\n")
     with pytest.raises(RuntimeError, match="kustomize"):
         kustomize(tmp_path)
+
+
+def test_the_build_loads_nothing_outside_a_kustomization(tmp_path: Path) -> None:
+    """The overlays build with kustomize's default load restrictor (as `kubectl apply -k` and
+    Argo CD do): a file outside the kustomization's folder is refused."""
+    (tmp_path / "outside.txt").write_text("x\n")
+    inner = tmp_path / "inner"
+    inner.mkdir()
+    (inner / "kustomization.yaml").write_text(
+        "configMapGenerator:\n  - name: c\n    files: [../outside.txt]\n"
+    )
+    with pytest.raises(KustomizeError, match="not in or below"):
+        kustomize(inner)
+
+
+def test_the_copies_inside_deploy_k8s_are_in_step_with_their_sources() -> None:
+    assert k8s_files.stale() == [], "run `python -m planwatch.infra.k8s_files render`"
+
+
+def test_a_stale_copy_is_found(tmp_path: Path) -> None:
+    k8s_files.write(tmp_path)
+    assert k8s_files.stale(tmp_path) == []
+    copy = tmp_path / "base/files/planwatch-routing/routing.yaml"
+    copy.write_text(copy.read_text() + "# edited\n")
+    (tmp_path / "components/monitoring/dashboards/planwatch-dashboards/old.json").write_text("{}")
+    assert k8s_files.stale(tmp_path) == [
+        "base/files/planwatch-routing/routing.yaml",
+        "components/monitoring/dashboards/planwatch-dashboards/old.json",
+    ]
 
 
 def test_secret_example_is_valid_and_not_deployed() -> None:
@@ -434,13 +471,116 @@ def test_acl_source_grants_what_each_service_uses() -> None:
             assert "Read" in _granted(source, principal, "group", group), (principal, group)
 
 
+def _site(name: str) -> dict[str, str]:
+    """The overlay's local ConfigMap planwatch-site (read by the components, never deployed)."""
+    document = yaml.safe_load((K8S_DIR / "overlays" / name / "site.yaml").read_text())
+    assert document["metadata"]["annotations"]["config.kubernetes.io/local-config"] == "true"
+    data: dict[str, str] = document["data"]
+    return data
+
+
+def _with_runbook_base(groups: list[dict[str, Any]], base: str) -> list[dict[str, Any]]:
+    """The groups with every runbook_url's part before `/docs/` replaced by `base`."""
+    copied: list[dict[str, Any]] = json.loads(json.dumps(groups))
+    for group in copied:
+        for rule in group["rules"]:
+            annotations = rule.get("annotations", {})
+            if "runbook_url" in annotations:
+                _, rest = annotations["runbook_url"].split("/docs/", 1)
+                annotations["runbook_url"] = f"{base}/docs/{rest}"
+    return copied
+
+
 def test_prometheus_rule_is_rendered_from_rules_yml() -> None:
+    """The committed PrometheusRule holds rules.yml's groups; each overlay's has its own
+    runbook base (site.yaml) and nothing else changed."""
     source = yaml.safe_load(RULES_FILE.read_text(encoding="utf-8"))["groups"]
     committed = yaml.safe_load(PROMETHEUS_RULE.read_text(encoding="utf-8"))
     assert committed["spec"]["groups"] == source
     for name in OVERLAYS:
+        base = _site(name)["runbook-base-url"]
+        assert base.startswith("https://") and "/docs/" not in base
         (rule,) = of_kind(overlay(name), "PrometheusRule")
-        assert rule["spec"]["groups"] == source
+        assert rule["spec"]["groups"] == _with_runbook_base(source, base)
+        urls = [
+            r["annotations"]["runbook_url"]
+            for group in rule["spec"]["groups"]
+            for r in group["rules"]
+            if "alert" in r
+        ]
+        assert urls and all(url.startswith(f"{base}/docs/deploy.md#alert-") for url in urls)
+    assert _site("dev")["runbook-base-url"] != _site("prod")["runbook-base-url"]
+
+
+# The public names: Ingress -> (site.yaml key of its host, the Service it sends to).
+INGRESSES = {
+    "planwatch-dashboard": ("dashboard-host", "planwatch-scoring"),
+    "planwatch-api": ("api-host", "planwatch-scoring"),
+    "planwatch-notify": ("notify-host", "planwatch-notify"),
+    "planwatch-ingest": ("ingest-host", "planwatch-ingest"),
+}
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_ingresses_serve_each_public_name_over_tls(name: str) -> None:
+    resources = overlay(name)
+    site = _site(name)
+    ingresses = {i["metadata"]["name"]: i for i in of_kind(resources, "Ingress")}
+    assert set(ingresses) == set(INGRESSES)
+    for ingress_name, (host_key, service_name) in INGRESSES.items():
+        spec = ingresses[ingress_name]["spec"]
+        assert spec["ingressClassName"] == site["ingress-class"]
+        (rule,) = spec["rules"]
+        assert rule["host"] == site[host_key]
+        assert spec["tls"] == [{"hosts": [site[host_key]], "secretName": site["tls-secret"]}]
+        (path,) = rule["http"]["paths"]
+        assert (path["path"], path["pathType"]) == ("/", "Prefix")
+        backend = path["backend"]["service"]
+        assert backend["name"] == service_name
+        service = named(resources, "Service", service_name)
+        assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+        # The controller's namespace may reach the pods' http port.
+        service_id = service_name.removeprefix("planwatch-")
+        policy = named(resources, "NetworkPolicy", f"planwatch-allow-{service_id}-http")
+        (allowed,) = policy["spec"]["ingress"]
+        assert allowed["from"] == [
+            {
+                "namespaceSelector": {
+                    "matchLabels": {"kubernetes.io/metadata.name": site["ingress-namespace"]}
+                }
+            }
+        ]
+        assert allowed["ports"] == [{"protocol": "TCP", "port": "http"}]
+    hosts = [site[key] for key, _ in INGRESSES.values()]
+    assert len(set(hosts)) == len(hosts)
+    assert not any(".invalid" in h or "set-in" in h for h in (*hosts, *site.values()))
+    # The door accepts a whole batch: ingest answers an oversized one itself.
+    annotations = ingresses["planwatch-ingest"]["metadata"]["annotations"]
+    limit = annotations["nginx.ingress.kubernetes.io/proxy-body-size"]
+    assert limit.endswith("m") and int(limit[:-1]) * 1024 * 1024 > IngestSettings().max_batch_bytes
+    # People sign in to the dashboard; the APIs take the callers' bearer tokens as they come.
+    signin = ingresses["planwatch-dashboard"]["metadata"]["annotations"]
+    assert signin["nginx.ingress.kubernetes.io/auth-response-headers"] == "Authorization"
+    for api in ("planwatch-api", "planwatch-notify", "planwatch-ingest"):
+        assert not any(
+            "auth-url" in key for key in ingresses[api]["metadata"].get("annotations", {})
+        )
+
+
+def test_the_sites_differ_and_the_tls_secret_is_documented() -> None:
+    dev, prod = _site("dev"), _site("prod")
+    assert {dev[k] for k, _ in INGRESSES.values()}.isdisjoint(
+        prod[k] for k, _ in INGRESSES.values()
+    )
+    examples = {
+        d["metadata"]["name"]: d for d in yaml.safe_load_all(SECRET_EXAMPLE.read_text()) if d
+    }
+    doc = (REPO / "docs" / "deploy.md").read_text(encoding="utf-8")
+    for site in (dev, prod):
+        secret = examples[site["tls-secret"]]
+        assert secret["type"] == "kubernetes.io/tls"
+        assert {"tls.crt", "tls.key"} == set(secret["stringData"])
+        assert f"create secret tls {site['tls-secret']}" in doc
 
 
 def test_configmaps_hold_the_repo_files() -> None:
@@ -518,8 +658,8 @@ def test_network_policies(name: str) -> None:
     } | {"planwatch-mongodb-users"}
     scrape = policies["planwatch-allow-prometheus-scrape"]["spec"]["ingress"][0]["ports"]
     assert [p["port"] for p in scrape] == ["management"]
-    # The authenticated ports: ingest and scoring from the ingress controller only.
-    for service in ("ingest", "scoring"):
+    # The authenticated ports: ingest, scoring and notify from the ingress controller only.
+    for service in ("ingest", "scoring", "notify"):
         spec = policies[f"planwatch-allow-{service}-http"]["spec"]
         assert [p["port"] for p in spec["ingress"][0]["ports"]] == ["http"]
         assert spec["ingress"][0]["from"][0]["namespaceSelector"]["matchLabels"] == {
