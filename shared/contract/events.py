@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal
 
@@ -316,6 +316,15 @@ EVENT_MODEL_BY_TYPE: Final[Mapping[EventType, type[_Event]]] = {
 }
 
 
+def time_ordered_id(time: datetime | str) -> str:
+    """A fresh event id that sorts after the ids of earlier times: the UTC instant to the
+    microsecond, then 64 random bits. The method breaks a tie between two events reported the
+    same day by the greater id, so a same-day correction made with these ids wins."""
+    instant = parse_rfc3339(time) if isinstance(time, str) else time
+    utc = instant.astimezone(UTC) if instant.tzinfo is not None else instant
+    return f"{utc:%Y%m%dT%H%M%S%f}Z-{uuid.uuid4().hex[:16]}"
+
+
 def _envelope(
     event_type: EventType, source: str, subject: str | None, time: datetime | str, event_id: str
 ) -> Envelope:
@@ -363,7 +372,7 @@ def new_report(
         AGENCY_SOURCE_PREFIX + agency,
         target,
         time,
-        event_id or str(uuid.uuid4()),
+        event_id or time_ordered_id(time),
     )
     return ProgressReported(envelope=envelope, data=data)
 
@@ -388,7 +397,7 @@ def new_retraction(
         AGENCY_SOURCE_PREFIX + agency,
         target,
         time,
-        event_id or str(uuid.uuid4()),
+        event_id or time_ordered_id(time),
     )
     return ProgressRetracted(envelope=envelope, data=data)
 

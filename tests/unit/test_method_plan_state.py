@@ -131,12 +131,16 @@ def test_unknown_target_and_naive_instant_are_named_errors() -> None:
         score_plan(PLAN, EVENTS, datetime(2022, 7, 4, 12))
 
 
-def test_the_instant_of_c_counts_only_by_its_cst_date_for_day_arithmetic() -> None:
-    # 2022-07-03T16:30Z is 2022-07-04 00:30 CST: the third report (noon CST) is not known yet.
+def test_the_instant_of_c_counts_only_by_its_cst_date() -> None:
+    # 2022-07-03T16:30Z is 2022-07-04 00:30 CST: that day's report (noon CST) is known already,
+    # since times count by their CST date; at 23:59 CST the day before it is not.
     early = score_plan(PLAN, EVENTS, datetime(2022, 7, 3, 16, 30, tzinfo=UTC))
     assert early.day == D(2022, 7, 4)
     assert early.targets["gov.mobile-services"].days_left == 180
-    assert early.targets["gov.mobile-services"].status.value == "ON_TRACK"
+    assert early.targets["gov.mobile-services"].status.value == "AT_RISK"
+    before = score_plan(PLAN, EVENTS, datetime(2022, 7, 3, 15, 59, tzinfo=UTC))
+    assert before.day == D(2022, 7, 3)
+    assert before.targets["gov.mobile-services"].status.value == "ON_TRACK"
 
 
 def test_replaying_the_inputs_reproduces_the_result() -> None:

@@ -42,10 +42,18 @@ class TestEffectiveSeries:
     def test_only_reports_known_at_c(self) -> None:
         events = [obs(D(2021, 6, 30), 45, D(2021, 7, 5)), obs(D(2021, 12, 31), 58, D(2022, 1, 6))]
         assert values(events, D(2022, 1, 5)) == [(D(2021, 6, 30), 45)]
-        # The exact instant counts: a report at noon is not known at 11:59 the same day.
-        morning = datetime.combine(D(2022, 1, 6), time(11, 59), CST)
-        assert values(events, morning) == [(D(2021, 6, 30), 45)]
-        assert values(events, noon(D(2022, 1, 6))) == [(D(2021, 6, 30), 45), (D(2021, 12, 31), 58)]
+        # Times count by their CST date: a report at noon is known from the start of its day.
+        both = [(D(2021, 6, 30), 45), (D(2021, 12, 31), 58)]
+        assert values(events, datetime.combine(D(2022, 1, 6), time(0, 0), CST)) == both
+        assert values(events, datetime.combine(D(2022, 1, 5), time(23, 59), CST)) == both[:1]
+
+    def test_two_reports_of_one_day_tie_and_the_greater_event_id_wins(self) -> None:
+        # "the latest reported_at (ties: the greater event id)", reported_at by its CST date:
+        # the afternoon's correction "e-a" loses to the morning's "e-z".
+        day = D(2022, 1, 6)
+        morning = obs(D(2021, 12, 31), 58, day, event_id="e-z")
+        afternoon = obs(D(2021, 12, 31), 40, datetime.combine(day, time(17), CST), event_id="e-a")
+        assert values([afternoon, morning], day) == [(D(2021, 12, 31), 58)]
 
     def test_a_value_dated_after_c_is_not_known(self) -> None:
         early = obs(D(2022, 3, 31), 60, D(2022, 3, 1))  # reported before its as_of

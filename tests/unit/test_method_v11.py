@@ -29,20 +29,22 @@ def independent_series(events: list[Observation], c: datetime) -> list[tuple[dat
     """The v1.1 text read literally, sharing no code with the method: "For each as_of date and
     each reporter, take that reporter's event with the latest reported_at (ties: the greater
     event id) ... The point of the series at as_of is the remaining value with the latest
-    reported_at (ties: the greater event id) among the reporters"."""
-    known = [e for e in events if e.reported_at <= c and e.as_of <= cst_date(c)]
+    reported_at (ties: the greater event id) among the reporters", and "a timestamp counts by
+    its date there" (CST)."""
+    day = cst_date(c)
+    known = [e for e in events if cst_date(e.reported_at) <= day and e.as_of <= day]
     by_date: dict[date, dict[str, list[Observation]]] = defaultdict(lambda: defaultdict(list))
     for e in known:
         by_date[e.as_of][e.agency].append(e)
     series = []
     for as_of in sorted(by_date):
         latest = [
-            sorted(evs, key=lambda e: (e.reported_at, e.event_id))[-1]
+            sorted(evs, key=lambda e: (cst_date(e.reported_at), e.event_id))[-1]
             for evs in by_date[as_of].values()
         ]
         remaining = [e for e in latest if e.value is not None]
         if remaining:
-            best = sorted(remaining, key=lambda e: (e.reported_at, e.event_id))[-1]
+            best = sorted(remaining, key=lambda e: (cst_date(e.reported_at), e.event_id))[-1]
             assert best.value is not None
             series.append((as_of, best.value))
     return series

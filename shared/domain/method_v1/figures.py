@@ -31,14 +31,6 @@ REPORTING_ALLOWANCE: Mapping[Cadence, tuple[int, int]] = MappingProxyType(
 )
 
 
-def one_year_after(day: date) -> date:
-    """The same calendar day a year later (29 February gives 28 February)."""
-    try:
-        return day.replace(year=day.year + 1)
-    except ValueError:
-        return day.replace(year=day.year + 1, day=28)
-
-
 def growth(v1: float, v0: float, years: float) -> float | None:
     """Compound annual growth `(v1 / v0)^(1/years) - 1`, zeros replaced by 0.001.
 
@@ -61,10 +53,11 @@ def growth(v1: float, v0: float, years: float) -> float | None:
 def cagr_ratio(target: Target, baseline: Baseline, current: SeriesPoint) -> float | None:
     """Eurostat's `sign * d * g(v, b, t_v - t_b) / |g(T, b, t_d - t_b)|`.
 
-    Defined once t_v is at least one calendar year after t_b; none when the required rate is 0,
-    when the deadline is not after the baseline, or when a growth rate crosses zero.
+    Defined when `t_v - t_b >= 1 year`, a span in years being `days / 365.25` (so 365 days
+    are not yet a year); none when the required rate is 0, when the deadline is not after the
+    baseline, or when a growth rate crosses zero.
     """
-    if current.as_of < one_year_after(baseline.as_of):
+    if (current.as_of - baseline.as_of).days / DAYS_PER_YEAR < 1:
         return None
     required_years = (target.pace_until - baseline.as_of).days / DAYS_PER_YEAR
     if required_years <= 0:

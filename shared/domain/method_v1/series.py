@@ -1,11 +1,13 @@
 """The effective series of a target "as known at c", offline and incrementally (method v1.1).
 
-Only events with `reported_at <= c` (exact instants) and `as_of <= c` (CST date of c) count.
-For each `as_of` and each reporting agency, the agency's event with the greatest
-`(reported_at, event_id)` wins (its *winner*): a report gives that agency's value for the date,
-a retraction removes it. The point of the series at `as_of` is, among the agencies' remaining
-reports, the one with the greatest `(reported_at, event_id)`; none left, no point. With one
-reporter this is exactly version 1.
+Times count by their CST date (scoring.md, "Times are calendar dates in China Standard Time"):
+only events with `reported_at <= c` and `as_of <= c`, both as CST dates, count. For each
+`as_of` and each reporting agency, the agency's event with the greatest `(reported_at, event_id)`
+wins (its *winner*), `reported_at` again by its date, so two events of one day tie and the
+greater event id wins: a report gives that agency's value for the date, a retraction removes
+it. The point of the series at `as_of` is, among the agencies' remaining reports, the one with
+the greatest `(reported_at, event_id)`; none left, no point. With one reporter this is exactly
+version 1.
 
 Which events belong to one series is the caller's choice: the headline takes the target's
 reporters' unscoped events, a breakdown one scope's events (see `plan_state`). Since each
@@ -42,9 +44,15 @@ class SeriesError(ValueError):
     """An effective series was asked for in a way that cannot be answered correctly."""
 
 
+def report_day(observation: Observation) -> date:
+    """The CST date of `reported_at`: what scoring.md compares."""
+    return cst_date(observation.reported_at)
+
+
 def supersedes(new: Observation, old: Observation) -> bool:
-    """Whether `new` wins over `old`: later `reported_at`, ties by the greater event id."""
-    return (new.reported_at, new.event_id) > (old.reported_at, old.event_id)
+    """Whether `new` wins over `old`: a later `reported_at` date, ties (the same day) by the
+    greater event id."""
+    return (report_day(new), new.event_id) > (report_day(old), old.event_id)
 
 
 def slot_of(observation: Observation) -> Slot:
@@ -52,8 +60,9 @@ def slot_of(observation: Observation) -> Slot:
 
 
 def is_known_at(observation: Observation, at: datetime) -> bool:
-    """`reported_at <= at` (instants) and `as_of <= ` the CST date of `at`."""
-    return observation.reported_at <= at and observation.as_of <= cst_date(at)
+    """`reported_at <= at` and `as_of <= at`, as CST dates."""
+    day = cst_date(at)
+    return report_day(observation) <= day and observation.as_of <= day
 
 
 def as_point(observation: Observation | None) -> SeriesPoint | None:
@@ -116,13 +125,13 @@ def series_from_winners(winners: Mapping[Slot, Observation], at: datetime) -> li
     greatest `reported_at` it consumed, so this holds there); an event reported after `at` could
     have hidden the earlier winner of its slot, so it is an error.
     """
+    day = cst_date(at)
     for winner in winners.values():
-        if winner.reported_at > at:
+        if report_day(winner) > day:
             raise SeriesError(
                 f"event {winner.event_id} reported at {winner.reported_at.isoformat()} is after "
                 f"the evaluation instant {at.isoformat()}: fold only events known at it"
             )
-    day = cst_date(at)
     points = points_by_date(winners)
     return [points[as_of] for as_of in sorted(points) if as_of <= day]
 
@@ -141,14 +150,15 @@ def effective_series(observations: Iterable[Observation], at: datetime) -> list[
 
 
 def last_report_at(observations: Iterable[Observation], at: datetime) -> datetime | None:
-    """The greatest `reported_at <= at` among reports (not retractions), whatever their `as_of`.
+    """The greatest `reported_at` known at `at` (by date) among reports (not retractions),
+    whatever their `as_of`.
 
     This is what "a new report arrives" means for staleness: any report, even a correction of an
     old date, shows the agency is reporting; a retraction alone does not.
     """
     latest: datetime | None = None
     for observation in observations:
-        if observation.value is None or observation.reported_at > at:
+        if observation.value is None or report_day(observation) > cst_date(at):
             continue
         if latest is None or observation.reported_at > latest:
             latest = observation.reported_at
@@ -161,7 +171,7 @@ class IncrementalSeries:
     `add` costs O(log n) comparisons plus the date's agencies (a list insert for a new date);
     `series` returns the effective series without sorting. Results equal `effective_series` /
     `last_report_at` over the same events, whatever the order they were added in, at any `at`
-    not before the greatest `reported_at` added.
+    not on a CST date before the greatest `reported_at` added.
     """
 
     __slots__ = ("_by_date", "_dates", "_last_report_at", "_latest_event_at", "_points")
@@ -224,9 +234,10 @@ class IncrementalSeries:
 
         Usually the kept list itself (no copy): read it before the next `add`, don't change it.
         """
-        if self._latest_event_at is not None and at < self._latest_event_at:
+        latest = self._latest_event_at
+        if latest is not None and cst_date(at) < cst_date(latest):
             raise SeriesError(
-                f"state holds events up to {self._latest_event_at.isoformat()}; it cannot be read "
+                f"state holds events up to {latest.isoformat()}; it cannot be read "
                 f"at the earlier instant {at.isoformat()}"
             )
         end = bisect.bisect_right(self._dates, cst_date(at))
