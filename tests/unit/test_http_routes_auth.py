@@ -105,6 +105,7 @@ def test_the_enumeration_finds_every_services_routes() -> None:
     assert ("ingest", "/v1/admin/keys") in found
     assert ("scoring", "/v1/plans/{plan_id}/targets") in found
     assert ("scoring", "/dashboard/api/catalog") in found
+    assert ("scoring", "/dashboard/api/plans/{plan_id}/tables/{table}.{fmt}") in found
     assert ("notify", "/api/v2/silences") in found
     assert len(found) > 25
 

@@ -1,5 +1,6 @@
 """The dashboard's router and files, without servers: what it serves and that nothing it serves
-reaches outside the service; the status vocabulary shared with the report and the CLI."""
+reaches outside the service; the status vocabulary shared with the report and the CLI, its
+colours dark enough for a badge's white text (WCAG 2.1 AA)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.scoring.dashboard.router import STATIC_DIR, STATIC_FILES, make_dashboard_router
+from services.scoring.memory_store import InMemoryScoringStore
 from shared.catalog import load_catalog
 from shared.domain.method_v1 import Status
 from shared.runtime.auth import Authenticator, install
 from shared.vocabulary import (
+    SEVERITY_COLOUR,
     STATUS_COLOUR,
     STATUS_LABEL,
     STATUS_ORDER,
@@ -25,7 +28,8 @@ from shared.vocabulary import (
 def client() -> TestClient:
     app = FastAPI()
     install(app, Authenticator.development())
-    app.include_router(make_dashboard_router(load_catalog()))
+    store = InMemoryScoringStore()
+    app.include_router(make_dashboard_router(load_catalog(), lambda: store))
     return TestClient(app)
 
 
@@ -92,3 +96,33 @@ def test_status_vocabulary_is_complete() -> None:
     assert set(STATUS_LABEL[Lang.ZH]) == set(Status)
     assert set(STATUS_LABEL[Lang.EN]) == set(Status)
     assert len(set(STATUS_COLOUR.values())) == len(Status)  # every status its own colour
+
+
+def _luminance(colour: str) -> float:
+    """WCAG 2.1 relative luminance of `#rrggbb`."""
+    channels = [int(colour[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    r, g, b = (c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels)
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+def contrast(a: str, b: str) -> float:
+    high, low = sorted((_luminance(a), _luminance(b)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_contrast_formula() -> None:
+    assert contrast("#000000", "#ffffff") == pytest.approx(21)
+    assert contrast("#afb8c1", "#ffffff") == pytest.approx(2.01, abs=0.01)  # the old NO_DATA
+
+
+def test_every_badge_colour_carries_white_text_at_aa() -> None:
+    """Status and severity badges (dashboard and report) and the page's own coloured badges
+    (`background` under `color: #fff` in style.css) are at least 4.5:1 against white."""
+    css = (STATIC_DIR / "style.css").read_text(encoding="utf-8")
+    own = re.findall(r"\.(?:live|badge\.late)[^{]*\{[^}]*background: (#[0-9a-f]{6})", css)
+    assert len(own) >= 3, own
+    colours = {s.value: c for s, c in STATUS_COLOUR.items()}
+    colours |= {s.value: c for s, c in SEVERITY_COLOUR.items()}
+    colours |= {f"css {i}": c for i, c in enumerate(own)}
+    low = {k: round(contrast(c, "#ffffff"), 2) for k, c in colours.items()}
+    assert all(ratio >= 4.5 for ratio in low.values()), low

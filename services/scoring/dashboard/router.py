@@ -1,13 +1,15 @@
 """The live dashboard: static files served by the scoring service, plus the catalog as JSON.
 
-`/dashboard/` is one page (static/index.html, app.js, style.css: no library, no CDN) that polls
-the read API (`/v1/plans/...`) every few seconds and draws the plan, its areas, tasks, targets
-(with SVG trajectory charts), agencies and firing alerts, in Chinese or English. What the read
-API does not carry (names, deadlines, target values, stages, interim trajectory) comes from
-`/dashboard/api/catalog`. `/` redirects to the dashboard.
+`/dashboard/` is one page (static/index.html, app.js, morph.js, style.css: no library, no CDN)
+that polls the read API (`/v1/plans/...`) every few seconds and draws the plan, its areas, tasks,
+targets (with SVG trajectory charts), agencies and firing alerts, in Chinese or English, updating
+the page in place (morph.js) so focus survives a refresh. What the read API does not carry
+(names, deadlines, target values, stages, interim trajectory) comes from
+`/dashboard/api/catalog`. `/` redirects to the dashboard. Each of the page's tables downloads as
+CSV or Excel from `/dashboard/api/plans/{plan}/tables/{table}.{csv,xlsx}` (tables.py, export.py).
 
-The page and its static files hold no data and are public; `/dashboard/api/catalog` and the
-read API need a bearer token with `plans:read`. In compose and Kubernetes the dashboard is
+The page and its static files hold no data and are public; `/dashboard/api/...` and the read
+API need a bearer token with `plans:read`. In compose and Kubernetes the dashboard is
 reached through oauth2-proxy (or an ingress with OIDC), which signs the user in and forwards
 the access token (`Authorization: Bearer`, or `X-Forwarded-Access-Token`) with every call the
 page makes; the page itself never handles a token.
@@ -15,12 +17,17 @@ page makes; the page itself never handles a token.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final
 
 from fastapi import APIRouter, Depends, HTTPException
-from fastapi.responses import FileResponse, RedirectResponse
+from fastapi.responses import FileResponse, RedirectResponse, Response
 
+from services.scoring.dashboard.export import MEDIA_TYPES, encode
+from services.scoring.dashboard.tables import TABLES, build_table
+from services.scoring.store import ScoringStore
 from shared.domain.catalog import Catalog, Plan, Target
 from shared.runtime.auth import PLANS_READ, require
 from shared.vocabulary import Lang, vocabulary_json
@@ -29,6 +36,7 @@ STATIC_DIR: Final = Path(__file__).resolve().parent / "static"
 # The only files served, with their media types: nothing else under the folder is reachable.
 STATIC_FILES: Final = {
     "app.js": "text/javascript; charset=utf-8",
+    "morph.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
 }
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
@@ -128,7 +136,7 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
     }
 
 
-def make_dashboard_router(catalog: Catalog) -> APIRouter:
+def make_dashboard_router(catalog: Catalog, store: Callable[[], ScoringStore]) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     catalog_doc = catalog_json(catalog)  # the catalog is fixed for the process's life
 
@@ -157,5 +165,26 @@ def make_dashboard_router(catalog: Catalog) -> APIRouter:
     @router.get("/dashboard/api/catalog", dependencies=[Depends(require(PLANS_READ))])
     async def catalog_endpoint() -> dict[str, Any]:
         return catalog_doc
+
+    @router.get(
+        "/dashboard/api/plans/{plan_id}/tables/{table}.{fmt}",
+        dependencies=[Depends(require(PLANS_READ))],
+    )
+    async def table_file(plan_id: str, table: str, fmt: str, lang: Lang = Lang.ZH) -> Response:
+        """One of the page's tables as a download, from the stored state (as the read API)."""
+        plan = catalog.plans.get(plan_id)
+        if plan is None or table not in TABLES or fmt not in MEDIA_TYPES:
+            raise HTTPException(status_code=404, detail=f"no table {plan_id}/{table}.{fmt}")
+        doc = await store().plan(plan_id)
+        if doc is None or doc.get("state") is None:
+            raise HTTPException(status_code=404, detail=f"plan {plan_id!r} not scored yet")
+        state = json.loads(doc["state"])
+        body = encode(build_table(table, plan, state, lang), fmt)
+        name = f"{plan_id}-{table}-{state['at']}.{fmt}"  # catalog ids and a date: ASCII
+        headers = {
+            "Content-Disposition": f'attachment; filename="{name}"',
+            "Cache-Control": "no-store",
+        }
+        return Response(body, media_type=MEDIA_TYPES[fmt], headers=headers)
 
     return router

@@ -2,6 +2,8 @@
 // No library: plain DOM and SVG. Charts follow planwatch/report/chart.py (the same geometry):
 // the expected path (baseline -> interim trajectory -> target at the deadline), the reported
 // points of the effective series, and the method's least-squares projection to the deadline.
+// Each refresh updates the page in place (morph.js): focus, scroll and open areas survive it.
+// Controls are native buttons, links and a select, so the keyboard reaches all of them.
 "use strict";
 
 (function () {
@@ -10,6 +12,16 @@
   const PROJECTION_WINDOW = 6;
   const RECENT_REPORTS = 10; // reports listed per target card, newest first
   const SVG_NS = "http://www.w3.org/2000/svg"; // a namespace name, never fetched
+  // The sections whose table downloads (router.py: /dashboard/api/plans/{plan}/tables/...).
+  const TABLES = ["alerts", "areas", "commitments", "indicators", "targets", "agencies"];
+  // Words only the page itself uses (the rest comes with the catalog's vocabulary).
+  const PAGE_WORDS = {
+    zh: { skip: "跳到正文", plan: "规划", all: "全部", filter: "按状态筛选", chart: "走势图",
+          download: "下载表格", csv: "CSV", xlsx: "Excel", open: "展开", close: "收起" },
+    en: { skip: "Skip to content", plan: "Plan", all: "All", filter: "Filter by status",
+          chart: "Trajectory chart", download: "Download table", csv: "CSV", xlsx: "Excel",
+          open: "Show tasks", close: "Hide tasks" },
+  };
 
   const ui = {
     lang: localStorage.getItem("planwatch.lang") === "en" ? "en" : "zh",
@@ -20,6 +32,7 @@
     filter: null, // a status, or null for all
     openAreas: new Set(),
     timer: null,
+    polls: 0, // completed polls (body[data-polls]: what a test waits for)
   };
 
   // --- helpers -------------------------------------------------------------------------------
@@ -29,7 +42,9 @@
     String(text).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const voc = () => ui.catalog.vocabulary[ui.lang];
   const w = (key) => voc().words[key] || key;
+  const pw = (key) => PAGE_WORDS[ui.lang][key];
   const plan = () => ui.catalog.plans.find((p) => p.id === ui.planId);
+  const morph = (el, html) => window.planwatchMorph(el, html);
   const dayNumber = (iso) => {
     const [y, m, d] = iso.split("-").map(Number);
     return Date.UTC(y, m - 1, d) / 86400000;
@@ -38,8 +53,13 @@
   const num = (x, digits = 2) => (x === null || x === undefined ? "—" : Number(x).toFixed(digits));
   const pct = (x) => (x === null || x === undefined ? "—" : (100 * x).toFixed(1) + "%");
 
+  // Text changed only when it differs: a live region is not re-announced for nothing.
+  function setText(el, text) {
+    if (el.textContent !== text) el.textContent = text;
+  }
+
   function statusBadge(status) {
-    if (!status) return '<span class="badge" style="background:#afb8c1">—</span>';
+    if (!status) return '<span class="badge none">—</span>';
     const colour = voc().status_colour[status];
     return `<span class="badge" data-status="${esc(status)}" style="background:${colour}">${esc(voc().status[status])}</span>`;
   }
@@ -50,6 +70,12 @@
 
   function name(item) {
     return item ? item.name[ui.lang] : "";
+  }
+
+  // A table in a focusable, labelled region: it scrolls sideways on a narrow screen.
+  function table(heading, head, rows) {
+    const ths = head.map((h) => `<th scope="col">${esc(h)}</th>`).join("");
+    return `<div class="table-wrap" role="region" tabindex="0" aria-labelledby="${heading}"><table><thead><tr>${ths}</tr></thead><tbody>${rows.join("")}</tbody></table></div>`;
   }
 
   function valueText(target, value) {
@@ -176,7 +202,7 @@
         parts.push(`<circle class="point" cx="${f(X(p.x))}" cy="${f(Y(p.y))}" r="3" fill="${colour}"><title>${isoOf(p.x)}: ${esc(valueText(target, p.y))}</title></circle>`);
       }
     }
-    return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" font-family="sans-serif" font-size="11" xmlns="${SVG_NS}">${parts.join("")}</svg>`;
+    return `<svg class="chart" viewBox="0 0 ${W} ${H}" role="img" aria-label="${esc(`${pw("chart")}: ${name(target)}`)}" font-family="sans-serif" font-size="11" xmlns="${SVG_NS}">${parts.join("")}</svg>`;
   }
 
   // --- data ----------------------------------------------------------------------------------
@@ -209,19 +235,15 @@
   async function poll() {
     try {
       const state = await getJson(`/v1/plans/${encodeURIComponent(ui.planId)}`);
-      if (state === null) {
-        ui.state = null;
-        setLive("live");
-        render();
-        return;
-      }
-      await refreshSeries(state);
+      if (state !== null) await refreshSeries(state);
       ui.state = state;
       setLive("live");
       render();
     } catch (error) {
       setLive("offline", String(error));
     } finally {
+      ui.polls += 1;
+      document.body.dataset.polls = String(ui.polls);
       clearTimeout(ui.timer);
       ui.timer = setTimeout(poll, POLL_MS);
     }
@@ -230,7 +252,7 @@
   function setLive(kind, detail) {
     const el = $("live");
     el.dataset.state = kind;
-    el.textContent = kind === "live" ? w("live") : w("offline");
+    setText(el, kind === "live" ? w("live") : w("offline"));
     el.title = detail || "";
     document.body.dataset.live = kind;
   }
@@ -244,6 +266,7 @@
       .join("");
   }
 
+  // The legend beside it says the same in words: the bar is hidden from screen readers.
   function countsBar(counts) {
     const total = Object.values(counts).reduce((a, b) => a + b, 0) || 1;
     let x = 0;
@@ -255,14 +278,14 @@
         x += width;
         return r;
       });
-    return `<svg class="bar" viewBox="0 0 600 16" width="100%" height="16" preserveAspectRatio="none" xmlns="${SVG_NS}">${rects.join("")}</svg>`;
+    return `<svg class="bar" viewBox="0 0 600 16" width="100%" height="16" preserveAspectRatio="none" aria-hidden="true" focusable="false" xmlns="${SVG_NS}">${rects.join("")}</svg>`;
   }
 
   function renderOverview(p, s) {
     const o = s.overall;
     const sev = { critical: 0, warning: 0, info: 0 };
     for (const a of s.alerts) sev[a.severity] += 1;
-    $("overview").innerHTML = `
+    morph($("overview"), `
       <div class="kpi" id="overall" data-status="${esc(o.status || "")}" data-score="${o.score === null ? "" : o.score}">
         <div class="k">${esc(w("overall"))} · ${esc(w("score"))}</div>
         <div class="v">${num(o.score)}</div>${statusBadge(o.status)}</div>
@@ -272,7 +295,7 @@
       <div class="kpi"><div class="k">${esc(w("targets"))}</div><div class="v">${Object.keys(s.targets).length}</div></div>
       <div class="kpi"><div class="k">${esc(w("firing"))}</div><div class="v" id="alert-count">${s.alerts.length}</div>
         <div class="k">${["critical", "warning", "info"].filter((k) => sev[k]).map((k) => `${esc(voc().severity[k])} ${sev[k]}`).join(" · ")}</div></div>
-      <div class="kpi wide"><div class="k">${esc(w("counts"))}</div>${countsBar(o.counts)}<div class="legend" id="counts">${countsLegend(o.counts)}</div></div>`;
+      <div class="kpi wide"><div class="k">${esc(w("counts"))}</div>${countsBar(o.counts)}<div class="legend" id="counts">${countsLegend(o.counts)}</div></div>`);
   }
 
   function scoredTasks(s) {
@@ -307,16 +330,20 @@
       const late = st.late ? ` <span class="badge late">${esc(w("late"))}</span>` : "";
       const items = c.deliverables.map((d) => {
         const ds = st.deliverables[d.id] || { done: false, current: null, evidence: null };
-        const mark = ds.done ? "✓" : "○";
-        const proof = ds.evidence ? ` <a href="${esc(ds.evidence)}" rel="noopener noreferrer">${esc(w("evidence"))}</a>` : "";
+        const mark = `<span aria-hidden="true">${ds.done ? "✓" : "○"}</span><span class="sr-only">${esc(w(ds.done ? "done" : "not_done"))}</span>`;
+        const proof = !ds.evidence
+          ? ""
+          : /^https?:\/\//i.test(ds.evidence)
+            ? ` <a href="${esc(ds.evidence)}" rel="noopener noreferrer">${esc(w("evidence"))}</a>`
+            : ` <span class="evidence">${esc(ds.evidence)}</span>`;
         const asOf = ds.current ? ` <span class="sub">${esc(ds.current.as_of)}</span>` : "";
-        return `<li class="deliverable" data-deliverable="${esc(d.id)}" data-done="${ds.done}"><span aria-label="${esc(w(ds.done ? "done" : "not_done"))}">${mark}</span> ${esc(name(d))}${asOf}${proof}</li>`;
+        return `<li class="deliverable" data-key="${esc(d.id)}" data-deliverable="${esc(d.id)}" data-done="${ds.done}">${mark} ${esc(name(d))}${asOf}${proof}</li>`;
       });
-      return `<div class="commitment" data-commitment="${esc(c.id)}" data-task="${esc(c.task)}" data-late="${st.late}">
+      return `<div class="commitment" data-key="${esc(c.id)}" data-commitment="${esc(c.id)}" data-task="${esc(c.task)}" data-late="${st.late}">
         <div><span class="id">${esc(c.task)}</span> <b>${esc(name(c))}</b> · ${st.done}/${st.total} ${esc(w("done"))} · ${esc(w("deadline"))} ${esc(when)}${late}
         · ${esc(w("lead"))} ${esc(name(agencies[c.lead]))}</div><ul>${items.join("")}</ul></div>`;
     });
-    $("commitments").innerHTML = rows.join("");
+    morph($("commitments"), rows.join(""));
   }
 
   function renderIndicators(p, s) {
@@ -326,14 +353,14 @@
       const value = st.current ? `${num(st.current.value)} ${esc(name(i.unit))} <span class="sub">(${esc(st.current.as_of)})</span>` : "—";
       const change = st.change === null ? "" : ` ${st.change >= 0 ? "+" : ""}${num(st.change)}`;
       const trend = st.trend.map((pt) => num(pt.value)).join(" → ");
-      return `<tr class="indicator" data-indicator="${esc(i.id)}"><td><span class="id">${esc(i.task)}</span> ${esc(name(i))}</td><td class="num">${value}${change}</td><td class="sub">${esc(trend)}</td></tr>`;
+      return `<tr class="indicator" data-key="${esc(i.id)}" data-indicator="${esc(i.id)}"><td><span class="id">${esc(i.task)}</span> ${esc(name(i))}</td><td class="num">${value}${change}</td><td class="sub">${esc(trend)}</td></tr>`;
     });
-    $("indicators").innerHTML = `<table><tr><th>${esc(w("indicators"))}</th><th>${esc(w("current"))}</th><th>${esc(w("trend"))}</th></tr>${rows.join("")}</table>`;
+    morph($("indicators"), table("h-indicators", [w("indicators"), w("current"), w("trend")], rows));
   }
 
   function renderAlerts(p, s) {
     if (!s.alerts.length) {
-      $("alerts").innerHTML = `<p class="sub">${esc(w("no_alerts"))}</p>`;
+      morph($("alerts"), `<p class="sub">${esc(w("no_alerts"))}</p>`);
       return;
     }
     const targets = Object.fromEntries(p.targets.map((t) => [t.id, t]));
@@ -343,54 +370,44 @@
       .sort((a, b) => order[a.severity] - order[b.severity] || a.target.localeCompare(b.target))
       .map((a) => {
         const t = targets[a.target];
-        return `<tr class="alert" data-fingerprint="${esc(a.fingerprint)}" data-target="${esc(a.target)}" data-rule="${esc(a.rule)}">
+        return `<tr class="alert" data-key="${esc(a.fingerprint)}" data-fingerprint="${esc(a.fingerprint)}" data-target="${esc(a.target)}" data-rule="${esc(a.rule)}">
           <td>${sevBadge(a.severity)}</td><td>${esc(voc().rule[a.rule] || a.rule)}</td>
           <td>${esc(name(t))} <span class="id">${esc(a.target)}</span></td><td>${esc(name(agencies[t.lead]))}</td></tr>`;
       });
-    $("alerts").innerHTML = `<table><tr><th>${esc(w("severity"))}</th><th>${esc(w("rule"))}</th><th>${esc(w("target"))}</th><th>${esc(w("lead"))}</th></tr>${rows.join("")}</table>`;
+    morph($("alerts"), table("h-alerts", [w("severity"), w("rule"), w("target"), w("lead")], rows));
   }
 
+  // An area's row opens and closes its tasks with a button (keyboard: Tab, then Enter/Space).
   function renderAreas(p, s) {
     const rows = [];
     for (const area of p.areas) {
       const r = s.areas[area.id];
       if (!r) continue;
       const open = ui.openAreas.has(area.id);
-      rows.push(`<tr class="area" data-area="${esc(area.id)}" data-status="${esc(r.status || "")}"><td>${open ? "▾" : "▸"} ${esc(area.id)} ${esc(name(area))}</td>
+      const toggle = `<button type="button" class="toggle" data-area="${esc(area.id)}" aria-expanded="${open}" title="${esc(pw(open ? "close" : "open"))}"><span aria-hidden="true">${open ? "▾" : "▸"}</span> ${esc(area.id)} ${esc(name(area))}</button>`;
+      rows.push(`<tr class="area" data-key="area:${esc(area.id)}" data-area="${esc(area.id)}" data-status="${esc(r.status || "")}"><td>${toggle}</td>
         <td>${statusBadge(r.status)}</td><td class="num">${num(r.score)}</td><td class="legend">${countsLegend(r.counts)}</td></tr>`);
       for (const task of p.tasks.filter((t) => t.area === area.id)) {
         const tr = s.tasks[task.id];
         if (!tr) continue;
         const unscored = (tr.unscored || []).includes(task.id);
-        rows.push(`<tr class="task${open ? "" : " hidden"}${unscored ? " unscored" : ""}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
+        rows.push(`<tr class="task${open ? "" : " hidden"}${unscored ? " unscored" : ""}" data-key="task:${esc(task.id)}" data-task="${esc(task.id)}" data-status="${esc(tr.status || "")}"><td>${esc(task.id)} ${esc(name(task))}</td>
           <td>${unscored ? `<span class="sub">${esc(w("unscored"))} · ${taskTracking(p, s, task.id)}</span>` : statusBadge(tr.status)}</td><td class="num">${num(tr.score)}</td><td class="legend">${unscored ? "" : countsLegend(tr.counts)}</td></tr>`);
       }
     }
-    $("areas").innerHTML = `<table><tr><th>${esc(w("area"))} / ${esc(w("task"))}</th><th>${esc(w("status"))}</th><th>${esc(w("score"))}</th><th>${esc(w("counts"))}</th></tr>${rows.join("")}</table>`;
-    for (const row of $("areas").querySelectorAll("tr.area")) {
-      row.addEventListener("click", () => {
-        const id = row.dataset.area;
-        if (ui.openAreas.has(id)) ui.openAreas.delete(id);
-        else ui.openAreas.add(id);
-        renderAreas(p, s);
-      });
-    }
+    morph($("areas"), table("h-areas", [`${w("area")} / ${w("task")}`, w("status"), w("score"), w("counts")], rows));
   }
 
   function renderFilters(s) {
     const counts = s.overall.counts;
-    const buttons = [`<button type="button" data-filter="" aria-pressed="${ui.filter === null}">${esc(ui.lang === "zh" ? "全部" : "All")} ${Object.keys(s.targets).length}</button>`];
+    const buttons = [`<button type="button" data-key="all" data-filter="" aria-pressed="${ui.filter === null}">${esc(pw("all"))} ${Object.keys(s.targets).length}</button>`];
     for (const st of voc().status_order) {
       if (!counts[st]) continue;
-      buttons.push(`<button type="button" data-filter="${st}" aria-pressed="${ui.filter === st}"><i class="dot" style="color:${voc().status_colour[st]}">●</i> ${esc(voc().status[st])} ${counts[st]}</button>`);
+      buttons.push(`<button type="button" data-key="${st}" data-filter="${st}" aria-pressed="${ui.filter === st}"><i class="swatch" style="background:${voc().status_colour[st]}"></i>${esc(voc().status[st])} ${counts[st]}</button>`);
     }
-    $("filters").innerHTML = buttons.join("");
-    for (const b of $("filters").querySelectorAll("button")) {
-      b.addEventListener("click", () => {
-        ui.filter = b.dataset.filter || null;
-        render();
-      });
-    }
+    const group = $("filters");
+    group.setAttribute("aria-label", pw("filter"));
+    morph(group, buttons.join(""));
   }
 
   function renderTargets(p, s) {
@@ -413,8 +430,8 @@
         ["days_left", r.days_left == null ? "—" : String(r.days_left)],
         ["stale", r.stale ? w("yes") : w("no")],
       ];
-      cards.push(`<article class="card target" data-target="${esc(t.id)}" data-status="${esc(r.status)}" style="border-top-color:${colour}">
-        <header><div><span class="name">${esc(name(t))}</span> <span class="id">${esc(t.id)}</span></div>${statusBadge(r.status)}</header>
+      cards.push(`<article class="card target" data-key="${esc(t.id)}" data-target="${esc(t.id)}" data-status="${esc(r.status)}" style="border-top-color:${colour}" aria-labelledby="card-${esc(t.id)}">
+        <header><div><span class="name" id="card-${esc(t.id)}">${esc(name(t))}</span> <span class="id">${esc(t.id)}</span></div>${statusBadge(r.status)}</header>
         <div class="who">${esc(w("lead"))}: ${esc(name(agencies[t.lead]))}${t.co.length ? ` · ${esc(w("co"))}: ${t.co.map((a) => esc(name(agencies[a]))).join(ui.lang === "zh" ? "、" : ", ")}` : ""}</div>
         <dl>${figures.map(([k, v]) => `<dt>${esc(w(k))}</dt><dd>${esc(v)}</dd>`).join("")}</dl>
         ${breakdownList(p, t, (s.breakdowns || {})[t.id], agencies)}
@@ -422,7 +439,7 @@
         ${reportList(t, reports || [], agencies)}
       </article>`);
     }
-    $("targets").innerHTML = cards.join("");
+    morph($("targets"), cards.join(""));
   }
 
   // Method v1.1 breakdowns: each county's or park's latest figure, beside (never in) the headline.
@@ -447,7 +464,7 @@
           ? ` <a class="evidence" href="${esc(r.evidence)}" rel="noopener noreferrer" target="_blank">${esc(w("evidence"))}</a>`
           : ` <span class="evidence">${esc(r.evidence)}</span>`;
       const note = r.note ? ` <span class="note">${esc(r.note)}</span>` : "";
-      return `<li class="report" data-event="${esc(r.event_id)}">${esc(r.as_of)} ${esc(valueText(t, r.value))} · ${esc(who)} (${esc(r.reported_at.slice(0, 10))})${note}${evidence}</li>`;
+      return `<li class="report" data-key="${esc(r.event_id)}" data-event="${esc(r.event_id)}">${esc(r.as_of)} ${esc(valueText(t, r.value))} · ${esc(who)} (${esc(r.reported_at.slice(0, 10))})${note}${evidence}</li>`;
     });
     return `<div class="reports"><div class="k">${esc(w("recent_reports"))}</div><ul>${items.join("")}</ul></div>`;
   }
@@ -457,32 +474,49 @@
       .filter((a) => s.agencies[a.id] && (sum(s.agencies[a.id].lead.counts) || sum(s.agencies[a.id].co.counts)))
       .map((a) => {
         const c = s.agencies[a.id];
-        return `<tr data-agency="${esc(a.id)}" data-lead-status="${esc(c.lead.status || "")}" data-stale="${c.stale}">
+        return `<tr data-key="${esc(a.id)}" data-agency="${esc(a.id)}" data-lead-status="${esc(c.lead.status || "")}" data-stale="${c.stale}">
           <td>${esc(name(a))}</td><td>${statusBadge(c.lead.status)} <span class="id">${sum(c.lead.counts)}</span></td><td class="num">${num(c.lead.score)}</td>
           <td>${statusBadge(c.co.status)} <span class="id">${sum(c.co.counts)}</span></td><td class="num">${num(c.co.score)}</td><td class="num">${c.stale}</td></tr>`;
       });
-    $("agencies").innerHTML = `<table><tr><th>${esc(w("agency"))}</th><th>${esc(w("lead"))}</th><th>${esc(w("score"))}</th><th>${esc(w("co"))}</th><th>${esc(w("score"))}</th><th>${esc(w("stale"))}</th></tr>${rows.join("")}</table>`;
+    const head = [w("agency"), w("lead"), w("score"), w("co"), w("score"), w("stale")];
+    morph($("agencies"), table("h-agencies", head, rows));
   }
 
   function sum(counts) {
     return Object.values(counts || {}).reduce((a, b) => a + b, 0);
   }
 
+  // Per section: its table as CSV (UTF-8 with a BOM) and as an Excel workbook.
+  function renderExports() {
+    const base = `/dashboard/api/plans/${encodeURIComponent(ui.planId)}/tables`;
+    for (const table of TABLES) {
+      const links = ["csv", "xlsx"].map((fmt) => {
+        const href = `${base}/${table}.${fmt}?lang=${ui.lang}`;
+        const file = `${ui.planId}-${table}-${ui.state ? ui.state.at : ""}.${fmt}`; // as the server names it
+        return `<a class="export" data-table="${table}" data-format="${fmt}" href="${esc(href)}" download="${esc(file)}"><span class="sr-only">${esc(pw("download"))} ${esc(w(table === "alerts" ? "firing" : table))}, </span>${pw(fmt)}</a>`;
+      });
+      const el = document.querySelector(`.exports[data-table="${table}"]`);
+      el.hidden = !ui.state;
+      morph(el, links.join(""));
+    }
+  }
+
   function renderChrome() {
     const p = plan();
     document.documentElement.lang = ui.lang === "zh" ? "zh-CN" : "en";
-    $("title").textContent = p ? p.title[ui.lang] : "planwatch";
+    setText($("title"), p ? p.title[ui.lang] : "planwatch");
     document.title = `planwatch · ${p ? p.title[ui.lang] : ""}`;
-    $("lang").textContent = w("language");
+    setText($("skip"), pw("skip"));
+    $("plan").setAttribute("aria-label", pw("plan"));
+    setText($("lang"), w("language"));
+    $("lang").lang = ui.lang === "zh" ? "en" : "zh-CN"; // the button names the other language
     const live = $("live");
-    if (live.dataset.state !== "connecting") live.textContent = live.dataset.state === "live" ? w("live") : w("offline");
-    $("h-alerts").textContent = w("firing");
-    $("h-areas").textContent = w("areas");
-    $("h-targets").textContent = w("targets");
-    $("h-commitments").textContent = w("commitments");
-    $("h-indicators").textContent = w("indicators");
-    $("h-agencies").textContent = w("agencies");
-    $("footer").textContent = `planwatch · ${p ? p.doc_no : ""} · ${w("method")} ${ui.state ? ui.state.method : ""}`;
+    if (live.dataset.state !== "connecting") setText(live, live.dataset.state === "live" ? w("live") : w("offline"));
+    for (const key of ["alerts", "areas", "targets", "commitments", "indicators", "agencies"]) {
+      setText($(`h-${key}`), w(key === "alerts" ? "firing" : key));
+    }
+    setText($("footer"), `planwatch · ${p ? p.doc_no : ""} · ${w("method")} ${ui.state ? ui.state.method : ""}`);
+    renderExports();
   }
 
   function render() {
@@ -492,16 +526,16 @@
     document.body.dataset.plan = ui.planId || "";
     if (!s) {
       $("message").hidden = false;
-      $("message").textContent = w("waiting");
+      setText($("message"), w("waiting"));
       document.body.dataset.at = "";
-      for (const id of ["overview", "alerts", "areas", "commitments", "indicators", "filters", "targets", "agencies"]) $(id).innerHTML = "";
+      for (const id of ["overview", "alerts", "areas", "commitments", "indicators", "filters", "targets", "agencies"]) morph($(id), "");
       return;
     }
     $("message").hidden = true;
     document.body.dataset.at = s.at;
     // The service clock: the latest event or tick consumed, to the second.
     const clock = s.clock ? ` · ${w("updated")} ${String(s.clock).replace("T", " ").slice(0, 19)}` : "";
-    $("asof").textContent = `${w("as_of")} ${s.at}${clock}`;
+    setText($("asof"), `${w("as_of")} ${s.at}${clock}`);
     renderOverview(p, s);
     renderAlerts(p, s);
     renderAreas(p, s);
@@ -528,6 +562,21 @@
     $("lang").addEventListener("click", () => {
       ui.lang = ui.lang === "zh" ? "en" : "zh";
       localStorage.setItem("planwatch.lang", ui.lang);
+      render();
+    });
+    // One listener per container: the buttons inside are updated in place, never rebound.
+    $("areas").addEventListener("click", (event) => {
+      const button = event.target.closest("button.toggle");
+      if (!button) return;
+      const id = button.dataset.area;
+      if (ui.openAreas.has(id)) ui.openAreas.delete(id);
+      else ui.openAreas.add(id);
+      render();
+    });
+    $("filters").addEventListener("click", (event) => {
+      const button = event.target.closest("button[data-filter]");
+      if (!button) return;
+      ui.filter = button.dataset.filter || null;
       render();
     });
     render();
