@@ -51,10 +51,11 @@ def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadRes
 
     Checks what can be checked without keys: the contract (envelope and data), the plan and
     target, the unit or stage (`to_observation`), that the reporting agency is responsible for
-    the target, and that an event id is not reused with other content. Blank lines are skipped.
+    the target, and that an event id is not reused by its agency with other content (ids are
+    unique per source, as ingest keys them). Blank lines are skipped.
     """
     result = ReadResult()
-    seen: dict[str, Observation] = {}
+    seen: dict[tuple[str, str], Observation] = {}
     for number, line in enumerate(lines, start=1):
         body = line.strip()
         if not body:
@@ -74,7 +75,8 @@ def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadRes
         except ContractError as exc:
             result.bad.append(BadLine(number, exc.reason.value, exc.message))
             continue
-        earlier = seen.get(observation.event_id)
+        key = (observation.agency, observation.event_id)
+        earlier = seen.get(key)
         if earlier is not None:
             if earlier == observation:
                 result.duplicates += 1
@@ -87,7 +89,7 @@ def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadRes
                     )
                 )
             continue
-        seen[observation.event_id] = observation
+        seen[key] = observation
         result.observations.append(observation)
     return result
 

@@ -107,6 +107,27 @@ def test_bad_lines_are_reported_and_skipped(tmp_path: Path) -> None:
     assert mobile["current"]["as_of"] == "2021-12-31"
 
 
+def test_ids_are_unique_per_agency_not_across_agencies(tmp_path: Path) -> None:
+    # CloudEvents ids are unique per source (ingest keys reports by agency and id): the
+    # co-owner's scoped figure may reuse the lead's id "e2" without a conflict.
+    scoped = new_report(
+        agency="qy.gov-units",
+        plan=PLAN,
+        target=MOBILE,
+        as_of=date(2021, 12, 31),
+        value=61,
+        time="2022-01-07T10:00:00+08:00",
+        scope="county.yingde",
+        event_id="e2",
+    )
+    path = write(tmp_path, [*GOOD, encode_structured(scoped).decode()])
+    result = runner.invoke(score_app, ["--events", str(path), "--at", "2022-07-04"])
+    assert result.exit_code == 0 and not result.stderr, result.output
+    state = json.loads(result.stdout)
+    assert round(state["targets"][MOBILE]["score"], 3) == 2.161  # the lead's headline alone
+    assert state["breakdowns"][MOBILE]["county.yingde"]["value"] == 61
+
+
 def test_strict_makes_a_bad_line_an_error(tmp_path: Path) -> None:
     path = write(tmp_path, [*GOOD, "[]"])
     result = runner.invoke(score_app, ["--events", str(path), "--at", "2022-07-04", "--strict"])

@@ -51,8 +51,9 @@ def report_day(observation: Observation) -> date:
 
 def supersedes(new: Observation, old: Observation) -> bool:
     """Whether `new` wins over `old`: a later `reported_at` date, ties (the same day) by the
-    greater event id."""
-    return (report_day(new), new.event_id) > (report_day(old), old.event_id)
+    greater event id; ids are unique per agency only, so equal ids fall to the agency (a total
+    order: any folding order gives the same winner)."""
+    return (report_day(new), new.event_id, new.agency) > (report_day(old), old.event_id, old.agency)
 
 
 def slot_of(observation: Observation) -> Slot:
