@@ -28,36 +28,13 @@ from shared.accepted import AcceptedEvent
 from shared.contract.alert_event import AlertEvent
 from shared.contract.codec import KAFKA_PREFIX, STRUCTURED_CONTENT_TYPE
 from shared.contract.events import Envelope, EventType
+from shared.runtime.dead_letters import ALWAYS_SET, DLT_HEADERS
 
 ASYNCAPI_VERSION: Final = "3.1.0"
 KAFKA_BINDING_VERSION: Final = "0.5.0"
 SCHEMAS_DIR: Final = "./schemas"  # relative to the document (docs/asyncapi.yaml)
 DEFAULT_OUTPUT: Final = Path("docs/asyncapi.yaml")
 
-# The dead-letter headers ingest writes (services/ingest/outbound.py; services do not import
-# each other, so the names are listed here and a unit test checks them against ingest's).
-INGEST_DLT_HEADERS: Final = (
-    "x-dlt-reason",
-    "x-dlt-message",
-    "x-dlt-topic",
-    "x-dlt-partition",
-    "x-dlt-offset",
-    "x-dlt-door",
-    "x-dlt-event-id",
-    "x-dlt-at",
-    "x-dlt-truncated-from",
-    "x-dlt-key-sha256",
-    "x-dlt-headers-sha256",
-    "x-dlt-stripped-headers",
-)
-SCORING_DLT_HEADERS: Final = (
-    "x-orig-topic",
-    "x-orig-partition",
-    "x-orig-offset",
-    "x-reason",
-    "x-error-class",
-    "x-error-msg",
-)
 
 JSON = dict[str, Any]
 
@@ -428,7 +405,7 @@ def _messages(schemas: JSON) -> JSON:
             "ingestDeadLetter",
             "A rejected agency record: original headers first, then the x-dlt-* ones",
             {"type": "string", "format": "binary", "description": "The original value."},
-            _string_headers(INGEST_DLT_HEADERS, ("x-dlt-reason", "x-dlt-door", "x-dlt-at")),
+            _string_headers(DLT_HEADERS, ALWAYS_SET),
             "application/octet-stream",
         ),
         "accepted": _message(
@@ -461,9 +438,9 @@ def _messages(schemas: JSON) -> JSON:
         ),
         "scoringDeadLetter": _message(
             "scoringDeadLetter",
-            "A record scoring could not apply: its original value, and why",
+            "A record scoring could not apply: original headers first, then the x-dlt-* ones",
             {"type": "string", "format": "binary", "description": "The original value."},
-            _string_headers(SCORING_DLT_HEADERS, SCORING_DLT_HEADERS),
+            _string_headers(DLT_HEADERS, ALWAYS_SET),
             "application/octet-stream",
         ),
         "groupedAlert": _message(

@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from faststream.kafka import KafkaBroker
 from pymongo import AsyncMongoClient
 
 from services.scoring.digest import digest_of, read_payload
@@ -21,8 +19,8 @@ from services.scoring.replay import ReplayError, replay
 from services.scoring.store import DEFAULT_PREFIX, MongoScoringStore
 from shared.catalog import CatalogError, load_catalog
 from shared.contract.events import parse_rfc3339
-from shared.runtime.kafka import Outbound, make_broker, publish_all
 from shared.runtime.mongo import Document, make_client
+from shared.runtime.publisher import KafkaPublisher
 from shared.runtime.settings import KafkaSettings, MongoSettings
 
 replay_app = typer.Typer(help="Rebuild scoring state from stored reports.")
@@ -41,13 +39,6 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(1)
 
 
-def _kafka_publisher(broker: KafkaBroker, timeout_s: float) -> Publisher:
-    async def publish(messages: Sequence[Outbound]) -> None:
-        await publish_all(broker, messages, timeout_s)
-
-    return publish
-
-
 async def _replay(
     *,
     source_db: str,
@@ -61,7 +52,7 @@ async def _replay(
 ) -> None:
     catalog = load_catalog(catalog_dir)
     client: AsyncMongoClient[Document] = make_client(MongoSettings())
-    broker = make_broker(KafkaSettings(), graceful_timeout_s=5.0) if emit is Emit.ALL else None
+    kafka = KafkaPublisher.for_settings(KafkaSettings(), "replay") if emit is Emit.ALL else None
     try:
         store = MongoScoringStore(client[db], prefix)
         if drop:
@@ -70,9 +61,9 @@ async def _replay(
             live = await MongoScoringStore(client[source_db], DEFAULT_PREFIX).load_meta()
             at = parse_rfc3339(live["at"]) if live and live.get("at") else None
         publish: Publisher = publish_nothing
-        if broker is not None:
-            await broker.start()
-            publish = _kafka_publisher(broker, KafkaSettings().publish_timeout_s)
+        if kafka is not None:
+            await kafka.start()
+            publish = kafka.publish
         outcome = await replay(catalog, client[source_db][reports], store, publish, at=at)
         payload = await read_payload(store)
         typer.echo(
@@ -89,8 +80,8 @@ async def _replay(
             )
         )
     finally:
-        if broker is not None:
-            await broker.stop()
+        if kafka is not None:
+            await kafka.stop()
         await client.close()
 
 

@@ -19,7 +19,7 @@ from shared import topics
 from shared.contract.events import parse_rfc3339
 from shared.kafka_admin import ensure_topics
 from shared.runtime.clock_key import ClockKeyError, load_clock_key
-from shared.runtime.kafka import make_broker, publish_all
+from shared.runtime.publisher import KafkaPublisher
 from shared.runtime.settings import KafkaSettings
 
 tick_app = typer.Typer(help="Clock ticks for the scoring service.")
@@ -38,12 +38,8 @@ async def publish_tick(
     settings: KafkaSettings, at: datetime, topic: str, clock_key: Ed25519PrivateKey | None
 ) -> None:
     await ensure_topics(settings, {topic: topics.PARTITIONS.get(topic, 1)})
-    broker = make_broker(settings, graceful_timeout_s=5.0)
-    await broker.start()
-    try:
-        await publish_all(broker, [tick_message(at, topic, clock_key)], settings.publish_timeout_s)
-    finally:
-        await broker.stop()
+    async with KafkaPublisher.for_settings(settings, "tick") as kafka:
+        await kafka.publish([tick_message(at, topic, clock_key)])
 
 
 @tick_app.command("tick")

@@ -24,7 +24,6 @@ from services.ingest.intake import Intake, JudgedBatch, Topics
 from services.ingest.key_admin import key_admin_router
 from services.ingest.keyring import KeyRegistry, MongoKeyRepository, load_keys_file
 from services.ingest.metrics import IngestMetrics
-from services.ingest.outbound import KafkaPublisher, make_producer
 from services.ingest.rate_limit import TokenBuckets
 from services.ingest.store import MongoReportStore
 from services.ingest.validation import KeySnapshot, Limits
@@ -42,6 +41,7 @@ from shared.runtime.kafka import (
 )
 from shared.runtime.kafka_security import check_access
 from shared.runtime.mongo import database, make_client
+from shared.runtime.publisher import KafkaPublisher
 
 
 def _now() -> datetime:
@@ -86,9 +86,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
         on_invalid=metrics.agency_keys_invalid.set,
     )
     verifier = ProcessVerifier() if settings.verify_worker else None
-    publisher = KafkaPublisher(
-        lambda: make_producer(settings.kafka), settings.kafka.publish_timeout_s
-    )
+    publisher = KafkaPublisher.for_settings(settings.kafka, "ingest", linger_ms=2)
     intake = Intake(
         catalog=catalog,
         keys=lambda: registry.snapshot,

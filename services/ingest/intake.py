@@ -22,14 +22,7 @@ from enum import StrEnum
 from typing import Final
 
 from services.ingest.metrics import IngestMetrics
-from services.ingest.outbound import (
-    OutRecord,
-    Publisher,
-    accepted_record,
-    dead_letter_record,
-    http_dead_letter_record,
-    progress_record,
-)
+from services.ingest.outbound import accepted_record, http_dead_letter_record, progress_record
 from services.ingest.store import ReportStore, StoredReport, report_key, signed_event_json
 from services.ingest.validation import (
     Accepted,
@@ -48,8 +41,10 @@ from shared.contract.codec import decode_kafka
 from shared.contract.parsing import RawEvent
 from shared.contract.reasons import ContractError, Reason
 from shared.domain.catalog import Catalog
+from shared.runtime.dead_letters import dead_letter_record
 from shared.runtime.kafka import Record
 from shared.runtime.logging import bound, get_logger
+from shared.runtime.publisher import Outbound, Publisher
 
 log = get_logger("planwatch.ingest")
 
@@ -248,7 +243,7 @@ class Intake:
             results[index] = EventResult(Status.DUPLICATE, stored.event_id)
             published[index] = stored.event
 
-        outbound: list[OutRecord] = []
+        outbound: list[Outbound] = []
         for index, record in enumerate(records):
             event = published[index]
             if event is not None:
@@ -361,7 +356,7 @@ class Intake:
         for index, stored in (await self._recheck_stored(judged)).items():
             results[index] = EventResult(Status.DUPLICATE, stored.event_id)
 
-        outbound: list[OutRecord] = []
+        outbound: list[Outbound] = []
         for index, item in enumerate(judged):
             result = results[index]
             if result is not None:

@@ -35,17 +35,13 @@ from shared.kafka_admin import ensure_topics
 from shared.runtime.auth import Authenticator, AuthMode
 from shared.runtime.clock_key import ClockKeyError, load_clock_key
 from shared.runtime.consumer import DurableConsumer
+from shared.runtime.dead_letters import DLT_MESSAGE, DLT_OFFSET, DLT_REASON, DLT_TOPIC
 from shared.runtime.host import ServiceHost, build_http_app
-from shared.runtime.kafka import (
-    Outbound,
-    Record,
-    broadcast_subscriber,
-    key_partition,
-    publish_all,
-)
+from shared.runtime.kafka import Record, broadcast_subscriber, key_partition
 from shared.runtime.kafka_security import check_access
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import database
+from shared.runtime.publisher import Outbound
 
 log = get_logger("planwatch.scoring")
 
@@ -55,6 +51,10 @@ class ScoringService:
     host: ServiceHost
     engine: ScoringEngine
     routers: list[APIRouter]
+
+
+def _text(header: bytes | None) -> str:
+    return "" if header is None else header.decode("utf-8", "replace")
 
 
 def create_app(settings: ScoringSettings) -> FastAPI:
@@ -79,10 +79,9 @@ def _tick_scheduler(
             "SCORING_TICK_INTERVAL_S > 0 publishes clock ticks: set PLANWATCH_CLOCK_KEY_FILE "
             "to the clock's private key (only PLANWATCH_AUTH_MODE=dev sends them unsigned)"
         )
-    timeout_s = settings.kafka.publish_timeout_s
 
     async def send_tick(message: Outbound) -> None:
-        await publish_all(host.broker, [message], timeout_s)
+        await host.publisher.publish([message])
 
     return TickScheduler(
         settings.tick_interval_s,
@@ -106,11 +105,7 @@ def build_service(
     durable = DurableConsumer(host)
     metrics = ScoringMetrics(host.registry)
     store = MongoScoringStore(database(host.mongo, settings.mongo), settings.collection_prefix)
-    timeout_s = settings.kafka.publish_timeout_s
-
-    async def publish(messages: Sequence[Outbound]) -> None:
-        await publish_all(broker, messages, timeout_s)
-
+    publish = host.publisher.publish
     input_partitions = topics.PARTITIONS[topics.ACCEPTED]
     dev_mode = settings.auth.mode is AuthMode.DEV
     # A service that publishes the ticks itself (compose) holds the clock's key: it trusts it.
@@ -137,10 +132,10 @@ def build_service(
         for message in dead:
             log.warning(
                 "record dead-lettered",
-                topic=message.headers["x-orig-topic"],
-                offset=message.headers["x-orig-offset"],
-                reason=message.headers["x-reason"],
-                error=message.headers["x-error-msg"],
+                topic=_text(message.header(DLT_TOPIC)),
+                offset=_text(message.header(DLT_OFFSET)),
+                reason=_text(message.header(DLT_REASON)),
+                error=_text(message.header(DLT_MESSAGE)),
             )
         await publish(dead)
         for reason in reasons:
@@ -184,12 +179,8 @@ def build_service(
             groups=[settings.group_id],
         )
 
-    async def load_state() -> None:
-        # Loading re-sends outboxes: the producer is connected first (idempotent).
-        await broker.connect()
-        await doors.start()
-
-    host.on_start.extend([create_topics, load_state])
+    # Loading re-sends outboxes: the host's publisher is started before these hooks.
+    host.on_start.extend([create_topics, doors.start])
 
     if settings.tick_interval_s > 0:
         scheduler = _tick_scheduler(settings, host, metrics, clock_key, dev_mode=dev_mode)
@@ -213,7 +204,10 @@ def build_service(
         # (replayable from there once fixed) rather than stalling the partition.
         reason = "processing_failed"
         await dead_letter(
-            [records_module.dead_letter(r, settings.dlt_topic, reason, exc) for r in records],
+            [
+                records_module.dead_letter(r, settings.dlt_topic, reason, exc, at=now_utc())
+                for r in records
+            ],
             [reason] * len(records),
         )
 
@@ -228,5 +222,5 @@ def build_service(
         # Not committed (no group): every replica reads the clock topics whole.
         await doors.clock(msg.raw_message)
 
-    routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog)]
+    routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog, lambda: store)]
     return ScoringService(host, engine, routers)

@@ -11,7 +11,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
-from shared.runtime.kafka import Outbound
+from shared.runtime.publisher import Outbound
 
 MAX_RECORD_BYTES: Final = 256
 _EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
@@ -39,7 +39,7 @@ def clock_sync_message(at: datetime, topic: str) -> Outbound:
     if at.tzinfo is None:
         raise ValueError(f"instant {at.isoformat()} needs a time zone")
     value = json.dumps({"at": at.isoformat()}, separators=(",", ":")).encode("utf-8")
-    return Outbound(topic=topic, value=value, headers={"content-type": "application/json"})
+    return Outbound(topic=topic, value=value, headers=(("content-type", b"application/json"),))
 
 
 def parse_clock_sync(value: bytes | None) -> datetime:

@@ -64,8 +64,8 @@ from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import AlertTransition, PlanState, TargetResult, assemble_plan_state
-from shared.runtime.kafka import Outbound
 from shared.runtime.logging import get_logger
+from shared.runtime.publisher import Outbound
 
 __all__ = [
     "BatchOutcome",
@@ -399,6 +399,7 @@ class ScoringEngine:
                 batch=batch,
                 transitions=transitions,
                 plan_states=plan_states,
+                plans=self.catalog.plans,
                 states=self.states.values(),
                 clock=self.clock,
                 started=started,

@@ -22,8 +22,9 @@ from services.scoring.engine import BatchOutcome, ScoringEngine
 from services.scoring.records import dead_letter, parse_records
 from services.scoring.ticks import TickCheck
 from shared.runtime.backoff import backoff_delay
-from shared.runtime.kafka import Outbound, Record, is_transient
+from shared.runtime.kafka import Record, is_transient
 from shared.runtime.logging import bound, get_logger
+from shared.runtime.publisher import Outbound
 from shared.runtime.settings import RetrySettings
 
 log = get_logger("planwatch.scoring")
@@ -76,6 +77,7 @@ class EngineDoors:
             dlt_topic=self.dlt_topic,
             check=self.engine.check,
             check_tick=self.check_tick,
+            at=self.wall_clock(),
         )
         await self.dead_letter(parsed.dead, parsed.reasons)
         first = parsed.events[0].event_id if parsed.events else None
@@ -141,6 +143,7 @@ class EngineDoors:
                 dlt_topic=self.dlt_topic,
                 check=self.engine.check,
                 check_tick=self.check_tick,
+                at=self.wall_clock(),
             )
             dead += parsed.dead
             reasons += parsed.reasons
@@ -151,7 +154,11 @@ class EngineDoors:
                     # A typo, a node clock running ahead: it would move scoring into the future
                     # for good. Refused, counted and alerted on; never applied.
                     error = TickInFutureError(f"tick {tick.isoformat()} is past {latest_allowed}")
-                    dead.append(dead_letter(record, self.dlt_topic, "tick_in_future", error))
+                    dead.append(
+                        dead_letter(
+                            record, self.dlt_topic, "tick_in_future", error, at=self.wall_clock()
+                        )
+                    )
                     reasons.append("tick_in_future")
                     self.on_tick_refused("tick_in_future")
                     log.error("clock tick refused: ahead of the wall clock", tick=tick.isoformat())

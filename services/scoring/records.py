@@ -1,7 +1,7 @@
 """From consumed Kafka records to the engine's input: accepted events, ticks, dead letters.
 
 A record that cannot be parsed (or names a target the catalog lacks) goes to the scoring DLT
-with its original key and bytes and reason headers; it never stalls the partition.
+with its original key, bytes and headers plus the `x-dlt-*` ones; it never stalls the partition.
 """
 
 from __future__ import annotations
@@ -9,16 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Final
 
 from services.scoring.engine import UnknownTargetEventError
 from shared.accepted import AcceptedEvent
 from shared.contract.codec import decode_kafka_event
 from shared.contract.events import ClockTick, parse_rfc3339
 from shared.contract.reasons import ContractError
-from shared.runtime.kafka import Outbound, Record
-
-MAX_ERROR_CHARS: Final = 500
+from shared.runtime.dead_letters import dead_letter_record
+from shared.runtime.kafka import Record
+from shared.runtime.publisher import Outbound
 
 
 class NotAcceptedError(ValueError):
@@ -33,21 +32,11 @@ class Parsed:
     reasons: list[str] = field(default_factory=list)
 
 
-def dead_letter(record: Record, dlt_topic: str, reason: str, error: BaseException) -> Outbound:
-    """The DLT record: original key and value, headers naming where it came from and why."""
-    return Outbound(
-        topic=dlt_topic,
-        value=record.value or b"",
-        key=record.key,
-        headers={
-            "x-orig-topic": record.topic,
-            "x-orig-partition": str(record.partition),
-            "x-orig-offset": str(record.offset),
-            "x-reason": reason,
-            "x-error-class": type(error).__name__,
-            "x-error-msg": str(error)[:MAX_ERROR_CHARS],
-        },
-    )
+def dead_letter(
+    record: Record, dlt_topic: str, reason: str, error: BaseException, *, at: datetime
+) -> Outbound:
+    """The DLT record, by the services' one convention (`shared.runtime.dead_letters`)."""
+    return dead_letter_record(dlt_topic, record, reason, f"{type(error).__name__}: {error}", at=at)
 
 
 def parse_records(
@@ -58,9 +47,10 @@ def parse_records(
     dlt_topic: str,
     check: Callable[[AcceptedEvent], None],
     check_tick: Callable[[ClockTick], None],
+    at: datetime,
 ) -> Parsed:
     """Accepted events (each passing `check`) and ticks (each passing `check_tick`: the clock's
-    signature), the rest as dead letters with their reason."""
+    signature), the rest as dead letters with their reason (dead-lettered `at`)."""
     parsed = Parsed()
     for record in records:
         try:
@@ -81,10 +71,10 @@ def parse_records(
             else:
                 raise NotAcceptedError(f"unexpected topic {record.topic!r}")
         except ContractError as exc:
-            parsed.dead.append(dead_letter(record, dlt_topic, exc.reason.value, exc))
+            parsed.dead.append(dead_letter(record, dlt_topic, exc.reason.value, exc, at=at))
             parsed.reasons.append(exc.reason.value)
         except ValueError as exc:  # pydantic's ValidationError, NotAcceptedError, unknown targets
             reason = "unknown_target" if isinstance(exc, UnknownTargetEventError) else "malformed"
-            parsed.dead.append(dead_letter(record, dlt_topic, reason, exc))
+            parsed.dead.append(dead_letter(record, dlt_topic, reason, exc, at=at))
             parsed.reasons.append(reason)
     return parsed

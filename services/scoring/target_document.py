@@ -28,9 +28,10 @@ from services.scoring.store import ScoringStore
 from services.scoring.target_state import Batch, TargetState
 from shared.contract.alert_event import encode_alert_event
 from shared.domain.method_v1 import AlertTransition, alert_states, alert_transitions
-from shared.runtime.kafka import Outbound
+from shared.runtime.publisher import Outbound, text_headers
 
 Publisher = Callable[[Sequence[Outbound]], Awaitable[None]]
+JSON_HEADERS = text_headers({"content-type": "application/json"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -77,7 +78,7 @@ def target_update(
                 topics.scores,
                 _dumps(score_message(**names, at=at, before=before, after=after)),
                 key=key_bytes,
-                headers={"content-type": "application/json"},
+                headers=JSON_HEADERS,
             )
         )
     for transition in emitted:
@@ -94,7 +95,7 @@ def target_update(
                 topics.alerts,
                 encode_alert_event(payload),
                 key=key_bytes,
-                headers={"content-type": "application/json", "alert-id": payload.id},
+                headers=(*JSON_HEADERS, ("alert-id", payload.id.encode("utf-8"))),
             )
             for payload in copies
         )
@@ -134,7 +135,7 @@ def message_doc(message: Outbound) -> JSON:
         "topic": message.topic,
         "key": message.key.decode("utf-8") if message.key is not None else None,
         "value": message.value.decode("utf-8"),
-        "headers": dict(message.headers),
+        "headers": {name: value.decode("utf-8") for name, value in message.headers},
     }
 
 
@@ -146,7 +147,7 @@ def message_from_doc(doc: Mapping[str, object]) -> Outbound:
         topic=str(doc["topic"]),
         value=str(doc["value"]).encode("utf-8"),
         key=str(key).encode("utf-8") if key is not None else None,
-        headers={str(k): str(v) for k, v in headers.items()},
+        headers=text_headers({str(k): str(v) for k, v in headers.items()}),
     )
 
 

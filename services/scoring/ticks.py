@@ -20,8 +20,8 @@ from shared.contract.codec import encode_kafka_binary
 from shared.contract.events import ClockTick, new_tick
 from shared.contract.tick_signing import check_tick_signature, clock_keys, sign_tick
 from shared.runtime.clock_key import ClockKeyError
-from shared.runtime.kafka import Outbound
 from shared.runtime.logging import get_logger
+from shared.runtime.publisher import Outbound
 
 log = get_logger("planwatch.scoring.ticks")
 
@@ -38,9 +38,7 @@ def tick_message(at: datetime, topic: str, clock_key: Ed25519PrivateKey | None) 
     key, value, headers = encode_kafka_binary(
         sign_tick(tick, clock_key) if clock_key is not None else tick
     )
-    return Outbound(
-        topic=topic, value=value, key=key, headers={n: v.decode("utf-8") for n, v in headers}
-    )
+    return Outbound(topic=topic, value=value, key=key, headers=tuple(headers))
 
 
 def now_utc() -> datetime:

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequen
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from types import FrameType
+from typing import Any
 
 import uvicorn
 from fastapi import APIRouter, FastAPI, Response
@@ -41,6 +42,7 @@ from shared.runtime.kafka_security import ACCESS_ERRORS
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import Document, make_client, ping
 from shared.runtime.problems import PROBLEM_RESPONSES, install_problem_handlers
+from shared.runtime.publisher import KafkaPublisher
 from shared.runtime.settings import HttpSettings, ServiceSettings
 
 log = get_logger("planwatch.host")
@@ -76,7 +78,8 @@ class Readiness:
 class ServiceHost:
     name: str
     settings: ServiceSettings
-    broker: KafkaBroker
+    broker: KafkaBroker  # consumption (subscribers, commits, rebalance callbacks)
+    publisher: KafkaPublisher  # every write to Kafka, started first and stopped last
     mongo: AsyncMongoClient[Document]
     registry: CollectorRegistry
     # Run in order before the broker starts (create topics, indexes, load keys ...).
@@ -93,13 +96,15 @@ class ServiceHost:
     _abort_requested: bool = field(default=False, init=False, repr=False)
 
     @classmethod
-    def create(cls, name: str, settings: ServiceSettings) -> ServiceHost:
-        """A host with its broker (manual commits, idempotent producer), MongoDB client and a
-        fresh metrics registry, all from the settings."""
+    def create(cls, name: str, settings: ServiceSettings, **producer_options: Any) -> ServiceHost:
+        """A host with its broker (manual commits), its publisher (idempotent producer, with
+        `producer_options`), MongoDB client and a fresh metrics registry, all from the
+        settings."""
         return cls(
             name=name,
             settings=settings,
             broker=make_broker(settings.kafka, graceful_timeout_s=settings.graceful_timeout_s),
+            publisher=KafkaPublisher.for_settings(settings.kafka, name, **producer_options),
             mongo=make_client(settings.mongo),
             registry=new_registry(),
         )
@@ -135,7 +140,7 @@ class ServiceHost:
         rng = random.Random()
         deadline = time.monotonic() + self.start_timeout_s
         attempt = 0
-        pending = [*self.on_start, self.broker.start]
+        pending = [self.publisher.start, *self.on_start, self.broker.start]
         while pending:
             hook = pending[0]
             try:
@@ -183,6 +188,7 @@ class ServiceHost:
         await _run_all(self.on_stopping)
         await self.broker.stop()  # waits for the batch in hand (graceful timeout)
         await _run_all(self.on_stop)
+        await self.publisher.stop()
         await self.mongo.close()
         log.info("service stopped", service=self.name)
 

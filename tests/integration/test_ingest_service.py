@@ -16,15 +16,6 @@ import httpx
 import pytest
 from pymongo import AsyncMongoClient
 
-from services.ingest.outbound import (
-    DLT_DOOR,
-    DLT_EVENT_ID,
-    DLT_MESSAGE,
-    DLT_OFFSET,
-    DLT_PARTITION,
-    DLT_REASON,
-    DLT_TOPIC,
-)
 from shared.accepted import AcceptedEvent
 from shared.contract.codec import (
     encode_http_batch,
@@ -35,6 +26,15 @@ from shared.contract.events import Unit, new_report
 from shared.contract.keys import AgencyKey
 from shared.contract.reasons import Reason
 from shared.runtime.auth import EVENTS_WRITE, KEYS_ADMIN, AuthMode, AuthSettings
+from shared.runtime.dead_letters import (
+    DLT_DOOR,
+    DLT_EVENT_ID,
+    DLT_MESSAGE,
+    DLT_OFFSET,
+    DLT_PARTITION,
+    DLT_REASON,
+    DLT_TOPIC,
+)
 from tests.integration.auth_support import token
 from tests.integration.ingest_support import (
     REPO,

@@ -24,7 +24,9 @@ from shared.catalog import load_catalog
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import cst_date
-from shared.runtime.kafka import Outbound, key_partition
+from shared.runtime.dead_letters import DLT_OFFSET, DLT_REASON
+from shared.runtime.kafka import key_partition
+from shared.runtime.publisher import Outbound
 from shared.runtime.settings import RetrySettings
 from tests.clock_identity import CHECK_TICK, CLOCK_KEY
 from tests.unit.fake_records import FakeRecord
@@ -169,8 +171,7 @@ async def test_a_tick_later_on_the_same_day_moves_the_plan_clock(
 
 def tick_record(at: datetime, offset: int) -> FakeRecord:
     message = tick_message(at, "clock", CLOCK_KEY)
-    headers = tuple((k, v.encode()) for k, v in message.headers.items())
-    return FakeRecord("clock", 0, offset, message.value, message.key, headers)
+    return FakeRecord("clock", 0, offset, message.value, message.key, message.headers)
 
 
 async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
@@ -203,7 +204,7 @@ async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
     await doors.clock([tick_record(wall - timedelta(hours=1), 1), tick_record(typo, 2)])
     assert engine.clock == wall - timedelta(hours=1)  # the good tick applied, the typo not
     [dead] = refused
-    assert dead.headers["x-reason"] == "tick_in_future" and dead.headers["x-orig-offset"] == "2"
+    assert dead.header(DLT_REASON) == b"tick_in_future" and dead.header(DLT_OFFSET) == b"2"
     assert counted == ["tick_in_future"]
     await doors.clock([tick_record(wall + timedelta(minutes=4), 3)])  # within the skew
     assert engine.clock == wall + timedelta(minutes=4)

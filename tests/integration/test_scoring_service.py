@@ -191,7 +191,7 @@ async def test_sigkill_restart_tick_replay_and_api(
     dead = await read_topic(kafka_bootstrap, names.dlt)
     # (At least once: a batch redelivered after the kill may dead-letter its poison again.)
     assert {r.value for _, r in dead} == {p[2] for p in poison}
-    assert all(dict(r.headers)["x-reason"] == b"malformed" for _, r in dead)
+    assert all(dict(r.headers)["x-dlt-reason"] == b"malformed" for _, r in dead)
 
     # The read API serves the same state in the CLI's names.
     async with httpx.AsyncClient(base_url=svc.url, timeout=10, headers=headers(PLANS_READ)) as http:

@@ -66,7 +66,7 @@ async def test_only_the_clock_s_signed_ticks_move_the_clock(
 
     await wait_until(signed_applied, timeout_s=60)
     dead = await read_topic(kafka_bootstrap, names.dlt)
-    assert sorted(dict(r.headers)["x-reason"] for _, r in dead) == [b"unknown_key", b"unsigned"]
+    assert sorted(dict(r.headers)["x-dlt-reason"] for _, r in dead) == [b"unknown_key", b"unsigned"]
     meta = await store.load_meta()
     assert meta is not None and datetime.fromisoformat(meta["at"]) == signed_at  # not the later
 

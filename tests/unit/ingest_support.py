@@ -10,7 +10,6 @@ from functools import cache
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from services.ingest.intake import Intake, Topics
-from services.ingest.outbound import RecordingPublisher
 from services.ingest.store import InMemoryReportStore
 from services.ingest.validation import KeySnapshot, Limits
 from shared.catalog import load_catalog
@@ -26,6 +25,7 @@ from shared.contract.keys import AgencyKey, private_key_from_seed, public_key_te
 from shared.contract.parsing import RawEvent
 from shared.contract.signing import sign
 from shared.domain.catalog import Catalog
+from shared.runtime.publisher import RecordingPublisher
 
 PLAN = "qingyuan-digital-economy-2021"
 NOW = datetime(2022, 4, 6, 12, 0, tzinfo=UTC)

@@ -25,7 +25,8 @@ from shared.contract.alert_event import decode_alert_event
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.domain.timebase import CST
-from shared.runtime.kafka import Outbound, TransientError
+from shared.runtime.kafka import TransientError
+from shared.runtime.publisher import Outbound
 from tests.unit.scoring_streams import (
     firing_copies,
     plan_stream,

@@ -17,7 +17,6 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 from planwatch import asyncapi
-from services.ingest import outbound
 from services.notify.domain.payloads.webhook import webhook_body
 from services.scoring.clock_sync import clock_sync_message
 from services.scoring.memory_store import InMemoryScoringStore
@@ -26,6 +25,7 @@ from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.codec import encode_kafka_binary, encode_structured
 from shared.contract.signing import sign
+from shared.runtime import dead_letters
 from tests.unit.contract_fixtures import KEY_ID, private_key, report, retraction
 from tests.unit.fake_records import FakeRecord
 from tests.unit.notify_fixtures import T0, make_alert
@@ -58,16 +58,18 @@ def test_every_channel_has_a_publisher_and_a_subscriber() -> None:
         assert actions == {"send", "receive"}, channel.topic
 
 
-def test_the_dead_letter_header_names_are_the_services_own() -> None:
-    ingest_names = {
+def test_the_dead_letter_headers_are_every_services_own() -> None:
+    names = {
         value
-        for name, value in vars(outbound).items()
+        for name, value in vars(dead_letters).items()
         if name.startswith("DLT_") and isinstance(value, str) and value.startswith("x-dlt-")
     }
-    assert ingest_names == set(asyncapi.INGEST_DLT_HEADERS)
+    assert names == set(dead_letters.DLT_HEADERS)
     record = FakeRecord(topic="planwatch.accepted", partition=0, offset=1, key=b"k", value=b"{")
-    made = dead_letter(record, topics.SCORING_DLT, "malformed", ValueError("x"))
-    assert tuple(made.headers) == asyncapi.SCORING_DLT_HEADERS
+    at = datetime(2026, 1, 1, tzinfo=UTC)
+    made = dead_letter(record, topics.SCORING_DLT, "malformed", ValueError("x"), at=at)
+    assert {name for name, _ in made.headers} <= set(dead_letters.DLT_HEADERS)
+    assert set(dead_letters.ALWAYS_SET) <= {name for name, _ in made.headers}
 
 
 def _load_file(uri: str) -> Resource[Any]:

@@ -7,7 +7,11 @@ from datetime import UTC, datetime
 import pytest
 
 from services.ingest.intake import HttpItem, Status
-from services.ingest.outbound import (
+from services.ingest.validation import content_hash
+from shared.accepted import AcceptedEvent
+from shared.contract.codec import decode_kafka, decode_structured, encode_structured
+from shared.contract.reasons import ContractError, Reason
+from shared.runtime.dead_letters import (
     DLT_DOOR,
     DLT_EVENT_ID,
     DLT_MESSAGE,
@@ -16,10 +20,6 @@ from services.ingest.outbound import (
     DLT_REASON,
     DLT_TOPIC,
 )
-from services.ingest.validation import content_hash
-from shared.accepted import AcceptedEvent
-from shared.contract.codec import decode_kafka, decode_structured, encode_structured
-from shared.contract.reasons import ContractError, Reason
 from shared.runtime.kafka import TransientError
 from tests.unit.ingest_store_contract import key
 from tests.unit.ingest_support import (

@@ -1,6 +1,7 @@
-"""A dead letter can always be sent: bounded as a whole below Kafka's request limit whatever
-the sender put in the key and headers, and a sender cannot spoof the dead-letter headers.
-Also which Kafka errors are permanent (never retried as transient)."""
+"""A dead letter (shared.runtime.dead_letters, every service's) can always be sent: bounded as
+a whole below Kafka's request limit whatever the sender put in the key and headers, and a
+sender cannot spoof the dead-letter headers. Also which Kafka errors are permanent (never
+retried as transient)."""
 
 from __future__ import annotations
 
@@ -9,22 +10,23 @@ from datetime import UTC, datetime
 import pytest
 from aiokafka import errors as kafka_errors
 
-from services.ingest import outbound
-from services.ingest.outbound import OutRecord, dead_letter_record
 from shared.contract.reasons import Reason
+from shared.runtime import dead_letters
+from shared.runtime.dead_letters import dead_letter_record
 from shared.runtime.kafka import TransientError, is_transient
+from shared.runtime.publisher import Outbound
 from tests.unit.fake_records import FakeRecord
 
 AT = datetime(2022, 1, 1, tzinfo=UTC)
 KAFKA_MAX_REQUEST = 1_048_576  # aiokafka's max_request_size: key, value and headers count
 
 
-def size(record: OutRecord) -> int:
+def size(record: Outbound) -> int:
     headers = sum(len(n.encode()) + len(v) for n, v in record.headers)
     return len(record.key or b"") + len(record.value) + headers
 
 
-def letter(record: FakeRecord) -> OutRecord:
+def letter(record: FakeRecord) -> Outbound:
     return dead_letter_record("dlt", record, Reason.MALFORMED, "bad", at=AT)
 
 
@@ -33,25 +35,25 @@ def test_a_record_with_a_huge_header_gives_a_dead_letter_that_fits() -> None:
     # the broker accepts; its dead letter (headers copied whole) was 1,048,610 bytes.
     record = FakeRecord("p", 3, 7, b"{}", b"t", (("ce_ext", b"x" * 1_048_300),))
     dead = letter(record)
-    assert size(dead) <= outbound.MAX_DLT_RECORD_BYTES < KAFKA_MAX_REQUEST
-    assert dead.header(outbound.DLT_HEADERS_DIGEST) is not None  # dropped, by digest
+    assert size(dead) <= dead_letters.MAX_DLT_RECORD_BYTES < KAFKA_MAX_REQUEST
+    assert dead.header(dead_letters.DLT_HEADERS_DIGEST) is not None  # dropped, by digest
     assert dead.header("ce_ext") is None and dead.value == b"{}"
-    assert dead.header(outbound.DLT_REASON) == b"malformed"
+    assert dead.header(dead_letters.DLT_REASON) == b"malformed"
 
 
 def test_a_huge_key_and_value_are_bounded_too() -> None:
     record = FakeRecord("p", 0, 1, b"v" * 1_040_000, b"k" * 600_000, ())
     dead = letter(record)
-    assert size(dead) <= outbound.MAX_DLT_RECORD_BYTES
-    assert dead.key is None and dead.header(outbound.DLT_KEY_DIGEST) is not None
-    assert dead.header(outbound.DLT_TRUNCATED) == b"1040000"
+    assert size(dead) <= dead_letters.MAX_DLT_RECORD_BYTES
+    assert dead.key is None and dead.header(dead_letters.DLT_KEY_DIGEST) is not None
+    assert dead.header(dead_letters.DLT_TRUNCATED) == b"1040000"
 
 
 def test_small_records_keep_their_key_headers_and_value() -> None:
     record = FakeRecord("p", 0, 1, b"value", b"key", (("ce_id", b"e1"),))
     dead = letter(record)
     assert (dead.key, dead.value, dead.header("ce_id")) == (b"key", b"value", b"e1")
-    assert dead.header(outbound.DLT_TRUNCATED) is None
+    assert dead.header(dead_letters.DLT_TRUNCATED) is None
 
 
 def test_a_sender_cannot_spoof_the_dead_letter_headers() -> None:
@@ -67,7 +69,7 @@ def test_a_sender_cannot_spoof_the_dead_letter_headers() -> None:
     assert names.count("x-dlt-reason") == 1 and dead.header("x-dlt-reason") == b"malformed"
     assert dead.headers[0] == ("ce_id", b"e1")  # the sender's own headers are kept first
     assert not {"x-orig-topic", "x-reason"} & set(names)
-    assert dead.header(outbound.DLT_STRIPPED) == b"4"
+    assert dead.header(dead_letters.DLT_STRIPPED) == b"4"
 
 
 @pytest.mark.parametrize(

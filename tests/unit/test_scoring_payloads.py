@@ -36,10 +36,13 @@ from shared.domain.method_v1 import (
 )
 from shared.domain.observation import Observation
 from shared.domain.timebase import CST
-from shared.runtime.kafka import Outbound
+from shared.runtime.dead_letters import DLT_MESSAGE, DLT_OFFSET, DLT_TOPIC
+from shared.runtime.publisher import Outbound
 from tests.clock_identity import CHECK_TICK, CLOCK_KEY
 from tests.unit.fake_records import FakeRecord
 from tests.unit.scoring_streams import plan_stream
+
+DEAD_AT = datetime(2026, 1, 1, tzinfo=CST)  # when parse_records dead-letters
 
 PLAN = next(iter(load_catalog().plans.values()))
 TARGET = "gov.mobile-services"
@@ -193,7 +196,7 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
     tick_key, tick_value, tick_headers = (
         (m := tick_message(datetime(2022, 1, 1, tzinfo=CST), "clock", CLOCK_KEY)).key,
         m.value,
-        tuple((k, v.encode()) for k, v in m.headers.items()),
+        m.headers,
     )
     records = [
         FakeRecord("acc", 0, 1, good.to_json(), b"k"),
@@ -210,14 +213,15 @@ def test_records_are_routed_and_poison_is_dead_lettered() -> None:
         dlt_topic="dlt",
         check=partial(check_known, load_catalog()),
         check_tick=CHECK_TICK,
+        at=DEAD_AT,
     )
     assert parsed.events == [good]
     assert parsed.ticks == [datetime(2022, 1, 1, tzinfo=CST)]
-    assert [d.headers["x-orig-offset"] for d in parsed.dead] == ["2", "3", "4", "6"]
+    assert [d.header(DLT_OFFSET) for d in parsed.dead] == [b"2", b"3", b"4", b"6"]
     assert parsed.reasons[:3] == ["malformed", "malformed", "unknown_target"]
     dead = parsed.dead[0]
     assert dead.topic == "dlt" and dead.value == b"{oops" and dead.key == b"k"
-    assert dead.headers["x-orig-topic"] == "acc" and dead.headers["x-error-msg"]
+    assert dead.header(DLT_TOPIC) == b"acc" and dead.header(DLT_MESSAGE)
 
 
 def test_a_deeply_nested_tick_is_dead_lettered_not_a_stalled_consumer() -> None:
@@ -231,9 +235,10 @@ def test_a_deeply_nested_tick_is_dead_lettered_not_a_stalled_consumer() -> None:
         dlt_topic="dlt",
         check=partial(check_known, load_catalog()),
         check_tick=CHECK_TICK,
+        at=DEAD_AT,
     )
     assert parsed.ticks == [] and parsed.reasons == ["malformed"]
-    assert parsed.dead[0].headers["x-orig-offset"] == "9"
+    assert parsed.dead[0].header(DLT_OFFSET) == b"9"
 
 
 def test_a_tick_needs_a_time_zone() -> None:
@@ -268,6 +273,7 @@ async def test_the_scheduler_publishes_ticks_until_stopped() -> None:
         dlt_topic="dlt",
         check=partial(check_known, load_catalog()),
         check_tick=CHECK_TICK,
+        at=DEAD_AT,
     )
     assert parsed.ticks == [datetime(2022, 1, 1, 0, 0, s, tzinfo=CST) for s in range(count)]
     with pytest.raises(ValueError, match="positive"):
@@ -275,4 +281,4 @@ async def test_the_scheduler_publishes_ticks_until_stopped() -> None:
 
 
 def _headers(message: Outbound) -> tuple[tuple[str, bytes], ...]:
-    return tuple((k, v.encode()) for k, v in message.headers.items())
+    return message.headers

@@ -23,6 +23,7 @@ from shared.contract.reasons import ContractError, Reason
 from shared.contract.tick_signing import check_tick_signature, clock_keys, sign_tick
 from shared.domain.timebase import CST
 from shared.runtime.clock_key import ClockKeyError, ClockKeySettings, load_clock_key
+from shared.runtime.dead_letters import DLT_OFFSET
 from tests.clock_identity import CHECK_TICK, CLOCK_KEY, CLOCK_PUBLIC_KEY
 from tests.token_issuer import LocalIssuer
 from tests.unit.fake_records import FakeRecord
@@ -62,8 +63,7 @@ def test_dev_mode_lets_unsigned_ticks_through_but_still_checks_signed_ones() -> 
 
 def test_a_signed_tick_survives_the_kafka_encoding() -> None:
     message = tick_message(AT, "clock", CLOCK_KEY)
-    headers = [(k, v.encode()) for k, v in message.headers.items()]
-    tick = decode_kafka_event(message.value, headers)
+    tick = decode_kafka_event(message.value, list(message.headers))
     assert isinstance(tick, ClockTick) and tick.envelope.sigkeyid in KEYS
     CHECK_TICK(tick)  # nothing raised
 
@@ -72,8 +72,7 @@ def test_refused_ticks_are_dead_lettered_with_their_reason() -> None:
     records = []
     for offset, key in enumerate((CLOCK_KEY, None, STRANGER)):
         m = tick_message(AT.replace(day=offset + 1), "clock", key)
-        headers = tuple((k, v.encode()) for k, v in m.headers.items())
-        records.append(FakeRecord("clock", 0, offset, m.value, m.key, headers=headers))
+        records.append(FakeRecord("clock", 0, offset, m.value, m.key, headers=m.headers))
     parsed = parse_records(
         records,
         accepted_topic="acc",
@@ -81,10 +80,11 @@ def test_refused_ticks_are_dead_lettered_with_their_reason() -> None:
         dlt_topic="dlt",
         check=lambda _: None,
         check_tick=CHECK_TICK,
+        at=AT,
     )
     assert parsed.ticks == [AT.replace(day=1)]
     assert parsed.reasons == ["unsigned", "unknown_key"]
-    assert [d.headers["x-orig-offset"] for d in parsed.dead] == ["1", "2"]
+    assert [d.header(DLT_OFFSET) for d in parsed.dead] == [b"1", b"2"]
 
 
 def test_scoring_refuses_to_start_without_usable_clock_keys() -> None:
