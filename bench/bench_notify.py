@@ -57,9 +57,8 @@ from shared.contract.alert_event import (
     AlertStatus,
     AlertTransitionKind,
 )
-from shared.runtime.kafka import make_broker
 from shared.runtime.logging import configure_logging
-from shared.runtime.settings import KafkaSettings
+from shared.runtime.publisher import RecordingPublisher
 
 SECRET = "whsec_" + base64.b64encode(b"bench-secret-bench-secret-bench!").decode()
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -212,10 +211,10 @@ async def run(count: int, concurrency: int, with_store: bool, log_path: Path) ->
     # notify's adapter: body, signature, SSRF check, pinned POST, classification.
     config = load_routing(routing(receiver.port), "bench")
     [integration] = config.integrations("hook")
-    broker = make_broker(KafkaSettings(), graceful_timeout_s=1)  # unused by webhooks
+    publisher = RecordingPublisher()  # unused by webhooks
     async with httpx.AsyncClient(limits=limits, trust_env=False, follow_redirects=False) as client:
         senders = Senders(
-            PinnedHttp(client), broker, NotifySettings().smtp, clock=lambda: datetime.now(UTC)
+            PinnedHttp(client), publisher, NotifySettings().smtp, clock=lambda: datetime.now(UTC)
         )
 
         async def adapter(note: PendingNotification) -> None:
@@ -302,7 +301,7 @@ async def durable(count: int, concurrency: int, port: int) -> dict[str, float]:
         settings,
         load_routing(routing(port, group_by="[task]"), "bench"),
         store=MongoNotifyStore(client[name]),
-        broker=make_broker(KafkaSettings(), graceful_timeout_s=1),
+        publisher=RecordingPublisher(),  # webhooks only: nothing is published
         registry=CollectorRegistry(),
     )
     try:

@@ -41,7 +41,6 @@ from shared.runtime.kafka import (
 )
 from shared.runtime.kafka_security import check_access
 from shared.runtime.mongo import database, make_client
-from shared.runtime.publisher import KafkaPublisher
 
 
 def _now() -> datetime:
@@ -52,7 +51,7 @@ def create_app(settings: IngestSettings) -> FastAPI:
     auth = Authenticator.from_settings(
         settings.auth, listen_host=settings.http.host, service="ingest"
     )
-    host = ServiceHost.create("ingest", settings)
+    host = ServiceHost.create("ingest", settings, linger_ms=2)
     durable = DurableConsumer(host)
     metrics = IngestMetrics(host.registry)
     # Configuration errors (catalog, key file) fail here, before anything starts.
@@ -86,12 +85,11 @@ def create_app(settings: IngestSettings) -> FastAPI:
         on_invalid=metrics.agency_keys_invalid.set,
     )
     verifier = ProcessVerifier() if settings.verify_worker else None
-    publisher = KafkaPublisher.for_settings(settings.kafka, "ingest", linger_ms=2)
     intake = Intake(
         catalog=catalog,
         keys=lambda: registry.snapshot,
         store=MongoReportStore(db[settings.reports_collection]),
-        publisher=publisher,
+        publisher=host.publisher,
         topics=Topics(
             progress=settings.input_topic,
             accepted=settings.accepted_topic,
@@ -139,8 +137,8 @@ def create_app(settings: IngestSettings) -> FastAPI:
         await asyncio.gather(*background, return_exceptions=True)
         background.clear()
 
-    host.on_start += [create_topics, publisher.start, registry.load, start_key_refresher]
-    host.on_stop += [stop_background, publisher.stop]
+    host.on_start += [create_topics, registry.load, start_key_refresher]
+    host.on_stop += [stop_background]
     if admin_client is not host.mongo:
         host.on_stop.append(admin_client.close)
     if verifier is not None:

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import httpx
 from fastapi import FastAPI
-from faststream.kafka import KafkaBroker
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
@@ -48,13 +47,14 @@ from shared.kafka_admin import ensure_topics
 from shared.runtime.auth import Authenticator
 from shared.runtime.consumer import DurableConsumer
 from shared.runtime.host import ServiceHost, build_http_app
-from shared.runtime.kafka import Outbound, Record, publish_all
+from shared.runtime.kafka import Record
 from shared.runtime.kafka_security import check_access
 from shared.runtime.logging import get_logger
 from shared.runtime.mongo import database
+from shared.runtime.publisher import Outbound, Publisher, text_headers
 
 log = get_logger("planwatch.notify")
-ALERT_HEADERS = {"content-type": "application/json"}
+ALERT_HEADERS = text_headers({"content-type": "application/json"})
 
 
 @dataclass
@@ -79,7 +79,7 @@ def build_service(
     config: RoutingConfig,
     *,
     store: NotifyStore,
-    broker: KafkaBroker,
+    publisher: Publisher,
     registry: CollectorRegistry,
     clock: Clock | None = None,
     resolver: Resolver = resolve_host,
@@ -101,10 +101,9 @@ def build_service(
     )
     senders = Senders(
         PinnedHttp(http_client, resolver, connect_by_name=delivery.egress_proxy_connect == "name"),
-        broker,
+        publisher,
         settings.smtp,
         external_url=settings.external_url,
-        publish_timeout_s=settings.kafka.publish_timeout_s,
         clock=clock.now,
     )
     flusher = Flusher(config, store, clock, locks, metrics, ownership=ownership)
@@ -113,14 +112,13 @@ def build_service(
         store,
         senders,
         flusher,
-        broker,
+        publisher,
         clock,
         metrics,
         policy=delivery.policy(),
         notifications_topic=settings.notifications_topic,
         dlt_topic=settings.dlt_topic,
         concurrency=delivery.concurrency,
-        publish_timeout_s=settings.kafka.publish_timeout_s,
         rng=rng,
         ownership=ownership,
     )
@@ -199,9 +197,7 @@ def create_app(
         settings.auth, listen_host=settings.http.host, service="notify"
     )
     host = ServiceHost.create("notify", settings)
-    broker = host.broker
     durable = DurableConsumer(host)
-    timeout_s = settings.kafka.publish_timeout_s
 
     async def forward(event: AlertEvent, raw: bytes, group_ids: Sequence[str]) -> None:
         # Re-keyed by group: the owner of each group's partition applies it (stage 2).
@@ -209,7 +205,7 @@ def create_app(
             Outbound(settings.groups_topic, raw, key=gid.encode("utf-8"), headers=ALERT_HEADERS)
             for gid in group_ids
         ]
-        await publish_all(broker, messages, timeout_s)
+        await host.publisher.publish(messages)
 
     # Nothing is owned until Kafka assigns the groups topic's partitions.
     ownership = GroupOwnership(topics.PARTITIONS[topics.NOTIFY_GROUPS], owned=frozenset())
@@ -217,7 +213,7 @@ def create_app(
         settings,
         config,
         store=MongoNotifyStore(database(host.mongo, settings.mongo)),
-        broker=broker,
+        publisher=host.publisher,
         registry=host.registry,
         clock=clock,
         resolver=resolver,
@@ -243,9 +239,8 @@ def create_app(
         )
 
     async def start_loop() -> None:
-        # The broker publishes dead letters and Kafka notifications: connect it first
-        # (starting it again later, when the host starts it, is a no-op for the producer).
-        await broker.connect()
+        # Dead letters and Kafka notifications go out through the host's publisher, which the
+        # host starts before these hooks.
         service.metrics.receivers_disabled.set(len(await service.store.disabled()))
         await service.loop.start()
 
@@ -285,8 +280,8 @@ def create_app(
     async def consume_groups(msg: KafkaMessage) -> None:
         await durable.consume(msg, apply_to_groups)
 
-    # The flush loop stops before the broker: deliveries in flight finish and may still
-    # publish dead letters.
+    # The flush loop stops before the broker (and the publisher): deliveries in flight finish
+    # and may still publish dead letters.
     host.on_stopping.append(stop_loop)
     app = build_http_app(
         host,

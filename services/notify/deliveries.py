@@ -20,8 +20,6 @@ import time
 from datetime import datetime
 from typing import Any
 
-from faststream.kafka import KafkaBroker
-
 from services.notify.clock import Clock
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.delivery import OutcomeKind, RetryPolicy, StepKind, next_step
@@ -34,8 +32,8 @@ from services.notify.ownership import GroupOwnership
 from services.notify.records import PendingNotification
 from services.notify.senders import Attempt, Senders
 from services.notify.store import NotifyStore
-from shared.runtime.kafka import Outbound, publish_all
 from shared.runtime.logging import bound, get_logger
+from shared.runtime.publisher import Outbound, Publisher, text_headers
 
 log = get_logger("planwatch.notify.delivery")
 
@@ -50,7 +48,7 @@ class DeliveryWorker:
         store: NotifyStore,
         senders: Senders,
         flusher: Flusher,
-        broker: KafkaBroker,
+        publisher: Publisher,
         clock: Clock,
         metrics: NotifyMetrics,
         *,
@@ -58,7 +56,6 @@ class DeliveryWorker:
         notifications_topic: str,
         dlt_topic: str,
         concurrency: int = 32,
-        publish_timeout_s: float = 15.0,
         rng: random.Random | None = None,
         ownership: GroupOwnership | None = None,
     ) -> None:
@@ -66,13 +63,12 @@ class DeliveryWorker:
         self.store = store
         self.senders = senders
         self.flusher = flusher
-        self.broker = broker
+        self.publisher = publisher
         self.clock = clock
         self.metrics = metrics
         self.policy = policy
         self.notifications_topic = notifications_topic
         self.dlt_topic = dlt_topic
-        self.publish_timeout_s = publish_timeout_s
         self.rng = rng or random.Random()
         self.ownership = ownership or GroupOwnership(1)  # owns every group unless assigned
         self.semaphore = asyncio.Semaphore(concurrency)
@@ -242,16 +238,12 @@ class DeliveryWorker:
                 reason=reason,
                 operational_alert="NotifyIntegrationDisabled",
             )
-            await publish_all(
-                self.broker, [self._disabled_record(item, reason, now)], self.publish_timeout_s
-            )
+            await self.publisher.publish([self._disabled_record(item, reason, now)])
         else:
             self.metrics.notifications.labels(item.receiver, "dead_lettered").inc()
             self.metrics.dead_lettered.labels(item.receiver).inc()
             log.error("notification dead-lettered", reason=reason, attempts=item.attempts)
-            await publish_all(
-                self.broker, [self._dead_letter_record(item, reason, now)], self.publish_timeout_s
-            )
+            await self.publisher.publish([self._dead_letter_record(item, reason, now)])
         await self._ended(item, succeeded=False)
 
     async def _ended(self, item: PendingNotification, *, succeeded: bool) -> None:
@@ -319,11 +311,13 @@ class DeliveryWorker:
             topic=self.dlt_topic,
             value=json.dumps(body, ensure_ascii=False).encode(),
             key=item.group_key.encode(),
-            headers={
-                "content-type": "application/json",
-                "planwatch-reason": reason,
-                "webhook-id": item.webhook_id,
-            },
+            headers=text_headers(
+                {
+                    "content-type": "application/json",
+                    "planwatch-reason": reason,
+                    "webhook-id": item.webhook_id,
+                }
+            ),
         )
 
     def _disabled_record(self, item: PendingNotification, reason: str, now: datetime) -> Outbound:
@@ -355,5 +349,7 @@ class DeliveryWorker:
             topic=self.notifications_topic,
             value=json.dumps(body, ensure_ascii=False).encode(),
             key=item.integration.encode(),
-            headers={"content-type": "application/json", "planwatch-kind": "operational"},
+            headers=text_headers(
+                {"content-type": "application/json", "planwatch-kind": "operational"}
+            ),
         )

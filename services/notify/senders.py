@@ -19,7 +19,6 @@ from email.message import EmailMessage
 from typing import TypeVar
 
 import httpx
-from faststream.kafka import KafkaBroker
 
 from services.notify.config import SmtpSettings
 from services.notify.domain.delivery import (
@@ -53,7 +52,8 @@ from services.notify.domain.receivers import (
 from services.notify.pinned_http import DestinationRefusedError, PinnedHttp, ResolutionError
 from services.notify.records import PendingNotification
 from services.notify.secrets import SecretUnavailableError, resolve_secret
-from shared.runtime.kafka import Outbound, TransientError, publish_all
+from shared.runtime.kafka import TransientError
+from shared.runtime.publisher import Outbound, Publisher, text_headers
 
 USER_AGENT = "planwatch-notify/0.1"
 # Robot error codes that mean "too many requests, later": WeCom 45009, DingTalk 130101.
@@ -81,18 +81,16 @@ class Senders:
     def __init__(
         self,
         http: PinnedHttp,
-        broker: KafkaBroker,
+        publisher: Publisher,
         smtp: SmtpSettings,
         *,
         external_url: str = "",
-        publish_timeout_s: float = 15.0,
         clock: Callable[[], datetime],
     ) -> None:
         self.http = http
-        self.broker = broker
+        self.publisher = publisher
         self.smtp = smtp
         self.external_url = external_url
-        self.publish_timeout_s = publish_timeout_s
         self.clock = clock
 
     async def send(self, integration: Integration, note: PendingNotification) -> Attempt:
@@ -189,14 +187,16 @@ class Senders:
             topic=config.topic,
             value=self._webhook_body(note),
             key=note.group_key.encode(),
-            headers={
-                "content-type": "application/json",
-                "webhook-id": note.webhook_id,
-                "receiver": note.receiver,
-            },
+            headers=text_headers(
+                {
+                    "content-type": "application/json",
+                    "webhook-id": note.webhook_id,
+                    "receiver": note.receiver,
+                }
+            ),
         )
         try:
-            await publish_all(self.broker, [message], self.publish_timeout_s)
+            await self.publisher.publish([message])
         except TransientError as exc:
             return Attempt(Outcome(OutcomeKind.RETRY, f"Kafka: {exc}"))
         return Attempt(Outcome(OutcomeKind.SUCCESS, f"published to {config.topic}"))

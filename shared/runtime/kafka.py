@@ -104,37 +104,6 @@ def make_broker(settings: KafkaSettings, *, graceful_timeout_s: float) -> KafkaB
     )
 
 
-@dataclass(frozen=True, slots=True)
-class Outbound:
-    """One message to publish: raw bytes, a partitioning key and string headers."""
-
-    topic: str
-    value: bytes
-    key: bytes | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-async def publish_all(broker: KafkaBroker, messages: Sequence[Outbound], timeout_s: float) -> None:
-    """Send every message, then wait for all acknowledgements (one round trip, not one each).
-
-    Per-message keys keep per-target order; `publish_batch` would put all on one partition.
-    Raises TransientError if Kafka does not confirm within the timeout (aiokafka issue #1101).
-    """
-    if not messages:
-        return
-    try:
-        async with asyncio.timeout(timeout_s):
-            futures = [
-                await broker.publish(
-                    m.value, m.topic, key=m.key, headers=m.headers, no_confirm=True
-                )
-                for m in messages
-            ]
-            await asyncio.gather(*futures)
-    except TimeoutError as exc:
-        raise TransientError(f"Kafka did not confirm {len(messages)} messages") from exc
-
-
 def next_offsets(records: Sequence[Record]) -> dict[TopicPartition, int]:
     """The offsets to commit after `records`: per partition, the last offset plus one."""
     offsets: dict[TopicPartition, int] = {}

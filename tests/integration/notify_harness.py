@@ -15,7 +15,6 @@ from typing import Any
 import pytest
 import pytest_asyncio
 from aiokafka import AIOKafkaConsumer
-from faststream.kafka import KafkaBroker
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
@@ -27,7 +26,7 @@ from services.notify.intake import IntakeResult
 from services.notify.mongo_store import MongoNotifyStore
 from shared.contract.alert_event import AlertEvent
 from shared.kafka_admin import ensure_topics
-from shared.runtime.kafka import make_broker
+from shared.runtime.publisher import KafkaPublisher
 from shared.runtime.settings import KafkaSettings
 from tests.integration.notify_support import HttpReceiver
 
@@ -55,7 +54,7 @@ class Harness:
     service: NotifyService
     clock: ManualClock
     http: HttpReceiver
-    broker: KafkaBroker
+    publisher: KafkaPublisher
     settings: NotifySettings
     registry: CollectorRegistry
     bootstrap: str
@@ -146,15 +145,15 @@ async def make_harness(
                 if topic:
                     wanted[topic] = 1
         await ensure_topics(kafka_bootstrap, wanted)
-        broker = make_broker(settings.kafka, graceful_timeout_s=5)
-        await broker.connect()
+        publisher = KafkaPublisher.for_settings(settings.kafka, "notify-test")
+        await publisher.start()
         registry = CollectorRegistry()
         clock = ManualClock(T0)
         service = build_service(
             settings,
             config,
             store=MongoNotifyStore(mongo_db),
-            broker=broker,
+            publisher=publisher,
             registry=registry,
             clock=clock,
             rng=random.Random(7),
@@ -163,7 +162,7 @@ async def make_harness(
             service,
             clock,
             receiver,
-            broker,
+            publisher,
             settings,
             registry,
             kafka_bootstrap,
@@ -177,5 +176,5 @@ async def make_harness(
     for harness in made:
         await harness.service.worker.drain()
         await harness.service.http_client.aclose()
-        await harness.broker.stop()
+        await harness.publisher.stop()
         await harness.http.stop()
