@@ -226,6 +226,12 @@ class ScoringEngine:
             if target_key(plan.id, t) not in lost
         ]
         docs = {doc["_id"]: doc for doc in await self.store.load_targets(keys)}
+        # The stored clock can lag the documents (a crash between a batch's target writes and
+        # its clock write): never behind a document, or a target would be re-evaluated at an
+        # earlier instant than its alerts were, and its transitions would go back in time.
+        doc_clocks = [parse_instant(doc["clock"]) for doc in docs.values() if doc.get("clock")]
+        if doc_clocks and (self.clock is None or max(doc_clocks) > self.clock):
+            self.clock = max(doc_clocks)
         self.tracked = {
             key: TrackedSubject.from_doc(plan, subject, key, docs.get(key, {}))
             for plan, subject in subjects

@@ -228,6 +228,34 @@ class EngineCases:
         assert any(c["done"] < c["total"] for c in commitments.values())
         assert all(i["current"] for i in state["tracked"]["indicators"].values())
 
+    async def test_a_restart_on_a_lagging_stored_clock_never_goes_back_in_time(
+        self, catalog: Catalog, plan: Plan, stores: Stores
+    ) -> None:
+        events = plan_stream(plan, seed=7)
+        first, sent = engine_for(catalog, stores())
+        await feed(first, events, batch=13)
+        latest = max(e.reported_at for e in events)
+        # A crash after the target documents were written but before the clock was: the stored
+        # clock is a year behind them.
+        behind = latest - timedelta(days=365)
+        await stores().write_meta({"at": behind.isoformat(), "at_us": 0})
+        again, resent = engine_for(catalog, stores())
+        await again.apply(events[:5])  # old events: a restart reads the state first
+        assert again.clock == latest
+        # Nothing it sends is judged at an earlier instant than what was sent before it.
+        last_at = {
+            alert.fingerprint: alert.at
+            for alert in map(
+                decode_alert_event,
+                (m.value for m in sent.messages if m.topic == "planwatch.alerts"),
+            )
+        }
+        for message in resent.messages:
+            if message.topic == "planwatch.alerts":
+                alert = decode_alert_event(message.value)
+                assert alert.at >= last_at.get(alert.fingerprint, alert.at), alert.fingerprint
+        assert await stored_state(stores(), plan) == offline(plan, events, latest)
+
     async def test_publish_failures_and_restarts_lose_no_alert_transition(
         self, catalog: Catalog, plan: Plan, stores: Stores
     ) -> None:
