@@ -20,7 +20,6 @@ from typing import Annotated, Any
 
 import httpx
 import typer
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
@@ -38,12 +37,13 @@ from shared.contract.events import ProgressEvent, Unit, new_report, new_retracti
 from shared.contract.keys import private_key_from_pem
 from shared.contract.signing import sign
 from shared.domain.timebase import CST
+from shared.runtime.kafka import TransientError
 from shared.runtime.kafka_security import (
     ACCESS_ERRORS,
     check_access,
-    client_options,
     describe_access_error,
 )
+from shared.runtime.publisher import KafkaPublisher, Outbound, make_producer
 from shared.runtime.settings import KafkaSettings
 
 publish_app = typer.Typer()
@@ -121,14 +121,11 @@ async def send_kafka(
     encode = encode_kafka_binary if mode is Mode.BINARY else encode_kafka_structured
     key, value, headers = encode(event)
     await check_access(kafka, timeout_s=timeout_s)
-    producer = AIOKafkaProducer(**client_options(kafka), enable_idempotence=True)
-    async with asyncio.timeout(timeout_s):
-        await producer.start()
-        try:
-            metadata = await producer.send_and_wait(topic, value, key=key, headers=headers)
-        finally:
-            await producer.stop()
-    return {"topic": topic, "partition": metadata.partition, "offset": metadata.offset}
+    async with KafkaPublisher(lambda: make_producer(kafka, "publish"), timeout_s) as publisher:
+        [outcome] = await publisher.deliver_each([Outbound(topic, value, key, tuple(headers))])
+    if isinstance(outcome, Exception):
+        raise outcome
+    return {"topic": topic, "partition": outcome.partition, "offset": outcome.offset}
 
 
 async def send_http(
@@ -283,7 +280,7 @@ def publish(
         except ACCESS_ERRORS as exc:
             typer.echo(f"error: {describe_access_error(exc, kafka, topic)}", err=True)
             raise typer.Exit(1) from None
-        except (TimeoutError, OSError, KafkaError) as exc:
+        except (TimeoutError, OSError, KafkaError, TransientError) as exc:
             typer.echo(f"error: Kafka at {servers} did not take the event: {exc!r}", err=True)
             raise typer.Exit(1) from None
         typer.echo(json.dumps(outcome, ensure_ascii=False))

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 import httpx
-from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from planwatch.http_token import auth_headers
@@ -32,7 +31,8 @@ from shared.contract.codec import (
     encode_structured,
 )
 from shared.contract.events import ProgressReported
-from shared.runtime.kafka_security import KafkaAccessError, check_access, client_options
+from shared.runtime.kafka_security import KafkaAccessError, check_access
+from shared.runtime.publisher import KafkaPublisher, Outbound, make_producer
 from shared.runtime.settings import KafkaSettings
 
 MAX_BATCH_EVENTS: Final = 100  # ingest's limit per request (docs/contract.md)
@@ -198,33 +198,26 @@ async def send_kafka(
         raise SendError(str(exc)) from None
     except (TimeoutError, OSError, KafkaError) as exc:
         raise SendError(f"Kafka at {bootstrap}: {exc!r}") from None
-    producer = AIOKafkaProducer(**client_options(kafka), enable_idempotence=True)
+    publisher = KafkaPublisher(lambda: make_producer(kafka, "publish"), timeout_s)
     try:
-        async with asyncio.timeout(timeout_s):
-            await producer.start()
+        await publisher.start()
     except (TimeoutError, OSError, KafkaError) as exc:
-        await producer.stop()
         raise SendError(f"Kafka at {bootstrap}: {exc!r}") from None
-    lines: list[ReceiptLine] = []
+    records = [
+        Outbound(topic, value, key, tuple(headers))
+        for key, value, headers in map(encode, (r.event for r in rows))
+    ]
     try:
-        deliveries = []
-        for row in rows:
-            key, value, headers = encode(row.event)
-            try:
-                deliveries.append(await producer.send(topic, value, key=key, headers=headers))
-            except KafkaError as exc:  # e.g. no metadata for the topic in time
-                lines.extend(unsent(rows[len(deliveries) :], f"Kafka: {exc!r}"))
-                break
-        for row, delivery in zip(rows, deliveries, strict=False):
-            try:
-                metadata = await delivery
-            except KafkaError as exc:
-                lines.append(_line(row, RowStatus.UNSENT, message=f"Kafka: {exc!r}"))
-            else:
-                where = f"{topic} partition {metadata.partition} offset {metadata.offset}"
-                lines.append(_line(row, RowStatus.SENT, message=where))
-            progress(1)
+        outcomes = await publisher.deliver_each(records)
     finally:
-        await producer.stop()
+        await publisher.stop()
+    lines: list[ReceiptLine] = []
+    for row, outcome in zip(rows, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            lines.append(_line(row, RowStatus.UNSENT, message=f"Kafka: {outcome!r}"))
+        else:
+            where = f"{topic} partition {outcome.partition} offset {outcome.offset}"
+            lines.append(_line(row, RowStatus.SENT, message=where))
+        progress(1)
     lines.sort(key=lambda line: line.row)
     return lines

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 import httpx
-from aiokafka import AIOKafkaProducer
+from aiokafka.structs import RecordMetadata
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from planwatch.http_token import auth_headers
@@ -30,7 +30,7 @@ from shared.contract.codec import (
 )
 from shared.contract.events import ClockTick
 from shared.contract.tick_signing import sign_tick
-from shared.runtime.kafka_security import client_options
+from shared.runtime.publisher import KafkaPublisher, Outbound
 from shared.runtime.settings import KafkaSettings
 
 SECONDS_PER_DAY: Final = 86_400.0
@@ -87,17 +87,12 @@ class KafkaTransport:
         signed with `clock_key` (the platform clock's), unsigned without it."""
         self._names = dict(topic_names or {})
         self._clock_key = clock_key
-        self._producer = AIOKafkaProducer(
-            **client_options(kafka),
-            client_id=client_id,
-            enable_idempotence=True,
-            linger_ms=5,
-        )
-        self._pending: list[asyncio.Future[object]] = []
+        self._publisher = KafkaPublisher.for_settings(kafka, client_id, linger_ms=5)
+        self._pending: list[asyncio.Future[RecordMetadata]] = []
 
     async def start(self) -> None:
         try:
-            await self._producer.start()
+            await self._publisher.start()
         except Exception as exc:
             raise FeedError(f"cannot connect to Kafka: {exc!r}") from exc
 
@@ -106,7 +101,7 @@ class KafkaTransport:
             item = replace(item, payload=sign_tick(item.payload, self._clock_key))
         key, value, headers = kafka_record(item)
         topic = self._names.get(item.topic, item.topic)
-        future = await self._producer.send(topic, value, key=key, headers=headers)
+        future = await self._publisher.enqueue(Outbound(topic, value, key, tuple(headers)))
         self._pending.append(future)
         return None
 
@@ -118,7 +113,7 @@ class KafkaTransport:
             raise FeedError(f"Kafka did not confirm a record: {exc!r}") from exc
 
     async def stop(self) -> None:
-        await self._producer.stop()
+        await self._publisher.stop()
 
 
 class HttpTransport:

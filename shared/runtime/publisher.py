@@ -17,7 +17,9 @@ from functools import lru_cache
 from typing import Any, Final, Protocol
 
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner, murmur2
+from aiokafka.structs import RecordMetadata
 
 from shared.runtime.kafka import TransientError
 from shared.runtime.kafka_security import client_options
@@ -125,21 +127,48 @@ class KafkaPublisher:
     async def __aexit__(self, *_: object) -> None:
         await self.stop()
 
-    async def publish(self, records: Sequence[Outbound]) -> None:
-        if not records:
-            return
+    async def enqueue(self, record: Outbound) -> asyncio.Future[RecordMetadata]:
+        """Hand one record to the producer (records keep the order they are handed in) and
+        return its confirmation, to await later: a feed streams records this way."""
         producer = self._producer
         if producer is None:
             raise TransientError("the Kafka producer is not started")
+        future: asyncio.Future[RecordMetadata] = await producer.send(
+            record.topic, record.value, key=record.key, headers=list(record.headers)
+        )
+        return future
+
+    async def publish(self, records: Sequence[Outbound]) -> None:
+        if not records:
+            return
         try:
             async with asyncio.timeout(self._timeout_s):
-                futures = [
-                    await producer.send(r.topic, r.value, key=r.key, headers=list(r.headers))
-                    for r in records
-                ]
+                futures = [await self.enqueue(r) for r in records]
                 await asyncio.gather(*futures)
         except TimeoutError as exc:
             raise TransientError(f"Kafka did not confirm {len(records)} records") from exc
+
+    async def deliver_each(self, records: Sequence[Outbound]) -> list[RecordMetadata | Exception]:
+        """Like `publish`, but per record: where it landed, or why not (a command's receipt
+        lists every row). Records not handed over or confirmed within the timeout get a
+        TransientError."""
+        outcomes: list[RecordMetadata | Exception] = []
+        futures: list[asyncio.Future[RecordMetadata]] = []
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                for record in records:
+                    futures.append(await self.enqueue(record))
+                for future in futures:
+                    try:
+                        outcomes.append(await future)
+                    except KafkaError as exc:
+                        outcomes.append(exc)
+        except (TimeoutError, KafkaError) as exc:
+            for future in futures[len(outcomes) :]:
+                future.cancel()
+            reason = exc if isinstance(exc, KafkaError) else TransientError("Kafka timed out")
+            outcomes.extend(reason for _ in records[len(outcomes) :])
+        return outcomes
 
 
 class RecordingPublisher:

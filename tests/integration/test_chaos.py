@@ -32,6 +32,7 @@ from shared.contract.observation import to_observation
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.kafka_admin import ensure_topics
 from shared.runtime.settings import KafkaSettings
+from tests.clock_identity import CLOCK_KEY
 from tests.integration.notify_support import HttpReceiver
 from tests.integration.service_process import ServiceProcess
 from tests.integration.test_notify_service import metric_value
@@ -176,6 +177,7 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
         transport = KafkaTransport(
             KafkaSettings(bootstrap_servers=kafka_bootstrap),
             topic_names={topics.PROGRESS: t(topics.PROGRESS), topics.CLOCK: t(topics.CLOCK)},
+            clock_key=CLOCK_KEY,  # the clock the replicas trust (auth_env): ticks are signed
         )
         await transport.start()
         feed = asyncio.create_task(run_feed(scenario.items, transport, speed=SPEED))
