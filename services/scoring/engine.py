@@ -267,9 +267,9 @@ class ScoringEngine:
         )
         self._batch = Batch()
         if self.clock is not None:
-            await evaluate_targets(
-                self.states, list(self.states), self.clock, self.store, self._batch
-            )
+            # Rescore and write every loaded target now: the previous owner may have left them
+            # evaluated at an earlier clock, and no later batch need move the clock again.
+            await self._apply([], [], None, rescore_all=True)
         self.loaded = True
         if self.metrics is not None:
             self.metrics.partitions_owned.set(len(self.owned) if self.owned is not None else 0)
@@ -333,7 +333,12 @@ class ScoringEngine:
         return [self.catalog.plans[p] for p in sorted(self.catalog.plans)]
 
     async def _apply(
-        self, events: Sequence[AcceptedEvent], ticks: Sequence[datetime], clock_to: datetime | None
+        self,
+        events: Sequence[AcceptedEvent],
+        ticks: Sequence[datetime],
+        clock_to: datetime | None,
+        *,
+        rescore_all: bool = False,
     ) -> BatchOutcome:
         started = time.perf_counter()
         instants = [e.reported_at for e in events] + list(ticks)
@@ -344,7 +349,9 @@ class ScoringEngine:
         if not instants:
             return BatchOutcome(self.clock, 0, (), (), 0)
         new_clock = max(instants)
-        clock_moved = new_clock != self.clock
+        # After a load the clock may have come from the documents, ahead of the stored clock
+        # and the plans: everything is then written as if the clock had just moved there.
+        clock_moved = rescore_all or new_clock != self.clock
         batch = self._batch = Batch()
         await fold_events(events, batch, self.states, self.tracked, self.store)
         fallbacks = await update_windows(batch, self.states, self.store, self.tail_size)

@@ -108,7 +108,24 @@ async def wait_for_state(
         if state == expected:
             return
         await asyncio.sleep(0.5)
-    raise AssertionError(f"state not reached in {timeout_s} s; last at {state and state['at']}")
+    where = "; ".join(differences(state, expected)[:8]) if state else "no plan document"
+    raise AssertionError(f"state not reached in {timeout_s} s: {where}")
+
+
+def differences(got: Any, want: Any, path: str = "") -> list[str]:
+    """Where two JSON values differ, as `path: got != want` (for a failure message)."""
+    if isinstance(got, dict) and isinstance(want, dict):
+        found: list[str] = []
+        for key in sorted(set(got) | set(want), key=str):
+            found += differences(got.get(key), want.get(key), f"{path}/{key}")
+        return found
+    if isinstance(got, list) and isinstance(want, list) and len(got) == len(want):
+        return [
+            d
+            for i, (g, w) in enumerate(zip(got, want, strict=True))
+            for d in differences(g, w, f"{path}[{i}]")
+        ]
+    return [] if got == want else [f"{path}: {str(got)[:120]} != {str(want)[:120]}"]
 
 
 async def wait_until(predicate: Any, timeout_s: float = 120) -> None:
