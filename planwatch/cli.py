@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[tuple[str, str, str | None], ...] = (
     ("planwatch.replay_cli", "replay_app", None),
     ("planwatch.replay_cli", "state_app", "state"),
     ("planwatch.silence_cli", "silence_app", "silence"),
+    ("planwatch.ack_cli", "ack_app", "ack"),
     ("planwatch.routing_cli", "routing_app", "routing"),
     ("planwatch.asyncapi", "asyncapi_app", None),
     ("planwatch.mongo_users", "mongo_users_app", "mongo-users"),

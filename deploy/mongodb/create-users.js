@@ -105,7 +105,7 @@ const SPEC = {
     },
     {
       "user": "planwatch-notify",
-      "description": "notify's groups, delivery log, silences and audit (services/notify/store.py).",
+      "description": "notify's groups, delivery log, silences, acks, escalations and audit (services/notify/store.py).",
       "passwordFileEnv": "PLANWATCH_MONGO_NOTIFY_PASSWORD_FILE",
       "passwordEnv": "PLANWATCH_MONGO_NOTIFY_PASSWORD",
       "privileges": [
@@ -190,6 +190,23 @@ const SPEC = {
         },
         {
           "collection": "notify_owners",
+          "actions": [
+            "find",
+            "insert",
+            "update"
+          ]
+        },
+        {
+          "collection": "notify_acks",
+          "actions": [
+            "find",
+            "insert",
+            "update",
+            "remove"
+          ]
+        },
+        {
+          "collection": "notify_escalations",
           "actions": [
             "find",
             "insert",

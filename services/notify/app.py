@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from faststream.kafka.annotations import KafkaMessage
 from prometheus_client import CollectorRegistry
 
+from services.notify.ack_api import ack_router
 from services.notify.alertmanager_api import ALERTMANAGER_ERROR_PATHS, alertmanager_router
 from services.notify.api import api_router
 from services.notify.clock import Clock, WallClock
@@ -28,6 +29,7 @@ from services.notify.domain.config import RoutingConfig, RoutingConfigError
 from services.notify.domain.receivers import KafkaConfig
 from services.notify.domain.retention import repeat_beyond_retention
 from services.notify.egress import delivery_client, egress_proxy
+from services.notify.escalating import Escalator
 from services.notify.flushing import Flusher
 from services.notify.group_locks import KeyedLocks
 from services.notify.intake import AlertIntake, Forward
@@ -68,6 +70,7 @@ class NotifyService:
     intake: AlertIntake
     flusher: Flusher
     worker: DeliveryWorker
+    escalator: Escalator
     pruner: Pruner
     loop: FlushLoop
     http_client: httpx.AsyncClient
@@ -126,6 +129,7 @@ def build_service(
     for warning in repeat_beyond_retention(config.route.walk(), retention):
         log.warning("reminders will come early: the log entry expires first", route=warning)
     pruner = Pruner(store, retention, metrics)
+    escalator = Escalator(config, store, locks, ownership=ownership)
     return NotifyService(
         config=config,
         store=store,
@@ -134,9 +138,16 @@ def build_service(
         intake=AlertIntake(config, store, clock, locks, metrics, forward=forward),
         flusher=flusher,
         worker=worker,
+        escalator=escalator,
         pruner=pruner,
         loop=FlushLoop(
-            flusher, worker, pruner, clock, settings.tick_s, on_step=metrics.loop_steps.inc
+            flusher,
+            worker,
+            pruner,
+            clock,
+            settings.tick_s,
+            escalator=escalator,
+            on_step=metrics.loop_steps.inc,
         ),
         http_client=http_client,
         ownership=ownership,
@@ -287,6 +298,7 @@ def create_app(
         host,
         [
             api_router(service.store, service.clock, service.metrics),
+            ack_router(config, service.store, service.clock),
             alertmanager_router(config, service.store, service.clock, started=service.clock.now()),
         ],
         auth=auth,

@@ -278,6 +278,7 @@ class DeliveryWorker:
                 "reason": reason,
                 "step": step,
                 "elapsed_s": round(elapsed_s, 6),
+                "escalation": item.escalation,
             }
         )
 

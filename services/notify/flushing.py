@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from datetime import datetime
 
 from services.notify.clock import Clock
+from services.notify.domain.acks import Acknowledgement
 from services.notify.domain.alert import Alert
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.grouping import flush, flush_due, remove_notified_resolved
@@ -80,14 +81,20 @@ class Flusher:
             return 0
         firing = firing_alerts(groups, now)
         silences = [s for s, _ in await self.store.silences()]
+        acks = await self.store.acks()
         made = 0
         for group in due:
             with bound(group=group.id, group_key=group.state.key):
-                made += await self._flush_one(group.id, firing, silences, now)
+                made += await self._flush_one(group.id, firing, silences, acks, now)
         return made
 
     async def _flush_one(
-        self, gid: str, firing: list[Alert], silences: list[Silence], now: datetime
+        self,
+        gid: str,
+        firing: list[Alert],
+        silences: list[Silence],
+        acks: list[Acknowledgement],
+        now: datetime,
     ) -> int:
         async with self.locks.hold(gid):
             if not await self.ownership.still_owner(gid, self.store):
@@ -120,6 +127,7 @@ class Flusher:
                 firing_alerts=firing,
                 silences=silences,
                 now=now,
+                acks=acks,
             )
             pending = [self._pending(record, n) for n in notes]
             for item in pending:

@@ -1,6 +1,7 @@
-"""The flush loop: a background task that, every tick, flushes due groups, starts due
-deliveries and, now and then, applies the retention. Started by the host (on_start); on
-SIGTERM it starts nothing new, lets the deliveries in flight finish, then returns."""
+"""The flush loop: a background task that, every tick, flushes due groups, escalates
+unacknowledged alerts, starts due deliveries and, now and then, applies the retention. Started
+by the host (on_start); on SIGTERM it starts nothing new, lets the deliveries in flight finish,
+then returns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from collections.abc import Callable
 
 from services.notify.clock import Clock
 from services.notify.deliveries import DeliveryWorker
+from services.notify.escalating import Escalator
 from services.notify.flushing import Flusher
 from services.notify.pruning import Pruner
 from shared.runtime.logging import get_logger
@@ -26,9 +28,11 @@ class FlushLoop:
         clock: Clock,
         tick_s: float,
         *,
+        escalator: Escalator | None = None,
         on_step: Callable[[], None] = lambda: None,
     ) -> None:
         self.flusher = flusher
+        self.escalator = escalator
         self.worker = worker
         self.pruner = pruner
         self.clock = clock
@@ -40,6 +44,8 @@ class FlushLoop:
     async def step(self) -> None:
         now = self.clock.now()
         await self.flusher.flush_due(now)
+        if self.escalator is not None:
+            await self.escalator.escalate_due(now)
         await self.worker.start_due(now)
         await self.pruner.prune_due(now)
         self.on_step()

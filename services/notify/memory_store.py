@@ -13,6 +13,7 @@ import bson
 from bson.codec_options import CodecOptions
 from pydantic import BaseModel
 
+from services.notify.domain.acks import Acknowledgement
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
@@ -47,6 +48,8 @@ class InMemoryNotifyStore:
         self._disabled: dict[str, Document] = {}
         self._silences: dict[str, Document] = {}
         self._rejected: dict[str, Document] = {}
+        self._acks: dict[str, Document] = {}
+        self._escalations: dict[str, Document] = {}
         self._audit = InMemoryAuditLog()
 
     # -- ownership ----------------------------------------------------------------------------
@@ -221,6 +224,22 @@ class InMemoryNotifyStore:
 
     async def entries(self, limit: int = 100) -> list[Document]:
         return [_through_bson(entry) for entry in await self._audit.entries(limit)]
+
+    async def put_ack(self, ack: Acknowledgement) -> None:
+        self._acks[ack.id] = _json(ack)
+
+    async def delete_ack(self, aid: str) -> Acknowledgement | None:
+        doc = self._acks.pop(aid, None)
+        return None if doc is None else Acknowledgement.model_validate(_through_bson(doc))
+
+    async def acks(self) -> list[Acknowledgement]:
+        return [Acknowledgement.model_validate(_through_bson(d)) for d in self._acks.values()]
+
+    async def escalated(self, keys: list[str]) -> set[str]:
+        return {key for key in keys if key in self._escalations}
+
+    async def mark_escalated(self, key: str, at: datetime) -> None:
+        self._escalations[key] = _through_bson({"at": at.isoformat()})
 
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:
         raw_text = raw.decode("utf-8", "replace")

@@ -14,6 +14,7 @@ from pymongo import DeleteOne
 from pymongo.asynchronous.database import AsyncDatabase
 from pymongo.errors import BulkWriteError, OperationFailure
 
+from services.notify.domain.acks import Acknowledgement
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
@@ -32,6 +33,8 @@ SILENCES = "notify_silences"
 REJECTED = "notify_rejected_alerts"
 AUDIT = "notify_audit"  # who changed which silence (or re-enabled which integration), when
 OWNERS = "notify_owners"  # the fencing epoch of each partition of the groups topic
+ACKS = "notify_acks"  # acknowledgements, by `<fingerprint>|<receiver>|<by>`
+ESCALATIONS = "notify_escalations"  # escalation steps sent, by escalation key
 
 
 T = TypeVar("T")
@@ -440,6 +443,31 @@ class MongoNotifyStore:
     async def silences(self) -> list[tuple[Silence, datetime]]:
         return [_silence(doc) async for doc in self.db[SILENCES].find({})]
 
+    # -- acknowledgements and escalation steps sent ---------------------------------------------
+
+    async def put_ack(self, ack: Acknowledgement) -> None:
+        doc = {"_id": ack.id, **_json(ack)}
+        await self._write(lambda: self.db[ACKS].replace_one({"_id": ack.id}, doc, upsert=True))
+
+    async def delete_ack(self, aid: str) -> Acknowledgement | None:
+        doc = await self._write(lambda: self.db[ACKS].find_one_and_delete({"_id": aid}))
+        return None if doc is None else _ack(doc)
+
+    async def acks(self) -> list[Acknowledgement]:
+        docs = await self._read(lambda: self.db[ACKS].find({}).to_list())
+        return [_ack(doc) for doc in docs]
+
+    async def escalated(self, keys: list[str]) -> set[str]:
+        if not keys:
+            return set()
+        query = {"_id": {"$in": keys}}
+        docs = await self._read(lambda: self.db[ESCALATIONS].find(query, {"_id": 1}).to_list())
+        return {doc["_id"] for doc in docs}
+
+    async def mark_escalated(self, key: str, at: datetime) -> None:
+        doc = {"at": at.isoformat()}
+        await self._write(lambda: self.db[ESCALATIONS].replace_one({"_id": key}, doc, upsert=True))
+
     # -- refused input ------------------------------------------------------------------------
 
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:
@@ -460,6 +488,11 @@ def _log_entry(doc: Document) -> LogEntry:
 def _pending(doc: Document) -> PendingNotification:
     doc["id"] = doc.pop("_id")
     return PendingNotification.model_validate(doc)
+
+
+def _ack(doc: Document) -> Acknowledgement:
+    doc.pop("_id", None)
+    return Acknowledgement.model_validate(doc)
 
 
 def _silence(doc: Document) -> tuple[Silence, datetime]:

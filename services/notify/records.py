@@ -88,6 +88,7 @@ class PendingNotification(BaseModel):
     last_reason: str = ""
     final: str | None = None  # dead_letter | disabled: decided, Kafka record not yet confirmed
     final_reason: str = ""
+    escalation: int | None = None  # the escalation step this notification is (1-based)
 
 
 def pending_id(group_id: str, seq: int, integration: str) -> str:

@@ -5,8 +5,9 @@
 What it holds: the aggregation groups (state, flush in flight), each alert's fingerprint
 record, the notification log (what was last sent per group and integration), the pending
 notifications with their delivery attempts, disabled integrations, silences, the audit log,
-refused input, and the fencing epoch of each partition of the groups topic. Nothing spans two
-records atomically: the callers order their writes to be safe on a crash.
+refused input, acknowledgements, the escalation steps sent, and the fencing epoch of each
+partition of the groups topic. Nothing spans two records atomically: the callers order their
+writes to be safe on a crash.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import KeysView, Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from services.notify.domain.acks import Acknowledgement
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.silences import Silence
@@ -71,4 +73,12 @@ class NotifyStore(Protocol):
         self, actor: str, action: str, subject: str, details: Mapping[str, Any], at: datetime
     ) -> None: ...
     async def entries(self, limit: int = 100) -> list[Document]: ...
+
+    # -- acknowledgements (one per alert, receiver and person) and escalation steps sent
+    async def put_ack(self, ack: Acknowledgement) -> None: ...
+    async def delete_ack(self, aid: str) -> Acknowledgement | None: ...
+    async def acks(self) -> list[Acknowledgement]: ...
+    async def escalated(self, keys: list[str]) -> set[str]: ...
+    async def mark_escalated(self, key: str, at: datetime) -> None: ...
+
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None: ...

@@ -43,8 +43,11 @@ PLANS_READ: Final = "plans:read"  # scoring's read API and the dashboard's API c
 EVENTS_WRITE: Final = "events:write"  # ingest's HTTP door (with the `agency` claim)
 SILENCES_READ: Final = "silences:read"  # notify: list silences, disabled integrations
 SILENCES_WRITE: Final = "silences:write"  # notify: create, expire silences; enable integrations
+ALERTS_ACK: Final = "alerts:ack"  # notify: acknowledge an alert (as oneself), list acks
 KEYS_ADMIN: Final = "keys:admin"  # ingest: the agency key registry
-ALL_SCOPES: Final = frozenset({PLANS_READ, EVENTS_WRITE, SILENCES_READ, SILENCES_WRITE, KEYS_ADMIN})
+ALL_SCOPES: Final = frozenset(
+    {PLANS_READ, EVENTS_WRITE, SILENCES_READ, SILENCES_WRITE, ALERTS_ACK, KEYS_ADMIN}
+)
 
 # Asymmetric algorithms only: a public key can never be used as an HMAC secret, and `none` is
 # never accepted.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from services.notify.domain.acks import Acknowledgement
 from services.notify.domain.alert import Alert
 from services.notify.domain.grouping import GroupState
 from services.notify.domain.matchers import parse_matcher
@@ -317,3 +318,24 @@ class NotifyStoreContract:
         ]
         assert entries[1]["details"] == {"comment": "maintenance"} and entries[1]["id"]
         assert [e["actor"] for e in await store.entries(limit=1)] == ["lead"]
+
+    async def test_acknowledgements_are_one_per_alert_receiver_and_person(
+        self, store: NotifyStore
+    ) -> None:
+        first = Acknowledgement(fingerprint="f1", receiver="lead", by="ops", note="a", at=at(1))
+        await store.put_ack(first)
+        again = first.model_copy(update={"note": "b", "until": at(100)})
+        await store.put_ack(again)
+        other = first.model_copy(update={"by": "lead"})
+        await store.put_ack(other)
+        assert sorted(await store.acks(), key=lambda a: a.id) == [other, again]
+        assert await store.delete_ack(again.id) == again
+        assert await store.delete_ack(again.id) is None
+        assert await store.acks() == [other]
+
+    async def test_escalation_steps_are_marked_once_sent(self, store: NotifyStore) -> None:
+        assert await store.escalated([]) == set()
+        assert await store.escalated(["r|f|t|1"]) == set()
+        await store.mark_escalated("r|f|t|1", at(5))
+        await store.mark_escalated("r|f|t|1", at(6))  # a re-run: still one
+        assert await store.escalated(["r|f|t|1", "r|f|t|2"]) == {"r|f|t|1"}

@@ -107,6 +107,8 @@ def test_the_enumeration_finds_every_services_routes() -> None:
     assert ("scoring", "/dashboard/api/catalog") in found
     assert ("scoring", "/dashboard/api/plans/{plan_id}/tables/{table}.{fmt}") in found
     assert ("notify", "/api/v2/silences") in found
+    assert ("notify", "/api/v1/alerts/{fingerprint}/ack") in found
+    assert ("notify", "/api/v1/acks") in found
     assert len(found) > 25
 
 

@@ -159,8 +159,8 @@ def test_wrong_types_name_the_field(text: str, expected: str) -> None:
         (
             "route:\n  receiver: r\n  routes:\n    - receiver: r\n      routes:\n"
             "        - receiver: r\n          recevier: s\n" + RECEIVERS,
-            "r.yaml:7: routes[]: unknown key 'recevier' (allowed: continue, group_by, "
-            "group_interval, group_wait, matchers, receiver, repeat_interval, routes)",
+            "r.yaml:7: routes[]: unknown key 'recevier' (allowed: continue, escalation, "
+            "group_by, group_interval, group_wait, matchers, receiver, repeat_interval, routes)",
         ),
         (
             ROUTE + RECEIVERS + "    email_configs:\n      - to: a@qy.example\n"

@@ -8,7 +8,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TypeVar, get_args
+from types import UnionType
+from typing import Annotated, TypeVar, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
@@ -17,7 +18,7 @@ from services.notify.domain.config_issues import ConfigIssue, RoutingConfigError
 from services.notify.domain.inhibit import InhibitRule
 from services.notify.domain.matchers import Matcher
 from services.notify.domain.receivers import Integration, Receiver
-from services.notify.domain.routing import Route, RouteSettings, route_key
+from services.notify.domain.routing import EscalationStep, Route, RouteSettings, route_key
 from services.notify.domain.routing_schema import (
     ReceiverSpec,
     RouteSpec,
@@ -100,6 +101,9 @@ def _route(
         group_wait=_own(spec.group_wait, parent.group_wait),
         group_interval=_own(spec.group_interval, parent.group_interval),
         repeat_interval=_own(spec.repeat_interval, parent.repeat_interval),
+        escalation=parent.escalation
+        if spec.escalation is None
+        else tuple(EscalationStep(s.after, s.receiver) for s in spec.escalation),
     )
     matchers = _flat(spec.matchers)
     key = route_key(parent_key, matchers)
@@ -196,6 +200,7 @@ def _model_at(loc: Path) -> type[BaseModel] | None:
     a plain value."""
     model: object = RoutingFileSpec
     for part in loc:
+        model = _bare(model)
         if isinstance(part, int):
             model = next(iter(get_args(model)), None)  # list[X]: X
         elif isinstance(model, type) and issubclass(model, BaseModel):
@@ -203,7 +208,19 @@ def _model_at(loc: Path) -> type[BaseModel] | None:
             model = fields.get(part)
         else:
             return None
+    model = _bare(model)
     return model if isinstance(model, type) and issubclass(model, BaseModel) else None
+
+
+def _bare(annotation: object) -> object:
+    """`Annotated[X, ...]` and `X | None` as X."""
+    while True:
+        if get_origin(annotation) is Annotated:
+            annotation = get_args(annotation)[0]
+        elif get_origin(annotation) in (Union, UnionType):
+            annotation = next(a for a in get_args(annotation) if a is not type(None))
+        else:
+            return annotation
 
 
 def _allowed(loc: Path) -> str:

@@ -18,6 +18,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict
 
+from services.notify.domain.acks import Acknowledgement, all_acknowledged
 from services.notify.domain.alert import Alert
 from services.notify.domain.config import RoutingConfig
 from services.notify.domain.grouping import (
@@ -116,6 +117,7 @@ def prepare_notifications(
     firing_alerts: Sequence[Alert],
     silences: Sequence[Silence],
     now: datetime,
+    acks: Sequence[Acknowledgement] = (),
 ) -> list[Notification]:
     """The notifications of one flush, one per integration that needs one.
 
@@ -123,12 +125,19 @@ def prepare_notifications(
     entries of this group by integration key; ``firing_alerts`` every alert firing now,
     from any group (inhibition sources); ``silences`` the known silences. When every alert
     is muted nothing is sent and the log is left alone, as in Alertmanager.
+
+    Acknowledgements (``acks``): a flush whose only reason is the repeat interval is not sent
+    to the receiver when every firing alert it would show is acknowledged for that receiver;
+    the log is left alone, so reminders resume at the first flush after an acknowledgement
+    ends. New, changed or resolved alerts are notified as usual, acknowledged ones included.
     """
     now = require_aware(now)
     live_sources = [a for a in firing_alerts if not a.resolved_at(now)]
     visible = [a for a in snapshot if not muted(a, live_sources, config, silences, now)]
     if not visible:
         return []
+    firing = [a for a in visible if not a.resolved_at(now)]
+    quiet = all_acknowledged(firing, route.receiver, acks, now)
     result: list[Notification] = []
     for integration in config.integrations(route.receiver):
         decision = decide(
@@ -141,6 +150,8 @@ def prepare_notifications(
             now=now,
         )
         if not decision.notify or decision.entry is None:
+            continue
+        if quiet and decision.reason is NotifyReason.REPEAT_INTERVAL:
             continue
         result.append(
             Notification(

@@ -14,6 +14,15 @@ DEFAULT_REPEAT_INTERVAL = timedelta(hours=4)
 
 
 @dataclass(frozen=True, slots=True)
+class EscalationStep:
+    """A level of a route's escalation chain: an alert firing `after` since it started and
+    acknowledged by no one on the chain is sent to `receiver` (domain/escalation.py)."""
+
+    after: timedelta
+    receiver: str
+
+
+@dataclass(frozen=True, slots=True)
 class RouteSettings:
     """A route's effective settings, after inheritance from its ancestors."""
 
@@ -23,6 +32,7 @@ class RouteSettings:
     group_wait: timedelta = DEFAULT_GROUP_WAIT
     group_interval: timedelta = DEFAULT_GROUP_INTERVAL
     repeat_interval: timedelta = DEFAULT_REPEAT_INTERVAL
+    escalation: tuple[EscalationStep, ...] = ()  # after increasing
 
 
 @dataclass(frozen=True, slots=True)

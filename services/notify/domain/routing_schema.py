@@ -8,6 +8,7 @@ not decimal rather than read as 16, and a quoted `"true"` is not a boolean.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -187,6 +188,28 @@ class _Spec(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
 
 
+class EscalationStepSpec(_Spec):
+    after: Interval
+    receiver: Text
+
+    @field_validator("receiver")
+    @classmethod
+    def _declared(cls, name: str, info: ValidationInfo) -> str:
+        if name not in _context(info).receivers:
+            raise ValueError(f"unknown receiver {name!r}")
+        return name
+
+
+def _increasing(steps: list[EscalationStepSpec]) -> list[EscalationStepSpec]:
+    for before, step in itertools.pairwise(steps):
+        if step.after <= before.after:
+            raise ValueError("the steps' 'after' must increase")
+    return steps
+
+
+Escalation = Annotated[list[EscalationStepSpec], AfterValidator(_increasing)]
+
+
 class RouteSpec(_Spec):
     receiver: Text | None = None
     matchers: list[MatcherItem] = []
@@ -195,6 +218,7 @@ class RouteSpec(_Spec):
     group_wait: Duration | None = None
     group_interval: Interval | None = None
     repeat_interval: Interval | None = None
+    escalation: Escalation | None = None  # inherited when unset; `[]` for none
     routes: list[RouteSpec] = []
 
     @field_validator("receiver")
