@@ -292,6 +292,25 @@ class ScoringEngine:
         assert self.partition_of is not None
         return self.epochs[self.partition_of(key.split(":", 1)[1])]
 
+    def _held(self, events: Sequence[AcceptedEvent]) -> Sequence[AcceptedEvent]:
+        """The events of targets this replica holds. A newer owner may have taken some of the
+        batch's targets (fenced at a write, or lost at the claim, while the batch was retried
+        across a rebalance): their events are left to it, which reads them again from the
+        partition's committed offset; folding them here would fail on a target not held."""
+        if self.owned is None:
+            return events
+        held = [
+            e
+            for e in events
+            if (k := target_key(e.plan, e.target)) in self.states or k in self.tracked
+        ]
+        if len(held) != len(events):
+            log.warning(
+                "events of targets held elsewhere left to their owner",
+                count=len(events) - len(held),
+            )
+        return held
+
     def _drop_fenced(self, keys: set[str]) -> None:
         """A newer owner holds these targets: this replica lost their partitions (it was paused
         past its session, or a rebalance overtook it). Forget every target of those partitions
@@ -353,6 +372,7 @@ class ScoringEngine:
         # and the plans: everything is then written as if the clock had just moved there.
         clock_moved = rescore_all or new_clock != self.clock
         batch = self._batch = Batch()
+        events = self._held(events)
         await fold_events(events, batch, self.states, self.tracked, self.store)
         fallbacks = await update_windows(batch, self.states, self.store, self.tail_size)
         keys = list(self.states) if clock_moved else sorted(batch.touched)

@@ -256,6 +256,28 @@ class EngineCases:
                 assert alert.at >= last_at.get(alert.fingerprint, alert.at), alert.fingerprint
         assert await stored_state(stores(), plan) == offline(plan, events, latest)
 
+    async def test_events_of_a_target_held_by_a_newer_owner_are_left_to_it(
+        self, catalog: Catalog, plan: Plan, stores: Stores
+    ) -> None:
+        # A batch retried across a rebalance can hold events of a target whose document a newer
+        # owner claimed meanwhile: they are left to it (it reads them again from the committed
+        # offset), not a failed batch that would be dead-lettered.
+        events = plan_stream(plan, seed=8)
+        taken = events[0].target
+        store = stores()
+        await store.claim_targets({f"{plan.id}:{taken}": 99})  # a newer owner's epoch
+        engine = ScoringEngine(
+            catalog, store, Collector(), base_url="http://x", partition_of=lambda _: 0
+        )
+        engine.set_ownership({0})
+        await feed(engine, events, batch=25)
+        assert f"{plan.id}:{taken}" not in engine.states
+        [doc] = await store.load_targets([f"{plan.id}:{taken}"])
+        assert doc.get("result") is None  # nothing written for it here
+        others = [e for e in events if e.target != taken]
+        assert engine.results(plan.id)  # the rest was applied
+        assert len(others) < len(events)
+
     async def test_publish_failures_and_restarts_lose_no_alert_transition(
         self, catalog: Catalog, plan: Plan, stores: Stores
     ) -> None:
