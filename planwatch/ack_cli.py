@@ -12,6 +12,7 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
+from planwatch.cli_options import FormatOption, JsonAlias, OutputFormat, chosen_format
 from planwatch.silence_cli import UrlOption, _call, _instant
 from services.notify.domain.durations import DurationError, parse_duration
 
@@ -79,11 +80,13 @@ def withdraw(
 
 @ack_app.command("list")
 def list_acks(
+    *,
     url: UrlOption = "http://127.0.0.1:8003",
     fingerprint: Annotated[str | None, typer.Option(help="Only this alert's.")] = None,
     receiver: Annotated[str | None, typer.Option(help="Only for this receiver.")] = None,
     every: Annotated[bool, typer.Option("--all", help="Include ended ones.")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    output: FormatOption = OutputFormat.TEXT,
+    as_json: JsonAlias = False,
 ) -> None:
     """List acknowledgements, newest first (active ones; --all for every one)."""
     params = {"fingerprint": fingerprint, "receiver": receiver}
@@ -91,7 +94,7 @@ def list_acks(
         params["active"] = "true"
     wanted = {k: v for k, v in params.items() if v is not None}
     items = _call("GET", f"{url.rstrip('/')}/api/v1/acks", params=wanted)
-    if as_json:
+    if chosen_format(output, as_json) is OutputFormat.JSON:  # the API's JSON
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
     for item in items:

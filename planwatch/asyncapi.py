@@ -1,8 +1,9 @@
 """The AsyncAPI 3 document of every Kafka topic, generated from the code.
 
-`planwatch asyncapi docs/asyncapi.yaml` writes it; a unit test checks that the committed file
-equals what this module generates, another validates the records the services really write
-against the document's payload schemas, and an integration test runs the AsyncAPI CLI on it.
+`planwatch asyncapi` writes it (to docs/asyncapi.yaml, or `--out FILE`); a unit test checks
+that the committed file equals what this module generates, another validates the records the
+services really write against the document's payload schemas, and an integration test runs the
+AsyncAPI CLI on it.
 
 Where the names come from: topic names, partition counts and topic configurations from
 `shared.topics`; the progress and clock payloads are the contract's JSON Schemas in
@@ -565,10 +566,18 @@ asyncapi_app = typer.Typer()
 @asyncapi_app.command("asyncapi")
 def write_asyncapi(
     output: Annotated[
-        Path, typer.Argument(help="Where to write (`-` for stdout).")
-    ] = DEFAULT_OUTPUT,
+        Path | None,
+        typer.Argument(help="The old spelling of --out.", show_default=False, hidden=True),
+    ] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help=f"Where to write (`-`: stdout); default: {DEFAULT_OUTPUT}."),
+    ] = None,
 ) -> None:
     """Write the AsyncAPI 3 document of every Kafka topic."""
+    if out is not None and output is not None:
+        raise typer.BadParameter("give --out or the positional path, not both")
+    output = out or output or DEFAULT_OUTPUT
     text = render()
     if str(output) == "-":
         sys.stdout.write(text)

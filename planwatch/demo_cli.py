@@ -14,6 +14,7 @@ from planwatch.demo.run import DemoConfig, DemoError, run_demo
 from planwatch.infra.errors import InfraError
 from planwatch.simulate.feed import DEFAULT_SPEED, FeedError
 from planwatch.simulate.scenario import DEFAULT_SEED
+from planwatch.simulate_cli import Via
 
 demo_app = typer.Typer(help="The demo.")
 
@@ -53,9 +54,11 @@ def demo(
         ),
     ] = True,
     down: Annotated[
-        bool, typer.Option(help="Also stop Kafka and FerretDB at the end (default: leave them up).")
+        bool, typer.Option(help="Also stop Kafka and FerretDB at the end; default: leave them up.")
     ] = False,
-    via: Annotated[str, typer.Option(help="kafka or http (ingest's POST /v1/events).")] = "kafka",
+    via: Annotated[
+        Via, typer.Option(help="kafka: the progress topic; http: ingest's POST /v1/events.")
+    ] = Via.KAFKA,
     base_port: Annotated[
         int, typer.Option(help="HTTP port of ingest; scoring and notify take the next two.")
     ] = 8001,
@@ -64,7 +67,7 @@ def demo(
     ] = "planwatch_demo",
     live: Annotated[
         bool | None,
-        typer.Option("--live/--plain", help="Live view or plain lines (default: live on a TTY)."),
+        typer.Option("--live/--plain", help="Live view or plain lines; default: live on a TTY."),
     ] = None,
     replicas: Annotated[
         int,
@@ -81,7 +84,7 @@ def demo(
         config = DemoConfig(
             seed=seed,
             speed=speed,
-            via=via,
+            via=via.value,
             feed=feed,
             keep_running=keep_running or not feed,
             down=down,

@@ -106,7 +106,12 @@ EventsOption = Annotated[
     ),
 ]
 AtOption = Annotated[
-    str, typer.Option("--at", help="The day (YYYY-MM-DD): the state as known at its end, CST.")
+    str,
+    typer.Option(
+        "--at",
+        metavar="<YYYY-MM-DD>",
+        help="The day (YYYY-MM-DD): the state as known at its end, CST.",
+    ),
 ]
 PlanOption = Annotated[
     str | None, typer.Option("--plan", help="Plan id; default: the catalog's only plan.")

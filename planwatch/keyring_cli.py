@@ -24,6 +24,7 @@ import httpx
 import typer
 from pydantic import ValidationError
 
+from planwatch.cli_options import FormatOption, OutputFormat
 from planwatch.http_refusal import refusal_message
 from planwatch.http_token import TokenError, auth_headers
 from services.ingest.config import IngestSettings
@@ -52,6 +53,7 @@ UrlOption = Annotated[
     typer.Option(
         "--url",
         envvar="PLANWATCH_INGEST_URL",
+        metavar="<url>",
         help="Ingest's base URL: the admin API (token from PLANWATCH_TOKEN_FILE).",
     ),
 ]
@@ -117,6 +119,11 @@ def _api(method: str, base: str, path: str, body: Any = None) -> Any:
 def _echo_key(entry: dict[str, Any] | AgencyKey) -> None:
     key = entry if isinstance(entry, AgencyKey) else AgencyKey.model_validate(entry)
     typer.echo(key.model_dump_json())
+
+
+def _key_line(key: AgencyKey) -> str:
+    status = key.status.value + (f" {key.revoked.isoformat()}" if key.revoked else "")
+    return f"{key.agency}  {key.key_id}  {status}  created {key.created.isoformat()}"
 
 
 def _keys_given(
@@ -238,8 +245,12 @@ def revoke_key(
 
 
 @keyring_app.command("list")
-def list_keys(url: UrlOption = None, direct_mongo: DirectOption = False) -> None:
-    """Every registered key, one JSON line each."""
+def list_keys(
+    url: UrlOption = None,
+    direct_mongo: DirectOption = False,
+    output: FormatOption = OutputFormat.JSON,
+) -> None:
+    """Every registered key: one JSON line each, or a line of text each (--format text)."""
     base = _mode(url, direct_mongo)
     if base is not None:
         answer = _api("GET", base, ADMIN_PATH)
@@ -252,6 +263,9 @@ def list_keys(url: UrlOption = None, direct_mongo: DirectOption = False) -> None
 
         keys, bad = _mongo(action)
     for key in sorted(keys, key=lambda k: (k.agency, k.key_id)):
-        _echo_key(key)
+        if output is OutputFormat.JSON:
+            _echo_key(key)
+        else:
+            typer.echo(_key_line(key))
     for reason in bad:
         typer.echo(f"invalid entry (ingest leaves it out): {reason}", err=True)

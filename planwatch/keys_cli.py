@@ -1,5 +1,6 @@
 """`planwatch keys`: agency signing keys (the private key stays with the agency) and the
-platform clock's key (it signs clock ticks)."""
+platform clock's key (it signs clock ticks). Messages in zh or en (`--lang`); the registry
+entry and the public key on stdout are data, the same in any language."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from planwatch.cli_options import LangOption, Voice
 from shared.contract.events import ID_PATTERN, KEY_ID_PATTERN
 from shared.contract.keys import (
     AgencyKey,
@@ -41,15 +43,15 @@ def generate(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for the key files.", file_okay=False)
     ] = Path(),
+    lang: LangOption = None,
 ) -> None:
     """Generate a key pair: writes <agency>.<kid>.key.pem (0600) and <agency>.<kid>.pub.json,
     and prints the registry entry (one JSON line)."""
+    voice = Voice.of(lang)
     if not re.fullmatch(ID_PATTERN, agency):
-        raise typer.BadParameter(f"{agency!r} is not an agency id", param_hint="--agency")
+        raise voice.refuse("keys.bad_agency", agency=agency)
     if key_id is not None and not re.fullmatch(KEY_ID_PATTERN, key_id):
-        raise typer.BadParameter(
-            f"{key_id!r}: letters, digits, '.', '_', '-', at most 64", param_hint="--key-id"
-        )
+        raise voice.refuse("keys.bad_key_id", key_id=key_id)
     private_key = generate_private_key()
     kid = key_id or default_key_id(private_key)
     entry = AgencyKey(
@@ -66,10 +68,9 @@ def generate(
         _write_new(key_path, private_key_pem(private_key), 0o600)
         _write_new(pub_path, (line + "\n").encode("utf-8"), 0o644)
     except FileExistsError as exc:
-        typer.echo(f"error: {exc.filename} exists; not overwriting a key", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"private key: {key_path} (keep it secret)", err=True)
-    typer.echo(f"registry entry: {pub_path}", err=True)
+        raise voice.fail("keys.exists", path=exc.filename) from None
+    voice.note("keys.private_key", path=key_path)
+    voice.note("keys.registry_entry", path=pub_path)
     typer.echo(line)
 
 
@@ -78,11 +79,13 @@ def clock(
     out: Annotated[
         Path, typer.Option("--out", help="Directory for the private key file.", file_okay=False)
     ] = Path(),
+    lang: LangOption = None,
 ) -> None:
     """Generate the platform clock's key pair: writes clock.<kid>.key.pem (0600), for
     PLANWATCH_CLOCK_KEY_FILE of whatever publishes ticks, and prints the public key, for
     scoring's SCORING_CLOCK_PUBLIC_KEYS (a JSON list: keep the old key beside the new one
     while rotating)."""
+    voice = Voice.of(lang)
     private_key = generate_private_key()
     kid = default_key_id(private_key)
     out.mkdir(parents=True, exist_ok=True)
@@ -90,7 +93,6 @@ def clock(
     try:
         _write_new(key_path, private_key_pem(private_key), 0o600)
     except FileExistsError as exc:
-        typer.echo(f"error: {exc.filename} exists; not overwriting a key", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(f"private key: {key_path} (keep it secret; key id {kid})", err=True)
+        raise voice.fail("keys.exists", path=exc.filename) from None
+    voice.note("keys.clock_key", path=key_path, kid=kid)
     typer.echo(public_key_text(private_key))

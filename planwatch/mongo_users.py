@@ -20,6 +20,7 @@ from urllib.parse import quote_plus
 import typer
 import yaml
 
+from planwatch.cli_options import either, hidden_alias
 from shared.contract.keys import generate_private_key, private_key_pem
 
 REPO: Final = Path(__file__).resolve().parent.parent
@@ -238,13 +239,16 @@ def render(
 
 @mongo_users_app.command("dev-secrets")
 def dev_secrets(
-    folder: Annotated[
-        Path, typer.Option("--dir", help="Where docker-compose reads its secrets.")
-    ] = REPO / ".secrets",
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", help="Where docker-compose reads its secrets; default: .secrets."),
+    ] = None,
     host: Annotated[str, typer.Option("--host", help="MongoDB as the services reach it.")] = (
         "mongo:27017"
     ),
+    old_dir: Annotated[Path | None, hidden_alias("--dir", "--out")] = None,
 ) -> None:
     """Random passwords and connection strings for docker-compose (kept if present)."""
+    folder = either(out, old_dir) or REPO / ".secrets"
     for path in write_dev_secrets(load_users(), folder, host):
         typer.echo(f"wrote {path}")

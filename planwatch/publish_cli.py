@@ -3,7 +3,8 @@
 Builds a report (`--value` or `--stage`) or a retraction (`--retract REASON`), signs it with
 the agency's private key file (PKCS#8 PEM, from `planwatch keys generate`) and sends it to
 Kafka (`--via kafka`, CloudEvents binary mode, keyed by target) or to ingest's
-`POST /v1/events` (`--via http`). Prints one JSON line with the outcome.
+`POST /v1/events` (`--via http`). Prints the outcome: a sentence in the chosen language
+(`--lang`, planwatch.messages) or, with `--format json`, one JSON line.
 
 With `--file FILE` (a .csv or .xlsx sheet, one report per row) it checks every row first, then
 signs and sends them all and prints a receipt: planwatch.publish_file_cli.
@@ -23,10 +24,19 @@ import typer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 
+from planwatch.cli_options import (
+    FormatOption,
+    JsonAlias,
+    LangOption,
+    OutputFormat,
+    Voice,
+    chosen_format,
+)
 from planwatch.http_token import auth_headers
+from planwatch.messages import reason_meaning
+from planwatch.publish_file import validation_message
 from planwatch.publish_file_cli import FileOptions, publish_file
 from shared import topics
-from shared.catalog import load_catalog
 from shared.contract.codec import (
     encode_http_binary,
     encode_http_structured,
@@ -48,7 +58,8 @@ from shared.runtime.settings import KafkaSettings
 
 publish_app = typer.Typer()
 
-DEFAULT_URL = "http://127.0.0.1:8001/v1/events"
+DEFAULT_URL = "http://127.0.0.1:8001"
+EVENTS_PATH = "/v1/events"
 
 
 class Via(StrEnum):
@@ -61,13 +72,10 @@ class Mode(StrEnum):
     STRUCTURED = "structured"
 
 
-def _default_plan() -> str:
-    plans = list(load_catalog().plans)
-    if len(plans) != 1:
-        raise typer.BadParameter(
-            f"several plans ({', '.join(plans)}): name one", param_hint="--plan"
-        )
-    return plans[0]
+def events_url(url: str) -> str:
+    """Ingest's events endpoint from its base URL (an URL that names the endpoint is kept)."""
+    base = url.rstrip("/")
+    return base if base.endswith(EVENTS_PATH) else base + EVENTS_PATH
 
 
 def build_event(
@@ -154,7 +162,12 @@ def publish(
     target: Annotated[str | None, typer.Option("--target", help="The target id.")] = None,
     as_of: Annotated[
         datetime | None,
-        typer.Option("--as-of", formats=["%Y-%m-%d"], help="The day the value describes."),
+        typer.Option(
+            "--as-of",
+            formats=["%Y-%m-%d"],
+            metavar="<YYYY-MM-DD>",
+            help="The day the value describes.",
+        ),
     ] = None,
     value: Annotated[float | None, typer.Option("--value", help="Share/count/rank value.")] = None,
     stage: Annotated[str | None, typer.Option("--stage", help="Milestone stage id.")] = None,
@@ -162,20 +175,33 @@ def publish(
         str | None, typer.Option("--retract", help="Retract the report for as_of; the reason.")
     ] = None,
     unit: Annotated[Unit | None, typer.Option("--unit", help="Optional unit check.")] = None,
-    note: Annotated[str | None, typer.Option("--note")] = None,
+    note: Annotated[str | None, typer.Option("--note", help="A note to the report.")] = None,
     evidence: Annotated[str | None, typer.Option("--evidence", help="An http(s) URL.")] = None,
     plan: Annotated[str | None, typer.Option("--plan", help="Default: the only plan.")] = None,
     event_id: Annotated[str | None, typer.Option("--event-id", help="Default: a UUID.")] = None,
     time: Annotated[
-        str | None, typer.Option("--time", help="RFC 3339 report time; default: now (CST).")
+        str | None,
+        typer.Option(
+            "--time", metavar="<RFC3339>", help="RFC 3339 report time; default: now (CST)."
+        ),
     ] = None,
-    via: Annotated[Via, typer.Option("--via")] = Via.KAFKA,
+    via: Annotated[
+        Via, typer.Option("--via", help="kafka: the progress topic; http: ingest's door.")
+    ] = Via.KAFKA,
     mode: Annotated[Mode, typer.Option("--mode", help="CloudEvents mode.")] = Mode.BINARY,
     bootstrap: Annotated[
         str | None, typer.Option("--bootstrap", help="Default: $KAFKA_BOOTSTRAP_SERVERS.")
     ] = None,
-    topic: Annotated[str, typer.Option("--topic")] = topics.PROGRESS,
-    url: Annotated[str, typer.Option("--url", help="Ingest's events endpoint.")] = DEFAULT_URL,
+    topic: Annotated[str, typer.Option("--topic", help="The Kafka topic.")] = topics.PROGRESS,
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            envvar="PLANWATCH_INGEST_URL",
+            metavar="<url>",
+            help="Ingest's base URL, for --via http (/v1/events is added).",
+        ),
+    ] = DEFAULT_URL,
     timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
     file: Annotated[
         Path | None,
@@ -191,29 +217,30 @@ def publish(
     skip_bad: Annotated[
         bool, typer.Option("--skip-bad", help="--file: send the good rows, list the bad ones.")
     ] = False,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="--file: the receipt as JSON lines.")
-    ] = False,
+    output: FormatOption = OutputFormat.TEXT,
+    as_json: JsonAlias = False,
+    lang: LangOption = None,
     ledger: Annotated[
         Path | None,
         typer.Option(
             "--ledger",
-            help="--file: where the sent rows' report times are kept "
-            "(default: $XDG_STATE_HOME/planwatch/sent-AGENCY.jsonl).",
+            help="--file: where the sent rows' report times are kept; "
+            "default: $XDG_STATE_HOME/planwatch/sent-AGENCY.jsonl.",
             dir_okay=False,
         ),
     ] = None,
 ) -> None:
     """Sign and send one progress report or retraction, or every row of a sheet (--file)."""
+    voice = Voice.of(lang)
+    output = chosen_format(output, as_json)
     try:
         private_key = private_key_from_pem(key_file.read_bytes())
     except (ValueError, TypeError) as exc:
-        raise typer.BadParameter(f"{key_file}: {exc}", param_hint="--key-file") from None
+        raise voice.refuse("publish.key_file", path=key_file, error=exc) from None
     try:
         kafka = KafkaSettings() if bootstrap is None else KafkaSettings(bootstrap_servers=bootstrap)
     except ValidationError as exc:
-        raise typer.BadParameter(f"Kafka settings (KAFKA_*): {exc}") from None
-    servers = kafka.bootstrap_servers
+        raise voice.refuse("publish.kafka_settings", error=validation_message(exc)) from None
     if file is not None:
         single = {
             "--target": target,
@@ -228,7 +255,7 @@ def publish(
         }
         given = [name for name, option in single.items() if option is not None]
         if given:
-            raise typer.BadParameter(f"--file takes the rows' own values, not {', '.join(given)}")
+            raise voice.refuse("publish.file_exclusive", options=", ".join(given))
         publish_file(
             FileOptions(
                 path=file,
@@ -241,23 +268,29 @@ def publish(
                 structured=mode is Mode.STRUCTURED,
                 kafka=kafka,
                 topic=topic,
-                url=url,
+                url=events_url(url),
                 timeout_s=timeout_s,
                 skip_bad=skip_bad,
-                as_json=as_json,
+                output=output,
                 ledger=ledger,
+                voice=voice,
             )
         )
         return
     if target is None or as_of is None:
-        raise typer.BadParameter("--target and --as-of are required (or --file)")
+        raise voice.refuse("publish.needs_target")
+    if retract is not None and (value is not None or stage is not None):
+        raise voice.refuse("publish.retract_exclusive")
     try:
         reported = (
             datetime.fromisoformat(time) if time else datetime.now(CST).replace(microsecond=0)
         )
+    except ValueError as exc:
+        raise voice.refuse("publish.bad_time", time=time, error=exc) from None
+    try:
         event = build_event(
             agency=agency,
-            plan=plan or _default_plan(),
+            plan=plan or voice.plan(voice.catalog(), None).id,
             target=target,
             as_of=as_of.date(),
             time=reported,
@@ -270,27 +303,84 @@ def publish(
             event_id=event_id,
         )
         signed = sign(event, private_key, key_id)
-    except (ValueError, ValidationError) as exc:
-        raise typer.BadParameter(str(exc)) from None
+    except ValidationError as exc:
+        raise voice.refuse("publish.invalid_event", error=validation_message(exc)) from None
+    except ValueError as exc:
+        raise voice.refuse("publish.invalid_event", error=exc) from None
+    _send_one(
+        signed,
+        via=via,
+        kafka=kafka,
+        topic=topic,
+        mode=mode,
+        timeout_s=timeout_s,
+        url=url,
+        output=output,
+        voice=voice,
+    )
 
+
+def _send_one(
+    signed: ProgressEvent,
+    *,
+    via: Via,
+    kafka: KafkaSettings,
+    topic: str,
+    mode: Mode,
+    timeout_s: float,
+    url: str,
+    output: OutputFormat,
+    voice: Voice,
+) -> None:
     outcome: dict[str, Any] = {"id": signed.envelope.id, "via": via.value}
     if via is Via.KAFKA:
         try:
             outcome.update(asyncio.run(send_kafka(signed, kafka, topic, mode, timeout_s)))
         except ACCESS_ERRORS as exc:
-            typer.echo(f"error: {describe_access_error(exc, kafka, topic)}", err=True)
-            raise typer.Exit(1) from None
+            detail = describe_access_error(exc, kafka, topic)
+            raise voice.fail("publish.kafka_access", detail=detail) from None
         except (TimeoutError, OSError, KafkaError, TransientError) as exc:
-            typer.echo(f"error: Kafka at {servers} did not take the event: {exc!r}", err=True)
-            raise typer.Exit(1) from None
-        typer.echo(json.dumps(outcome, ensure_ascii=False))
+            servers = kafka.bootstrap_servers
+            raise voice.fail("publish.kafka_failed", servers=servers, error=repr(exc)) from None
+        _print_outcome(outcome, output, voice)
         return
+    endpoint = events_url(url)
     try:
-        code, answer = asyncio.run(send_http(signed, url, mode, timeout_s))
+        code, answer = asyncio.run(send_http(signed, endpoint, mode, timeout_s))
     except httpx.HTTPError as exc:
-        typer.echo(f"error: {url}: {exc!r}", err=True)
-        raise typer.Exit(1) from None
+        raise voice.fail("publish.http_failed", url=endpoint, error=repr(exc)) from None
     outcome.update({"status_code": code, **answer})
-    typer.echo(json.dumps(outcome, ensure_ascii=False))
+    _print_outcome(outcome, output, voice)
     if code != 202:
         raise typer.Exit(1)
+
+
+def _print_outcome(outcome: dict[str, Any], output: OutputFormat, voice: Voice) -> None:
+    """The JSON line (the same in any language), or one sentence on what became of the event."""
+    if output is OutputFormat.JSON:
+        typer.echo(json.dumps(outcome, ensure_ascii=False))
+        return
+    event_id = outcome["id"]
+    if outcome["via"] == Via.KAFKA.value:
+        fields = {k: outcome[k] for k in ("topic", "partition", "offset")}
+        typer.echo(voice.say("publish.sent", id=event_id, **fields))
+        return
+    results = outcome.get("results")
+    result = results[0] if isinstance(results, list) and len(results) == 1 else None
+    status = result.get("status") if isinstance(result, dict) else None
+    if result is None or status not in ("accepted", "duplicate", "rejected"):
+        detail = outcome.get("detail") or outcome.get("title") or outcome.get("body") or ""
+        typer.echo(voice.say("publish.refused", code=outcome["status_code"], detail=detail))
+    elif status == "rejected":
+        reason = str(result.get("reason", ""))
+        typer.echo(
+            voice.say(
+                "publish.rejected",
+                id=event_id,
+                reason=reason,
+                meaning=reason_meaning(reason, voice.lang),
+                message=result.get("message", ""),
+            )
+        )
+    else:
+        typer.echo(voice.say(f"publish.{status}", id=event_id))

@@ -16,12 +16,13 @@ import math
 import re
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Final
 
 from pydantic import ValidationError
 
+from planwatch.messages import MessageError, Msg, msg
 from planwatch.sheets import CellValue, Sheet, SheetRow
 from shared.contract import jcs
 from shared.contract.catalog_checks import DEFAULT_CLOCK_SKEW, check_against_catalog
@@ -60,6 +61,9 @@ class RowError:
     message: str
     target: str | None = None
     as_of: str | None = None  # as the sheet has it
+    # The message in the catalog (planwatch.messages), for the errors of this module; the
+    # contract's and ingest's are English only (`message`), and their `reason` says the rest.
+    text: Msg | None = field(default=None, compare=False)
 
     def __str__(self) -> str:
         return f"row {self.row}: {self.reason}: {self.message}"
@@ -73,7 +77,7 @@ class ReadyRow:
     event: ProgressReported
 
 
-class _CellError(ValueError):
+class _CellError(MessageError):
     pass
 
 
@@ -85,21 +89,21 @@ def _text(cells: Mapping[str, CellValue], name: str) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-        raise _CellError(f"{name}: {value!r} is not text")
+        raise _CellError("cell.not_text", column=name, value=value)
     if isinstance(value, float | int):
         return str(int(value))  # a stage or note typed as a number
     if not isinstance(value, str):
-        raise _CellError(f"{name}: {value!r} is not text")
+        raise _CellError("cell.not_text", column=name, value=value)
     return value
 
 
 def _day(cells: Mapping[str, CellValue]) -> date:
     value = cells.get("as_of")
     if value is None:
-        raise _CellError("as_of is empty")
+        raise _CellError("cell.as_of_empty")
     if isinstance(value, datetime):  # a date cell of a workbook
         if value.time() != datetime.min.time() or value.tzinfo is not None:
-            raise _CellError(f"as_of {value.isoformat()} is a time, not a day")
+            raise _CellError("cell.as_of_time", value=value.isoformat())
         return value.date()
     if isinstance(value, date):
         return value
@@ -109,8 +113,8 @@ def _day(cells: Mapping[str, CellValue]) -> date:
                 return date.fromisoformat(value)
         except ValueError:
             pass
-        raise _CellError(f"as_of {value!r} is not a date of the form YYYY-MM-DD")
-    raise _CellError(f"as_of {value!r} is not a date")
+        raise _CellError("cell.as_of_form", value=value)
+    raise _CellError("cell.as_of_not_date", value=value)
 
 
 def _number(row: SheetRow) -> float | None:
@@ -118,23 +122,22 @@ def _number(row: SheetRow) -> float | None:
     if value is None:
         return None
     if "value" in row.percent:
-        raise _CellError(
-            "value is formatted as a percentage in the sheet (72.5 % is stored as 0.725): "
-            "type the percent as a plain number, e.g. 72.5"
-        )
+        raise _CellError("cell.percent_format")
     if isinstance(value, bool):
-        raise _CellError(f"value {value!r} is not a number")
+        raise _CellError("cell.not_number", value=value)
     if isinstance(value, int | float):
         number = float(value)
     elif isinstance(value, str):
         if not _NUMBER_RE.fullmatch(value):
-            hint = " (type the percent as a plain number, e.g. 72.5)" if "%" in value else ""
-            raise _CellError(f"value {value!r} is not a plain decimal number{hint}")
+            percent = "%" in value
+            raise _CellError(
+                "cell.not_decimal_percent" if percent else "cell.not_decimal", value=value
+            )
         number = float(value)
     else:
-        raise _CellError(f"value {value!r} is not a number")
+        raise _CellError("cell.not_number", value=value)
     if not math.isfinite(number):
-        raise _CellError(f"value {value!r} is not a finite number")
+        raise _CellError("cell.not_finite", value=value)
     return number
 
 
@@ -145,11 +148,11 @@ def parse_row(row: SheetRow) -> RowReport | list[RowError]:
     as_of_hint = None if as_of_cell is None else str(as_of_cell)
     errors: list[RowError] = []
 
-    def fail(reason: str, message: str) -> None:
-        errors.append(RowError(row.number, reason, message, target_hint, as_of_hint))
+    def fail(reason: str, text: Msg) -> None:
+        errors.append(RowError(row.number, reason, str(text), target_hint, as_of_hint, text))
 
     if row.unnamed is not None:
-        fail(Reason.MALFORMED.value, f"{row.unnamed} has a value but no column name in row 1")
+        fail(Reason.MALFORMED.value, msg("cell.unnamed", column=row.unnamed))
     parsed: dict[str, object] = {}
     for name, reader in (
         ("target", lambda: _text(row.cells, "target")),
@@ -163,9 +166,9 @@ def parse_row(row: SheetRow) -> RowReport | list[RowError]:
         try:
             parsed[name] = reader()
         except _CellError as exc:
-            fail(Reason.MALFORMED.value, str(exc))
+            fail(Reason.MALFORMED.value, exc.text)
     if "target" in parsed and parsed["target"] is None:
-        fail(Reason.MALFORMED.value, "target is empty")
+        fail(Reason.MALFORMED.value, msg("cell.target_empty"))
     if errors:
         return errors
     return RowReport(
@@ -208,17 +211,19 @@ def parse_rows(sheet: Sheet) -> tuple[list[RowReport], list[RowError]]:
         key = (parsed.target, parsed.scope, parsed.as_of)
         earlier = first_row.setdefault(key, parsed.row)
         if earlier != parsed.row:
-            scoped = "" if parsed.scope is None else f" for {parsed.scope}"
-            errors.append(
-                RowError(
-                    parsed.row,
-                    REPEATED,
-                    f"{parsed.target}{scoped} as of {parsed.as_of.isoformat()} is reported in row "
-                    f"{earlier} already: one report per target, scope and day",
-                    parsed.target,
-                    parsed.as_of.isoformat(),
+            as_of = parsed.as_of.isoformat()
+            text = (
+                msg("row.repeated", target=parsed.target, as_of=as_of, earlier=earlier)
+                if parsed.scope is None
+                else msg(
+                    "row.repeated_scoped",
+                    target=parsed.target,
+                    scope=parsed.scope,
+                    as_of=as_of,
+                    earlier=earlier,
                 )
             )
+            errors.append(RowError(parsed.row, REPEATED, str(text), parsed.target, as_of, text))
             continue
         reports.append(parsed)
     return reports, errors

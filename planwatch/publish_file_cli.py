@@ -4,6 +4,7 @@ The steps, each in its module: read the sheet (planwatch.sheets), parse and chec
 ingest would (planwatch.publish_file), stop with the list of errors unless `--skip-bad`, note
 the rows' report times (planwatch.sent_ledger), sign, send (planwatch.publish_send) and print
 the receipt (planwatch.receipt). Exit status 1 when a row was invalid, rejected or not sent.
+Messages in the chosen language (`Voice`); the JSON receipt is the same in any.
 """
 
 from __future__ import annotations
@@ -21,14 +22,13 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from planwatch.events_file import choose_plan
+from planwatch.cli_options import OutputFormat, Voice
 from planwatch.publish_file import check_rows, parse_rows, row_event_id
 from planwatch.publish_send import Progress as Advance
 from planwatch.publish_send import SendError, SignedRow, send_http, send_kafka, unsent
 from planwatch.receipt import FAILED, ReceiptLine, RowStatus, error_lines, json_lines, write_table
 from planwatch.sent_ledger import default_path, note_times, read_times
 from planwatch.sheets import SheetError, read_sheet
-from shared.catalog import CatalogError, load_catalog
 from shared.contract.events import parse_rfc3339
 from shared.contract.signing import sign
 from shared.domain.timebase import CST
@@ -53,26 +53,27 @@ class FileOptions:
     url: str
     timeout_s: float
     skip_bad: bool
-    as_json: bool
+    output: OutputFormat
     ledger: Path | None
+    voice: Voice
 
 
 def _print(lines: Sequence[ReceiptLine], options: FileOptions, title: str) -> None:
-    if options.as_json:
+    if options.output is OutputFormat.JSON:
         for text in json_lines(lines):
             typer.echo(text)
     else:
         console = Console()
         if not console.is_terminal:  # a file or a pipe: no folding of long messages
             console = Console(width=max(console.width, 200))
-        write_table(lines, console, title)
+        write_table(lines, console, title, options.voice.lang)
 
 
 @contextmanager
-def _progress_bar(total: int) -> Iterator[Advance]:
+def _progress_bar(total: int, label: str) -> Iterator[Advance]:
     console = Console(stderr=True)
     bar = Progress(
-        TextColumn("sending"),
+        TextColumn(label),
         BarColumn(),
         MofNCompleteColumn(),
         TimeRemainingColumn(),
@@ -81,35 +82,30 @@ def _progress_bar(total: int) -> Iterator[Advance]:
         disable=total < PROGRESS_MIN_ROWS or not console.is_terminal,
     )
     with bar:
-        task = bar.add_task("sending", total=total)
+        task = bar.add_task(label, total=total)
         yield lambda done: bar.advance(task, done)
 
 
-def _report_time(text: str | None) -> str:
+def _report_time(text: str | None, voice: Voice) -> str:
     if text is None:
         return datetime.now(CST).replace(microsecond=0).isoformat()
     try:
         parse_rfc3339(text)
     except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--time") from None
+        raise voice.refuse("publish.bad_time", time=text, error=exc) from None
     return text
 
 
 def publish_file(options: FileOptions) -> None:
-    try:
-        catalog = load_catalog()
-    except CatalogError as exc:
-        typer.echo(f"catalog: {exc}", err=True)
-        raise typer.Exit(2) from None
-    plan = choose_plan(catalog, options.plan)
+    voice = options.voice
+    catalog = voice.catalog()
+    plan = voice.plan(catalog, options.plan)
     if options.agency not in plan.agencies:
-        raise typer.BadParameter(
-            f"plan {plan.id!r} has no agency {options.agency!r}", param_hint="--agency"
-        )
+        raise voice.refuse("plan.no_agency", plan=plan.id, agency=options.agency)
     try:
         sheet = read_sheet(options.path)
     except SheetError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--file") from None
+        raise voice.fail_with(exc.text, exit_code=2) from None
 
     reports, errors = parse_rows(sheet)
     ledger = options.ledger or default_path(options.agency)
@@ -117,8 +113,8 @@ def publish_file(options: FileOptions) -> None:
     try:
         known = read_times(ledger, ids)
     except OSError as exc:
-        raise typer.BadParameter(
-            f"{ledger}: {exc.strerror or exc}", param_hint="--ledger"
+        raise voice.refuse(
+            "publish.ledger_unreadable", path=ledger, error=exc.strerror or exc
         ) from None
     ready, more = check_rows(
         reports,
@@ -126,42 +122,35 @@ def publish_file(options: FileOptions) -> None:
         plan=plan,
         catalog=catalog,
         times=known,
-        default_time=_report_time(options.time),
+        default_time=_report_time(options.time, voice),
         now=datetime.now(CST),
     )
     errors = sorted(errors + more, key=lambda error: error.row)
     if errors and not options.skip_bad:
-        _print(error_lines(errors, RowStatus.INVALID), options, f"{options.path.name}: errors")
-        rows = len({error.row for error in errors})
-        typer.echo(
-            f"{rows} row(s) with errors; nothing was sent "
-            "(fix them, or pass --skip-bad to send the other rows)",
-            err=True,
-        )
+        title = voice.say("receipt.errors_title", name=options.path.name)
+        _print(error_lines(errors, RowStatus.INVALID), options, title)
+        voice.note("publish.rows_invalid", rows=len({error.row for error in errors}))
         raise typer.Exit(1)
     if not ready:
-        typer.echo(f"{options.path.name}: no report to send", err=True)
-        raise typer.Exit(1)
+        raise voice.fail("publish.nothing_to_send", name=options.path.name)
 
     signed = [SignedRow(r.row, sign(r.event, options.private_key, options.key_id)) for r in ready]
     try:
         note_times(ledger, {row.event.id: row.event.envelope.time for row in signed}, known)
     except OSError as exc:  # without the note, a re-send could not keep the report times
-        typer.echo(f"error: {ledger}: {exc.strerror or exc}; nothing was sent", err=True)
-        raise typer.Exit(1) from None
+        error = exc.strerror or exc
+        raise voice.fail("publish.ledger_unwritable", path=ledger, error=error) from None
     lines = error_lines(errors, RowStatus.SKIPPED) + _send(signed, options)
     lines.sort(key=lambda line: line.row)
-    _print(lines, options, f"{options.path.name}: receipt")
+    _print(lines, options, voice.say("receipt.title", name=options.path.name))
     if options.via_http is False:
-        typer.echo(
-            "sent to Kafka: ingest judges the rows later (--via http answers each)", err=True
-        )
+        voice.note("publish.kafka_later")
     if any(line.status in FAILED for line in lines):
         raise typer.Exit(1)
 
 
 def _send(rows: Sequence[SignedRow], options: FileOptions) -> list[ReceiptLine]:
-    with _progress_bar(len(rows)) as advance:
+    with _progress_bar(len(rows), options.voice.say("publish.sending")) as advance:
         try:
             if options.via_http:
                 return asyncio.run(
@@ -178,5 +167,5 @@ def _send(rows: Sequence[SignedRow], options: FileOptions) -> list[ReceiptLine]:
                 )
             )
         except SendError as exc:
-            typer.echo(f"error: {exc}", err=True)
+            options.voice.note("error", detail=exc)
             return unsent(rows, str(exc))

@@ -23,6 +23,7 @@ import httpx
 from aiokafka.errors import KafkaError
 
 from planwatch.http_token import auth_headers
+from planwatch.messages import Msg, msg
 from planwatch.receipt import ReceiptLine, RowStatus
 from shared.contract.codec import (
     encode_http_batch,
@@ -56,7 +57,11 @@ class SendError(Exception):
 
 
 def _line(
-    row: SignedRow, status: RowStatus, reason: str | None = None, message: str = ""
+    row: SignedRow,
+    status: RowStatus,
+    reason: str | None = None,
+    message: str = "",
+    text: Msg | None = None,
 ) -> ReceiptLine:
     data = row.event.data
     return ReceiptLine(
@@ -67,6 +72,7 @@ def _line(
         as_of=data.as_of.isoformat(),
         reason=reason,
         message=message,
+        text=text,
     )
 
 
@@ -216,8 +222,13 @@ async def send_kafka(
         if isinstance(outcome, Exception):
             lines.append(_line(row, RowStatus.UNSENT, message=f"Kafka: {outcome!r}"))
         else:
-            where = f"{topic} partition {outcome.partition} offset {outcome.offset}"
-            lines.append(_line(row, RowStatus.SENT, message=where))
+            where = msg(
+                "receipt.sent_where",
+                topic=topic,
+                partition=outcome.partition,
+                offset=outcome.offset,
+            )
+            lines.append(_line(row, RowStatus.SENT, message=str(where), text=where))
         progress(1)
     lines.sort(key=lambda line: line.row)
     return lines

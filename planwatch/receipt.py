@@ -1,13 +1,15 @@
 """The receipt of `planwatch publish --file`: one line per row, then the totals.
 
-As a table (rich) or, with `--json`, as JSON lines: one object per row, then `{"totals": …}`.
+As a table (rich) in the chosen language (statuses, headings and each reason's meaning; the
+details ingest and the contract give stay English) or, with `--format json`, as JSON lines,
+the same in any language: one object per row, then `{"totals": …}`.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -15,7 +17,9 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from planwatch.messages import Msg, reason_meaning, say
 from planwatch.publish_file import RowError
+from shared.vocabulary import Lang
 
 
 class RowStatus(StrEnum):
@@ -54,7 +58,8 @@ class ReceiptLine:
     target: str | None = None
     as_of: str | None = None
     reason: str | None = None
-    message: str = ""
+    message: str = ""  # English: the JSON's
+    text: Msg | None = field(default=None, compare=False)  # the table's, in any language
 
     def to_json(self) -> dict[str, Any]:
         body: dict[str, Any] = {"row": self.row, "status": self.status.value}
@@ -70,7 +75,13 @@ class ReceiptLine:
 def error_lines(errors: Iterable[RowError], status: RowStatus) -> list[ReceiptLine]:
     return [
         ReceiptLine(
-            e.row, status, target=e.target, as_of=e.as_of, reason=e.reason, message=e.message
+            e.row,
+            status,
+            target=e.target,
+            as_of=e.as_of,
+            reason=e.reason,
+            message=e.message,
+            text=e.text,
         )
         for e in errors
     ]
@@ -91,25 +102,36 @@ def json_lines(lines: Sequence[ReceiptLine]) -> Iterator[str]:
     yield json.dumps({"totals": totals(lines)})
 
 
-def write_table(lines: Sequence[ReceiptLine], console: Console, title: str | None = None) -> None:
+def line_message(line: ReceiptLine, lang: Lang) -> str:
+    """The message column: the catalog's own text, else the reason's meaning and the detail."""
+    if line.text is not None:
+        return line.text.render(lang)
+    if line.reason:
+        meaning = reason_meaning(line.reason, lang)
+        return say("receipt.explained", lang, meaning=meaning, message=line.message)
+    return line.message
+
+
+def write_table(
+    lines: Sequence[ReceiptLine], console: Console, title: str | None = None, lang: Lang = Lang.EN
+) -> None:
     table = Table(title=title)
-    table.add_column("row", justify="right", no_wrap=True)
-    table.add_column("target", no_wrap=True)
-    table.add_column("as_of", no_wrap=True)
-    table.add_column("status", no_wrap=True)
-    table.add_column("reason", no_wrap=True)
-    table.add_column("message", overflow="fold")
+    table.add_column(say("receipt.row", lang), justify="right", no_wrap=True)
+    for heading in ("target", "as_of", "status", "reason"):
+        table.add_column(say(f"receipt.{heading}", lang), no_wrap=True)
+    table.add_column(say("receipt.message", lang), overflow="fold")
     for line in lines:
         # Text, not markup: cells hold what the sheet and the server said.
         table.add_row(
             Text(str(line.row)),
             Text(line.target or ""),
             Text(line.as_of or ""),
-            Text(line.status.value, style=_STYLE[line.status]),
+            Text(say(f"status.{line.status.value}", lang), style=_STYLE[line.status]),
             Text(line.reason or ""),
-            Text(line.message),
+            Text(line_message(line, lang)),
         )
     console.print(table)
-    console.print(
-        "totals: " + ", ".join(f"{status} {count}" for status, count in totals(lines).items())
+    counts = ", ".join(
+        f"{say(f'status.{status}', lang)} {count}" for status, count in totals(lines).items()
     )
+    console.print(Text(say("receipt.totals", lang, counts=counts)))

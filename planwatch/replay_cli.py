@@ -13,6 +13,8 @@ from typing import Annotated
 import typer
 from pymongo import AsyncMongoClient
 
+from planwatch.cli_options import either, hidden_alias
+from planwatch.events_file import CatalogOption
 from services.scoring.digest import digest_of, read_payload
 from services.scoring.engine import Publisher, publish_nothing
 from services.scoring.replay import ReplayError, replay
@@ -91,30 +93,39 @@ def replay_command(
     prefix: Annotated[
         str, typer.Option("--prefix", help="Collection prefix of the rebuilt state.")
     ] = REPLAY_PREFIX,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database of the rebuilt state (default: source).")
-    ] = None,
-    source_db: Annotated[
+    database: Annotated[
         str | None,
-        typer.Option("--source-db", help="Database holding `reports` (default: MONGODB_DATABASE)."),
+        typer.Option("--database", help="Database of the rebuilt state; default: the source's."),
+    ] = None,
+    source_database: Annotated[
+        str | None,
+        typer.Option(
+            "--source-database", help="Database holding `reports`; default: MONGODB_DATABASE."
+        ),
     ] = None,
     reports: Annotated[str, typer.Option("--reports", help="Ingest's collection.")] = "reports",
     at: Annotated[
         str | None,
-        typer.Option("--at", help="Final clock, RFC 3339 (default: the live state's clock)."),
+        typer.Option(
+            "--at",
+            metavar="<RFC3339>",
+            help="Final clock, RFC 3339; default: the live state's clock.",
+        ),
     ] = None,
     emit: Annotated[
         Emit, typer.Option("--emit", help="none: rebuild only; all: publish every message.")
     ] = Emit.NONE,
     drop: Annotated[bool, typer.Option("--drop", help="Drop the destination first.")] = False,
-    catalog_dir: Annotated[
-        Path | None, typer.Option("--catalog-dir", help="Catalog folder (default: shipped).")
-    ] = None,
+    catalog_dir: CatalogOption = None,
+    db: Annotated[str | None, hidden_alias("--db", "--database")] = None,
+    source_db: Annotated[str | None, hidden_alias("--source-db", "--source-database")] = None,
+    old_catalog: Annotated[Path | None, hidden_alias("--catalog-dir", "--catalog")] = None,
 ) -> None:
     """Rebuild all scoring state from the stored reports into fresh collections; prints a JSON
     summary with the rebuilt state's digest (compare with `planwatch state digest`)."""
-    source = source_db or MongoSettings().database
-    target_db = db or source
+    source = either(source_database, source_db) or MongoSettings().database
+    target_db = either(database, db) or source
+    catalog_dir = either(catalog_dir, old_catalog)
     if target_db == source and prefix == DEFAULT_PREFIX:
         raise _fail(f"--prefix {prefix!r} in database {source!r} is the live state; pick another")
     try:
@@ -152,11 +163,12 @@ async def _digest(db: str, prefix: str, show: bool) -> None:
 @state_app.command("digest")
 def digest_command(
     prefix: Annotated[str, typer.Option("--prefix", help="Collection prefix.")] = DEFAULT_PREFIX,
-    db: Annotated[
-        str | None, typer.Option("--db", help="Database (default: MONGODB_DATABASE).")
+    database: Annotated[
+        str | None, typer.Option("--database", help="Database; default: MONGODB_DATABASE.")
     ] = None,
     show: Annotated[bool, typer.Option("--show", help="Print the digested JSON first.")] = False,
+    db: Annotated[str | None, hidden_alias("--db", "--database")] = None,
 ) -> None:
     """Print the SHA-256 of the canonical JSON of the scoring state (target results, roll-ups,
     agency scorecards, alert states, point counts, clock)."""
-    asyncio.run(_digest(db or MongoSettings().database, prefix, show))
+    asyncio.run(_digest(either(database, db) or MongoSettings().database, prefix, show))

@@ -82,7 +82,9 @@ def report(
     ] = False,
     at: AtOption,
     plan_id: PlanOption = None,
-    lang: Annotated[Lang, typer.Option("--lang", help="zh (default) or en.")] = Lang.ZH,
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of the report: zh or en.")
+    ] = Lang.ZH,
     out: Annotated[Path, typer.Option("--out", help="The HTML file to write.", dir_okay=False)] = (
         Path("report.html")
     ),
@@ -91,7 +93,11 @@ def report(
     ] = False,
     since: Annotated[
         str | None,
-        typer.Option("--since", help="First day of the alert period; default: plan issue date."),
+        typer.Option(
+            "--since",
+            metavar="<YYYY-MM-DD>",
+            help="First day of the alert period; default: plan issue date.",
+        ),
     ] = None,
     step_days: Annotated[
         int,

@@ -256,10 +256,12 @@ def score(
     events: EventsOption,
     at: AtOption,
     plan_id: PlanOption = None,
-    output: Annotated[OutputFormat, typer.Option("--format", help="json or table.")] = (
-        OutputFormat.JSON
-    ),
-    lang: Annotated[Lang, typer.Option("--lang", help="Names in tables: zh or en.")] = Lang.ZH,
+    output: Annotated[
+        OutputFormat, typer.Option("--format", help="json (for programs) or table (for people).")
+    ] = (OutputFormat.JSON),
+    lang: Annotated[
+        Lang, typer.Option("--lang", help="Language of the table: zh or en.")
+    ] = Lang.ZH,
     strict: StrictOption = False,
     catalog_dir: CatalogOption = None,
 ) -> None:

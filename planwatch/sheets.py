@@ -26,6 +26,8 @@ from xml.etree.ElementTree import ParseError
 import openpyxl
 from openpyxl.utils.exceptions import InvalidFileException
 
+from planwatch.messages import MessageError
+
 MAX_FILE_BYTES: Final = 5 * 1024 * 1024
 MAX_UNPACKED_BYTES: Final = 50 * 1024 * 1024
 MAX_ROWS: Final = 10_000
@@ -52,7 +54,7 @@ VALUE_COLUMNS: Final = ("value", "stage")  # at least one of them
 CellValue = str | int | float | bool | date | datetime | time | timedelta | None
 
 
-class SheetError(ValueError):
+class SheetError(MessageError):
     """The file as a whole cannot be read as a reports sheet."""
 
 
@@ -62,8 +64,8 @@ class SheetRow:
     cells: Mapping[str, CellValue]  # by column name; blank cells are absent
     # Columns whose cell is formatted as a percentage in the workbook (72.5 % is stored as 0.725).
     percent: frozenset[str] = frozenset()
-    # A non-empty cell under a column with no name (its letter or position), if any.
-    unnamed: str | None = None
+    # A non-empty cell under a column with no name (its position, 1-based), if any.
+    unnamed: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,15 +78,16 @@ def read_sheet(path: Path) -> Sheet:
     """The reports in a .csv or .xlsx file; SheetError when the file cannot be one."""
     suffix = path.suffix.lower()
     if suffix not in {".csv", ".xlsx"}:
-        raise SheetError(f"{path.name}: takes a .csv or .xlsx file, not {suffix or 'no suffix'}")
+        if not suffix:
+            raise SheetError("sheet.no_suffix", name=path.name)
+        raise SheetError("sheet.suffix", name=path.name, suffix=suffix)
     try:
         size = path.stat().st_size
     except OSError as exc:
-        raise SheetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise SheetError("sheet.unreadable", path=path, error=exc.strerror or exc) from None
     if size > MAX_FILE_BYTES:
         raise SheetError(
-            f"{path.name} is {size / 1048576:.1f} MiB; the limit is "
-            f"{MAX_FILE_BYTES // 1048576} MiB: split it into several files"
+            "sheet.too_big", name=path.name, size=size / 1048576, limit=MAX_FILE_BYTES // 1048576
         )
     if suffix == ".csv":
         return _read_csv(path)
@@ -113,21 +116,22 @@ def _header(cells: Sequence[object]) -> tuple[list[str | None], tuple[str, ...]]
         names.append(None if cleaned is None else str(cleaned).lower())
     named = [name for name in names if name is not None]
     if not named:
-        raise SheetError("row 1 must hold the column names: " + ", ".join(COLUMNS))
+        raise SheetError("sheet.no_header", columns=", ".join(COLUMNS))
     unknown = [name for name in named if name not in COLUMNS]
     if unknown:
         raise SheetError(
-            f"unknown column(s) {', '.join(repr(n) for n in unknown)} in row 1 "
-            f"(the columns: {', '.join(COLUMNS)})"
+            "sheet.unknown_columns",
+            unknown=", ".join(repr(n) for n in unknown),
+            columns=", ".join(COLUMNS),
         )
     repeated = sorted({name for name in named if named.count(name) > 1})
     if repeated:
-        raise SheetError(f"column(s) {', '.join(repeated)} appear more than once in row 1")
+        raise SheetError("sheet.repeated_columns", columns=", ".join(repeated))
     missing = [name for name in REQUIRED_COLUMNS if name not in named]
     if missing:
-        raise SheetError(f"row 1 lacks the column(s) {', '.join(missing)}")
+        raise SheetError("sheet.missing_columns", columns=", ".join(missing))
     if not any(name in named for name in VALUE_COLUMNS):
-        raise SheetError("row 1 needs a `value` column, a `stage` column, or both")
+        raise SheetError("sheet.no_value_column")
     return names, tuple(named)
 
 
@@ -140,17 +144,17 @@ def _collect(
     for number, values, percent_positions in rows:
         scanned += 1
         if scanned > MAX_SCANNED_ROWS:
-            raise SheetError(f"more than {MAX_SCANNED_ROWS} rows (blank ones included)")
+            raise SheetError("sheet.too_many_rows", limit=MAX_SCANNED_ROWS)
         cells: dict[str, CellValue] = {}
         percent: set[str] = set()
-        unnamed: str | None = None
+        unnamed: int | None = None
         for position, raw in enumerate(values):
             value = _clean(raw)
             if value is None:
                 continue
             name = names[position] if position < len(names) else None
             if name is None:
-                unnamed = unnamed or f"column {position + 1}"
+                unnamed = unnamed or position + 1
                 continue
             cells[name] = value
             if position in percent_positions:
@@ -158,7 +162,7 @@ def _collect(
         if not cells and unnamed is None:
             continue
         if len(result) == MAX_ROWS:
-            raise SheetError(f"more than {MAX_ROWS} reports: split the file into several")
+            raise SheetError("sheet.too_many_reports", limit=MAX_ROWS)
         result.append(SheetRow(number, cells, frozenset(percent), unnamed))
     return result
 
@@ -170,16 +174,14 @@ def _read_csv(path: Path) -> Sheet:
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise SheetError(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise SheetError("sheet.unreadable", path=path, error=exc.strerror or exc) from None
     except UnicodeDecodeError as exc:
-        raise SheetError(
-            f"{path.name} is not UTF-8 text (byte {exc.start}): save it as CSV UTF-8"
-        ) from None
+        raise SheetError("sheet.not_utf8", name=path.name, byte=exc.start) from None
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     try:
         header = next(reader, None)
         if header is None:
-            raise SheetError(f"{path.name} is empty")
+            raise SheetError("sheet.empty", name=path.name)
         names, columns = _header(header)
 
         def numbered() -> Iterator[tuple[int, Sequence[object], frozenset[int]]]:
@@ -188,7 +190,7 @@ def _read_csv(path: Path) -> Sheet:
 
         return Sheet(columns, _collect(names, numbered()))
     except csv.Error as exc:
-        raise SheetError(f"{path.name}: not valid CSV near line {reader.line_num}: {exc}") from None
+        raise SheetError("sheet.bad_csv", name=path.name, line=reader.line_num, error=exc) from None
 
 
 # --- Excel ------------------------------------------------------------------------------------
@@ -199,11 +201,13 @@ def _check_unpacked_size(path: Path) -> None:
         with zipfile.ZipFile(path) as archive:
             unpacked = sum(member.file_size for member in archive.infolist())
     except (OSError, zipfile.BadZipFile) as exc:
-        raise SheetError(f"{path.name} is not an Excel workbook (.xlsx): {exc}") from None
+        raise SheetError("sheet.not_xlsx", name=path.name, error=exc) from None
     if unpacked > MAX_UNPACKED_BYTES:
         raise SheetError(
-            f"{path.name} unpacks to {unpacked / 1048576:.0f} MiB; the limit is "
-            f"{MAX_UNPACKED_BYTES // 1048576} MiB"
+            "sheet.unpacked_too_big",
+            name=path.name,
+            size=unpacked / 1048576,
+            limit=MAX_UNPACKED_BYTES // 1048576,
         )
 
 
@@ -212,7 +216,7 @@ def _read_xlsx(path: Path) -> Sheet:
     try:
         workbook = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except _UNREADABLE as exc:
-        raise SheetError(f"{path.name} is not a readable Excel workbook: {exc}") from None
+        raise SheetError("sheet.unreadable_xlsx", name=path.name, error=exc) from None
     try:
         by_name = {sheet.title.strip().lower(): sheet for sheet in workbook.worksheets}
         sheet = by_name.get(REPORTS_SHEET)
@@ -220,12 +224,12 @@ def _read_xlsx(path: Path) -> Sheet:
             if len(workbook.worksheets) != 1:
                 titles = ", ".join(s.title for s in workbook.worksheets)
                 raise SheetError(
-                    f"{path.name} has several sheets ({titles}) and none is named {REPORTS_SHEET!r}"
+                    "sheet.which_sheet", name=path.name, titles=titles, sheet=REPORTS_SHEET
                 )
             sheet = workbook.worksheets[0]
         header = next(sheet.iter_rows(min_row=1, max_row=1), None)
         if header is None:
-            raise SheetError(f"{path.name}: sheet {sheet.title!r} is empty")
+            raise SheetError("sheet.empty_sheet", name=path.name, title=sheet.title)
         names, columns = _header([cell.value for cell in header])
         # Only the header's width (and a few columns beyond, for stray values) is read: a
         # sheet that claims 16,384 columns is not padded out to them row by row.
@@ -247,6 +251,6 @@ def _read_xlsx(path: Path) -> Sheet:
     except SheetError:
         raise
     except _UNREADABLE as exc:
-        raise SheetError(f"{path.name}: cannot read the sheet: {exc}") from None
+        raise SheetError("sheet.unreadable_sheet", name=path.name, error=exc) from None
     finally:
         workbook.close()

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 import httpx
 import typer
 
+from planwatch.cli_options import FormatOption, JsonAlias, OutputFormat, chosen_format
 from planwatch.http_refusal import refusal_message
 from planwatch.http_token import TokenError, auth_headers
 from services.notify.domain.durations import DurationError, parse_duration
@@ -18,7 +19,12 @@ silence_app = typer.Typer(help="Silence notify's alerts for a time window.", no_
 
 UrlOption = Annotated[
     str,
-    typer.Option("--url", envvar="PLANWATCH_NOTIFY_URL", help="The notify service's base URL."),
+    typer.Option(
+        "--url",
+        envvar="PLANWATCH_NOTIFY_URL",
+        metavar="<url>",
+        help="The notify service's base URL.",
+    ),
 ]
 
 
@@ -54,7 +60,7 @@ def _call(method: str, url: str, **kwargs: Any) -> Any:
 @silence_app.command("add")
 def add(
     matchers: Annotated[
-        list[str], typer.Argument(help='Matchers, e.g. agency="qy.miit" severity=~"warn.*"')
+        list[str], typer.Argument(help='Matchers, e.g. agency="qy.miit" severity=~"warn.*".')
     ],
     *,
     author: Annotated[
@@ -66,9 +72,16 @@ def add(
         ),
     ] = "",
     comment: Annotated[str, typer.Option("--comment", "-c", help="Why.")] = "",
-    duration: Annotated[str, typer.Option("--duration", "-d", help="e.g. 2h, 1d")] = "1h",
-    start: Annotated[str | None, typer.Option(help="ISO 8601 start (default: now)")] = None,
-    end: Annotated[str | None, typer.Option(help="ISO 8601 end (default: start+duration)")] = None,
+    duration: Annotated[
+        str, typer.Option("--duration", "-d", help="How long, e.g. 2h or 1d.")
+    ] = "1h",
+    start: Annotated[
+        str | None, typer.Option(metavar="<ISO8601>", help="ISO 8601 start; default: now.")
+    ] = None,
+    end: Annotated[
+        str | None,
+        typer.Option(metavar="<ISO8601>", help="ISO 8601 end; default: start + duration."),
+    ] = None,
     url: UrlOption = "http://127.0.0.1:8003",
 ) -> None:
     """Create a silence; prints its id."""
@@ -111,14 +124,15 @@ def _matcher_text(m: dict[str, Any]) -> str:
 @silence_app.command("list")
 def list_silences(
     url: UrlOption = "http://127.0.0.1:8003",
-    as_json: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+    output: FormatOption = OutputFormat.TEXT,
+    as_json: JsonAlias = False,
     expired: Annotated[bool, typer.Option("--expired", help="Include expired ones.")] = False,
 ) -> None:
-    """List silences (active and pending; --expired for all)."""
+    """List silences (active and pending; --expired for all); json: the API's JSON."""
     items = _call("GET", f"{url.rstrip('/')}/api/v2/silences")
     if not expired:
         items = [s for s in items if s["status"]["state"] != "expired"]
-    if as_json:
+    if chosen_format(output, as_json) is OutputFormat.JSON:
         typer.echo(json.dumps(items, ensure_ascii=False, indent=2))
         return
     for s in items:

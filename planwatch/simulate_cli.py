@@ -11,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from planwatch.cli_options import either, hidden_alias
 from planwatch.simulate.agencies import write_keys_file
 from planwatch.simulate.feed import (
     DEFAULT_SPEED,
@@ -126,7 +127,7 @@ def simulate(
     ] = None,
     dry_run: Annotated[bool, typer.Option(help="Print what would be sent; send nothing.")] = False,
     until: Annotated[
-        str, typer.Option(help="Last simulated day (YYYY-MM-DD).")
+        str, typer.Option(metavar="<YYYY-MM-DD>", help="Last simulated day.")
     ] = DEFAULT_UNTIL.isoformat(),
     plan: Annotated[str, typer.Option(help="Plan id.")] = DEFAULT_PLAN,
     keys_file: Annotated[
@@ -151,10 +152,17 @@ def simulate(
             "its key snapshot first."
         ),
     ] = INGEST_KEYS_REFRESH_S + 2,
-    ingest_url: Annotated[str, typer.Option(help="Ingest's base URL for --via http.")] = (
-        DEFAULT_INGEST_URL
-    ),
+    url: Annotated[
+        str,
+        typer.Option(
+            "--url",
+            envvar="PLANWATCH_INGEST_URL",
+            metavar="<url>",
+            help="Ingest's base URL (--via http).",
+        ),
+    ] = DEFAULT_INGEST_URL,
     quiet: Annotated[bool, typer.Option(help="No progress lines.")] = False,
+    ingest_url: Annotated[str | None, hidden_alias("--ingest-url", "--url")] = None,
 ) -> None:
     """Send a realistic, seeded feed of the plan's agencies reporting (and a few bad events)."""
     try:
@@ -195,9 +203,11 @@ def simulate(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None
 
+    base_url = either(ingest_url, url) or DEFAULT_INGEST_URL
+
     def make_transport() -> Transport:
         if via is Via.HTTP:
-            return HttpTransport(ingest_url, KafkaTransport(kafka, clock_key=clock_key))
+            return HttpTransport(base_url, KafkaTransport(kafka, clock_key=clock_key))
         return KafkaTransport(kafka, clock_key=clock_key)
 
     try:

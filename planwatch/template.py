@@ -22,6 +22,7 @@ from openpyxl.styles import Font
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from planwatch.messages import MessageError
 from planwatch.sheets import COLUMNS, REPORTS_SHEET
 from shared.domain.catalog import Kind, Plan, Target
 
@@ -49,8 +50,8 @@ SCOPE_HEADERS: Final = ("scope", "kind", "name", "name_en")
 _VALIDATED_ROWS: Final = 10_001
 
 
-class TemplateError(ValueError):
-    pass
+class TemplateError(MessageError):
+    """The template cannot be made (planwatch.messages: str() is English)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +85,7 @@ class TargetLine:
 def target_lines(plan: Plan, agency: str) -> list[TargetLine]:
     """The targets `agency` may report (lead or co-owner, as ingest decides it), by id."""
     if agency not in plan.agencies:
-        raise TemplateError(f"plan {plan.id!r} has no agency {agency!r}")
+        raise TemplateError("plan.no_agency", plan=plan.id, agency=agency)
     lines = [
         TargetLine(
             target,
@@ -95,7 +96,7 @@ def target_lines(plan: Plan, agency: str) -> list[TargetLine]:
         if agency in plan.responsible_for(target.id)
     ]
     if not lines:
-        raise TemplateError(f"{agency!r} reports on no target of plan {plan.id!r}")
+        raise TemplateError("template.no_targets", agency=agency, plan=plan.id)
     return lines
 
 
@@ -119,7 +120,9 @@ def write_template(path: Path, plan: Plan, agency: str) -> list[Path]:
         _write_csv(targets_path, [TARGET_HEADERS, *(line.cells() for line in lines)])
         _write_csv(scopes_path, [SCOPE_HEADERS, *scopes])
         return [path, targets_path, scopes_path]
-    raise TemplateError(f"{path.name}: writes a .xlsx or .csv file, not {suffix or 'no suffix'}")
+    if not suffix:
+        raise TemplateError("template.no_suffix", name=path.name)
+    raise TemplateError("template.suffix", name=path.name, suffix=suffix)
 
 
 def _write_csv(path: Path, rows: Sequence[Sequence[object]]) -> None:

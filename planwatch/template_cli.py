@@ -1,4 +1,5 @@
-"""`planwatch template`: the reports template of one agency (planwatch.template)."""
+"""`planwatch template`: the reports template of one agency (planwatch.template). Messages in
+zh or en (`--lang`); stdout lists the files written."""
 
 from __future__ import annotations
 
@@ -7,9 +8,9 @@ from typing import Annotated
 
 import typer
 
-from planwatch.events_file import CatalogOption, PlanOption, choose_plan
+from planwatch.cli_options import LangOption, Voice
+from planwatch.events_file import CatalogOption, PlanOption
 from planwatch.template import TemplateError, write_template
-from shared.catalog import CatalogError, load_catalog
 
 template_app = typer.Typer()
 
@@ -29,21 +30,18 @@ def template(
     ] = None,
     plan_id: PlanOption = None,
     catalog_dir: CatalogOption = None,
+    lang: LangOption = None,
 ) -> None:
     """Write a template for `planwatch publish --file`: the agency's targets and a reports sheet."""
-    try:
-        catalog = load_catalog(catalog_dir)
-    except CatalogError as exc:
-        typer.echo(f"catalog: {exc}", err=True)
-        raise typer.Exit(2) from None
-    plan = choose_plan(catalog, plan_id)
+    voice = Voice.of(lang)
+    plan = voice.plan(voice.catalog(catalog_dir), plan_id)
     path = out or Path(f"{agency}.reports.xlsx")
     try:
         written = write_template(path, plan, agency)
     except TemplateError as exc:
-        raise typer.BadParameter(str(exc)) from None
+        raise voice.fail_with(exc.text, exit_code=2) from None
     except OSError as exc:
-        typer.echo(f"error: {path}: {exc.strerror or exc}", err=True)
-        raise typer.Exit(1) from None
+        raise voice.fail("template.unwritable", path=path, error=exc.strerror or exc) from None
     for file in written:
         typer.echo(str(file))
+    voice.note("template.next", agency=agency, path=path)

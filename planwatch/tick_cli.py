@@ -46,7 +46,9 @@ async def publish_tick(
 def tick(
     at: Annotated[
         str | None,
-        typer.Option("--at", help="RFC 3339 instant with offset (default: now, UTC)."),
+        typer.Option(
+            "--at", metavar="<RFC3339>", help="RFC 3339 instant with offset; default: now (UTC)."
+        ),
     ] = None,
     topic: Annotated[str, typer.Option("--topic", help="The clock topic.")] = topics.CLOCK,
 ) -> None:

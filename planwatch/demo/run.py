@@ -620,7 +620,7 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         f"dashboard:          {scoring}/dashboard/\n"
         f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
         f"send events:        POST {ingest}/v1/events  (or `MONGODB_DATABASE={config.database} "
-        f"planwatch simulate --via http --ingest-url {ingest}`)\n"
+        f"planwatch simulate --via http --url {ingest}`)\n"
         f"notify:             {notify}/api/v2/silences  ·  {run.specs[2].management_url}"
         "/readyz  ·  /metrics\n"
         "authentication:     off (PLANWATCH_AUTH_MODE=dev, loopback only: the demo alone)\n"

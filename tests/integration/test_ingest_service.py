@@ -311,6 +311,7 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
 
     key_file = str(tmp_path / "qy.gov-data.cli1.key.pem")
     common = ["publish", "--agency", "qy.gov-data", "--key-id", "cli1", "--key-file", key_file]
+    common += ["--format", "json"]
     common += ["--target", "gov.mobile-services", "--as-of", "2022-03-31"]
     async with running_ingest(setup.settings()) as base_url:
         # The key goes in through ingest's admin API (keys:admin), audit-logged.
@@ -322,7 +323,7 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
         assert registered.returncode == 0, registered.stderr
         stored = AgencyKey.model_validate_json(registered.stdout.strip())
         assert stored.public_key == entry.public_key
-        http_args = ["--url", f"{base_url}/v1/events", "--mode", "structured"]
+        http_args = ["--url", base_url, "--mode", "structured"]
         via_kafka = await _cli(
             [*common, "--value", "61.5", "--event-id", "cli-k", "--topic", setup.input_topic],
             env,

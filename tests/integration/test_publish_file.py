@@ -122,10 +122,11 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
 
     async with running_ingest(setup.settings()) as base_url:
         args = ["--agency", AGENCY, "--key-id", "k1", "--key-file", str(key_file)]
-        args += ["--file", str(sheet), "--via", "http", "--url", f"{base_url}/v1/events"]
-        args += ["--ledger", str(tmp_path / "sent.jsonl"), "--json"]
+        args += ["--file", str(sheet), "--via", "http", "--url", base_url]
+        args += ["--ledger", str(tmp_path / "sent.jsonl"), "--lang", "en"]
+        as_json = [*args, "--format", "json"]
 
-        checked_only = await _publish(args, env)  # errors: nothing is sent
+        checked_only = await _publish(as_json, env)  # errors: nothing is sent
         assert checked_only.returncode == 1
         rows, totals = _receipt(checked_only.stdout)
         assert totals == {"invalid": 3}
@@ -139,7 +140,7 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
         await _send_elsewhere_first(base_url)
         assert await wait_for_count(client, setup.database, 1) == 1
 
-        first = await _publish([*args, "--skip-bad"], env)
+        first = await _publish([*as_json, "--skip-bad"], env)
         assert first.returncode == 1, first.stderr  # row 6 was rejected
         rows, totals = _receipt(first.stdout)
         assert rows == {
@@ -155,7 +156,7 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
         assert await wait_for_count(client, setup.database, 4) == 4
         stored = {doc["_id"]: doc async for doc in reports.find({})}
 
-        second = await _publish([*args, "--skip-bad"], env)
+        second = await _publish([*as_json, "--skip-bad"], env)
         rows, totals = _receipt(second.stdout)
         assert {row: rows[row] for row in (2, 4, 6, 8)} == {
             2: ("duplicate", None),
@@ -165,7 +166,7 @@ async def test_a_sheet_gets_a_receipt_per_row_and_a_second_send_only_duplicates(
         }
         assert totals == {"duplicate": 3, "rejected": 1, "skipped": 3}
 
-        table = await _publish([*args[:-1], "--skip-bad"], env)  # the table form, once more
+        table = await _publish([*args, "--skip-bad"], env)  # the table form, once more
         assert "duplicate" in table.stdout and "conflict" in table.stdout
         assert "totals: duplicate 3, rejected 1, skipped 3" in table.stdout
 
@@ -194,7 +195,8 @@ async def test_via_kafka_rows_are_sent_and_ingest_judges_them_later(
     )
     key_file = tmp_path / "key.pem"
     key_file.write_bytes(private_key_pem(private_key(AGENCY)))
-    args = ["--agency", AGENCY, "--key-id", "k1", "--key-file", str(key_file), "--json"]
+    args = ["--agency", AGENCY, "--key-id", "k1", "--key-file", str(key_file)]
+    args += ["--format", "json", "--lang", "en"]
     args += ["--file", str(sheet), "--topic", setup.input_topic, "--bootstrap", setup.bootstrap]
     args += ["--ledger", str(tmp_path / "sent.jsonl")]
     duplicates = ("planwatch_ingest_events_duplicate_total", {"door": "kafka"})

@@ -39,7 +39,7 @@ DOC_URI = DOC_PATH.as_uri()
 
 def test_the_committed_document_is_what_the_code_generates() -> None:
     assert DOC_PATH.read_text("utf-8") == asyncapi.render(), (
-        "docs/asyncapi.yaml is stale: run `planwatch asyncapi docs/asyncapi.yaml`"
+        "docs/asyncapi.yaml is stale: run `planwatch asyncapi`"
     )
 
 

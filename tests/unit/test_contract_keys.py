@@ -89,7 +89,7 @@ def test_cli_generate(tmp_path: Path) -> None:
     assert AgencyKey.model_validate(pub_file) == entry
     again = runner.invoke(
         _root(),
-        ["keys", "generate", "--agency", "qy.miit", "--key-id", "2022a", "--out", str(tmp_path)],
+        [*GENERATE, "--key-id", "2022a", "--out", str(tmp_path), "--lang", "en"],
     )
     assert again.exit_code == 1
     assert "not overwriting" in again.stderr
@@ -97,7 +97,7 @@ def test_cli_generate(tmp_path: Path) -> None:
 
 def test_cli_refuses_bad_ids(tmp_path: Path) -> None:
     result = CliRunner().invoke(
-        _root(), ["keys", "generate", "--agency", "qy miit", "--out", str(tmp_path)]
+        _root(), ["keys", "generate", "--agency", "qy miit", "--out", str(tmp_path), "--lang", "en"]
     )
     assert result.exit_code == 2
     assert "is not an agency id" in result.output

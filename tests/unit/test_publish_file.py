@@ -341,7 +341,7 @@ def test_the_command_lists_the_errors_and_sends_nothing(tmp_path: Path) -> None:
     ledger = tmp_path / "sent.jsonl"
     args = ["--agency", AGENCY, "--key-id", "k1", "--key-file", str(key_file), "--json"]
     args += ["--file", str(sheet), "--ledger", str(ledger), "--via", "http"]
-    args += ["--url", "http://127.0.0.1:9/never-called"]
+    args += ["--url", "http://127.0.0.1:9/never-called", "--lang", "en"]
     result = CliRunner().invoke(publish_app, args)
     assert result.exit_code == 1
     lines = [json.loads(line) for line in result.stdout.splitlines()]

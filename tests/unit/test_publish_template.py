@@ -165,7 +165,7 @@ def test_the_command_writes_the_default_file(
     monkeypatch.chdir(tmp_path)
     result = CliRunner().invoke(template_app, ["--agency", "qy.gov-data"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip() == "qy.gov-data.reports.xlsx"
+    assert result.stdout.strip() == "qy.gov-data.reports.xlsx"
     assert (tmp_path / "qy.gov-data.reports.xlsx").exists()
     refused = CliRunner().invoke(template_app, ["--agency", "qy.nobody"])
     assert refused.exit_code == 2
