@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import ipaddress
 import os
 import secrets
 import subprocess
@@ -22,10 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aiokafka.errors import KafkaError
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from planwatch.infra.build import KAFKA_LIBS, require_tool
 from planwatch.infra.errors import StartupError
@@ -35,6 +30,7 @@ from planwatch.infra.kafka import (
     SINGLE_NODE_TUNING,
     new_cluster_id,
 )
+from planwatch.infra.local_ca import LocalCa
 from planwatch.infra.processes import ManagedProcess
 from planwatch.infra.settings import LOOPBACK
 from shared.runtime.kafka_security import check_access
@@ -99,72 +95,10 @@ def _write_private(path: Path, data: bytes) -> None:
 def make_tls(tls_dir: Path, days: int = 30) -> None:
     """A local CA (ca.pem) and a broker key and certificate for 127.0.0.1 / localhost, signed by
     it, in Kafka's PEM keystore form (broker.pem: PKCS#8 key, then the certificate chain)."""
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "planwatch local Kafka CA")])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=False,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, LOOPBACK)]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=days))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(LOOPBACK)), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(
-            x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH, ExtendedKeyUsageOID.CLIENT_AUTH]
-            ),
-            critical=False,
-        )
-        # Python 3.13's default TLS context verifies strictly (VERIFY_X509_STRICT): a
-        # certificate without its issuer's key identifier is refused.
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(ca_key, hashes.SHA256())
-    )
-    pem = serialization.Encoding.PEM
-    _write_private(tls_dir / "ca.pem", ca_cert.public_bytes(pem))
-    key_pem = key.private_bytes(
-        pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    _write_private(
-        tls_dir / "broker.pem", key_pem + cert.public_bytes(pem) + ca_cert.public_bytes(pem)
-    )
+    ca = LocalCa.create("planwatch local Kafka CA", dt.timedelta(days=days))
+    broker = ca.issue([LOOPBACK, "localhost"], client_auth=True)
+    _write_private(tls_dir / "ca.pem", ca.cert_pem)
+    _write_private(tls_dir / "broker.pem", broker.key_pem + broker.cert_pem + ca.cert_pem)
 
 
 def _jaas_quote(value: str) -> str:
