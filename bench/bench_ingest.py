@@ -36,10 +36,11 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
+from bench.replica_set import produce as produce_records
 from bench.results_file import RESULTS, write_result
 from planwatch.infra.manager import ensure_up
 from planwatch.infra.settings import InfraSettings
@@ -53,13 +54,14 @@ from shared.contract.events import ProgressReported, new_report
 from shared.contract.keys import AgencyKey, private_key_from_seed, public_key_text
 from shared.contract.parsing import RawEvent
 from shared.contract.signing import sign
-from shared.domain.catalog import Kind
+from shared.domain.catalog import Kind, Plan
 from shared.kafka_admin import ensure_topics
 from shared.runtime import kafka as runtime_kafka
 from shared.runtime.auth import AuthMode, AuthSettings
 from shared.runtime.consumer import StagedConsumer
 from shared.runtime.host import Servers
 from shared.runtime.kafka_security import client_options
+from shared.runtime.publisher import Outbound
 from shared.runtime.settings import HttpSettings, KafkaSettings, MongoSettings
 from shared.topics import PARTITIONS, PROGRESS
 
@@ -67,32 +69,34 @@ Triple = tuple[bytes | None, bytes, list[tuple[str, bytes]]]
 
 
 def make_events(n: int, tag: str) -> tuple[list[Triple], list[dict[str, Any]], list[AgencyKey]]:
-    """Signed reports over every share/count target of the plan, by their lead agencies;
-    their Kafka records, the documents ingest would store, and the agencies' keys."""
+    """Signed headline reports over every share/count target of the plan, each by the first of
+    its headline reporters (the lead unless the catalog names others); their Kafka records,
+    the documents ingest would store, and the agencies' keys."""
     catalog = load_catalog()
     plan = next(iter(catalog.plans.values()))
     targets = [t for t in plan.targets.values() if t.kind in {Kind.SHARE, Kind.COUNT}]
+    reporters = {t.id: _reporter(plan, t.id, t.lead) for t in targets}
     keys: dict[str, Any] = {}
     entries: list[AgencyKey] = []
-    for target in targets:
-        if target.lead not in keys:
-            keys[target.lead] = private_key_from_seed(target.lead.encode().ljust(32, b"#")[:32])
-            entries.append(
-                AgencyKey(
-                    agency=target.lead,
-                    key_id="bench",
-                    public_key=public_key_text(keys[target.lead]),
-                    created=datetime(2021, 1, 1, tzinfo=UTC),
-                )
+    for agency in dict.fromkeys(reporters.values()):
+        keys[agency] = private_key_from_seed(agency.encode().ljust(32, b"#")[:32])
+        entries.append(
+            AgencyKey(
+                agency=agency,
+                key_id="bench",
+                public_key=public_key_text(keys[agency]),
+                created=datetime(2021, 1, 1, tzinfo=UTC),
             )
+        )
     snapshot = {(k.agency, k.key_id): k for k in entries}
     now = datetime.now(UTC)
     triples: list[Triple] = []
     docs: list[dict[str, Any]] = []
     for i in range(n):
         target = targets[i % len(targets)]
+        agency = reporters[target.id]
         event: ProgressReported = new_report(
-            agency=target.lead,
+            agency=agency,
             plan=plan.id,
             target=target.id,
             as_of=date(2022, 3, 31) - timedelta(days=i % 600),
@@ -100,7 +104,7 @@ def make_events(n: int, tag: str) -> tuple[list[Triple], list[dict[str, Any]], l
             value=float(i % 100),
             event_id=f"{tag}-{i}",
         )
-        signed = sign(event, keys[target.lead], "bench")
+        signed = sign(event, keys[agency], "bench")
         key, value, headers = encode_kafka_binary(signed)
         triples.append((key, value, list(headers)))
         verdict = validate(RawEvent(signed.envelope, value), catalog, snapshot, now)
@@ -110,20 +114,17 @@ def make_events(n: int, tag: str) -> tuple[list[Triple], list[dict[str, Any]], l
     return triples, docs, entries
 
 
+def _reporter(plan: Plan, target_id: str, lead: str) -> str:
+    subject = plan.subject(target_id)
+    reporters = subject.headline_reporters if subject is not None else ()
+    return reporters[0] if reporters else lead
+
+
 async def produce(bootstrap: str, topic: str, triples: Sequence[Triple]) -> None:
-    producer = AIOKafkaProducer(
-        **client_options(KafkaSettings(bootstrap_servers=bootstrap)),
-        enable_idempotence=True,
-        linger_ms=5,
+    """The records through the platform's producer (shared/runtime/publisher.make_producer)."""
+    await produce_records(
+        bootstrap, [Outbound(topic, v, key=k, headers=tuple(h)) for k, v, h in triples]
     )
-    await producer.start()
-    try:
-        for start in range(0, len(triples), 2000):
-            chunk = triples[start : start + 2000]
-            futures = [await producer.send(topic, v, key=k, headers=h) for k, v, h in chunk]
-            await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 def _percentile(values: Sequence[float], q: float) -> float:
@@ -151,7 +152,7 @@ def summary(name: str, events: int, spans: list[tuple[float, float, int]]) -> di
 async def raw_floor(
     bootstrap: str, uri: str, topic: str, docs: list[dict[str, Any]], batch: int
 ) -> dict[str, Any]:
-    by_id = {doc["_id"]: doc for doc in docs}
+    by_id = {doc["event_id"]: doc for doc in docs}  # `_id` is "agency|event id"
     client: AsyncMongoClient[dict[str, Any]] = AsyncMongoClient(uri)
     collection = client[f"bench_floor_{uuid.uuid4().hex[:8]}"]["reports"]
     consumer = AIOKafkaConsumer(

@@ -40,10 +40,11 @@ from datetime import UTC, date, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
 from faststream.kafka.annotations import KafkaMessage
 from pymongo import AsyncMongoClient, UpdateOne
 
+from bench.replica_set import produce as produce_records
 from bench.results_file import write_result
 from planwatch.infra.manager import ensure_up
 from planwatch.infra.settings import InfraSettings
@@ -64,8 +65,8 @@ from shared.domain.method_v1 import SeriesPoint
 from shared.domain.timebase import CST
 from shared.kafka_admin import ensure_topics
 from shared.runtime.kafka import DurableBatchProcessor, Record, make_broker
-from shared.runtime.kafka_security import client_options
 from shared.runtime.mongo import Document
+from shared.runtime.publisher import Outbound, make_producer
 from shared.runtime.settings import KafkaSettings, MongoSettings, RetrySettings
 
 HISTORY_START = date(1990, 1, 31)
@@ -176,17 +177,10 @@ async def seed_history(db: Any, plan: Plan, points: int) -> None:
 
 
 async def produce(bootstrap: str, topic: str, events: Sequence[AcceptedEvent]) -> None:
-    producer = AIOKafkaProducer(
-        **client_options(KafkaSettings(bootstrap_servers=bootstrap)),
-        enable_idempotence=True,
-        linger_ms=5,
+    """The events, keyed by target, through the platform's producer (make_producer)."""
+    await produce_records(
+        bootstrap, [Outbound(topic, e.to_json(), key=e.target.encode()) for e in events]
     )
-    await producer.start()
-    try:
-        futures = [await producer.send(topic, e.to_json(), key=e.target.encode()) for e in events]
-        await asyncio.gather(*futures)
-    finally:
-        await producer.stop()
 
 
 class Case:
@@ -306,9 +300,7 @@ async def fixed_load(
     case.want = n
     service = build_service(case.settings(), on_applied=case.on_applied)
     await service.host.start()
-    producer = AIOKafkaProducer(
-        **client_options(KafkaSettings(bootstrap_servers=bootstrap)), enable_idempotence=True
-    )
+    producer = make_producer(KafkaSettings(bootstrap_servers=bootstrap, client_id="bench"), "paced")
     await producer.start()
     started = time.perf_counter()
     try:

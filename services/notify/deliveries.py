@@ -1,4 +1,6 @@
-"""Delivering pending notifications: attempts, retries, dead letters, disabled endpoints.
+"""Delivering pending notifications: attempts, retries, dead letters, disabled endpoints. The
+decisions are the delivery lifecycle's (`domain/delivery_lifecycle.py`); this worker carries
+out its actions (store writes, the send, Kafka records), feeds back what they learn, and counts.
 
 After a success the notification log entry is written first — before the attempt record,
 before anything else — so a crash right after a 2xx cannot make the next flush resend. A
@@ -21,8 +23,30 @@ from datetime import datetime
 from typing import Any
 
 from services.notify.clock import Clock
+from services.notify.domain import delivery_lifecycle as lifecycle
 from services.notify.domain.config import RoutingConfig
-from services.notify.domain.delivery import OutcomeKind, RetryPolicy, StepKind, next_step
+from services.notify.domain.delivery import OutcomeKind, RetryPolicy
+from services.notify.domain.delivery_lifecycle import (
+    Answered,
+    Begin,
+    CheckOwner,
+    Delivery,
+    DeliveryAction,
+    DeliveryEvent,
+    DeliveryOutcome,
+    DeliveryTransition,
+    End,
+    FinishFinal,
+    LogRead,
+    OwnerChecked,
+    Post,
+    PutLogEntry,
+    ReadLogEntry,
+    RecordAttempt,
+    UpdatePending,
+)
+from services.notify.domain.flush_records import FINAL_DISABLED
+from services.notify.domain.nflog import NotifyReason
 from services.notify.domain.payloads.webhook import webhook_message
 from services.notify.domain.receivers import Integration
 from services.notify.domain.timefmt import go_rfc3339
@@ -37,8 +61,7 @@ from shared.runtime.publisher import Outbound, Publisher, text_headers
 
 log = get_logger("planwatch.notify.delivery")
 
-FINAL_DEAD = "dead_letter"
-FINAL_DISABLED = "disabled"
+Learnt = tuple[Delivery, DeliveryEvent]  # what an action found out, to feed back
 
 
 class DeliveryWorker:
@@ -114,117 +137,118 @@ class DeliveryWorker:
                 log.error("delivery step failed; will retry", error=repr(exc))
 
     async def deliver(self, item: PendingNotification) -> None:
-        if item.final is not None:
-            await self._finish_final(item)
-            return
-        integration = self.integrations.get(item.integration)
-        if integration is None:
-            await self._dead_letter(item, "the integration is no longer in the routing file")
-            return
-        if item.record_only:
-            # Nothing to send (resolved alerts without send_resolved): just record.
-            await self.store.put_log_entry(item.entry)
-            await self._ended(item, succeeded=True)
-            return
-        if not self.store.first_try_here(item.id):
-            stored = await self.store.log_entry(item.group_key, item.integration)
-            if stored == item.entry:
-                log.info("already delivered before a restart; not sent again")
-                await self._ended(item, succeeded=True)
-                return
-        if item.integration in self.disabled:
-            self.metrics.notifications.labels(item.receiver, "disabled").inc()
-            await self._record(
-                item, number=item.attempts, status=None, reason="skipped: disabled", elapsed_s=0
-            )
-            log.warning("not sent: the integration is disabled (HTTP 410 earlier)")
-            await self._ended(item, succeeded=False)
-            return
-        await self._attempt(integration, item)
+        """Run the notification's delivery lifecycle (`domain/delivery_lifecycle.py` decides;
+        this carries out its actions and feeds back what they learn) until it waits or ends."""
+        known = item.integration in self.integrations
+        begin = Begin(
+            now=self.clock.now(),
+            integration_known=known,
+            # `first_try_here` answers True only once: asked only where a send may follow.
+            first_try=(
+                item.final is None
+                and known
+                and not item.record_only
+                and self.store.first_try_here(item.id)
+            ),
+            disabled=item.integration in self.disabled,
+        )
+        delivery = Delivery(item)
+        event: DeliveryEvent | None = begin
+        while event is not None:
+            transition = lifecycle.step(delivery, event)
+            self._observe(transition, event)
+            delivery, event = transition.state, None
+            for action in transition.actions:
+                learnt = await self._carry_out(delivery, action)
+                if learnt is not None:
+                    delivery, event = learnt
 
-    async def _attempt(self, integration: Integration, item: PendingNotification) -> None:
-        number = item.attempts + 1
-        first = item.first_attempt_at or self.clock.now()
-        # The concurrency limit is on sends (what receivers and the network see); the store
-        # writes after them are bounded by the store and overlap the next sends.
+    async def _carry_out(self, delivery: Delivery, action: DeliveryAction) -> Learnt | None:
+        """Carry out `action`; what it learnt, if anything: the state and the next event."""
+        item = delivery.item
+        match action:
+            case ReadLogEntry():
+                entry = await self.store.log_entry(item.group_key, item.integration)
+                return delivery, LogRead(entry)
+            case CheckOwner():
+                return await self._send(delivery)
+            case PutLogEntry(entry=entry):
+                await self.store.put_log_entry(entry)
+            case RecordAttempt():
+                await self._record(item, action)
+            case UpdatePending(item=updated):
+                await self.store.update_pending(updated)
+            case FinishFinal(item=final):
+                await self._finish_final(final)
+            case End(succeeded=succeeded):
+                await self._ended(item, succeeded=succeeded)
+            case Post():
+                raise AssertionError("posted only under the send slot (_send)")
+        return None
+
+    async def _send(self, delivery: Delivery) -> Learnt | None:
+        """The fencing check and the send, under one send slot: the concurrency limit is on
+        sends (what receivers and the network see); the store writes after them are bounded
+        by the store and overlap the next sends. Returns the answer, or None if fenced."""
         async with self.semaphore:
-            if not await self.ownership.still_owner(item.group_id, self.store):
-                # Fenced: the group's partition moved to another replica (this one was
-                # paused past its session, or a rebalance overtook it). Its owner sends.
-                self.metrics.fenced.inc()
-                log.warning("not sent: the group belongs to another replica now")
-                return
+            owner = OwnerChecked(
+                await self.ownership.still_owner(delivery.item.group_id, self.store)
+            )
+            checked = lifecycle.step(delivery, owner)
+            self._observe(checked, owner)
+            if checked.outcome is not DeliveryOutcome.POSTING:
+                return None  # fenced: it stays pending, for its owner
+            integration = self.integrations[delivery.item.integration]
             started = time.monotonic()
-            result: Attempt = await self.senders.send(integration, item)
+            result: Attempt = await self.senders.send(integration, delivery.item)
             elapsed = time.monotonic() - started
         now = self.clock.now()
-        outcome = result.outcome
-        if outcome.kind is OutcomeKind.SUCCESS:
-            await self.store.put_log_entry(item.entry)  # first, before anything else
-            await self._record(
-                item, number=number, status=result.status, reason=outcome.reason, elapsed_s=elapsed
-            )
-            self.metrics.attempts.labels(item.receiver, "success").inc()
-            self.metrics.notifications.labels(item.receiver, "delivered").inc()
-            if item.arrived_at is not None and item.reason != "repeat interval elapsed":
-                latency = max((now - item.arrived_at).total_seconds(), 0.0)
-                self.metrics.delivery_latency.labels(item.receiver).observe(latency)
-            log.info("delivered", attempt=number, status=result.status)
-            await self._ended(item, succeeded=True)
-            return
-        step = next_step(
-            self.policy, outcome, attempt=number, first_attempt_at=first, now=now, rng=self.rng
-        )
-        await self._record(
-            item,
-            number=number,
-            status=result.status,
-            reason=outcome.reason,
-            elapsed_s=elapsed,
-            step=step.kind.value,
-        )
-        if step.kind is StepKind.RETRY and step.retry_at is not None:
-            self.metrics.attempts.labels(item.receiver, "retry").inc()
-            await self.store.update_pending(
-                item.model_copy(
-                    update={
-                        "attempts": number,
-                        "first_attempt_at": first,
-                        "next_attempt_at": step.retry_at,
-                        "last_reason": outcome.reason,
-                    }
+        answer = Answered(result.outcome, result.status, now, self.policy, self.rng, elapsed)
+        return checked.state, answer
+
+    def _observe(self, transition: DeliveryTransition, event: DeliveryEvent) -> None:
+        """Metrics and log lines of a transition (nothing here changes state)."""
+        item = transition.state.item
+        match transition.outcome:
+            case DeliveryOutcome.ALREADY_DELIVERED:
+                log.info("already delivered before a restart; not sent again")
+            case DeliveryOutcome.SKIPPED_DISABLED:
+                self.metrics.notifications.labels(item.receiver, "disabled").inc()
+                log.warning("not sent: the integration is disabled (HTTP 410 earlier)")
+            case DeliveryOutcome.FENCED:
+                self.metrics.fenced.inc()
+                log.warning("not sent: the group belongs to another replica now")
+            case DeliveryOutcome.DELIVERED:
+                self.metrics.attempts.labels(item.receiver, "success").inc()
+                self.metrics.notifications.labels(item.receiver, "delivered").inc()
+                if (
+                    isinstance(event, Answered)
+                    and item.arrived_at is not None
+                    and item.reason != NotifyReason.REPEAT_INTERVAL
+                ):
+                    latency = max((event.now - item.arrived_at).total_seconds(), 0.0)
+                    self.metrics.delivery_latency.labels(item.receiver).observe(latency)
+                status = event.status if isinstance(event, Answered) else None
+                log.info("delivered", attempt=item.attempts + 1, status=status)
+            case DeliveryOutcome.RETRY:
+                self.metrics.attempts.labels(item.receiver, "retry").inc()
+                log.warning(
+                    "delivery failed; will retry",
+                    attempt=item.attempts,
+                    reason=item.last_reason,
+                    retry_at=item.next_attempt_at.isoformat(),
                 )
-            )
-            log.warning(
-                "delivery failed; will retry",
-                attempt=number,
-                reason=outcome.reason,
-                retry_at=step.retry_at.isoformat(),
-            )
-            return
-        self.metrics.attempts.labels(item.receiver, "permanent").inc()
-        update = {"attempts": number, "first_attempt_at": first, "last_reason": outcome.reason}
-        item = item.model_copy(update=update)
-        if step.kind is StepKind.DISABLE:
-            await self._disable(item, step.reason)
-        else:
-            if outcome.kind is OutcomeKind.FAILED:
-                self.metrics.notifications.labels(item.receiver, "failed").inc()
-            await self._dead_letter(item, step.reason)
+            case DeliveryOutcome.DEAD_LETTERED | DeliveryOutcome.DISABLED:
+                self.metrics.attempts.labels(item.receiver, "permanent").inc()
+                if isinstance(event, Answered) and event.outcome.kind is OutcomeKind.FAILED:
+                    self.metrics.notifications.labels(item.receiver, "failed").inc()
+            case _:
+                pass
 
     # -- endings ------------------------------------------------------------------------------
 
-    async def _dead_letter(self, item: PendingNotification, reason: str) -> None:
-        item = item.model_copy(update={"final": FINAL_DEAD, "final_reason": reason})
-        await self.store.update_pending(item)
-        await self._finish_final(item)
-
-    async def _disable(self, item: PendingNotification, reason: str) -> None:
-        item = item.model_copy(update={"final": FINAL_DISABLED, "final_reason": reason})
-        await self.store.update_pending(item)
-        await self._finish_final(item)
-
     async def _finish_final(self, item: PendingNotification) -> None:
+        """Carry out a decided ending (the caller then ends the notification)."""
         now = self.clock.now()
         reason = item.final_reason or item.last_reason
         if item.final == FINAL_DISABLED:
@@ -244,7 +268,6 @@ class DeliveryWorker:
             self.metrics.dead_lettered.labels(item.receiver).inc()
             log.error("notification dead-lettered", reason=reason, attempts=item.attempts)
             await self.publisher.publish([self._dead_letter_record(item, reason, now)])
-        await self._ended(item, succeeded=False)
 
     async def _ended(self, item: PendingNotification, *, succeeded: bool) -> None:
         if not succeeded:
@@ -254,30 +277,21 @@ class DeliveryWorker:
 
     # -- records ------------------------------------------------------------------------------
 
-    async def _record(
-        self,
-        item: PendingNotification,
-        *,
-        number: int,
-        status: int | None,
-        reason: str,
-        elapsed_s: float,
-        step: str = "done",
-    ) -> None:
+    async def _record(self, item: PendingNotification, attempt: RecordAttempt) -> None:
         await self.store.record_attempt(
             {
-                "_id": f"{item.id}#{number}",
+                "_id": f"{item.id}#{attempt.number}",
                 "notification": item.id,
                 "webhook_id": item.webhook_id,
                 "receiver": item.receiver,
                 "integration": item.integration,
                 "group_key": item.group_key,
-                "attempt": number,
+                "attempt": attempt.number,
                 "at": self.clock.now(),
-                "status": status,
-                "reason": reason,
-                "step": step,
-                "elapsed_s": round(elapsed_s, 6),
+                "status": attempt.status,
+                "reason": attempt.reason,
+                "step": attempt.step,
+                "elapsed_s": round(attempt.elapsed_s, 6),
                 "escalation": item.escalation,
             }
         )

@@ -1,4 +1,4 @@
-"""What one applied batch tells the scoring metrics."""
+"""What one applied batch, and one roll-up, tell the scoring metrics."""
 
 from __future__ import annotations
 
@@ -20,7 +20,6 @@ def observe_batch(
     keys: Sequence[str],
     batch: Batch,
     transitions: Sequence[AlertTransition],
-    plan_states: Sequence[PlanState],
     plans: Iterable[str],
     states: Iterable[TargetState],
     clock: datetime | None,
@@ -47,6 +46,14 @@ def observe_batch(
             counts[slot] = counts.get(slot, 0) + 1
     for (plan, status), n in counts.items():
         metrics.targets.labels(plan, status.value).set(n)
+    if clock is not None:
+        metrics.clock.set(clock.timestamp())
+    if ticks:
+        metrics.last_tick.set(now)
+
+
+def observe_plans(metrics: ScoringMetrics, plan_states: Sequence[PlanState]) -> None:
+    """What a roll-up tells the scoring metrics: the plans' scores and stale targets."""
     for plan_state in plan_states:
         if plan_state.total.score is not None:
             metrics.plan_score.labels(plan_state.plan).set(plan_state.total.score)
@@ -55,7 +62,3 @@ def observe_batch(
                 metrics.area_score.labels(plan_state.plan, area_id).set(rollup.score)
         for agency_id, card in plan_state.agencies.items():
             metrics.agency_stale_targets.labels(plan_state.plan, agency_id).set(card.stale)
-    if clock is not None:
-        metrics.clock.set(clock.timestamp())
-    if ticks:
-        metrics.last_tick.set(now)

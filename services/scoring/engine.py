@@ -8,15 +8,19 @@ partition's next fencing epoch, claims its targets' documents with it and loads 
 target write is conditional on that epoch, so a replica that was paused and lost a partition
 meanwhile writes nothing for it and publishes nothing on its behalf (it drops those targets).
 Roll-ups are read back from the stored target documents (whichever replica wrote them) and the
-plan document is written only forward. The clock is shared: a batch whose reports move it
+plan document is written only forward; a batch only marks its plans due for one, and the roll-up
+runs at the end of the batch (`defer_rollups=False`, replay and the engine's tests) or when the
+service's timer calls `roll_up_due` (at most once per `SCORING_ROLLUP_INTERVAL_S`, under the same
+lock as the batches), off the batch's path. The clock is shared: a batch whose reports move it
 publishes the new instant on the replicas' clock topic, and every replica rescores its targets
 at every instant it reads there or on the public clock topic.
 
 Per batch: fold each event into its target's winners (the method's order-free fold), update the
 bounded windows, move the clock to the greatest `reported_at` or tick consumed, rescore (every
-target of every plan when the clock moved, else the targets touched), roll up, then write:
-target documents (each with its outbox), plan documents, the clock; then flush the outboxes
-(points, history records, score and alert messages). The caller commits the Kafka offsets after
+target of every plan when the clock moved, else the targets touched), then write: target
+documents (each with its outbox), the clock; then flush the outboxes (points, history records,
+score and alert messages), and mark the plans written or moved due for a roll-up (rolled up and
+written now unless deferred). The caller commits the Kafka offsets after
 `apply` returns. After any failure the in-memory state is dropped and reloaded (outboxes
 re-flushed) before the next attempt, so MongoDB is always the truth.
 
@@ -34,7 +38,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from services.scoring.batch_metrics import observe_batch
+from services.scoring.batch_metrics import observe_batch, observe_plans
 from services.scoring.clock_sync import clock_sync_message, micros
 from services.scoring.documents import (
     JSON,
@@ -126,10 +130,13 @@ class ScoringEngine:
         on_applied: Callable[[Sequence[AcceptedEvent], float], None] | None = None,
         partition_of: Callable[[str], int] | None = None,
         sync_topic: str | None = None,
+        defer_rollups: bool = False,
     ) -> None:
         """`partition_of` maps a target id to its input partition (needed once ownership is
         set); `sync_topic` is where clock moves made by reports are told to the other
-        replicas (None: a lone engine, replay)."""
+        replicas (None: a lone engine, replay); `defer_rollups`: a batch only marks its plans
+        due, and the caller runs `roll_up_due` (the service, on a timer) rather than every batch
+        rolling them up."""
         self.catalog = catalog
         self.store = store
         self.publish = publish
@@ -154,6 +161,9 @@ class ScoringEngine:
         # The greatest instant read on the clock topics: moves past it are told to the others.
         self.shared_clock: datetime | None = None
         self.plan_written: dict[str, Written] = {}  # plan -> (clock_us, basis) written
+        self.defer_rollups = defer_rollups
+        # Plans whose targets were written or whose clock moved since their last roll-up.
+        self.rollups_due: set[str] = set()
         self._batch = Batch()
 
     # --- public -----------------------------------------------------------------------------
@@ -411,12 +421,13 @@ class ScoringEngine:
             await self.store.advance_clock(iso(new_clock), micros(new_clock))
         if ticks:
             await self.store.write_meta({"last_tick": iso(max(ticks))})
-        plan_states: list[PlanState] = []
-        if clock_moved or target_updates or tracked_written:
-            touched = {self.states[key].plan.id for key in target_updates}
-            touched |= {self.tracked[key].plan.id for key in tracked_written}
-            plans = [p for p in self._plans() if clock_moved or p.id in touched]
-            plan_states = await roll_up(plans, self.store, new_clock, self.plan_written)
+        if clock_moved:
+            self.rollups_due.update(self.catalog.plans)
+        else:
+            self.rollups_due.update(self.states[key].plan.id for key in target_updates)
+            self.rollups_due.update(self.tracked[key].plan.id for key in tracked_written)
+        if not self.defer_rollups:
+            await self.roll_up_due()
         await self._tell_clock(events)
 
         self._batch = Batch()
@@ -431,7 +442,6 @@ class ScoringEngine:
                 keys=keys,
                 batch=batch,
                 transitions=transitions,
-                plan_states=plan_states,
                 plans=self.catalog.plans,
                 states=self.states.values(),
                 clock=self.clock,
@@ -441,6 +451,27 @@ class ScoringEngine:
         return BatchOutcome(
             new_clock, len(keys), tuple(target_updates), tuple(transitions), fallbacks
         )
+
+    async def roll_up_due(self) -> list[PlanState]:
+        """Roll up the plans due (marked by batches since their last roll-up) at the current
+        clock, from their stored target documents, and write each plan document that is newer
+        than the stored one. Idempotent; a plan stays due if this fails. The caller serialises
+        it with `apply` (the service's lock)."""
+        if not self.rollups_due or self.clock is None:
+            return []
+        started = time.perf_counter()
+        due, self.rollups_due = self.rollups_due, set()
+        plans = [p for p in self._plans() if p.id in due]
+        try:
+            plan_states = await roll_up(plans, self.store, self.clock, self.plan_written)
+        except BaseException:
+            self.rollups_due |= due
+            raise
+        if self.metrics is not None:
+            self.metrics.rollup_duration.observe(time.perf_counter() - started)
+            self.metrics.rollups.inc(len(plans))
+            observe_plans(self.metrics, plan_states)
+        return plan_states
 
     async def _write_tracked(self, batch: Batch, at: datetime) -> set[str]:
         """Write the changed deliverables' and indicators' documents (fenced like targets);

@@ -131,16 +131,30 @@ class BatchGate(ConsumerRebalanceListener):  # type: ignore[misc]
     means a partition changes owner only between batches, so commits are not lost to a new
     generation and the next owner starts where this one committed. A service that keeps state
     per partition sets `on_revoked` (told after the batch in hand settled) and `on_assigned`
-    (told before the first batch of the new assignment is fetched).
+    (done before the first batch of the new assignment is processed).
+
+    `on_assigned` runs in a task of its own, awaited by the next batch and the next revocation,
+    not by aiokafka: aiokafka sends no heartbeat until `on_partitions_assigned` returns, so a
+    service loading its state there (scoring claims and rescores its targets, seconds on a slow
+    MongoDB) outlived its session and was expelled, its work fenced by the next owner, again at
+    every join: a rebalance that never settled (found by the chaos suite, after MongoDB's
+    outage). Heartbeats go on while the task runs.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, retry: RetrySettings | None = None) -> None:
         self.lock = asyncio.Lock()
         self.on_revoked: Partitions | None = None
         self.on_assigned: Partitions | None = None
+        # `on_assigned` failing on a transient error (MongoDB away) is tried again with these
+        # backoffs, up to give_up_after_s: until it is done the partitions are not really
+        # owned (notify took no epoch, so it flushed none of their groups).
+        self.retry = retry or RetrySettings()
+        self.rng = random.Random()
+        self._assigning: asyncio.Task[None] | None = None
 
     async def on_partitions_revoked(self, revoked: Any) -> None:
         async with self.lock:
+            await self.assignment_settled()
             log.info("partitions revoked", partitions=sorted(str(tp) for tp in revoked))
             if self.on_revoked is not None:
                 await self.on_revoked(frozenset(revoked))
@@ -148,7 +162,37 @@ class BatchGate(ConsumerRebalanceListener):  # type: ignore[misc]
     async def on_partitions_assigned(self, assigned: Any) -> None:
         log.info("partitions assigned", partitions=sorted(str(tp) for tp in assigned))
         if self.on_assigned is not None:
-            await self.on_assigned(frozenset(assigned))
+            self._assigning = asyncio.create_task(self._assign(frozenset(assigned)))
+
+    async def _assign(self, partitions: frozenset[TopicPartition]) -> None:
+        assert self.on_assigned is not None
+        deadline = time.monotonic() + self.retry.give_up_after_s
+        attempt = 0
+        while True:
+            try:
+                await self.on_assigned(partitions)
+                return
+            except Exception as exc:
+                attempt += 1
+                if not is_transient(exc) or time.monotonic() > deadline:
+                    # As aiokafka does with a listener's error: logged, not fatal.
+                    log.error("handling the assigned partitions failed", error=repr(exc))
+                    return
+                log.warning(
+                    "handling the assigned partitions failed; retrying",
+                    attempt=attempt,
+                    error=repr(exc),
+                )
+                retry = self.retry
+                await asyncio.sleep(backoff_delay(attempt, retry.initial_s, retry.max_s, self.rng))
+
+    async def assignment_settled(self) -> None:
+        """Returns once `on_assigned` of the latest assignment is done."""
+        task = self._assigning
+        if task is not None:
+            await task
+            if self._assigning is task:
+                self._assigning = None
 
 
 def key_partition(key: bytes, partitions: int) -> int:
@@ -182,6 +226,9 @@ class DurableBatchProcessor:
     max_unexpected_attempts: int = 3
     on_permanent: Callable[[Sequence[Record], BaseException], Awaitable[None]] | None = None
 
+    def __post_init__(self) -> None:
+        self.gate.retry = self.retry  # the service's backoffs, for its `on_assigned` too
+
     async def process(
         self, consumer: AIOKafkaConsumer, records: Sequence[Record], work: Work
     ) -> bool:
@@ -189,6 +236,7 @@ class DurableBatchProcessor:
         if not records:
             return True
         async with self.gate.lock:
+            await self.gate.assignment_settled()
             started = time.monotonic()
             attempt = unexpected = 0
             where = batch_positions(records)
@@ -291,6 +339,11 @@ def broadcast_subscriber(
     )
 
 
+# How long a batch may keep its consumer from polling, and a rebalance from completing: past
+# RetrySettings.give_up_after_s (120 s) a failing batch is rewound, so this bound holds.
+MAX_POLL_INTERVAL_MS = 300_000
+
+
 def batch_subscriber(
     broker: KafkaBroker,
     *topics: str,
@@ -310,6 +363,13 @@ def batch_subscriber(
         batch_timeout_ms=kafka.batch_timeout_ms,
         session_timeout_ms=kafka.session_timeout_ms,
         heartbeat_interval_ms=max(kafka.session_timeout_ms // 3, 300),
+        # The gate holds a rebalance until the batch in hand is committed, so the broker must
+        # wait that long for the member to rejoin. aiokafka's default rebalance timeout is the
+        # session timeout (Java's is max.poll.interval.ms): a batch slower than that (a backlog
+        # after a MongoDB or broker outage, on a busy machine) got its member expelled, its
+        # commit refused and the batch redelivered, over and over (found by the chaos suite).
+        max_poll_interval_ms=MAX_POLL_INTERVAL_MS,
+        rebalance_timeout_ms=MAX_POLL_INTERVAL_MS,
         listener=gate,
         parser=tolerant_parser,
         decoder=raw_decoder,

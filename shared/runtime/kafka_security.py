@@ -27,7 +27,10 @@ from faststream.security import (
 )
 
 from shared.runtime.kafka_authorized_ops import TopicOperationsRequest, topic_write_refusals
+from shared.runtime.logging import get_logger
 from shared.runtime.settings import KafkaSettings
+
+log = get_logger("planwatch.kafka")
 
 
 class KafkaAccessError(Exception):
@@ -229,7 +232,21 @@ async def _check_reads(settings: KafkaSettings, topics: list[str], timeout_s: fl
             describe_access_error(exc, settings, f"READ of topic(s) {', '.join(topics)}")
         ) from None
     finally:
+        await _stop(consumer)
+
+
+async def _stop(consumer: AIOKafkaConsumer) -> None:
+    """`consumer.stop()`, except that aiokafka's stop raises the CancelledError of its own
+    fetch task when that was backing off from a broker that went away: not a cancellation of
+    this task, so it is dropped (the check's own outcome stands). It made a service starting
+    while the broker restarted exit instead of retrying the step (found by the chaos suite)."""
+    try:
         await consumer.stop()
+    except asyncio.CancelledError:
+        task = asyncio.current_task()
+        if task is not None and task.cancelling():
+            raise
+        log.warning("preflight consumer stopped uncleanly (the broker went away)")
 
 
 async def _check_groups(settings: KafkaSettings, groups: list[str], timeout_s: float) -> None:

@@ -17,7 +17,12 @@ from functools import lru_cache
 from typing import Any, Final, Protocol
 
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    InvalidProducerEpoch,
+    KafkaError,
+    OutOfOrderSequenceNumber,
+    UnknownProducerId,
+)
 from aiokafka.partitioner import DefaultPartitioner, murmur2
 from aiokafka.structs import RecordMetadata
 
@@ -84,15 +89,24 @@ def make_producer(settings: KafkaSettings, role: str, **options: Any) -> AIOKafk
     )
 
 
+# The broker no longer accepts this idempotent producer's sequence numbers: a batch it gave up
+# on (timed out while the broker restarted) left a gap, and every later send fails the same way.
+# Only a new producer (a new producer id, sequences from 0) gets through again.
+STALE_PRODUCER_ERRORS: Final = (OutOfOrderSequenceNumber, UnknownProducerId, InvalidProducerEpoch)
+
+
 class KafkaPublisher:
     """Sends through one aiokafka producer, made by `factory` at `start` (a failed start can be
     retried with a fresh producer); `start`/`stop` belong to the owner's life (a service's
-    host, or a command's `async with`)."""
+    host, or a command's `async with`). A producer the broker refuses for its sequence numbers
+    is replaced (STALE_PRODUCER_ERRORS): the publish fails as transient, the retry goes through
+    the new one."""
 
     def __init__(self, factory: Callable[[], AIOKafkaProducer], timeout_s: float) -> None:
         self._factory = factory
         self._producer: AIOKafkaProducer | None = None
         self._timeout_s = timeout_s
+        self._replacing = False  # the stale producer is closed, its successor not yet started
 
     @classmethod
     def for_settings(cls, settings: KafkaSettings, role: str, **options: Any) -> KafkaPublisher:
@@ -116,6 +130,7 @@ class KafkaPublisher:
             pass
 
     async def stop(self) -> None:
+        self._replacing = False
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await self._close(producer)
@@ -130,6 +145,9 @@ class KafkaPublisher:
     async def enqueue(self, record: Outbound) -> asyncio.Future[RecordMetadata]:
         """Hand one record to the producer (records keep the order they are handed in) and
         return its confirmation, to await later: a feed streams records this way."""
+        if self._producer is None and self._replacing:
+            await self.start()
+            self._replacing = False
         producer = self._producer
         if producer is None:
             raise TransientError("the Kafka producer is not started")
@@ -147,6 +165,21 @@ class KafkaPublisher:
                 await asyncio.gather(*futures)
         except TimeoutError as exc:
             raise TransientError(f"Kafka did not confirm {len(records)} records") from exc
+        except STALE_PRODUCER_ERRORS as exc:
+            await self._replace()
+            raise TransientError(f"Kafka refused the producer ({exc!r}); replaced") from exc
+
+    async def _replace(self) -> None:
+        """Closes the stale producer; its successor starts now, or at the next send."""
+        if self._producer is not None:
+            producer, self._producer = self._producer, None
+            self._replacing = True
+            await self._close(producer)
+        try:
+            await self.start()
+            self._replacing = False
+        except Exception:  # Kafka still away: the next enqueue tries again
+            self._producer = None
 
     async def deliver_each(self, records: Sequence[Outbound]) -> list[RecordMetadata | Exception]:
         """Like `publish`, but per record: where it landed, or why not (a command's receipt

@@ -1,66 +1,74 @@
-"""Chaos under load: two replicas of every service over the real Kafka and FerretDB while the
-seeded demo feed plays at about 200 items/s, and faults, each named: a scoring replica and an
-ingest replica killed with SIGKILL mid-stream (and restarted), a notify replica stopped with
-SIGSTOP past its session and resumed, a scoring replica added (a rebalance). Once settled, the
-state equals the offline method's for the same events, every accepted event is stored once,
-the alert stream folds to exactly what is firing, and every firing alert reached a webhook,
-none twice. (A broker restart and a 20 s MongoDB outage are covered for ingest in
-test_ingest_faults.py, on a private FerretDB; not yet here.)"""
+"""Chaos under load: two replicas of every service over a Kafka and a FerretDB of the test's
+own (free ports, own data: the shared servers are never touched) while the seeded demo feed
+flows, and six faults, each a named step, each while the feed is still sending: a scoring
+replica and an ingest replica killed with SIGKILL mid-stream (and restarted), a notify replica
+stopped with SIGSTOP past its session and resumed, the Kafka broker restarted, a scoring
+replica added (a rebalance), MongoDB (FerretDB) stopped for 20 s. Once settled, the state
+equals the offline method's for the same events, every accepted event is stored once, the
+alert stream folds to exactly what is firing, and every firing alert reached a webhook, none
+twice but for notify's documented resend of a send it could not log. Every wait is on a
+condition, bounded. About two minutes: part of `make test` (`make test-chaos` alone).
+
+Its record (2026-12-04, a 2-core machine shared with other test runs): adding the broker
+restart and the MongoDB outage found four faults in the services, each fixed in
+shared/runtime: aiokafka's rebalance timeout defaulted to the session timeout, so a member
+whose batch outlasted it was expelled (now max.poll.interval, 300 s); aiokafka sends no
+heartbeat while `on_partitions_assigned` runs, and scoring loads its targets there, so a slow
+load got the replica expelled at every join, a rebalance that never settled (the handler now
+runs beside the join, the first batch waits for it; it is retried while MongoDB is away, which
+notify needed: it took no epoch and flushed none of its groups); a producer refused for its
+sequence numbers after the restart (OutOfOrderSequenceNumber) failed every later send, and is
+now replaced; a service starting while the broker restarted exited on aiokafka's stray
+CancelledError. Then 5 runs of 6 passed; the sixth delivered a notification twice under one
+webhook-id (sent, then not logged while MongoDB was away: the documented at-least-once
+window), which this test now accepts as an identical resend; 3 runs of 3 passed since."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
+import time
 from collections import Counter
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-from pymongo.asynchronous.database import AsyncDatabase
+import pytest_asyncio
+from pymongo import AsyncMongoClient
 
+from planwatch.demo.problems import PROBLEM_RAISED, open_at_end
+from planwatch.infra.manager import FERRETDB, KAFKA
 from planwatch.simulate.agencies import write_keys_file
-from planwatch.simulate.feed import KafkaTransport, run_feed
 from planwatch.simulate.scenario import Outcome, build_scenario
 from shared import topics
 from shared.catalog import load_catalog
+from shared.contract.alert_event import decode_alert_event
 from shared.contract.events import ProgressReported, ProgressRetracted
 from shared.contract.observation import to_observation
 from shared.domain.method_v1 import plan_state_to_json, score_plan
 from shared.kafka_admin import ensure_topics
-from shared.runtime.settings import KafkaSettings
 from tests.clock_identity import CLOCK_KEY
+from tests.integration.chaos_support import PatientFeed, PrivateInfra, log_step, until
 from tests.integration.notify_support import HttpReceiver
 from tests.integration.service_process import ServiceProcess
 from tests.integration.test_notify_service import metric_value
 from tests.integration.test_scoring_replicas import _port
-from tests.integration.test_scoring_service import (
-    fold_alerts,
-    read_topic,
-    wait_for_state,
-)
+from tests.integration.test_scoring_service import fold_alerts, read_topic, wait_for_state
 from tests.unit.scoring_streams import firing_copies
 
-# Opt-in for now (`make test-chaos`). On 2026-12-04 it failed three ways, each fixed: its ticks
-# were unsigned since ticks are checked (the clock never reached the last one); a replica taking
-# partitions left targets a previous owner had evaluated at an earlier clock unwritten (the
-# engine now writes what it loads); a batch retried across a rebalance failed on a target a
-# newer owner held and was dead-lettered (those events are now left to that owner). Its routing
-# now flushes a group's late joiners after 2 s, not 1 h. Since the last fix 2 runs of 2 passed
-# locally (2 of 3 before it); it joins the default suite once it has a record on CI's machine.
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.skipif(
-        os.environ.get("PLANWATCH_CHAOS") != "1", reason="chaos suite: PLANWATCH_CHAOS=1"
-    ),
-]
+pytestmark = pytest.mark.integration
 
 Doc = dict[str, Any]
 SEED = 5
-SPEED = 120.0  # simulated days per second: the ~700 days' items at about 200 per second
+# Simulated days per second: the ~700 days' 1,128 items (414 accepted events) in about a
+# minute, ~20 items/s, long enough for every fault to happen while the feed is still sending.
+SPEED = 12.0
+MONGO_OUTAGE_S = 20.0
 ROUTING = """
 route:
   receiver: hook
@@ -87,28 +95,35 @@ async def metric(service: ServiceProcess, name: str) -> float:
         return metric_value((await http.get(f"{service.management_url}/metrics")).text, name)
 
 
-async def until(check: Callable[[], Awaitable[bool]], what: str, within: float = 180) -> None:
+def failed_batches(services: list[ServiceProcess]) -> int:
+    """Batches the services have logged as failed so far (a store or broker outage)."""
+    return sum(
+        s.log.read_text(encoding="utf-8", errors="replace").count("batch failed")
+        for s in services
+        if s.log.exists()
+    )
+
+
+@pytest_asyncio.fixture
+async def private_infra(tmp_path: Path) -> AsyncIterator[PrivateInfra]:
+    infra = PrivateInfra(tmp_path / "infra")
     try:
-        async with asyncio.timeout(within):
-            while not await check():  # noqa: ASYNC110 - state of other processes
-                await asyncio.sleep(0.2)
-    except TimeoutError:
-        raise AssertionError(f"not reached within {within:g} s: {what}") from None
+        await infra.up()
+        yield infra
+    finally:
+        infra.down()
 
 
 @pytest.mark.timeout(600)
 async def test_two_replicas_of_each_service_under_faults_give_one_replicas_results(
-    kafka_bootstrap: str,
-    mongodb_uri: str,
-    mongo_db: AsyncDatabase[Doc],
-    db_name: str,
-    unique_id: str,
-    tmp_path: Path,
+    private_infra: PrivateInfra, db_name: str, unique_id: str, tmp_path: Path
 ) -> None:
+    infra = private_infra
+    bootstrap = infra.bootstrap
     plan = load_catalog().plan("qingyuan-digital-economy-2021")
     scenario = build_scenario(plan, SEED)
     t = Names(unique_id)
-    await ensure_topics(kafka_bootstrap, {t(name): n for name, n in topics.PARTITIONS.items()})
+    await ensure_topics(bootstrap, {t(name): n for name, n in topics.PARTITIONS.items()})
     receiver = HttpReceiver()
     await receiver.start()
     routing = tmp_path / "routing.yaml"
@@ -116,8 +131,8 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
     keys = write_keys_file(tmp_path / "keys.jsonl", scenario.keys)
     common = {
         **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap,
-        "MONGODB_URI": mongodb_uri,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "MONGODB_URI": infra.mongodb_uri,
         "MONGODB_DATABASE": db_name,
         "KAFKA_SESSION_TIMEOUT_MS": "6000",
         "LOG_LEVEL": "INFO",
@@ -160,13 +175,37 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
         processes[name].append(service)
         return service
 
-    reports = mongo_db["reports"]
+    def all_running() -> None:
+        exited = [
+            f"{s.log.name} (exit {s.proc.returncode}):\n{s.log_tail()}"
+            for group in processes.values()
+            for s in group
+            if s.proc is not None and s.proc.poll() is not None
+        ]
+        assert exited == [], "a replica exited: " + "\n".join(exited)
 
-    async def stored_at_least(count: int) -> Callable[[], Awaitable[bool]]:
+    client: AsyncMongoClient[Doc] = AsyncMongoClient(
+        infra.mongodb_uri, tz_aware=True, serverSelectionTimeoutMS=5000
+    )
+    reports = client[db_name]["reports"]
+
+    def stored_at_least(count: int) -> Callable[[], Awaitable[bool]]:
         async def check() -> bool:
             return await reports.count_documents({}) >= count
 
         return check
+
+    feed = PatientFeed(
+        scenario.items,
+        bootstrap,
+        {topics.PROGRESS: t(topics.PROGRESS), topics.CLOCK: t(topics.CLOCK)},
+        CLOCK_KEY,  # the clock the replicas trust (auth_env): ticks are signed
+        SPEED,
+    )
+
+    def under_load(fault: str) -> None:
+        assert feed.sent < len(scenario.items), f"{fault}: the feed had already ended"
+        log_step(f"{fault} ({feed.sent} of {len(scenario.items)} items sent)")
 
     try:
         for name in envs:
@@ -175,26 +214,24 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
         for group in processes.values():
             for service in group:
                 await service.ready(timeout_s=120)
-
-        transport = KafkaTransport(
-            KafkaSettings(bootstrap_servers=kafka_bootstrap),
-            topic_names={topics.PROGRESS: t(topics.PROGRESS), topics.CLOCK: t(topics.CLOCK)},
-            clock_key=CLOCK_KEY,  # the clock the replicas trust (auth_env): ticks are signed
-        )
-        await transport.start()
-        feed = asyncio.create_task(run_feed(scenario.items, transport, speed=SPEED))
+        sending = asyncio.create_task(feed.run())
 
         # Fault 1: a scoring replica killed mid-stream, then restarted.
-        await until(await stored_at_least(100), "100 reports stored")
+        await until(stored_at_least(60), "60 reports stored")
+        under_load("fault 1: scoring replica killed (SIGKILL) and restarted")
         processes["scoring"][0].kill()
         processes["scoring"][0].start()
+
         # Fault 2: an ingest replica killed mid-stream, then restarted.
-        await until(await stored_at_least(250), "250 reports stored")
+        await until(stored_at_least(120), "120 reports stored")
+        under_load("fault 2: ingest replica killed (SIGKILL) and restarted")
         processes["ingest"][0].kill()
         processes["ingest"][0].start()
+
         # Fault 3: a notify replica stopped past its session, resumed once the other owns all.
         stopped = processes["notify"][0]
         assert stopped.proc is not None
+        under_load("fault 3: notify replica stopped (SIGSTOP) past its session")
         os.kill(stopped.proc.pid, signal.SIGSTOP)
 
         async def other_owns_all() -> bool:
@@ -202,12 +239,47 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
 
         await until(other_owns_all, "the running notify replica owns every group partition")
         os.kill(stopped.proc.pid, signal.SIGCONT)
-        # Fault 4: a scoring replica added while events flow (a rebalance).
+        log_step("fault 3: notify replica resumed (SIGCONT)")
+
+        # Fault 4: the Kafka broker restarted (SIGTERM, then started on the same data).
+        before = await reports.count_documents({})
+        under_load("fault 4: Kafka broker restarted")
+        await infra.stop(KAFKA)
+        await infra.up()
+        log_step("fault 4: the broker answers again")
+        await until(stored_at_least(before + 20), "20 more reports stored after the restart")
+        all_running()
+
+        # Fault 5: a scoring replica added while events flow (a rebalance).
+        under_load("fault 5: a third scoring replica added")
         replica("scoring").start()
 
-        progress = await feed
-        await transport.stop()
-        assert progress.sent == len(scenario.items)
+        # Fault 6: MongoDB (FerretDB) stopped for 20 s while events flow.
+        await until(stored_at_least(before + 40), "40 more reports stored")
+        under_load(f"fault 6: MongoDB (FerretDB) stopped for {MONGO_OUTAGE_S:g} s")
+        posts_before_outage = len(receiver.at("/hook"))
+        failed_before = failed_batches(processes["ingest"])
+        at_outage = await reports.count_documents({})
+        await infra.stop(FERRETDB)
+        down_at = time.monotonic()
+
+        async def outage_over() -> bool:
+            # The outage lasts its length, and an ingest batch failed on it (it was felt).
+            felt = failed_batches(processes["ingest"]) > failed_before
+            return felt and time.monotonic() - down_at >= MONGO_OUTAGE_S
+
+        await until(outage_over, "an ingest batch failed during the outage", within=90)
+        await infra.up()
+        log_step(
+            f"fault 6: MongoDB answers again after {time.monotonic() - down_at:.0f} s "
+            f"({feed.sent} items sent)"
+        )
+        await until(stored_at_least(at_outage + 1), "reports stored again after the outage")
+        all_running()
+
+        sent = await sending
+        assert sent == len(scenario.items)
+        log_step(f"feed done: {sent} items, {feed.resent_batches} batches sent again")
 
         # Settled: the plan state is the offline method's for the accepted events.
         accepted = [
@@ -219,21 +291,34 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
         at = scenario.items[-1].at
         offline = score_plan(plan, [to_observation(p, plan) for p in accepted], at)
         expected = plan_state_to_json(offline)
-        await wait_for_state(mongo_db, plan, expected, timeout_s=240)
+        await wait_for_state(client[db_name], plan, expected, timeout_s=240)
 
-        # Every accepted event is stored exactly once.
+        # Every accepted event, reports and problem steps alike, is stored exactly once.
         stored = [d["event_id"] async for d in reports.find({}, {"event_id": 1})]
-        assert len(stored) == len(set(stored)) == len(accepted)
+        all_accepted = [i for i in scenario.items if i.expected.outcome is Outcome.ACCEPTED]
+        assert len(stored) == len(set(stored)) == len(all_accepted)
 
-        # The alert stream, duplicates dropped by id, folds to exactly what is firing.
+        # The alert stream, duplicates dropped by id, folds to exactly what is firing: the
+        # method's alerts as the offline state has them, and problem_raised for each problem
+        # the feed leaves open (problem_overdue depends on the clock: left to the unit tests).
         firing = firing_copies(plan, expected["alerts"])
+        left_open = set(open_at_end(scenario))
 
         async def alerts_folded() -> bool:
-            return fold_alerts(await read_topic(kafka_bootstrap, t(topics.ALERTS))) == firing
+            records = await read_topic(bootstrap, t(topics.ALERTS))
+            method = [r for r in records if not _is_problem_alert(r[1].value)]
+            raised = {
+                alert.labels.problem
+                for alert in (decode_alert_event(r[1].value) for r in records)
+                if alert.labels.alertname == PROBLEM_RAISED
+            }
+            return fold_alerts(method) == firing and left_open <= raised
 
         await until(alerts_folded, "the alert stream folds to what is firing", within=120)
 
         # Every firing alert reached the webhook; no notification was delivered twice.
+        missing: set[str] = set()
+
         async def delivered() -> bool:
             seen = {
                 a["fingerprint"]
@@ -241,11 +326,31 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
                 for a in json.loads(r.body)["alerts"]
                 if a["status"] == "firing"
             }
-            return set(firing) <= seen
+            missing.clear()
+            missing.update(set(firing) - seen)
+            return not missing
 
-        await until(delivered, "every firing alert delivered to the webhook", within=120)
-        ids = Counter(r.headers.get("webhook-id") for r in receiver.at("/hook"))
-        assert [i for i, n in ids.items() if n > 1] == []
+        try:
+            await until(delivered, "every firing alert delivered to the webhook", within=120)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; {len(missing)} not, e.g. {sorted(missing)[:3]}") from None
+        # No notification was delivered twice, but for notify's documented at-least-once
+        # window (docs/notify.md): a send whose log entry could not be written (MongoDB away)
+        # goes again, the same notification under the same webhook-id, which receivers
+        # deduplicate. So: none twice before the outage; after it, a repeat is a resend.
+        posts = receiver.at("/hook")
+        early = Counter(r.headers.get("webhook-id") for r in posts[:posts_before_outage])
+        assert [i for i, n in early.items() if n > 1] == []
+        by_id: dict[str | None, set[str]] = {}
+        for r in posts:
+            body = json.loads(r.body)
+            content = json.dumps(
+                [body["groupKey"], sorted(a["fingerprint"] for a in body["alerts"])]
+            )
+            by_id.setdefault(r.headers.get("webhook-id"), set()).add(content)
+        assert [i for i, contents in by_id.items() if len(contents) > 1] == []
+        log_step(f"{len(posts)} webhook posts, {len(posts) - len(by_id)} of them resends")
+        all_running()
     finally:
         for group in processes.values():
             for service in group:
@@ -253,3 +358,10 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
                     os.kill(service.proc.pid, signal.SIGCONT)
                 service.stop()
         await receiver.stop()
+        with contextlib.suppress(Exception):
+            await client.drop_database(db_name)
+        await client.close()
+
+
+def _is_problem_alert(value: bytes) -> bool:
+    return decode_alert_event(value).labels.alertname.startswith("problem_")

@@ -6,6 +6,7 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 
 from services.notify.domain.alert import Alert
+from services.notify.domain.config import load_routing
 
 T0 = datetime(2022, 6, 1, 8, 0, tzinfo=UTC)
 
@@ -45,3 +46,22 @@ def make_alert(
         generator_url=f"http://planwatch.local/targets/{target}",
         updated_at=updated or ends or starts,
     )
+
+
+# The flush tests' routing: one receiver, one group per rule, a loud Kafka integration and a
+# quiet one (no resolved notifications); a group that fires at T0 and resolves at 100 s.
+FLUSH_CONFIG = load_routing("""\
+route:
+  receiver: ops
+  group_by: [rule]
+  group_wait: 30s
+  group_interval: 5m
+  repeat_interval: 1h
+receivers:
+  - name: ops
+    kafka_configs:
+      - {topic: ops}
+      - {topic: quiet, send_resolved: false}
+""")
+FIRING = make_alert("t1")
+RESOLVED = make_alert("t1", ends=at(100))

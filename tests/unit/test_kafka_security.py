@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
 import ssl
 from pathlib import Path
+from typing import cast
 
 import pytest
+from aiokafka import AIOKafkaConsumer
 from aiokafka import errors as kafka_errors
 from pydantic import ValidationError
 
+from shared.runtime import kafka_security
 from shared.runtime.kafka import TransientError, is_transient
 from shared.runtime.kafka_security import (
     KafkaAccessError,
@@ -99,3 +103,24 @@ def test_tls_verifies_the_host_name_by_default() -> None:
 def test_plaintext_has_no_security_object() -> None:
     assert faststream_security(KafkaSettings()) is None
     assert client_options(KafkaSettings())["security_protocol"] == "PLAINTEXT"
+
+
+class _StopRaisesItsFetchCancellation:
+    """aiokafka's consumer whose fetch task was backing off from a broker that went away."""
+
+    async def stop(self) -> None:
+        raise asyncio.CancelledError
+
+
+async def test_the_preflight_survives_aiokafka_s_stray_cancellation_but_not_its_own() -> None:
+    consumer = cast(AIOKafkaConsumer, _StopRaisesItsFetchCancellation())
+    await kafka_security._stop(consumer)  # not this task's cancellation: dropped
+
+    async def cancelled_while_stopping() -> None:
+        current = asyncio.current_task()
+        assert current is not None
+        current.cancel()
+        await kafka_security._stop(consumer)
+
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.create_task(cancelled_while_stopping())

@@ -6,22 +6,26 @@ import asyncio
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any, cast
 
 import pytest
 from aiokafka import TopicPartition
+from faststream.kafka import KafkaBroker
 from pymongo.errors import ServerSelectionTimeoutError
 
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import (
+    BatchGate,
     DurableBatchProcessor,
     Record,
     TransientError,
     batch_positions,
+    batch_subscriber,
     first_offsets,
     is_transient,
     next_offsets,
 )
-from shared.runtime.settings import RetrySettings
+from shared.runtime.settings import KafkaSettings, RetrySettings
 from tests.unit.fake_records import FakeRecord
 
 
@@ -198,3 +202,86 @@ async def test_a_failing_dead_letter_route_keeps_the_batch() -> None:
 
 def test_batch_positions_name_each_partition_span() -> None:
     assert batch_positions(RECORDS) == "t[0]:10-11 t[1]:3-4"
+
+
+def test_a_rebalance_waits_for_the_batch_in_hand_not_just_a_session() -> None:
+    """The gate holds a rebalance until the batch is committed: the broker must wait longer
+    than a batch may take (it is rewound after give_up_after_s), not aiokafka's default, the
+    session timeout, which expelled members of slow batches again and again (chaos suite)."""
+    options: dict[str, Any] = {}
+
+    class Broker:
+        def subscriber(self, *topics: str, **kwargs: Any) -> None:
+            options.update(kwargs)
+
+    batch_subscriber(
+        cast(KafkaBroker, Broker()), "t", group_id="g", kafka=KafkaSettings(), gate=BatchGate()
+    )
+    assert options["rebalance_timeout_ms"] == options["max_poll_interval_ms"]
+    assert options["rebalance_timeout_ms"] > RetrySettings().give_up_after_s * 1000
+    assert options["rebalance_timeout_ms"] > options["session_timeout_ms"]
+
+
+async def test_the_assigned_partitions_are_handled_beside_the_join_and_before_the_next_batch() -> (
+    None
+):
+    """aiokafka heartbeats only once `on_partitions_assigned` returns: a service's slow
+    `on_assigned` (loading state) runs in a task, which the next batch and the next revocation
+    wait for."""
+    gate = BatchGate()
+    loaded = asyncio.Event()
+    release = asyncio.Event()
+    seen: list[str] = []
+
+    async def assigned(partitions: frozenset[TopicPartition]) -> None:
+        await release.wait()
+        seen.append("assigned")
+        loaded.set()
+
+    async def revoked(partitions: frozenset[TopicPartition]) -> None:
+        seen.append("revoked")
+
+    gate.on_assigned, gate.on_revoked = assigned, revoked
+    tp = TopicPartition("t", 0)
+    await asyncio.wait_for(gate.on_partitions_assigned({tp}), 1)  # returns at once
+    assert not loaded.is_set()
+    consumer = FakeConsumer()
+    processor = DurableBatchProcessor(retry=RetrySettings(), gate=gate)
+
+    async def work(records: Sequence[Record]) -> None:
+        seen.append("batch")
+
+    records: list[Record] = [FakeRecord("t", 0, 5)]
+    batch = asyncio.create_task(processor.process(consumer, records, work))
+    revoke = asyncio.create_task(gate.on_partitions_revoked({tp}))
+    await asyncio.sleep(0.05)
+    assert seen == []  # both wait for the assignment
+    release.set()
+    await asyncio.wait_for(asyncio.gather(batch, revoke), 1)
+    assert seen == ["assigned", "batch", "revoked"]
+
+
+async def test_assigned_partitions_are_handled_again_after_a_transient_failure() -> None:
+    """Notify takes its epochs on assignment: MongoDB away then must not leave the partitions
+    unowned (their groups never flushed); the handler is tried again, the batch waits."""
+    gate = BatchGate(RetrySettings(initial_s=0.01, max_s=0.01))
+    calls: list[int] = []
+
+    async def assigned(partitions: frozenset[TopicPartition]) -> None:
+        calls.append(len(partitions))
+        if len(calls) < 3:
+            raise ServerSelectionTimeoutError("MongoDB away")
+
+    gate.on_assigned = assigned
+    await gate.on_partitions_assigned({TopicPartition("t", 0)})
+    await asyncio.wait_for(gate.assignment_settled(), 2)
+    assert calls == [1, 1, 1]
+
+    async def broken(partitions: frozenset[TopicPartition]) -> None:
+        calls.append(0)
+        raise ValueError("a bug")
+
+    gate.on_assigned = broken
+    await gate.on_partitions_assigned({TopicPartition("t", 0)})
+    await asyncio.wait_for(gate.assignment_settled(), 2)  # logged, not retried, not raised
+    assert calls == [1, 1, 1, 0]
