@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1
 # One image for every planwatch process; the command picks it:
 #   planwatch-ingest | planwatch-scoring | planwatch-notify | planwatch tick | planwatch simulate
+# (`--target report`: the same plus chromium, for the monthly PDF report)
 # Runs as a non-root user and on a read-only root filesystem: nothing is written outside /tmp
 # (bytecode is compiled at build time; PYTHONDONTWRITEBYTECODE stops writes at run time).
 
@@ -20,6 +21,29 @@ COPY shared ./shared
 COPY services ./services
 COPY planwatch ./planwatch
 RUN pip wheel --no-deps --wheel-dir /wheels .
+
+# --- report: the runtime below plus Debian's chromium and a CJK font, for `planwatch report
+# --pdf` (the monthly CronJob planwatch-report, compose's `report` profile). Build it with
+# `--target report`; the default target stays `runtime` (the last stage), which has no browser.
+FROM ${PYTHON_IMAGE} AS report
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_NO_CACHE_DIR=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HOME=/tmp \
+    TMPDIR=/tmp
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
+ && rm -rf /var/lib/apt/lists/*
+RUN groupadd --system --gid 10001 planwatch \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin planwatch
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-index --find-links=/wheels planwatch \
+ && python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+USER 10001:10001
+WORKDIR /tmp
+CMD ["planwatch", "report", "--help"]
 
 # --- runtime ----------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime

@@ -12,12 +12,12 @@ STAMP  := $(VENV)/.planwatch-installed
 help:
 	@echo "make demo              install, then the whole platform with the realistic demo feed (Ctrl-C stops)"
 	@echo "make run               install, then the platform only, kept running (Ctrl-C stops)"
-	@echo "make bench             the benchmarks (ingest, scoring, notify), results in bench/results/"
+	@echo "make bench             the benchmarks (ingest, scoring, notify; replicas; latency), results in bench/results/"
 	@echo "make install           venv + editable install with dev extras, Kafka jars, FerretDB binary"
 	@echo "make test              install, then all tests (unit + integration; servers started as needed)"
 	@echo "make test-unit         unit tests only (starts nothing)"
 	@echo "make test-integration  integration tests only"
-	@echo "make test-chaos        the chaos suite (replicas under load and faults; opt-in for now)"
+	@echo "make test-chaos        the chaos suite alone (replicas under load and faults, own Kafka + FerretDB; in make test)"
 	@echo "make test-fuzz         the fuzz suites alone (tests/fuzz: 10,000+ hostile inputs per door)"
 	@echo "make test-py313        the unit suite and the services' end-to-end tests on Python 3.13"
 	@echo "make lock              the lock files (requirements*.lock) again from pyproject.toml"
@@ -80,7 +80,8 @@ bench: install
 	$(BIN)/python -m bench.bench_ingest
 	$(BIN)/python -m bench.bench_scoring
 	$(BIN)/python -m bench.bench_notify
-	$(BIN)/python -m bench.bench_replicas
+	$(BIN)/python -m bench.bench_replicas --service all
+	$(BIN)/python -m bench.bench_latency
 
 # Every test: the suite, then the fuzz suites (10,000+ hostile inputs per door) on every core.
 test: install
@@ -97,7 +98,7 @@ test-integration: install
 	$(BIN)/python -m pytest -q -m integration
 
 test-chaos: install
-	PLANWATCH_CHAOS=1 $(BIN)/python -m pytest -q tests/integration/test_chaos.py
+	$(BIN)/python -m pytest -q tests/integration/test_chaos.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

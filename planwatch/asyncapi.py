@@ -7,8 +7,9 @@ AsyncAPI CLI on it.
 
 Where the names come from: topic names, partition counts and topic configurations from
 `shared.topics`; the progress and clock payloads are the contract's JSON Schemas in
-`docs/schemas/` (referenced by a relative `$ref`, not copied); `planwatch.accepted` and the
-alert payloads are the pydantic models the services parse with; the dead-letter header names
+`docs/schemas/` (referenced by a relative `$ref`, not copied); `planwatch.accepted` (reports and
+retractions, and problem events) and the alert payloads are the pydantic models the services
+parse with; the dead-letter header names
 are ingest's constants. Who publishes and who subscribes is stated once, in `CHANNELS`.
 """
 
@@ -26,9 +27,10 @@ from pydantic import BaseModel
 
 from shared import topics
 from shared.accepted import AcceptedEvent
+from shared.accepted_problem import AcceptedProblemEvent
 from shared.contract.alert_event import AlertEvent
 from shared.contract.codec import KAFKA_PREFIX, STRUCTURED_CONTENT_TYPE
-from shared.contract.events import Envelope, EventType
+from shared.contract.events import PROBLEM_TYPES, Envelope, EventType
 from shared.runtime.dead_letters import ALWAYS_SET, DLT_HEADERS
 
 ASYNCAPI_VERSION: Final = "3.1.0"
@@ -70,9 +72,16 @@ CHANNELS: Final[tuple[Channel, ...]] = (
     Channel(
         "progress",
         topics.PROGRESS,
-        "Agency progress events in (CloudEvents 1.0, binary or structured mode).",
-        ("progressReportedBinary", "progressRetractedBinary", "progressStructured"),
-        "The target id (the event's `subject`), so a target's events stay in order.",
+        "Agency events in (CloudEvents 1.0, binary or structured mode): progress, and problems "
+        "raised and followed.",
+        (
+            "progressReportedBinary",
+            "progressRetractedBinary",
+            "problemBinary",
+            "progressStructured",
+        ),
+        "The target id (the event's `subject`; a problem's target or task), so a target's "
+        "events stay in order.",
         publishers=("agency",),
         subscribers=("ingest",),
     ),
@@ -88,9 +97,10 @@ CHANNELS: Final[tuple[Channel, ...]] = (
     Channel(
         "accepted",
         topics.ACCEPTED,
-        "Accepted events, normalised to the target's unit: what scoring reads.",
-        ("accepted",),
-        "The target id.",
+        "Accepted events, normalised to the target's unit, and accepted problem events: what "
+        "scoring reads (told apart by `schema`).",
+        ("accepted", "acceptedProblem"),
+        "The target id (a problem event's: its subject, the target or task).",
         publishers=("ingest",),
         subscribers=("scoring",),
     ),
@@ -200,6 +210,10 @@ def _binary_mode_headers() -> JSON:
         },
         "required": ["content-type", *(f"{KAFKA_PREFIX}{name}" for name in required)],
     }
+
+
+def _problem_types() -> list[EventType]:
+    return [t for t in EventType if t in PROBLEM_TYPES]
 
 
 def _contract_schema(event_type: EventType, pointer: str = "") -> JSON:
@@ -386,13 +400,22 @@ def _messages(schemas: JSON) -> JSON:
             _contract_schema(EventType.PROGRESS_RETRACTED, "#/properties/data"),
             binary,
         ),
+        "problemBinary": _message(
+            "problemBinary",
+            "A problem raised, acknowledged, commented on, resolved or closed, binary mode "
+            "(the value is the event's data; `ce_type` tells which)",
+            {"anyOf": [_contract_schema(t, "#/properties/data") for t in _problem_types()]},
+            binary,
+        ),
         "progressStructured": _message(
             "progressStructured",
-            "A progress report or retraction, structured mode (the value is the whole event)",
+            "A progress report or retraction, or a problem event, structured mode (the value is "
+            "the whole event)",
             {
                 "oneOf": [
                     _contract_schema(EventType.PROGRESS_REPORTED),
                     _contract_schema(EventType.PROGRESS_RETRACTED),
+                    *(_contract_schema(t) for t in _problem_types()),
                 ]
             },
             {
@@ -413,6 +436,12 @@ def _messages(schemas: JSON) -> JSON:
             "accepted",
             "An accepted report or retraction",
             _model_schema(AcceptedEvent, schemas),
+            _json_content_headers(),
+        ),
+        "acceptedProblem": _message(
+            "acceptedProblem",
+            "An accepted problem event (schema planwatch.problem.v1)",
+            _model_schema(AcceptedProblemEvent, schemas),
             _json_content_headers(),
         ),
         "clockTick": _message(

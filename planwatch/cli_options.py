@@ -41,6 +41,17 @@ LangOption = Annotated[
     ),
 ]
 
+NotifyUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        "--url",
+        envvar="PLANWATCH_NOTIFY_URL",
+        metavar="<url>",
+        help="The notify service's base URL.",
+        show_default=False,
+    ),
+]
+
 
 def hidden_alias(old: str, new: str) -> Any:
     """A hidden option for an old spelling; the command takes `new`'s value, else this one's."""

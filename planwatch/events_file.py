@@ -18,7 +18,7 @@ import typer
 
 from shared.catalog import CatalogError, load_catalog
 from shared.contract.codec import decode_structured
-from shared.contract.events import ClockTick
+from shared.contract.events import ClockTick, ProgressReported, ProgressRetracted
 from shared.contract.observation import to_observation
 from shared.contract.parsing import parse_event
 from shared.contract.reasons import ContractError, Reason
@@ -42,6 +42,7 @@ class ReadResult:
     observations: list[Observation] = field(default_factory=list)
     bad: list[BadLine] = field(default_factory=list)
     ticks: int = 0
+    problems: int = 0  # problem events: not observations, skipped
     other_plans: int = 0
     duplicates: int = 0
 
@@ -64,6 +65,9 @@ def read_events(lines: Iterable[bytes], catalog: Catalog, plan: Plan) -> ReadRes
             event = parse_event(decode_structured(body))
             if isinstance(event, ClockTick):
                 result.ticks += 1
+                continue
+            if not isinstance(event, ProgressReported | ProgressRetracted):
+                result.problems += 1
                 continue
             if event.data.plan != plan.id:
                 if event.data.plan not in catalog.plans:

@@ -107,6 +107,7 @@ _CATALOG: Final[dict[str, tuple[str, str]]] = {
         "sent to Kafka: ingest judges the rows later (--via http answers each)",
     ),
     "publish.sending": ("发送中", "sending"),
+    "problem.sending": ("问题 {problem}：发送 {type}", "problem {problem}: sending {type}"),
     # --- the receipt
     "receipt.errors_title": ("{name}：错误", "{name}: errors"),
     "receipt.title": ("{name}：回执", "{name}: receipt"),
@@ -149,6 +150,10 @@ _CATALOG: Final[dict[str, tuple[str, str]]] = {
         "the agency is not a headline reporter of the target (give a scope)",
     ),
     "reason.unknown_scope": ("scope 不是方案的细分单元", "the scope is not a breakdown unit"),
+    "reason.not_coordinator": (
+        "只有方案的牵头协调单位才能确认、批注或办结问题",
+        "only the plan's coordinator acknowledges, comments on or resolves a problem",
+    ),
     "reason.value_out_of_range": ("数值超出范围或阶段未知", "value out of range, or unknown stage"),
     "reason.unit_mismatch": (
         "单位或报送类型与指标不符",

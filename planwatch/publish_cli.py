@@ -43,7 +43,13 @@ from shared.contract.codec import (
     encode_kafka_binary,
     encode_kafka_structured,
 )
-from shared.contract.events import ProgressEvent, Unit, new_report, new_retraction
+from shared.contract.events import (
+    ProblemEvent,
+    ProgressEvent,
+    Unit,
+    new_report,
+    new_retraction,
+)
 from shared.contract.keys import private_key_from_pem
 from shared.contract.signing import sign
 from shared.domain.timebase import CST
@@ -70,6 +76,32 @@ class Via(StrEnum):
 class Mode(StrEnum):
     BINARY = "binary"
     STRUCTURED = "structured"
+
+
+# The options of every command that signs and sends events (here and `planwatch problem`).
+Agency = Annotated[str, typer.Option("--agency", help="Your agency id (the event's source).")]
+KeyId = Annotated[str, typer.Option("--key-id", help="The id of your registered key.")]
+KeyFile = Annotated[
+    Path, typer.Option("--key-file", help="Your private key (PKCS#8 PEM).", exists=True)
+]
+ViaOption = Annotated[
+    Via, typer.Option("--via", help="kafka: the progress topic; http: ingest's door.")
+]
+ModeOption = Annotated[Mode, typer.Option("--mode", help="CloudEvents mode.")]
+Bootstrap = Annotated[
+    str | None, typer.Option("--bootstrap", help="Default: $KAFKA_BOOTSTRAP_SERVERS.")
+]
+Topic = Annotated[str, typer.Option("--topic", help="The Kafka topic.")]
+Url = Annotated[
+    str,
+    typer.Option(
+        "--url",
+        envvar="PLANWATCH_INGEST_URL",
+        metavar="<url>",
+        help="Ingest's base URL, for --via http (/v1/events is added).",
+    ),
+]
+Timeout = Annotated[float, typer.Option("--timeout", help="Seconds.")]
 
 
 def events_url(url: str) -> str:
@@ -122,7 +154,11 @@ def build_event(
 
 
 async def send_kafka(
-    event: ProgressEvent, kafka: KafkaSettings, topic: str, mode: Mode, timeout_s: float
+    event: ProgressEvent | ProblemEvent,
+    kafka: KafkaSettings,
+    topic: str,
+    mode: Mode,
+    timeout_s: float,
 ) -> dict[str, Any]:
     """Sends with the agency's own credentials (KAFKA_* settings); KafkaAccessError when Kafka
     refuses them or the agency may not write the topic."""
@@ -137,7 +173,7 @@ async def send_kafka(
 
 
 async def send_http(
-    event: ProgressEvent, url: str, mode: Mode, timeout_s: float
+    event: ProgressEvent | ProblemEvent, url: str, mode: Mode, timeout_s: float
 ) -> tuple[int, dict[str, Any]]:
     encode = encode_http_binary if mode is Mode.BINARY else encode_http_structured
     headers, body = encode(event)
@@ -154,11 +190,9 @@ async def send_http(
 @publish_app.command("publish")
 def publish(
     *,
-    agency: Annotated[str, typer.Option("--agency", help="Your agency id (the event's source).")],
-    key_id: Annotated[str, typer.Option("--key-id", help="The id of your registered key.")],
-    key_file: Annotated[
-        Path, typer.Option("--key-file", help="Your private key (PKCS#8 PEM).", exists=True)
-    ],
+    agency: Agency,
+    key_id: KeyId,
+    key_file: KeyFile,
     target: Annotated[str | None, typer.Option("--target", help="The target id.")] = None,
     as_of: Annotated[
         datetime | None,
@@ -185,24 +219,12 @@ def publish(
             "--time", metavar="<RFC3339>", help="RFC 3339 report time; default: now (CST)."
         ),
     ] = None,
-    via: Annotated[
-        Via, typer.Option("--via", help="kafka: the progress topic; http: ingest's door.")
-    ] = Via.KAFKA,
-    mode: Annotated[Mode, typer.Option("--mode", help="CloudEvents mode.")] = Mode.BINARY,
-    bootstrap: Annotated[
-        str | None, typer.Option("--bootstrap", help="Default: $KAFKA_BOOTSTRAP_SERVERS.")
-    ] = None,
-    topic: Annotated[str, typer.Option("--topic", help="The Kafka topic.")] = topics.PROGRESS,
-    url: Annotated[
-        str,
-        typer.Option(
-            "--url",
-            envvar="PLANWATCH_INGEST_URL",
-            metavar="<url>",
-            help="Ingest's base URL, for --via http (/v1/events is added).",
-        ),
-    ] = DEFAULT_URL,
-    timeout_s: Annotated[float, typer.Option("--timeout", help="Seconds.")] = 30.0,
+    via: ViaOption = Via.KAFKA,
+    mode: ModeOption = Mode.BINARY,
+    bootstrap: Bootstrap = None,
+    topic: Topic = topics.PROGRESS,
+    url: Url = DEFAULT_URL,
+    timeout_s: Timeout = 30.0,
     file: Annotated[
         Path | None,
         typer.Option(
@@ -307,7 +329,7 @@ def publish(
         raise voice.refuse("publish.invalid_event", error=validation_message(exc)) from None
     except ValueError as exc:
         raise voice.refuse("publish.invalid_event", error=exc) from None
-    _send_one(
+    send_one(
         signed,
         via=via,
         kafka=kafka,
@@ -320,8 +342,8 @@ def publish(
     )
 
 
-def _send_one(
-    signed: ProgressEvent,
+def send_one(
+    signed: ProgressEvent | ProblemEvent,
     *,
     via: Via,
     kafka: KafkaSettings,
@@ -331,8 +353,11 @@ def _send_one(
     url: str,
     output: OutputFormat,
     voice: Voice,
+    extra: dict[str, Any] | None = None,
 ) -> None:
-    outcome: dict[str, Any] = {"id": signed.envelope.id, "via": via.value}
+    """Send one signed event and print what became of it (`extra`: more members of the JSON
+    line, e.g. a problem's id)."""
+    outcome: dict[str, Any] = {"id": signed.envelope.id, "via": via.value, **(extra or {})}
     if via is Via.KAFKA:
         try:
             outcome.update(asyncio.run(send_kafka(signed, kafka, topic, mode, timeout_s)))

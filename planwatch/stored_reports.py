@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pymongo import AsyncMongoClient
 
 from services.scoring.replay import ReplayError, event_from_report
+from shared.accepted_problem import is_problem_document
 from shared.domain.catalog import Plan
 from shared.domain.observation import Observation
 from shared.runtime.mongo import Document, make_client
@@ -37,6 +38,8 @@ async def read_stored_reports(
     found = StoredReports()
     try:
         async for doc in client[settings.database][collection].find({"plan": plan.id}):
+            if is_problem_document(doc):  # problems raised and followed: not reports
+                continue
             try:
                 event = event_from_report(doc)
             except ReplayError as exc:

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
 import jwt
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from fastapi import APIRouter, FastAPI
 from jwt.algorithms import ECAlgorithm, OKPAlgorithm, RSAAlgorithm
 
 from shared.runtime.auth import (
@@ -24,6 +27,7 @@ from shared.runtime.auth import (
     AuthSettings,
     StaticKeys,
     TokenVerifier,
+    install,
 )
 
 ISSUER: Final = "https://issuer.planwatch.test/realms/city"
@@ -149,3 +153,17 @@ class LocalIssuer:
 
     def authenticator(self) -> Authenticator:
         return Authenticator(self.verifier())
+
+    @asynccontextmanager
+    async def client(
+        self, router: APIRouter, *scopes: str, base_url: str = "http://scoring"
+    ) -> AsyncIterator[httpx.AsyncClient]:
+        """`router` in an app that trusts this issuer, and an in-process client of it whose
+        token has `scopes`."""
+        app = FastAPI()
+        install(app, self.authenticator())
+        app.include_router(router)
+        async with httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app), base_url=base_url, headers=self.headers(*scopes)
+        ) as client:
+            yield client

@@ -32,6 +32,7 @@ from planwatch.demo.observe import (
     TopicCounter,
     count_documents,
 )
+from planwatch.demo.problems import coordinator_line, open_at_end, raised_at_coordinator
 from planwatch.demo.receivers import SmtpSink, WebhookReceiver, new_webhook_secret
 from planwatch.demo.supervisor import (
     MANAGEMENT_PORT_OFFSET,
@@ -143,12 +144,14 @@ def service_specs(
     keys_file: Path,
     routing_file: Path,
     clock_public_key: str,
-    webhook: WebhookReceiver,
-    smtp: SmtpSink,
+    webhook: WebhookReceiver | None,
+    smtp: SmtpSink | None,
 ) -> list[ServiceSpec]:
     """The services' environments: the demo's servers, database, ports and topics. The first
     three are the primary ingest, scoring and notify (ports base, +1, +2); with `replicas` > 1
-    the others follow (ports base+3, ...), each in its service's consumer group."""
+    the others follow (ports base+3, ...), each in its service's consumer group. Replica n of
+    a service is Kafka client `planwatch-<service>-<n>`. Without `webhook` and `smtp` (a
+    cluster without the demo's receivers) the routing file must not name them."""
     primaries = _primary_specs(
         config,
         endpoints,
@@ -183,8 +186,8 @@ def _primary_specs(
     keys_file: Path,
     routing_file: Path,
     clock_public_key: str,
-    webhook: WebhookReceiver,
-    smtp: SmtpSink,
+    webhook: WebhookReceiver | None,
+    smtp: SmtpSink | None,
 ) -> list[ServiceSpec]:
     ingest, scoring, notify = config.base_port, config.base_port + 1, config.base_port + 2
     common = {
@@ -202,6 +205,7 @@ def _primary_specs(
             ingest,
             {
                 **common,
+                "KAFKA_CLIENT_ID": "planwatch-ingest-1",
                 "INGEST_HTTP__PORT": str(ingest),
                 "INGEST_MANAGEMENT_PORT": str(ingest + MANAGEMENT_PORT_OFFSET),
                 "INGEST_KEYS_FILE": str(keys_file),
@@ -217,9 +221,12 @@ def _primary_specs(
             scoring,
             {
                 **common,
+                "KAFKA_CLIENT_ID": "planwatch-scoring-1",
                 "SCORING_HTTP__PORT": str(scoring),
                 "SCORING_MANAGEMENT_PORT": str(scoring + MANAGEMENT_PORT_OFFSET),
                 "SCORING_PUBLIC_URL": f"http://127.0.0.1:{scoring}",
+                # the dashboard's acknowledgements, relayed to notify (dev mode: no tokens)
+                "SCORING_NOTIFY_URL": f"http://127.0.0.1:{notify}",
                 "SCORING_GROUP_ID": config.group("planwatch-scoring"),
                 "SCORING_INPUT_TOPIC": t(topics.ACCEPTED),
                 "SCORING_CLOCK_TOPIC": t(topics.CLOCK),
@@ -237,22 +244,46 @@ def _primary_specs(
             notify,
             {
                 **common,
+                "KAFKA_CLIENT_ID": "planwatch-notify-1",
                 "NOTIFY_HTTP__PORT": str(notify),
                 "NOTIFY_MANAGEMENT_PORT": str(notify + MANAGEMENT_PORT_OFFSET),
                 "NOTIFY_ROUTING_FILE": str(routing_file),
                 "NOTIFY_EXTERNAL_URL": f"http://127.0.0.1:{scoring}",
-                "NOTIFY_SMTP__HOST": smtp.host,
-                "NOTIFY_SMTP__PORT": str(smtp.port),
                 "NOTIFY_GROUP_ID": config.group("planwatch-notify"),
                 "NOTIFY_INPUT_TOPIC": t(topics.ALERTS),
                 "NOTIFY_GROUPS_TOPIC": t(topics.NOTIFY_GROUPS),
                 "NOTIFY_NOTIFICATIONS_TOPIC": t(topics.NOTIFICATIONS),
                 "NOTIFY_DLT_TOPIC": t(topics.NOTIFICATIONS_DLT),
-                "PLANWATCH_DEMO_WEBHOOK_URL": webhook.url,
-                "PLANWATCH_DEMO_WEBHOOK_SECRET": webhook.secret,
+                **_receiver_env(webhook, smtp),
             },
         ),
     ]
+
+
+def _receiver_env(webhook: WebhookReceiver | None, smtp: SmtpSink | None) -> dict[str, str]:
+    """Where notify reaches the demo's local receivers (its routing file names them)."""
+    env: dict[str, str] = {}
+    if smtp is not None:
+        env |= {"NOTIFY_SMTP__HOST": smtp.host, "NOTIFY_SMTP__PORT": str(smtp.port)}
+    if webhook is not None:
+        env |= {
+            "PLANWATCH_DEMO_WEBHOOK_URL": webhook.url,
+            "PLANWATCH_DEMO_WEBHOOK_SECRET": webhook.secret,
+        }
+    return env
+
+
+def consumer_groups(config: DemoConfig) -> dict[str, dict[str, int]]:
+    """The services' consumer groups and the topics (with partition counts) they consume."""
+    t, n = config.topic, topics.PARTITIONS
+    return {
+        config.group("planwatch-ingest"): {t(topics.PROGRESS): n[topics.PROGRESS]},
+        config.group("planwatch-scoring"): {
+            t(topics.ACCEPTED): n[topics.ACCEPTED],
+            t(topics.CLOCK): n[topics.CLOCK],
+        },
+        config.group("planwatch-notify"): {t(topics.ALERTS): n[topics.ALERTS]},
+    }
 
 
 async def _reset_database(endpoints: Endpoints, database: str) -> None:
@@ -327,18 +358,6 @@ class _DemoRun:
         self.poller: ScoringPoller | None = None
         self.endpoints: Endpoints | None = None
 
-    def groups(self) -> dict[str, dict[str, int]]:
-        """The services' consumer groups and the topics (with partition counts) they consume."""
-        config, t, n = self.config, self.config.topic, topics.PARTITIONS
-        return {
-            config.group("planwatch-ingest"): {t(topics.PROGRESS): n[topics.PROGRESS]},
-            config.group("planwatch-scoring"): {
-                t(topics.ACCEPTED): n[topics.ACCEPTED],
-                t(topics.CLOCK): n[topics.CLOCK],
-            },
-            config.group("planwatch-notify"): {t(topics.ALERTS): n[topics.ALERTS]},
-        }
-
     @property
     def kafka(self) -> KafkaSettings:
         """The demo's own Kafka clients (topics, group reset, counters, feed): the local broker,
@@ -366,7 +385,7 @@ class _DemoRun:
         configs = {config.topic(name): c for name, c in topics.CONFIGS.items()}
         await ensure_topics(kafka, names, configs=configs)
         if self.scenario is not None:
-            skipped = await reset_groups_to_latest(kafka, self.groups())
+            skipped = await reset_groups_to_latest(kafka, consumer_groups(config))
             if any(skipped.values()):
                 self.say(f"skipped events an earlier run left unconsumed: {skipped}")
         self.webhook.start()
@@ -433,7 +452,7 @@ class _DemoRun:
         feed = asyncio.create_task(
             run_feed(scenario.items, transport, speed=config.speed, progress=progress)
         )
-        settle = _Settling(scenario.items[-1].at, config.settle_s)
+        settle = _Settling(scenario.items[-1].at, config.settle_s, open_at_end(scenario))
         interrupted = False
         with _Screen(self.console, self.live) as screen:
             try:
@@ -503,8 +522,12 @@ class _Settling:
 
     QUIET_S: Final = 5.0
 
-    def __init__(self, last_tick: datetime, wait_s: float) -> None:
+    def __init__(
+        self, last_tick: datetime, wait_s: float, open_problems: frozenset[str] = frozenset()
+    ) -> None:
         self.last_tick = last_tick
+        # The problems the feed leaves open: their problem_raised must reach the coordinator.
+        self.open_problems = open_problems
         self.wait_s = wait_s
         self.deadline: float | None = None
         self.posts = -1
@@ -521,6 +544,8 @@ class _Settling:
             self.posts, self.quiet_since = delivered, now
         clock = _parse_instant(view.scoring.clock)
         caught_up = clock is not None and clock >= self.last_tick
+        if self.open_problems:  # scoring's problem desk and notify may lag the clock
+            caught_up = caught_up and self.open_problems <= raised_at_coordinator(view.posts)
         if caught_up and now - self.quiet_since >= self.QUIET_S:
             return True
         if now >= self.deadline:
@@ -607,6 +632,7 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
         f"{len(result.view.mails)} e-mails in the SMTP sink; {result.view.published} "
         f"notifications published to {config.topic(topics.NOTIFICATIONS)}"
     )
+    console.print(coordinator_line(posts), highlight=False)
     ingest, scoring, notify = (spec.url for spec in run.specs[:3])
     feed = state_dir / "feed.jsonl"
     console.rule("where to look next")
@@ -619,6 +645,7 @@ def print_summary(console: Console, result: DemoResult, run: _DemoRun) -> None:
     console.print(
         f"dashboard:          {scoring}/dashboard/\n"
         f"scores (read API):  {scoring}/v1/plans/{config.plan}  ·  /targets  ·  /alerts\n"
+        f"problems:           {scoring}/v1/plans/{config.plan}/problems  (and on the dashboard)\n"
         f"send events:        POST {ingest}/v1/events  (or `MONGODB_DATABASE={config.database} "
         f"planwatch simulate --via http --url {ingest}`)\n"
         f"notify:             {notify}/api/v2/silences  ·  {run.specs[2].management_url}"

@@ -29,6 +29,7 @@ def print_to_pdf(chromium: Path, html: Path, pdf: Path) -> None:
         "--headless",
         "--no-sandbox",
         "--disable-gpu",
+        "--disable-dev-shm-usage",  # containers give /dev/shm 64 MiB: use /tmp instead
         "--disable-background-networking",
         "--disable-component-update",
         "--disable-sync",

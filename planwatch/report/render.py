@@ -17,7 +17,9 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescap
 from markupsafe import Markup
 
 from planwatch.report.chart import chart_data, render_chart
-from planwatch.report.model import ReportData
+from planwatch.report.model import PeriodTransition, ReportData
+from planwatch.report.problems import ReportProblems
+from planwatch.report.problems_render import problems_section
 from shared.domain.catalog import Kind, Plan, Target
 from shared.domain.method_v1 import Rollup, Severity, Status, TargetResult, TransitionKind
 from shared.vocabulary import (
@@ -67,6 +69,20 @@ REPORT_WORDS: Mapping[str, tuple[str, str]] = {
     "report_as_of": ("数据日期", "Date"),
     "reporter": ("报送单位", "Reported by"),
     "value": ("数值", "Value"),
+    # An agency's report (agency_render.py).
+    "agency_report_title": ("责任单位进度报告", "Agency progress report"),
+    "scorecard": ("本单位评分", "Scorecard"),
+    "led_targets": ("牵头指标", "Targets it leads"),
+    "co_targets": ("配合指标", "Targets it co-owns"),
+    "commitments_led": ("牵头的工作事项", "Commitments it leads"),
+    "role": ("职责", "Role"),
+    "open_problems": ("待解决问题", "Open problems"),
+    "problem": ("问题", "Problem"),
+    "subject": ("对象", "Subject"),
+    "state": ("状态", "State"),
+    "raised_by": ("提出单位", "Raised by"),
+    "raised_at": ("提出时间", "Raised"),
+    "days_open": ("已持续天数", "Days open"),
 }
 
 WHAT_THIS_IS: Mapping[Lang, str] = {
@@ -110,7 +126,7 @@ METHOD_NOTE: Mapping[Lang, str] = {
 }
 
 
-def _word(key: str, lang: Lang) -> str:
+def word(key: str, lang: Lang) -> str:
     zh, en = REPORT_WORDS.get(key) or WORDS[key]
     return zh if lang is Lang.ZH else en
 
@@ -168,7 +184,7 @@ def _counts(rollup: Rollup, lang: Lang) -> list[dict[str, Any]]:
     ]
 
 
-def _rollup(rollup: Rollup, lang: Lang) -> dict[str, Any]:
+def rollup_view(rollup: Rollup, lang: Lang) -> dict[str, Any]:
     return {
         "score": fmt_number(rollup.score),
         "score_raw": rollup.score,
@@ -178,7 +194,7 @@ def _rollup(rollup: Rollup, lang: Lang) -> dict[str, Any]:
     }
 
 
-def _bar(rollup: Rollup, width: float = 640, height: float = 18) -> Markup:
+def bar(rollup: Rollup, width: float = 640, height: float = 18) -> Markup:
     """Targets by status as one stacked bar (inline SVG)."""
     total = sum(rollup.counts.values())
     parts = [
@@ -200,7 +216,7 @@ def _bar(rollup: Rollup, width: float = 640, height: float = 18) -> Markup:
     return Markup("".join(parts))  # numbers and enum values only
 
 
-def _name(plan: Plan, kind: str, item_id: str, lang: Lang) -> str:
+def name_of(plan: Plan, kind: str, item_id: str, lang: Lang) -> str:
     zh = lang is Lang.ZH
     if kind == "area":
         a = plan.areas[item_id]
@@ -215,13 +231,13 @@ def _name(plan: Plan, kind: str, item_id: str, lang: Lang) -> str:
     return target.metric_zh if zh else target.name_en
 
 
-def _target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]:
+def target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]:
     plan = data.plan
     target = plan.targets[target_id]
     r: TargetResult = data.state.targets[target_id]
     series = data.series[target_id]
     proj = r.projection
-    likely = "—" if proj is None else _word("yes" if proj.likely else "no", lang)
+    likely = "—" if proj is None else word("yes" if proj.likely else "no", lang)
     figures = [
         ("status", None),
         ("score", fmt_number(r.score)),
@@ -230,7 +246,7 @@ def _target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]
         ("baseline", fmt_value(target, r.baseline.value if r.baseline else None, lang)
          + (f" ({r.baseline.as_of.isoformat()})" if r.baseline else "")),
         ("goal", f"{target.comparator.value} {fmt_value(target, target.target, lang)}"),
-        ("deadline", target.deadline.isoformat() if target.deadline else _word("no_date", lang)),
+        ("deadline", target.deadline.isoformat() if target.deadline else word("no_date", lang)),
         ("progress", fmt_share(r.progress_share)),
         ("expected", fmt_share(r.expected_share)),
         ("pace", fmt_number(r.pace_ratio)),
@@ -238,22 +254,22 @@ def _target_view(data: ReportData, target_id: str, lang: Lang) -> dict[str, Any]
         ("likely", likely),
         ("days_left", "—" if r.days_left is None else str(r.days_left)),
         ("days_since_report", "—" if r.days_since_report is None else str(r.days_since_report)),
-        ("stale", _word("yes" if r.stale else "no", lang)),
+        ("stale", word("yes" if r.stale else "no", lang)),
         ("points", str(r.points)),
     ]  # fmt: skip
     lead = plan.targets[target_id].lead
     return {
         "id": target_id,
-        "name": _name(plan, "target", target_id, lang),
+        "name": name_of(plan, "target", target_id, lang),
         "task": target.task,
-        "task_name": _name(plan, "task", target.task, lang),
+        "task_name": name_of(plan, "task", target.task, lang),
         "source": target.source_zh,
-        "lead": _name(plan, "agency", lead, lang),
-        "co": [_name(plan, "agency", a, lang) for a in sorted(plan.co_owners(target_id))],
+        "lead": name_of(plan, "agency", lead, lang),
+        "co": [name_of(plan, "agency", a, lang) for a in sorted(plan.co_owners(target_id))],
         "badge": badge(r.status, lang),
         "score_raw": r.score,
         "stale": r.stale,
-        "figures": [(_word(k, lang), v) for k, v in figures],
+        "figures": [(word(k, lang), v) for k, v in figures],
         # render_chart escapes every text it places.
         "chart": Markup(render_chart(chart_data(target, r, series, lang), lang)),
         "breakdowns": _breakdown_views(data, target_id, lang),
@@ -277,7 +293,7 @@ def _breakdown_views(data: ReportData, target_id: str, lang: Lang) -> list[dict[
                 "name": name,
                 "value": fmt_value(target, point.value, lang),
                 "as_of": point.as_of.isoformat(),
-                "agency": _name(plan, "agency", point.agency, lang),
+                "agency": name_of(plan, "agency", point.agency, lang),
                 "share": fmt_share(figure.progress_share)
                 if figure.progress_share is not None
                 else "",
@@ -291,7 +307,7 @@ def is_web_link(text: str) -> bool:
     return text.lower().startswith(("http://", "https://"))
 
 
-def _report_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
+def report_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
     """The appendix: per target (in id order), its recent reports newest first, each with its
     note and evidence. Targets without reports are left out."""
     plan = data.plan
@@ -304,13 +320,13 @@ def _report_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
         views.append(
             {
                 "id": target_id,
-                "name": _name(plan, "target", target_id, lang),
+                "name": name_of(plan, "target", target_id, lang),
                 "reports": [
                     {
                         "event_id": r.event_id,
                         "as_of": r.as_of.isoformat(),
                         "value": fmt_value(target, r.value, lang),
-                        "agency": _name(plan, "agency", r.agency, lang) if r.agency else "—",
+                        "agency": name_of(plan, "agency", r.agency, lang) if r.agency else "—",
                         "reported_at": r.reported_at.isoformat(timespec="minutes"),
                         "note": r.note,
                         "evidence": r.evidence,
@@ -323,12 +339,12 @@ def _report_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
     return views
 
 
-def _transition_kind(kind: TransitionKind, lang: Lang) -> str:
+def transition_kind(kind: TransitionKind, lang: Lang) -> str:
     key = {"firing": "fired", "severity_changed": "severity_changed", "resolved": "resolved"}
-    return _word(key[kind.value], lang)
+    return word(key[kind.value], lang)
 
 
-def _severity(severity: Severity, lang: Lang) -> dict[str, str]:
+def severity_view(severity: Severity, lang: Lang) -> dict[str, str]:
     return {
         "code": severity.value,
         "label": SEVERITY_LABEL[lang][severity],
@@ -336,7 +352,21 @@ def _severity(severity: Severity, lang: Lang) -> dict[str, str]:
     }
 
 
-def _json_block(value: Any) -> Markup:
+def transition_view(plan: Plan, p: PeriodTransition, lang: Lang) -> dict[str, Any]:
+    """One alert transition of the period, as the reports' tables show it."""
+    return {
+        "day": p.day.isoformat(),
+        "target": p.transition.target,
+        "target_name": name_of(plan, "target", p.transition.target, lang),
+        "rule": RULE_LABEL[lang][p.transition.rule],
+        "rule_code": p.transition.rule.value,
+        "kind": transition_kind(p.transition.kind, lang),
+        "kind_code": p.transition.kind.value,
+        "severity": severity_view(p.transition.severity, lang),
+    }
+
+
+def json_block(value: Any) -> Markup:
     """JSON for a `<script type="application/json">`: `<` escaped so `</script>` cannot occur."""
     text = json.dumps(value, ensure_ascii=False, sort_keys=False).replace("<", "\\u003c")
     return Markup(text)  # no '<' left: it cannot leave the script
@@ -350,14 +380,14 @@ def _task_tracking(data: ReportData, task_id: str, lang: Lang) -> str:
     if commitments and tracked is not None:
         done = sum(tracked.commitments[c.id].done for c in commitments)
         total = sum(tracked.commitments[c.id].total for c in commitments)
-        parts.append(f"{_word('commitments', lang)} {done}/{total} {_word('done', lang)}")
+        parts.append(f"{word('commitments', lang)} {done}/{total} {word('done', lang)}")
     indicators = [i for i in plan.indicators.values() if i.task == task_id]
     if indicators:
-        parts.append(f"{len(indicators)} {_word('indicators', lang)}")
-    return " · ".join(parts) if parts else _word("untracked", lang)
+        parts.append(f"{len(indicators)} {word('indicators', lang)}")
+    return " · ".join(parts) if parts else word("untracked", lang)
 
 
-def _commitment_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
+def commitment_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
     plan, tracked = data.plan, data.state.tracked
     zh = lang is Lang.ZH
     views = []
@@ -369,11 +399,11 @@ def _commitment_views(data: ReportData, lang: Lang) -> list[dict[str, Any]]:
                 "id": commitment.id,
                 "task": commitment.task,
                 "name": commitment.name_zh if zh else commitment.name_en,
-                "lead": _name(plan, "agency", commitment.lead, lang),
+                "lead": name_of(plan, "agency", commitment.lead, lang),
                 "deadline": (
                     commitment.deadline.isoformat()
                     if commitment.deadline
-                    else _word("no_date", lang)
+                    else word("no_date", lang)
                 ),
                 "done": state.done if state is not None else 0,
                 "total": len(commitment.deliverables),
@@ -427,8 +457,8 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
         tasks = [
             {
                 "id": task_id,
-                "name": _name(plan, "task", task_id, lang),
-                **_rollup(state.tasks[task_id], lang),
+                "name": name_of(plan, "task", task_id, lang),
+                **rollup_view(state.tasks[task_id], lang),
                 "targets": sorted(t.id for t in plan.targets_of_task(task_id)),
                 "unscored": task_id in state.tasks[task_id].unscored,
                 "tracking": _task_tracking(data, task_id, lang),
@@ -438,43 +468,31 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
         areas.append(
             {
                 "id": area_id,
-                "name": _name(plan, "area", area_id, lang),
-                **_rollup(rollup, lang),
+                "name": name_of(plan, "area", area_id, lang),
+                **rollup_view(rollup, lang),
                 "tasks": tasks,
             }
         )
-    target_views = {tid: _target_view(data, tid, lang) for tid in state.targets}
+    target_views = {tid: target_view(data, tid, lang) for tid in state.targets}
     agencies = [
         {
             "id": agency_id,
-            "name": _name(plan, "agency", agency_id, lang),
-            "lead": _rollup(card.lead, lang),
-            "co": _rollup(card.co, lang),
+            "name": name_of(plan, "agency", agency_id, lang),
+            "lead": rollup_view(card.lead, lang),
+            "co": rollup_view(card.co, lang),
             "stale": card.stale,
         }
         for agency_id, card in state.agencies.items()
         if card.lead.targets or card.co.targets
     ]
-    transitions = [
-        {
-            "day": p.day.isoformat(),
-            "target": p.transition.target,
-            "target_name": _name(plan, "target", p.transition.target, lang),
-            "rule": RULE_LABEL[lang][p.transition.rule],
-            "rule_code": p.transition.rule.value,
-            "kind": _transition_kind(p.transition.kind, lang),
-            "kind_code": p.transition.kind.value,
-            "severity": _severity(p.transition.severity, lang),
-        }
-        for p in data.transitions
-    ]
+    transitions = [transition_view(plan, p, lang) for p in data.transitions]
     firing = [
         {
             "target": a.target,
-            "target_name": _name(plan, "target", a.target, lang),
+            "target_name": name_of(plan, "target", a.target, lang),
             "rule": RULE_LABEL[lang][a.rule],
             "rule_code": a.rule.value,
-            "severity": _severity(a.severity, lang),
+            "severity": severity_view(a.severity, lang),
         }
         for a in state.alerts
     ]
@@ -510,13 +528,13 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
         "tasks_scored": len(plan.scored_tasks()),
         "tasks_tracked": len(plan.tracked_tasks()),
         "untracked": [
-            {"id": t, "name": _name(plan, "task", t, lang)} for t in plan.untracked_tasks()
+            {"id": t, "name": name_of(plan, "task", t, lang)} for t in plan.untracked_tasks()
         ],
-        "commitments": _commitment_views(data, lang),
+        "commitments": commitment_views(data, lang),
         "indicators": _indicator_views(data, lang),
         "method_note": METHOD_NOTE[lang],
-        "overall": _rollup(state.total, lang),
-        "overall_bar": _bar(state.total),
+        "overall": rollup_view(state.total, lang),
+        "overall_bar": bar(state.total),
         "legend": [badge(s, lang) for s in STATUS_ORDER],
         "attention": [target_views[t] for t in data.needing_attention()],
         "achievements": [target_views[t] for t in data.achievements()],
@@ -530,13 +548,13 @@ def report_context(data: ReportData, lang: Lang) -> dict[str, Any]:
             for s in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
             if (n := sum(1 for a in state.alerts if a.severity is s))
         ],
-        "state_json": _json_block(data.state_json),
-        "transitions_json": _json_block(transitions_json),
-        "appendix": _report_views(data, lang),
+        "state_json": json_block(data.state_json),
+        "transitions_json": json_block(transitions_json),
+        "appendix": report_views(data, lang),
     }
 
 
-_ENV = Environment(
+ENV = Environment(
     loader=PackageLoader("planwatch.report", "templates"),
     autoescape=select_autoescape(["html", "j2"], default=True),
     undefined=StrictUndefined,
@@ -545,8 +563,11 @@ _ENV = Environment(
 )
 
 
-def render_report(data: ReportData, lang: Lang = Lang.ZH) -> str:
-    """The report as a complete HTML document."""
-    template = _ENV.get_template("report.html.j2")
+def render_report(
+    data: ReportData, lang: Lang = Lang.ZH, problems: ReportProblems | None = None
+) -> str:
+    """The report as a complete HTML document; with `problems`, its problems section."""
+    template = ENV.get_template("report.html.j2")
     context = report_context(data, lang)
-    return template.render(**context, w=lambda key: _word(key, lang))
+    context["problems"] = problems_section(problems, data.plan, lang)
+    return template.render(**context, w=lambda key: word(key, lang))

@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Final
 
 from planwatch.simulate.agencies import DemoKey, demo_key, demo_keys, derived_key
+from planwatch.simulate.problems import problem_items
 from planwatch.simulate.stories import (
     CORRECTED_AS_OF,
     CORRECTED_TARGET,
@@ -99,6 +100,7 @@ class Role(StrEnum):
     RETRACTION = "retraction"  # ... and its retraction
     TICK = "tick"
     BAD = "bad"  # an event the platform must refuse (or, for a resend, ignore)
+    PROBLEM = "problem"  # a problem raised by an agency, or the coordinator's step on it
 
 
 @dataclass(frozen=True)
@@ -815,6 +817,11 @@ def build_scenario(
         at = _office_instant(day, bad_rng)
         payload, expected, label, agency, target = builder(at)
         draft.add(at, payload, expected, role=Role.BAD, label=label, agency=agency, target=target)
+
+    for p in problem_items(plan, seed, keys, until=end):
+        accepted = Expected(Outcome.ACCEPTED)
+        draft.add(p.at, p.event, accepted, role=Role.PROBLEM, label=p.label, agency=p.agency,
+                  target=p.subject)  # fmt: skip
 
     ordered = sorted(draft.items, key=lambda entry: (entry[0], entry[1]))
     items = tuple(

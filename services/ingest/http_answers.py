@@ -46,12 +46,10 @@ def _schema_ref(event_type: EventType, pointer: str = "") -> dict[str, str]:
 
 
 def _reported_or_retracted(pointer: str = "") -> dict[str, Any]:
-    return {
-        "oneOf": [
-            _schema_ref(EventType.PROGRESS_REPORTED, pointer),
-            _schema_ref(EventType.PROGRESS_RETRACTED, pointer),
-        ]
-    }
+    """Any agency event: a report, a retraction, or a problem event (`anyOf`: a problem step's
+    data fits more than one of the problem types' schemas; `type` tells them apart)."""
+    agency_types = [t for t in EventType if t is not EventType.CLOCK_TICK]
+    return {"anyOf": [_schema_ref(event_type, pointer) for event_type in agency_types]}
 
 
 REQUEST_BODY: Final[dict[str, Any]] = {

@@ -26,8 +26,10 @@ from services.ingest.outbound import accepted_record, http_dead_letter_record, p
 from services.ingest.store import ReportStore, StoredReport, report_key, signed_event_json
 from services.ingest.validation import (
     Accepted,
+    AcceptedProblem,
     KeySnapshot,
     Limits,
+    Passed,
     Rejected,
     Unverified,
     Verdict,
@@ -36,7 +38,7 @@ from services.ingest.validation import (
     content_hash,
 )
 from services.ingest.verifier import InlineVerifier, SignatureVerifier, SignedItem
-from shared.accepted import AcceptedEvent
+from shared.accepted_problem import AnyAccepted
 from shared.contract.codec import decode_kafka
 from shared.contract.parsing import RawEvent
 from shared.contract.reasons import ContractError, Reason
@@ -125,7 +127,7 @@ def _internal_error(raw: RawEvent, exc: Exception) -> Rejected:
     return Rejected(Reason.MALFORMED, message, raw.envelope.id)
 
 
-def _key(accepted: Accepted) -> str:
+def _key(accepted: Passed) -> str:
     """The report's identity: its agency (CloudEvents source) and its id, together."""
     return report_key(accepted.event.agency, accepted.event.event_id)
 
@@ -271,17 +273,17 @@ class Intake:
 
     async def _store_accepted(
         self, judged: list[_Judged]
-    ) -> tuple[list[EventResult | None], list[AcceptedEvent | None]]:
+    ) -> tuple[list[EventResult | None], list[AnyAccepted | None]]:
         """Insert the accepted events (the first of each id) in one call and sort out what
         was there already. Returns per index: the result so far (None: rejected) and the
         event to publish (None: nothing). Verdicts of conflicts and refusals are replaced."""
         results: list[EventResult | None] = [None] * len(judged)
-        published: list[AcceptedEvent | None] = [None] * len(judged)
-        firsts: dict[str, Accepted] = {}
+        published: list[AnyAccepted | None] = [None] * len(judged)
+        firsts: dict[str, Passed] = {}
         first_index: dict[str, int] = {}
-        repeats: list[tuple[int, Accepted]] = []
+        repeats: list[tuple[int, Passed]] = []
         for index, item in enumerate(judged):
-            if isinstance(item.verdict, Accepted):
+            if isinstance(item.verdict, Accepted | AcceptedProblem):
                 key = _key(item.verdict)
                 if key in firsts:
                     repeats.append((index, item.verdict))
@@ -332,20 +334,24 @@ class Intake:
         results: list[EventResult | None] = [None] * len(items)
         firsts: dict[str, int] = {}  # report key -> index of its first accepted event
         for index, item in enumerate(judged):
-            if isinstance(item.verdict, Accepted):
+            if isinstance(item.verdict, Accepted | AcceptedProblem):
                 firsts.setdefault(_key(item.verdict), index)
         stored_list = await asyncio.gather(*(self.store.get(key) for key in firsts))
         stored_by_key = dict(zip(firsts, stored_list, strict=True))
 
         for index, item in enumerate(judged):
             verdict = item.verdict
-            if not isinstance(verdict, Accepted):
+            if not isinstance(verdict, Accepted | AcceptedProblem):
                 continue
             key, event_id = _key(verdict), verdict.event.event_id
             stored = stored_by_key[key]
             first = judged[firsts[key]].verdict
             reference = stored.event.content_hash if stored is not None else None
-            if reference is None and firsts[key] != index and isinstance(first, Accepted):
+            if (
+                reference is None
+                and firsts[key] != index
+                and isinstance(first, Accepted | AcceptedProblem)
+            ):
                 reference = first.event.content_hash
             if reference is None:
                 results[index] = EventResult(Status.ACCEPTED, event_id)
@@ -411,7 +417,7 @@ class Intake:
         for result, item in zip(results, judged, strict=True):
             if result.status is Status.ACCEPTED:
                 accepted += 1
-                if isinstance(item.verdict, Accepted):
+                if isinstance(item.verdict, Accepted | AcceptedProblem):
                     age = (now - item.verdict.event.reported_at).total_seconds()
                     metrics.event_age.observe(max(0.0, age))
             elif result.status is Status.DUPLICATE:

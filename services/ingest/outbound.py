@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.accepted import ACCEPTED_CONTENT_TYPE, AcceptedEvent
+from shared.accepted_problem import AnyAccepted
 from shared.contract.codec import encode_kafka_binary
 from shared.contract.parsing import RawEvent
 from shared.contract.reasons import Reason
@@ -23,12 +24,14 @@ from shared.runtime.dead_letters import (
 from shared.runtime.publisher import Outbound
 
 
-def accepted_record(topic: str, event: AcceptedEvent) -> Outbound:
-    """An accepted event for scoring: keyed by target id, so a target's events stay in order."""
+def accepted_record(topic: str, event: AnyAccepted) -> Outbound:
+    """An accepted event for scoring: keyed by target id, so a target's events stay in order
+    (a problem event by its subject, the target or task: one problem's events stay in order)."""
+    key = event.target if isinstance(event, AcceptedEvent) else event.key
     return Outbound(
         topic=topic,
         value=event.to_json(),
-        key=event.target.encode("utf-8"),
+        key=key.encode("utf-8"),
         headers=(
             ("content-type", ACCEPTED_CONTENT_TYPE.encode("ascii")),
             ("event-id", event.event_id.encode("utf-8")),

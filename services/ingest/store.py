@@ -1,5 +1,8 @@
 """Where accepted events are kept: the `reports` collection, one document per (source, id).
 
+Reports, retractions and problem events alike (a problem event's document has `schema`
+`planwatch.problem.v1`, `shared.accepted_problem`): ids are unique per source whatever the type.
+
 `ReportStore` is the port; `MongoReportStore` the adapter (MongoDB or FerretDB) and
 `InMemoryReportStore` the fake for unit tests. Both pass the same contract tests
 (tests/unit/ingest_store_contract.py).
@@ -23,7 +26,7 @@ from typing import Any, Final, Protocol
 from pymongo.asynchronous.collection import AsyncCollection
 from pymongo.errors import BulkWriteError
 
-from shared.accepted import AcceptedEvent
+from shared.accepted_problem import AnyAccepted, accepted_from_fields
 from shared.contract.parsing import RawEvent
 from shared.runtime.kafka import TransientError
 from shared.runtime.mongo import Document
@@ -49,7 +52,7 @@ def signed_event_json(raw: RawEvent) -> str:
 class StoredReport:
     """An accepted event and the signed event it came from (structured-mode JSON text)."""
 
-    event: AcceptedEvent
+    event: AnyAccepted
     signed_event: str
 
     @property
@@ -68,7 +71,7 @@ class StoredReport:
     @classmethod
     def from_document(cls, doc: Mapping[str, Any]) -> StoredReport:
         fields = {k: v for k, v in doc.items() if k not in {"_id", "signed_event"}}
-        return cls(AcceptedEvent.model_validate(fields), str(doc["signed_event"]))
+        return cls(accepted_from_fields(fields), str(doc["signed_event"]))
 
 
 @dataclass(frozen=True, slots=True)

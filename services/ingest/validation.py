@@ -4,7 +4,8 @@ No I/O and no wall clock (import-linter enforces it): the intake instant is an a
 Every refusal names one `Reason`; checks that need the store (duplicates, conflicts) are the
 pipeline's. The order is: type, signature present, data well-formed, key known and active,
 signature valid, then the catalog (plan, target, agency, responsibility), time, `as_of`,
-value (`shared.contract.catalog_checks`, which `planwatch publish --file` runs too). So nothing
+value (`shared.contract.catalog_checks`, which `planwatch publish --file` runs too); for a
+problem event, its subject and who may send it (`shared.contract.problem_checks`). So nothing
 about the catalog is evaluated for an unauthenticated event.
 """
 
@@ -17,12 +18,21 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 
 from shared.accepted import AcceptedEvent, AcceptedKind
+from shared.accepted_problem import ACTION_BY_TYPE, AcceptedProblemEvent, AnyAccepted
 from shared.contract.catalog_checks import DEFAULT_CLOCK_SKEW, check_against_catalog
 from shared.contract.codec import decode_kafka
 from shared.contract.ed25519 import signature_valid
-from shared.contract.events import EventType, ProgressReported, ProgressRetracted
+from shared.contract.events import (
+    EventType,
+    ProblemEvent,
+    ProblemRaised,
+    ProgressEvent,
+    ProgressReported,
+    ProgressRetracted,
+)
 from shared.contract.keys import AgencyKey, b64url_decode, public_key_from_text
 from shared.contract.parsing import DEFAULT_MAX_BYTES, RawEvent, parse_event_canonical
+from shared.contract.problem_checks import check_problem_against_catalog
 from shared.contract.reasons import ContractError, Reason
 from shared.contract.signing import canonical_bytes, require_key_id, signed_bytes
 from shared.domain.catalog import Catalog
@@ -40,8 +50,21 @@ class Limits:
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
+    """A report or retraction that passed."""
+
     event: AcceptedEvent
     raw: RawEvent
+
+
+@dataclass(frozen=True, slots=True)
+class AcceptedProblem:
+    """A problem event that passed."""
+
+    event: AcceptedProblemEvent
+    raw: RawEvent
+
+
+Passed = Accepted | AcceptedProblem
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +75,7 @@ class Rejected:
     event_id: str | None = None
 
 
-Verdict = Accepted | Rejected
+Verdict = Accepted | AcceptedProblem | Rejected
 
 
 def content_hash(raw: RawEvent) -> str:
@@ -66,7 +89,7 @@ class Unverified:
     (`signature_valid(public_key, signature, signed)`) and what the checks after need."""
 
     raw: RawEvent
-    event: ProgressReported | ProgressRetracted
+    event: ProgressEvent | ProblemEvent
     agency: str
     key_id: str
     public_key: bytes  # the raw 32-byte Ed25519 key
@@ -112,7 +135,10 @@ def check_after_signature(
     try:
         if not signature_ok:
             raise _bad_signature(raw)
-        return Accepted(_check_verified(unverified, catalog, received_at, limits), raw)
+        passed = _check_verified(unverified, catalog, received_at, limits)
+        if isinstance(passed, AcceptedProblemEvent):
+            return AcceptedProblem(passed, raw)
+        return Accepted(passed, raw)
     except ContractError as exc:
         return Rejected(exc.reason, exc.message, raw.envelope.id)
 
@@ -144,7 +170,7 @@ def _check_unverified(raw: RawEvent, keys: KeySnapshot) -> Unverified:
     key_id = require_key_id(envelope)
     parsed = parse_event_canonical(raw)
     event = parsed.event
-    if not isinstance(event, ProgressReported | ProgressRetracted):  # ticks were refused above
+    if not isinstance(event, ProgressEvent | ProblemEvent):  # ticks were refused above
         raise ContractError(Reason.UNKNOWN_TYPE, f"{envelope.type.value} is not an agency event")
     agency = envelope.agency
     if agency is None:  # the envelope ties progress types to agency sources; kept as a guard
@@ -179,9 +205,11 @@ def _bad_signature(raw: RawEvent) -> ContractError:
 
 def _check_verified(
     unverified: Unverified, catalog: Catalog, received_at: datetime, limits: Limits
-) -> AcceptedEvent:
+) -> AnyAccepted:
     envelope = unverified.raw.envelope
     event = unverified.event
+    if not isinstance(event, ProgressReported | ProgressRetracted):
+        return _check_problem(unverified, event, catalog, received_at, limits)
     fit = check_against_catalog(event, catalog, received_at, limits.clock_skew)
     if isinstance(event, ProgressReported):
         kind = AcceptedKind.REPORT
@@ -203,6 +231,37 @@ def _check_verified(
         unit=fit.target.unit,
         evidence=event.data.evidence if isinstance(event, ProgressReported) else None,
         note=event.data.note if isinstance(event, ProgressReported) else event.data.reason,
+        received_at=received_at,
+        key_id=unverified.key_id,
+        content_hash=hashlib.sha256(unverified.signed).hexdigest(),
+    )
+
+
+def _check_problem(
+    unverified: Unverified,
+    event: ProblemEvent,
+    catalog: Catalog,
+    received_at: datetime,
+    limits: Limits,
+) -> AcceptedProblemEvent:
+    envelope = unverified.raw.envelope
+    fit = check_problem_against_catalog(event, catalog, received_at, limits.clock_skew)
+    raised = event.data if isinstance(event, ProblemRaised) else None
+    return AcceptedProblemEvent(
+        event_id=envelope.id,
+        action=ACTION_BY_TYPE[envelope.type],
+        plan=fit.plan.id,
+        problem_id=event.data.problem_id,
+        subject=envelope.subject or "",
+        subject_kind=fit.subject_kind,
+        task=fit.task,
+        agency=unverified.agency,
+        reported_at=envelope.instant,
+        summary=raised.summary if raised else None,
+        needs=raised.needs if raised else None,
+        from_agencies=tuple(raised.from_agencies) if raised else None,
+        note=event.data.note,
+        evidence=raised.evidence if raised else None,
         received_at=received_at,
         key_id=unverified.key_id,
         content_hash=hashlib.sha256(unverified.signed).hexdigest(),

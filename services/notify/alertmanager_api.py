@@ -11,7 +11,8 @@ source, karma), shaped as Alertmanager 0.35's OpenAPI document (api/v2/openapi.y
 - `POST /api/v2/alerts`: refused (405): alerts come from scoring through Kafka only.
 
 The silences (`/api/v2/silences`, `/api/v2/silence/{id}`) are in `api.py`. Reads need
-`silences:read` (or `silences:write`), as the silences do.
+`silences:read` (or `silences:write`), as the silences do; the alerts and their groups also
+`alerts:ack` (who acknowledges an alert sees it: the dashboard's acknowledge button).
 """
 
 from __future__ import annotations
@@ -41,9 +42,10 @@ from services.notify.domain.timefmt import go_rfc3339
 from services.notify.flushing import firing_alerts
 from services.notify.records import GroupRecord
 from services.notify.store import NotifyStore
-from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE, Principal, require
+from shared.runtime.auth import ALERTS_ACK, SILENCES_READ, SILENCES_WRITE, Principal, require
 
 Reader = Annotated[Principal, Depends(require(SILENCES_READ, SILENCES_WRITE))]
+AlertReader = Annotated[Principal, Depends(require(SILENCES_READ, SILENCES_WRITE, ALERTS_ACK))]
 Writer = Annotated[Principal, Depends(require(SILENCES_WRITE))]
 Filter = Annotated[list[str] | None, Query(description='Matchers such as `agency="qy.miit"`')]
 StatusOf = Callable[[Alert], AlertMark]
@@ -225,7 +227,7 @@ def alertmanager_router(
 
     @router.get("/alerts")
     async def alerts(
-        _: Reader,
+        _: AlertReader,
         *,
         active: bool = True,
         silenced: bool = True,
@@ -264,7 +266,7 @@ def alertmanager_router(
 
     @router.get("/alerts/groups")
     async def alert_groups(
-        _: Reader,
+        _: AlertReader,
         *,
         active: bool = True,
         silenced: bool = True,

@@ -39,6 +39,7 @@ from services.notify.mongo_store import MongoNotifyStore
 from services.notify.ownership import GroupOwnership, OwnershipListener
 from services.notify.pinned_http import PinnedHttp, Resolver, resolve_host
 from services.notify.pruning import Pruner
+from services.notify.report_mail_api import report_mail_router
 from services.notify.routing_file import load_routing_file
 from services.notify.secrets import unresolved_secrets
 from services.notify.senders import Senders
@@ -300,6 +301,7 @@ def create_app(
             api_router(service.store, service.clock, service.metrics),
             ack_router(config, service.store, service.clock),
             alertmanager_router(config, service.store, service.clock, started=service.clock.now()),
+            report_mail_router(config, service.store, service.clock, settings.smtp),
         ],
         auth=auth,
         plain_error_prefixes=ALERTMANAGER_ERROR_PATHS,

@@ -241,6 +241,21 @@ class InMemoryNotifyStore:
     async def mark_escalated(self, key: str, at: datetime) -> None:
         self._escalations[key] = _through_bson({"at": at.isoformat()})
 
+    async def forget_acks(self, acks: list[Acknowledgement]) -> int:
+        forgotten = 0
+        for ack in acks:
+            stored = self._acks.get(ack.id)
+            if stored is not None and stored["at"] == _json(ack)["at"]:
+                del self._acks[ack.id]
+                forgotten += 1
+        return forgotten
+
+    async def escalation_marks(self) -> dict[str, datetime]:
+        return {key: datetime.fromisoformat(doc["at"]) for key, doc in self._escalations.items()}
+
+    async def forget_escalations(self, keys: list[str]) -> int:
+        return sum(self._escalations.pop(key, None) is not None for key in set(keys))
+
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:
         raw_text = raw.decode("utf-8", "replace")
         self._rejected[rid] = _through_bson({"raw": raw_text, "reason": reason, "at": at})

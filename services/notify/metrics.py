@@ -68,7 +68,7 @@ class NotifyMetrics:
         self.pruned = Counter(
             "planwatch_notify_pruned_total",
             "Records deleted by the retention, by kind.",
-            ["kind"],  # log_entries | silences | attempts | rejected_alerts
+            ["kind"],  # log_entries | silences | attempts | rejected_alerts | acks | escalations
             registry=registry,
         )
         self.operational_alerts = Counter(

@@ -468,6 +468,18 @@ class MongoNotifyStore:
         doc = {"at": at.isoformat()}
         await self._write(lambda: self.db[ESCALATIONS].replace_one({"_id": key}, doc, upsert=True))
 
+    async def forget_acks(self, acks: list[Acknowledgement]) -> int:
+        """Delete these acknowledgements, each unless given again since it was read."""
+        deletes = [DeleteOne({"_id": ack.id, "at": _json(ack)["at"]}) for ack in acks]
+        return await self._delete_each(ACKS, deletes)
+
+    async def escalation_marks(self) -> dict[str, datetime]:
+        docs = await self._read(lambda: self.db[ESCALATIONS].find({}).to_list())
+        return {doc["_id"]: datetime.fromisoformat(doc["at"]) for doc in docs}
+
+    async def forget_escalations(self, keys: list[str]) -> int:
+        return await self._delete_each(ESCALATIONS, [DeleteOne({"_id": k}) for k in set(keys)])
+
     # -- refused input ------------------------------------------------------------------------
 
     async def record_rejected(self, rid: str, raw: bytes, reason: str, at: datetime) -> None:

@@ -21,10 +21,17 @@ from faststream.kafka.annotations import KafkaMessage
 from services.scoring import records as records_module
 from services.scoring.api import make_router
 from services.scoring.config import ScoringSettings
+from services.scoring.dashboard.acks import make_ack_router
+from services.scoring.dashboard.problem_downloads import make_problem_downloads_router
 from services.scoring.dashboard.router import make_dashboard_router
 from services.scoring.engine import ScoringEngine
 from services.scoring.metrics import ScoringMetrics
 from services.scoring.ownership import EngineDoors
+from services.scoring.problem_desk import ProblemDesk
+from services.scoring.problem_metrics import ProblemMetrics
+from services.scoring.problem_store import MongoProblemStore
+from services.scoring.problems_api import make_problems_router
+from services.scoring.rollup_timer import RollupTimer
 from services.scoring.store import MongoScoringStore
 from services.scoring.ticks import TickScheduler, now_utc, tick_check
 from shared import topics
@@ -92,6 +99,20 @@ def _tick_scheduler(
     )
 
 
+def _add_rollup_timer(host: ServiceHost, doors: EngineDoors, interval_s: float) -> None:
+    """Plans are rolled up by this timer, at most once per interval, rather than every batch;
+    started and stopped with the host."""
+    engine = doors.engine
+
+    async def roll_up_due() -> None:
+        async with doors.lock:  # never interleaved with a batch, a tick or a rebalance
+            await engine.roll_up_due()
+
+    timer = RollupTimer(interval_s, roll_up_due, lambda: bool(engine.rollups_due))
+    host.on_start.append(timer.start)
+    host.on_stop.insert(0, timer.stop)
+
+
 def build_service(
     settings: ScoringSettings,
     *,
@@ -104,7 +125,9 @@ def build_service(
     broker = host.broker
     durable = DurableConsumer(host)
     metrics = ScoringMetrics(host.registry)
-    store = MongoScoringStore(database(host.mongo, settings.mongo), settings.collection_prefix)
+    db = database(host.mongo, settings.mongo)
+    store = MongoScoringStore(db, settings.collection_prefix)
+    problem_store = MongoProblemStore(db, settings.collection_prefix)
     publish = host.publisher.publish
     input_partitions = topics.PARTITIONS[topics.ACCEPTED]
     dev_mode = settings.auth.mode is AuthMode.DEV
@@ -126,6 +149,19 @@ def build_service(
         # The same partition ingest's producer picks for the target's key.
         partition_of=lambda target: key_partition(target.encode("utf-8"), input_partitions),
         sync_topic=settings.sync_topic,
+        # Plans are rolled up by the roll-up timer, at most once per interval, not every batch.
+        defer_rollups=settings.rollup_interval_s > 0,
+    )
+
+    problems = ProblemDesk(
+        catalog,
+        problem_store,
+        publish,
+        base_url=settings.public_url,
+        alerts_topic=settings.alerts_topic,
+        escalate_after=settings.problem_escalate_after,
+        owns=engine.owns,
+        metrics=ProblemMetrics(metrics, catalog.plans),
     )
 
     async def dead_letter(dead: Sequence[Outbound], reasons: Sequence[str]) -> None:
@@ -153,6 +189,7 @@ def build_service(
         max_tick_skew=timedelta(seconds=settings.max_tick_skew_s),
         check_tick=tick_check(trusted_clock_keys, dev_mode=dev_mode),
         on_tick_refused=lambda reason: metrics.ticks_refused.labels(reason).inc(),
+        problems=problems,
     )
 
     async def create_topics() -> None:
@@ -181,6 +218,9 @@ def build_service(
 
     # Loading re-sends outboxes: the host's publisher is started before these hooks.
     host.on_start.extend([create_topics, doors.start])
+
+    if settings.rollup_interval_s > 0:
+        _add_rollup_timer(host, doors, settings.rollup_interval_s)
 
     if settings.tick_interval_s > 0:
         scheduler = _tick_scheduler(settings, host, metrics, clock_key, dev_mode=dev_mode)
@@ -222,5 +262,21 @@ def build_service(
         # Not committed (no group): every replica reads the clock topics whole.
         await doors.clock(msg.raw_message)
 
-    routers = [make_router(catalog, lambda: store), make_dashboard_router(catalog, lambda: store)]
+    routers = [
+        make_router(catalog, lambda: store),
+        make_problems_router(
+            catalog,
+            lambda: problem_store,
+            lambda: store,
+            escalate_after=settings.problem_escalate_after,
+        ),
+        make_dashboard_router(catalog, lambda: store),
+        make_problem_downloads_router(
+            catalog,
+            lambda: problem_store,
+            lambda: store,
+            escalate_after=settings.problem_escalate_after,
+        ),
+        make_ack_router(catalog, settings.notify_url),
+    ]
     return ScoringService(host, engine, routers)

@@ -21,6 +21,18 @@ class ScoringMetrics:
             buckets=LATENCY_BUCKETS,
             registry=registry,
         )
+        self.rollup_duration = Histogram(
+            "planwatch_scoring_rollup_duration_seconds",
+            "Time to roll the due plans up from their stored target documents and write their "
+            "documents, per roll-up (at most one per SCORING_ROLLUP_INTERVAL_S, off the batch).",
+            buckets=LATENCY_BUCKETS,
+            registry=registry,
+        )
+        self.rollups = Counter(
+            "planwatch_scoring_rollups_total",
+            "Plans rolled up from their stored target documents (one per plan per roll-up).",
+            registry=registry,
+        )
         self.event_to_score = Histogram(
             "planwatch_scoring_event_to_score_seconds",
             "From a report's intake at ingest to its score stored.",
@@ -106,5 +118,25 @@ class ScoringMetrics:
             "skew (tick_in_future), not signed by the platform clock (unsigned, unknown_key, "
             "bad_signature), or not a tick (malformed, ...).",
             ["reason"],
+            registry=registry,
+        )
+        # Problems raised and followed (services/scoring/problem_metrics.py).
+        self.problems_open = Gauge(
+            "planwatch_scoring_problems_open",
+            "Problems not yet resolved or closed, by plan and state (open, acknowledged), as "
+            "the problems collection holds them: every replica counts the whole collection.",
+            ["plan", "state"],
+            registry=registry,
+        )
+        self.problem_events = Counter(
+            "planwatch_scoring_problem_events_total",
+            "Problem events folded into the problems collection, by action (raised, "
+            "acknowledged, commented, resolved, closed); a redelivery counts again.",
+            ["action"],
+            registry=registry,
+        )
+        self.problems_escalated = Counter(
+            "planwatch_scoring_problems_escalated_total",
+            "problem_overdue alerts published for problems left open too long.",
             registry=registry,
         )

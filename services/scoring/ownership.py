@@ -1,6 +1,7 @@
 """The engine's three doors, serialised by one lock: the consumer group's batches of accepted
 events, the clock topics read whole (ticks and the replicas' shared clock), and Kafka's
-rebalance callbacks (ownership of the input partitions' targets).
+rebalance callbacks (ownership of the input partitions' targets). Problem events go to the
+problem desk after the batch's scores, and every clock move lets it escalate overdue problems.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ from services.scoring.clock_sync import (
     tick_too_far_ahead,
 )
 from services.scoring.engine import BatchOutcome, ScoringEngine
+from services.scoring.problem_desk import ProblemDesk
 from services.scoring.records import dead_letter, parse_records
 from services.scoring.ticks import TickCheck
+from shared.accepted_problem import AcceptedProblemEvent
 from shared.runtime.backoff import backoff_delay
 from shared.runtime.kafka import Record, is_transient
 from shared.runtime.logging import bound, get_logger
@@ -47,8 +50,10 @@ class EngineDoors:
         max_tick_skew: timedelta,
         check_tick: TickCheck,
         on_tick_refused: Callable[[str], None] = lambda reason: None,
+        problems: ProblemDesk | None = None,
     ) -> None:
         self.engine = engine
+        self.problems = problems
         self.input_topic = input_topic
         self.clock_topic = clock_topic
         self.sync_topic = sync_topic
@@ -83,7 +88,20 @@ class EngineDoors:
         first = parsed.events[0].event_id if parsed.events else None
         with bound(event_id=first, batch=len(records)):
             async with self.lock:
-                return await self.engine.apply(parsed.events, parsed.ticks)
+                before = self.engine.clock
+                outcome = await self.engine.apply(parsed.events, parsed.ticks)
+                await self._problems(parsed.problems, moved=self.engine.clock != before)
+                return outcome
+
+    async def _problems(self, events: Sequence[AcceptedProblemEvent], *, moved: bool) -> None:
+        """The batch's problem events, then escalation if the clock moved (or problems came)."""
+        desk, clock = self.problems, self.engine.clock
+        if desk is None:
+            return
+        if events:
+            await desk.apply(events, clock)
+        if clock is not None and (moved or events):
+            await desk.escalate(clock)
 
     def _partitions(self, tps: frozenset[TopicPartition]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == self.input_topic}
@@ -176,4 +194,6 @@ class EngineDoors:
             return
         async with self.lock:
             self.engine.note_shared_clock(max(instants))
+            before = self.engine.clock
             await self.engine.apply([], ticks, clock_to=max(instants))
+            await self._problems((), moved=self.engine.clock != before)

@@ -1,4 +1,5 @@
-"""From consumed Kafka records to the engine's input: accepted events, ticks, dead letters.
+"""From consumed Kafka records to the engine's input: accepted events, ticks, dead letters;
+and the problem events (`shared.accepted_problem`) for the problem desk.
 
 A record that cannot be parsed (or names a target the catalog lacks) goes to the scoring DLT
 with its original key, bytes and headers plus the `x-dlt-*` ones; it never stalls the partition.
@@ -12,6 +13,7 @@ from datetime import datetime
 
 from services.scoring.engine import UnknownTargetEventError
 from shared.accepted import AcceptedEvent
+from shared.accepted_problem import AcceptedProblemEvent, accepted_from_json
 from shared.contract.codec import decode_kafka_event
 from shared.contract.events import ClockTick, parse_rfc3339
 from shared.contract.reasons import ContractError
@@ -27,6 +29,7 @@ class NotAcceptedError(ValueError):
 @dataclass
 class Parsed:
     events: list[AcceptedEvent] = field(default_factory=list)
+    problems: list[AcceptedProblemEvent] = field(default_factory=list)
     ticks: list[datetime] = field(default_factory=list)
     dead: list[Outbound] = field(default_factory=list)
     reasons: list[str] = field(default_factory=list)
@@ -65,9 +68,12 @@ def parse_records(
             elif record.topic == accepted_topic:
                 if not record.value:
                     raise NotAcceptedError("empty record: an accepted event is a JSON object")
-                accepted = AcceptedEvent.from_json(record.value)
-                check(accepted)
-                parsed.events.append(accepted)
+                accepted = accepted_from_json(record.value)
+                if isinstance(accepted, AcceptedProblemEvent):
+                    parsed.problems.append(accepted)  # checked by ingest; the desk folds it
+                else:
+                    check(accepted)
+                    parsed.events.append(accepted)
             else:
                 raise NotAcceptedError(f"unexpected topic {record.topic!r}")
         except ContractError as exc:

@@ -4,7 +4,8 @@ Ingest keeps one document per accepted event in `reports` (services/ingest/store
 the event id, the other fields are the accepted event's (`shared.accepted.AcceptedEvent`, by its
 JSON names) plus `signed_event`. The events are applied in `(reported_at, event_id)` order with
 the same engine as the live service; since the state is a function of the set of events and the
-clock, the result equals the live state at the same clock.
+clock, the result equals the live state at the same clock. Problem events (stored beside the
+reports, `shared.accepted_problem`) are not scores' input: replay leaves them out.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pymongo.asynchronous.collection import AsyncCollection
 from services.scoring.engine import Publisher, ScoringEngine, UnknownTargetEventError
 from services.scoring.store import ScoringStore
 from shared.accepted import AcceptedEvent
+from shared.accepted_problem import is_problem_document
 from shared.domain.catalog import Catalog
 from shared.runtime.mongo import Document
 
@@ -77,6 +79,8 @@ async def replay(
     events: list[AcceptedEvent] = []
     skipped = 0
     async for doc in reports.find({}):
+        if is_problem_document(doc):
+            continue
         event = event_from_report(doc)
         try:
             engine.check(event)

@@ -11,6 +11,10 @@ agency, the lead's copy (`role=lead`) and one per co-owner (`role=co`), each wit
 alert of its own: the lead's copy keeps the method's fingerprint and transition id, a
 co-owner's copy derives both from them and the agency (`copy_fingerprint`, `copy_id`), so
 grouping, dedup and the fold of the stream work per copy unchanged.
+
+Problems raised and followed (`problem_raised`, `problem_overdue`) are alerts too, keyed by
+their subject: one copy, for the plan's coordinator (`role=coordinator`), with the labels
+`problem` (its id) and `raised_by` (the raising agency), which other alerts leave out.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Final, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, ValidationError, model_validator
 
 CONTENT_TYPE: Final = "application/json"
+_PROBLEM_LABELS: Final = ("problem", "raised_by")
 
 
 class AlertStatus(StrEnum):
@@ -43,10 +48,12 @@ class AlertSeverity(StrEnum):
 
 
 class AlertRole(StrEnum):
-    """The addressed agency's role on the target: its lead or one of its co-owners."""
+    """The addressed agency's role on the target: its lead or one of its co-owners; or the
+    plan's coordinator, addressed by the problems agencies raise."""
 
     LEAD = "lead"
     CO = "co"
+    COORDINATOR = "coordinator"
 
 
 def _digest(*parts: str) -> str:
@@ -81,6 +88,13 @@ class AlertLabels(BaseModel):
     severity: AlertSeverity
     # `agency`'s role on the target; events from before co-owner copies are the lead's.
     role: AlertRole = AlertRole.LEAD
+    # Problem alerts only (left out of the JSON, and so of the label set, when unset).
+    problem: str | None = None
+    raised_by: str | None = None
+
+    def label_set(self) -> dict[str, str]:
+        """The labels as Alertmanager's string map: the unset ones left out."""
+        return {k: str(v) for k, v in self.model_dump(mode="json", exclude_none=True).items()}
 
 
 class AlertAnnotations(BaseModel):
@@ -122,7 +136,10 @@ class AlertEvent(BaseModel):
 
 
 def encode_alert_event(event: AlertEvent) -> bytes:
-    return event.model_dump_json().encode("utf-8")
+    """The JSON of an event; unset problem labels are left out, so that every other alert is
+    byte for byte what it was before they existed."""
+    unset = {name for name in _PROBLEM_LABELS if getattr(event.labels, name) is None}
+    return event.model_dump_json(exclude={"labels": unset}).encode("utf-8")
 
 
 def decode_alert_event(raw: bytes | None) -> AlertEvent:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Final
 
-from shared.contract.events import ProgressEvent, ProgressReported
+from shared.contract.events import Envelope, ProgressEvent, ProgressReported
 from shared.contract.observation import report_value
 from shared.contract.reasons import ContractError, Reason
 from shared.contract.responsibility import check_sender
@@ -55,30 +55,19 @@ def check_against_catalog(
     `received_at` is the intake instant (aware); `time` may lie ahead of it by `clock_skew`.
     """
     envelope = event.envelope
-    agency = envelope.agency
-    if agency is None:  # the envelope ties progress types to agency sources; kept as a guard
-        raise ContractError(Reason.MALFORMED, f"source {envelope.source!r} is not an agency")
     data = event.data
-    plan = catalog.plans.get(data.plan)
-    if plan is None:
-        raise ContractError(Reason.UNKNOWN_PLAN, f"no plan {data.plan!r}")
+    agency, plan = sender_and_plan(envelope, data.plan, catalog)
     target = plan.subject(data.target)
     if target is None:
         raise ContractError(
             Reason.UNKNOWN_TARGET,
             f"plan {plan.id!r} has no target {data.target!r} (nor deliverable or indicator)",
         )
-    if agency not in plan.agencies:
-        raise ContractError(Reason.UNKNOWN_AGENCY, f"plan {plan.id!r} has no agency {agency!r}")
+    check_agency_of_plan(plan, agency)
     check_sender(plan, target.id, agency, data.scope)  # not_responsible, not_reporter, scope
 
     reported_at = envelope.instant
-    if reported_at > received_at + clock_skew:
-        raise ContractError(
-            Reason.TIME_IN_FUTURE,
-            f"time {envelope.time} is ahead of the intake instant {received_at.isoformat()} "
-            f"by more than {clock_skew.total_seconds():.0f} s",
-        )
+    check_not_ahead(envelope, received_at, clock_skew)
     _check_as_of(data.as_of, reported_at, plan)
 
     value: float | None = None
@@ -86,6 +75,32 @@ def check_against_catalog(
         value = report_value(event, target)  # unit_mismatch, unknown stage
         _check_value(event.data.value, target)
     return CatalogFit(plan, target, agency, value)
+
+
+def sender_and_plan(envelope: Envelope, plan_id: str, catalog: Catalog) -> tuple[str, Plan]:
+    """The sending agency (from `source`) and the plan `plan_id`; ContractError otherwise."""
+    agency = envelope.agency
+    if agency is None:  # the envelope ties agency types to agency sources; kept as a guard
+        raise ContractError(Reason.MALFORMED, f"source {envelope.source!r} is not an agency")
+    plan = catalog.plans.get(plan_id)
+    if plan is None:
+        raise ContractError(Reason.UNKNOWN_PLAN, f"no plan {plan_id!r}")
+    return agency, plan
+
+
+def check_agency_of_plan(plan: Plan, agency: str) -> None:
+    if agency not in plan.agencies:
+        raise ContractError(Reason.UNKNOWN_AGENCY, f"plan {plan.id!r} has no agency {agency!r}")
+
+
+def check_not_ahead(envelope: Envelope, received_at: datetime, clock_skew: timedelta) -> None:
+    """The event's `time` lies ahead of the intake instant by `clock_skew` at most."""
+    if envelope.instant > received_at + clock_skew:
+        raise ContractError(
+            Reason.TIME_IN_FUTURE,
+            f"time {envelope.time} is ahead of the intake instant {received_at.isoformat()} "
+            f"by more than {clock_skew.total_seconds():.0f} s",
+        )
 
 
 def _check_as_of(as_of: date, reported_at: datetime, plan: Plan) -> None:

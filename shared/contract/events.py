@@ -1,4 +1,5 @@
-"""The public event contract: CloudEvents 1.0 types for agency progress and the clock.
+"""The public event contract: CloudEvents 1.0 types for agency progress, problems raised and
+followed on a target or task, and the clock.
 
 Names and shapes here are a public contract that agency systems code against: change them
 only by adding a new versioned type (`....v2`), never in place. See docs/contract.md.
@@ -31,12 +32,34 @@ CLOCK_SOURCE: Final = "urn:planwatch:clock"
 MAX_NOTE_CHARS: Final = 1000
 MAX_REASON_CHARS: Final = 500
 MAX_URL_CHARS: Final = 2048
+# Problems (docs/contract.md, "Problems"): what blocks a target or task, what it needs, from whom.
+MAX_SUMMARY_CHARS: Final = 200
+MAX_NEEDS_CHARS: Final = 1000
+MAX_FROM_AGENCIES: Final = 16
 
 
 class EventType(StrEnum):
     PROGRESS_REPORTED = "org.planwatch.progress.reported.v1"
     PROGRESS_RETRACTED = "org.planwatch.progress.retracted.v1"
     CLOCK_TICK = "org.planwatch.clock.tick.v1"
+    PROBLEM_RAISED = "org.planwatch.problem.raised.v1"
+    PROBLEM_ACKNOWLEDGED = "org.planwatch.problem.acknowledged.v1"
+    PROBLEM_COMMENTED = "org.planwatch.problem.commented.v1"
+    PROBLEM_RESOLVED = "org.planwatch.problem.resolved.v1"
+    PROBLEM_CLOSED = "org.planwatch.problem.closed.v1"
+
+
+#: The problem types: an agency raises, the coordinator acknowledges, comments on and resolves,
+#: the raising agency may close. Their subject is the target (or task) the problem is on.
+PROBLEM_TYPES: Final = frozenset(
+    {
+        EventType.PROBLEM_RAISED,
+        EventType.PROBLEM_ACKNOWLEDGED,
+        EventType.PROBLEM_COMMENTED,
+        EventType.PROBLEM_RESOLVED,
+        EventType.PROBLEM_CLOSED,
+    }
+)
 
 
 class Unit(StrEnum):
@@ -160,6 +183,48 @@ class TickData(_Data):
     at: Rfc3339
 
 
+Note = Annotated[str, StringConstraints(max_length=MAX_NOTE_CHARS)]
+
+
+def _distinct(agencies: list[str]) -> list[str]:
+    if len(set(agencies)) != len(agencies):
+        raise ValueError("from_agencies names an agency more than once")
+    return agencies
+
+
+class ProblemRaisedData(_Data):
+    """A problem raised on the subject (a target, deliverable, indicator or task): what blocks
+    it (`summary`), what it needs, and from which agencies."""
+
+    plan: Id
+    problem_id: Id
+    summary: Annotated[str, StringConstraints(min_length=1, max_length=MAX_SUMMARY_CHARS)]
+    needs: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NEEDS_CHARS)]
+    from_agencies: Annotated[
+        list[Id],
+        Field(min_length=1, max_length=MAX_FROM_AGENCIES),
+        AfterValidator(_distinct),
+    ]
+    note: Note | None = None
+    evidence: HttpUrlText | None = None
+
+
+class ProblemNoteData(_Data):
+    """A step on a raised problem (acknowledged, resolved, closed), with an optional note."""
+
+    plan: Id
+    problem_id: Id
+    note: Note | None = None
+
+
+class ProblemCommentData(_Data):
+    """A comment on a raised problem: the note is the comment."""
+
+    plan: Id
+    problem_id: Id
+    note: Annotated[str, StringConstraints(min_length=1, max_length=MAX_NOTE_CHARS)]
+
+
 RESERVED_ATTRIBUTES: Final = frozenset(
     {"specversion", "id", "source", "type", "subject", "time", "datacontenttype"}
     | {"sigkeyid", "signature", "data", "data_base64", "dataschema", "extensions"}
@@ -221,6 +286,8 @@ class Envelope(BaseModel):
         else:
             if not self.source.startswith(AGENCY_SOURCE_PREFIX):
                 raise ValueError(f"a progress event's source must be {AGENCY_SOURCE_PREFIX}<id>")
+            if self.subject is None and self.type in PROBLEM_TYPES:
+                raise ValueError("a problem event's subject (its target or task id) is required")
             if self.subject is None:
                 raise ValueError("a progress event's subject (the target id) is required")
         return self
@@ -301,18 +368,76 @@ class ClockTick(_Event):
         return self
 
 
+class ProblemRaised(_Event):
+    data: ProblemRaisedData
+
+    @model_validator(mode="after")
+    def _fits(self) -> ProblemRaised:
+        _check_fit(self.envelope, EventType.PROBLEM_RAISED, None)
+        return self
+
+
+class ProblemAcknowledged(_Event):
+    data: ProblemNoteData
+
+    @model_validator(mode="after")
+    def _fits(self) -> ProblemAcknowledged:
+        _check_fit(self.envelope, EventType.PROBLEM_ACKNOWLEDGED, None)
+        return self
+
+
+class ProblemCommented(_Event):
+    data: ProblemCommentData
+
+    @model_validator(mode="after")
+    def _fits(self) -> ProblemCommented:
+        _check_fit(self.envelope, EventType.PROBLEM_COMMENTED, None)
+        return self
+
+
+class ProblemResolved(_Event):
+    data: ProblemNoteData
+
+    @model_validator(mode="after")
+    def _fits(self) -> ProblemResolved:
+        _check_fit(self.envelope, EventType.PROBLEM_RESOLVED, None)
+        return self
+
+
+class ProblemClosed(_Event):
+    data: ProblemNoteData
+
+    @model_validator(mode="after")
+    def _fits(self) -> ProblemClosed:
+        _check_fit(self.envelope, EventType.PROBLEM_CLOSED, None)
+        return self
+
+
 ProgressEvent = ProgressReported | ProgressRetracted
-AgencyEvent = ProgressReported | ProgressRetracted | ClockTick
+ProblemEvent = (
+    ProblemRaised | ProblemAcknowledged | ProblemCommented | ProblemResolved | ProblemClosed
+)
+AgencyEvent = ProgressReported | ProgressRetracted | ClockTick | ProblemEvent
 
 DATA_MODEL_BY_TYPE: Final[Mapping[EventType, type[_Data]]] = {
     EventType.PROGRESS_REPORTED: ReportData,
     EventType.PROGRESS_RETRACTED: RetractionData,
     EventType.CLOCK_TICK: TickData,
+    EventType.PROBLEM_RAISED: ProblemRaisedData,
+    EventType.PROBLEM_ACKNOWLEDGED: ProblemNoteData,
+    EventType.PROBLEM_COMMENTED: ProblemCommentData,
+    EventType.PROBLEM_RESOLVED: ProblemNoteData,
+    EventType.PROBLEM_CLOSED: ProblemNoteData,
 }
 EVENT_MODEL_BY_TYPE: Final[Mapping[EventType, type[_Event]]] = {
     EventType.PROGRESS_REPORTED: ProgressReported,
     EventType.PROGRESS_RETRACTED: ProgressRetracted,
     EventType.CLOCK_TICK: ClockTick,
+    EventType.PROBLEM_RAISED: ProblemRaised,
+    EventType.PROBLEM_ACKNOWLEDGED: ProblemAcknowledged,
+    EventType.PROBLEM_COMMENTED: ProblemCommented,
+    EventType.PROBLEM_RESOLVED: ProblemResolved,
+    EventType.PROBLEM_CLOSED: ProblemClosed,
 }
 
 
@@ -406,3 +531,82 @@ def new_tick(*, at: datetime | str, event_id: str | None = None) -> ClockTick:
     text = at if isinstance(at, str) else at.isoformat()
     envelope = _envelope(EventType.CLOCK_TICK, CLOCK_SOURCE, None, text, event_id or text)
     return ClockTick(envelope=envelope, data=TickData(at=text))
+
+
+def new_problem_id(time: datetime | str) -> str:
+    """A fresh problem id: the UTC day it was raised, then 48 random bits
+    (`20220406-3f1c2a9e0b7d`)."""
+    instant = parse_rfc3339(time) if isinstance(time, str) else time
+    utc = instant.astimezone(UTC) if instant.tzinfo is not None else instant
+    return f"{utc:%Y%m%d}-{uuid.uuid4().hex[:12]}"
+
+
+def new_problem_raised(
+    *,
+    agency: str,
+    plan: str,
+    subject: str,
+    problem_id: str,
+    summary: str,
+    needs: str,
+    from_agencies: tuple[str, ...] | list[str],
+    time: datetime | str,
+    note: str | None = None,
+    evidence: str | None = None,
+    event_id: str | None = None,
+) -> ProblemRaised:
+    """Build an unsigned problem raised on `subject` (a target, deliverable, indicator or task
+    id); sign it with shared.contract.signing.sign like a report."""
+    fields: dict[str, object] = {
+        "plan": plan,
+        "problem_id": problem_id,
+        "summary": summary,
+        "needs": needs,
+        "from_agencies": list(from_agencies),
+    }
+    fields.update((k, v) for k, v in (("note", note), ("evidence", evidence)) if v is not None)
+    data = ProblemRaisedData.model_validate(fields)
+    envelope = _envelope(
+        EventType.PROBLEM_RAISED,
+        AGENCY_SOURCE_PREFIX + agency,
+        subject,
+        time,
+        event_id or time_ordered_id(time),
+    )
+    return ProblemRaised(envelope=envelope, data=data)
+
+
+ProblemStep = ProblemAcknowledged | ProblemCommented | ProblemResolved | ProblemClosed
+_STEP_MODELS: Final[Mapping[EventType, type[ProblemStep]]] = {
+    EventType.PROBLEM_ACKNOWLEDGED: ProblemAcknowledged,
+    EventType.PROBLEM_COMMENTED: ProblemCommented,
+    EventType.PROBLEM_RESOLVED: ProblemResolved,
+    EventType.PROBLEM_CLOSED: ProblemClosed,
+}
+
+
+def new_problem_step(
+    event_type: EventType,
+    *,
+    agency: str,
+    plan: str,
+    subject: str,
+    problem_id: str,
+    time: datetime | str,
+    note: str | None = None,
+    event_id: str | None = None,
+) -> ProblemStep:
+    """Build an unsigned acknowledgement, comment (`note` required), resolution or closure of
+    the problem `problem_id` raised on `subject`."""
+    model = _STEP_MODELS.get(event_type)
+    if model is None:
+        raise ValueError(f"{event_type.value} is not a step on a raised problem")
+    fields: dict[str, object] = {"plan": plan, "problem_id": problem_id}
+    if note is not None:
+        fields["note"] = note
+    data_model = DATA_MODEL_BY_TYPE[event_type]
+    data = data_model.model_validate(fields)
+    envelope = _envelope(
+        event_type, AGENCY_SOURCE_PREFIX + agency, subject, time, event_id or time_ordered_id(time)
+    )
+    return model.model_validate({"envelope": envelope, "data": data})

@@ -22,6 +22,8 @@ class Reason(StrEnum):
     NOT_RESPONSIBLE = "not_responsible"
     NOT_REPORTER = "not_reporter"  # v1.1: a headline figure from an agency not its reporter
     UNKNOWN_SCOPE = "unknown_scope"  # v1.1: a scope the plan's catalog does not define
+    # Problems: acknowledged, commented on and resolved by the plan's coordinator only.
+    NOT_COORDINATOR = "not_coordinator"
     VALUE_OUT_OF_RANGE = "value_out_of_range"
     UNIT_MISMATCH = "unit_mismatch"
     AS_OF_OUT_OF_RANGE = "as_of_out_of_range"

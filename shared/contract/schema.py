@@ -1,8 +1,9 @@
-"""JSON Schemas (Draft 2020-12) of the three event types in JSON structured mode.
+"""JSON Schemas (Draft 2020-12) of the contract's event types in JSON structured mode.
 
 `python -m shared.contract.schema docs/schemas` writes them; a unit test checks that the
 committed files equal what this module generates. One rule is beyond JSON Schema and is
-stated in the descriptions: a progress event's `subject` equals its `data.target`.
+stated in the descriptions: a progress event's `subject` equals its `data.target` (a problem
+event's `subject` is the target or task it is on).
 """
 
 from __future__ import annotations
@@ -21,9 +22,13 @@ from shared.contract.events import (
     EXTENSION_NAME_PATTERN,
     ID_PATTERN,
     KEY_ID_PATTERN,
+    MAX_FROM_AGENCIES,
+    MAX_NEEDS_CHARS,
     MAX_NOTE_CHARS,
     MAX_REASON_CHARS,
+    MAX_SUMMARY_CHARS,
     MAX_URL_CHARS,
+    PROBLEM_TYPES,
     RFC3339_PATTERN,
     SPECVERSION,
     URL_PATTERN,
@@ -84,6 +89,53 @@ def _retraction_data() -> dict[str, Any]:
     }
 
 
+_NOTE = {"type": "string", "maxLength": MAX_NOTE_CHARS}
+_URL = {"type": "string", "maxLength": MAX_URL_CHARS, "pattern": URL_PATTERN}
+
+
+def _problem_raised_data() -> dict[str, Any]:
+    return {
+        "type": "object",
+        "description": "What blocks the subject (`summary`), what it needs, and from which "
+        "agencies of the catalog (distinct ids).",
+        "required": ["plan", "problem_id", "summary", "needs", "from_agencies"],
+        "properties": {
+            "plan": _ID,
+            "problem_id": _ID,
+            "summary": {"type": "string", "minLength": 1, "maxLength": MAX_SUMMARY_CHARS},
+            "needs": {"type": "string", "minLength": 1, "maxLength": MAX_NEEDS_CHARS},
+            "from_agencies": {
+                "type": "array",
+                "items": _ID,
+                "minItems": 1,
+                "maxItems": MAX_FROM_AGENCIES,
+                "uniqueItems": True,
+            },
+            "note": _NOTE,
+            "evidence": _URL,
+        },
+        "additionalProperties": False,
+    }
+
+
+def _problem_comment_data() -> dict[str, Any]:
+    return _problem_step_data(note_required=True)
+
+
+def _problem_step_data(note_required: bool = False) -> dict[str, Any]:
+    required = ["plan", "problem_id"]
+    note = _NOTE
+    if note_required:
+        required.append("note")
+        note = {**_NOTE, "minLength": 1}
+    return {
+        "type": "object",
+        "required": required,
+        "properties": {"plan": _ID, "problem_id": _ID, "note": note},
+        "additionalProperties": False,
+    }
+
+
 def _tick_data() -> dict[str, Any]:
     return {
         "type": "object",
@@ -99,6 +151,16 @@ _DESCRIPTIONS = {
     EventType.PROGRESS_RETRACTED: "An agency withdraws its report of a target as of a date. "
     "`subject` equals `data.target`.",
     EventType.CLOCK_TICK: "The platform clock: time has passed (no subject).",
+    EventType.PROBLEM_RAISED: "An agency responsible for a target (or task) raises a problem "
+    "on it: `subject` is the target, deliverable, indicator or task id.",
+    EventType.PROBLEM_ACKNOWLEDGED: "The plan's coordinator acknowledges a raised problem; "
+    "`subject` is the problem's.",
+    EventType.PROBLEM_COMMENTED: "The plan's coordinator comments on a raised problem; "
+    "`subject` is the problem's.",
+    EventType.PROBLEM_RESOLVED: "The plan's coordinator resolves a raised problem; `subject` is "
+    "the problem's.",
+    EventType.PROBLEM_CLOSED: "The agency that raised a problem closes it; `subject` is the "
+    "problem's.",
 }
 
 
@@ -109,6 +171,11 @@ def event_schema(event_type: EventType) -> dict[str, Any]:
         EventType.PROGRESS_REPORTED: _report_data,
         EventType.PROGRESS_RETRACTED: _retraction_data,
         EventType.CLOCK_TICK: _tick_data,
+        EventType.PROBLEM_RAISED: _problem_raised_data,
+        EventType.PROBLEM_ACKNOWLEDGED: _problem_step_data,
+        EventType.PROBLEM_COMMENTED: _problem_comment_data,
+        EventType.PROBLEM_RESOLVED: _problem_step_data,
+        EventType.PROBLEM_CLOSED: _problem_step_data,
     }[event_type]()
     properties: dict[str, Any] = {
         "specversion": {"const": SPECVERSION},
@@ -128,7 +195,9 @@ def event_schema(event_type: EventType) -> dict[str, Any]:
         },
         "data": data,
     }
-    if not is_tick:
+    if event_type in PROBLEM_TYPES:
+        properties["subject"] = {**_ID, "description": "The target, deliverable, indicator or task"}
+    elif not is_tick:
         properties["subject"] = _ID
     required = ["specversion", "id", "source", "type", "time", "datacontenttype", "data"]
     if not is_tick:

@@ -45,8 +45,9 @@ SILENCES_READ: Final = "silences:read"  # notify: list silences, disabled integr
 SILENCES_WRITE: Final = "silences:write"  # notify: create, expire silences; enable integrations
 ALERTS_ACK: Final = "alerts:ack"  # notify: acknowledge an alert (as oneself), list acks
 KEYS_ADMIN: Final = "keys:admin"  # ingest: the agency key registry
+REPORTS_SEND: Final = "reports:send"  # notify: mail a report to a receiver's e-mail recipients
 ALL_SCOPES: Final = frozenset(
-    {PLANS_READ, EVENTS_WRITE, SILENCES_READ, SILENCES_WRITE, ALERTS_ACK, KEYS_ADMIN}
+    {PLANS_READ, EVENTS_WRITE, SILENCES_READ, SILENCES_WRITE, ALERTS_ACK, KEYS_ADMIN, REPORTS_SEND}
 )
 
 # Asymmetric algorithms only: a public key can never be used as an HMAC secret, and `none` is

@@ -4,6 +4,7 @@ services' own settings as the compose environment configures them."""
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 import subprocess
@@ -287,3 +288,26 @@ def test_notify_routing_in_compose_starts_with_compose_environment() -> None:
     config = load_routing_file(path)
     environment = {k: str(v) for k, v in service["environment"].items()}
     assert unresolved_secrets(config, environment) == []
+
+
+def test_the_report_profile_mails_the_monthly_pdf_through_notify() -> None:
+    """`docker compose --profile report run --rm report`: the report image (chromium), hardened,
+    reading the stored reports as the read-only MongoDB user, sending to a receiver of compose's
+    routing file that has e-mail, through notify's port."""
+    report = services()["report"]
+    assert report["profiles"] == ["report"] and report["build"]["target"] == "report"
+    assert report["read_only"] is True and report["cap_drop"] == ["ALL"]
+    assert report["tmpfs"] == ["/tmp"] and not str(report["user"]).startswith("0")
+    command = report["command"]
+    assert command[:2] == ["planwatch", "report"] and "report" in typer_commands()
+    options = dict(itertools.pairwise(command[2:]))
+    assert {"--from-mongodb", "--pdf"} <= set(command)
+    assert (options["--at"], options["--since"]) == ("yesterday", "month")
+    routing = load_routing_file(REPO / "deploy" / "compose" / "routing.yaml")
+    receiver = routing.receivers[options["--send-to"]]
+    assert any(i.config.type.value == "email" for i in receiver.integrations)
+    notify_port = services()["notify"]["environment"]["NOTIFY_HTTP__PORT"]
+    assert options["--url"] == f"http://notify:{notify_port}"
+    assert report["environment"]["MONGODB_URI_FILE"] == "/run/secrets/mongo-report-uri"
+    assert report["secrets"] == ["mongo-report-uri"]
+    assert report["depends_on"]["notify"]["condition"] == "service_healthy"

@@ -272,7 +272,7 @@ def test_service_settings_from_the_manifest(
 @pytest.mark.parametrize("name", OVERLAYS)
 def test_workloads_are_hardened(name: str) -> None:
     workloads = of_kind(overlay(name), "Deployment") + of_kind(overlay(name), "CronJob")
-    assert len(workloads) == 4
+    assert len(workloads) == 5  # three services, the tick and the monthly report
     for workload in workloads:
         spec = pod_spec(workload)
         assert spec["securityContext"]["runAsNonRoot"] is True
@@ -335,6 +335,66 @@ def test_tick_cronjob_authenticates_as_the_tick_user(monkeypatch: pytest.MonkeyP
     assert settings.sasl_username == "planwatch-tick"
     assert settings.sasl_password.get_secret_value() == "secret:planwatch-tick"
     assert settings.bootstrap_servers == "planwatch-kafka-bootstrap:9092"
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_report_cronjob_mails_the_monthly_pdf_through_notify(name: str) -> None:
+    """Monthly, in CST: `planwatch report` of the stored reports (the read-only MongoDB user),
+    as a PDF (the image with chromium), sent to a receiver of the routing file with an e-mail
+    integration, through notify's Service, which the report's pods may reach."""
+    resources = overlay(name)
+    cronjob = named(resources, "CronJob", "planwatch-report")
+    assert (cronjob["spec"]["schedule"], cronjob["spec"]["timeZone"]) == (
+        "0 8 1 * *",
+        "Asia/Shanghai",
+    )
+    assert cronjob["spec"]["concurrencyPolicy"] == "Forbid"
+    container = pod_spec(cronjob)["containers"][0]
+    assert container["image"].split("/")[-1].startswith("planwatch-report:")
+    command = container["command"]
+    assert command[:2] == ["planwatch", "report"] and "report" in typer_commands()
+    options = dict(a.removeprefix("--").split("=", 1) for a in command[2:] if "=" in a)
+    assert {"from-mongodb", "pdf"} <= {a.removeprefix("--") for a in command[2:]}
+    assert (options["at"], options["since"]) == ("yesterday", "month")
+    routing = yaml.safe_load((REPO / "services/notify/routing.yaml").read_text(encoding="utf-8"))
+    receivers = {r["name"]: r for r in routing["receivers"]}
+    assert receivers[options["send-to"]]["email_configs"], "the receiver must have e-mail"
+    notify = named(resources, "Service", "planwatch-notify")
+    (port,) = notify["spec"]["ports"]
+    assert options["url"] == f"http://planwatch-notify:{port['port']}"
+    env = _container_env(resources, container)
+    assert env["MONGODB_URI"] == "secret:planwatch-mongodb-report"
+    assert env["PLANWATCH_TOKEN_FILE"].startswith("/etc/planwatch/token/")
+    mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
+    assert mounts[options["catalog"]] == "catalog"
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(resources, "NetworkPolicy")}
+    inbound = policies["planwatch-allow-report-to-notify"]["ingress"][0]
+    assert inbound["from"][0]["podSelector"]["matchLabels"] == {
+        "app.kubernetes.io/name": "planwatch-report"
+    }
+    outbound = policies["planwatch-allow-report-egress"]["egress"][0]
+    assert outbound["ports"] == [{"protocol": "TCP", "port": port["port"]}]
+
+
+@pytest.mark.parametrize("name", OVERLAYS)
+def test_the_dashboard_reaches_notify_for_acknowledgements(name: str) -> None:
+    """Scoring relays the dashboard's acknowledgements to notify's API: its URL names notify's
+    Service port, and the network policies let scoring's pods reach it."""
+    resources = overlay(name)
+    notify = named(resources, "Service", "planwatch-notify")
+    (port,) = notify["spec"]["ports"]
+    scoring = named(resources, "Deployment", "planwatch-scoring")
+    (container,) = scoring["spec"]["template"]["spec"]["containers"]
+    env = _container_env(resources, container)
+    assert env["SCORING_NOTIFY_URL"] == f"http://planwatch-notify:{port['port']}"
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind(resources, "NetworkPolicy")}
+    sources = [
+        peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"]
+        for peer in policies["planwatch-allow-report-to-notify"]["ingress"][0]["from"]
+    ]
+    assert "planwatch-scoring" in sources
+    outbound = policies["planwatch-allow-scoring-to-notify"]["egress"][0]
+    assert outbound["ports"] == [{"protocol": "TCP", "port": port["port"]}]
 
 
 def _scale_targets(resources: tuple[Resource, ...]) -> dict[str, list[str]]:
@@ -655,7 +715,7 @@ def test_network_policies(name: str) -> None:
     assert {p["port"] for p in mongo["egress"][0]["ports"]} == {27017}
     assert set(mongo["podSelector"]["matchExpressions"][0]["values"]) == {
         f"planwatch-{s}" for s in SERVICES
-    } | {"planwatch-mongodb-users"}
+    } | {"planwatch-mongodb-users", "planwatch-report"}
     scrape = policies["planwatch-allow-prometheus-scrape"]["spec"]["ingress"][0]["ports"]
     assert [p["port"] for p in scrape] == ["management"]
     # The authenticated ports: ingest, scoring and notify from the ingress controller only.

@@ -1,12 +1,19 @@
-"""notify under hostile input: routing-file text, silences API bodies, receiver responses.
+"""notify under hostile input: routing-file text, silences and acknowledgement API requests,
+receiver responses.
 
 - Routing file: `load_routing` returns a config or raises `RoutingConfigError` whose every
   line reads `<source>:<line>: <reason>`, never another exception; a regular expression
   over the cap is refused; matching runs on RE2 (linear time), so every parse and match
-  ends (no wall-clock assertion: the test finishing is the assertion).
+  ends (no wall-clock assertion: the test finishing is the assertion). Routes carry
+  `escalation` chains (steps shared between routes become YAML aliases): a loaded chain has
+  steps after 0 increasing, each to a receiver of the file.
 - Silences API (`POST /api/v2/silences` through FastAPI's TestClient over an in-memory
   store): 200 with a stored silence that is valid and storable in BSON, or a 4xx with a
   detail; never a 500 (the TestClient re-raises any exception of the app).
+- Acknowledgement API (`POST`/`DELETE /api/v1/alerts/{fingerprint}/ack`, `GET /api/v1/acks`,
+  hostile fingerprints, bodies and queries, over an in-memory store holding one firing
+  alert): 200 with a stored acknowledgement that is valid, or a 4xx problem detail; never a
+  500.
 - Receiver responses: `classify_response` and `next_step` for any status and any
   `Retry-After` never raise and give a delay in [0, MAX_RETRY_AFTER]; a robot's JSON answer
   of any bytes is read without an exception.
@@ -19,6 +26,7 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
+from urllib.parse import quote
 
 import pytest
 import yaml
@@ -28,9 +36,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from prometheus_client import CollectorRegistry
 
+from services.notify.ack_api import ack_router
 from services.notify.alertmanager_api import ALERTMANAGER_ERROR_PATHS
 from services.notify.api import api_router
 from services.notify.clock import ManualClock
+from services.notify.domain.acks import MAX_NOTE, ack_id, validate_ack
+from services.notify.domain.alert import Alert
 from services.notify.domain.config import RoutingConfig, RoutingConfigError, load_routing
 from services.notify.domain.delivery import (
     MAX_RETRY_AFTER,
@@ -41,6 +52,7 @@ from services.notify.domain.delivery import (
     next_step,
 )
 from services.notify.domain.matchers import MAX_PATTERN_CHARS, matches_all
+from services.notify.domain.pipeline import dispatch
 from services.notify.domain.silences import validate_silence
 from services.notify.memory_store import InMemoryNotifyStore
 from services.notify.metrics import NotifyMetrics
@@ -134,9 +146,33 @@ def routes(draw: st.DrawFn, depth: int, receivers: list[str]) -> dict[str, Any]:
         route[draw(st.sampled_from(["mathcers", "routes", "receiver"]) | edge_texts)] = draw(
             scalars
         )
+    if draw(st.integers(0, 3)) == 0:
+        route["escalation"] = draw(escalations(receivers))
     if depth < 3 and draw(st.integers(0, 2)) == 0:
         route["routes"] = draw(st.lists(routes(depth + 1, receivers), max_size=3))
+        shared = route.get("escalation")
+        if isinstance(shared, list) and route["routes"] and draw(st.booleans()):
+            route["routes"][0]["escalation"] = shared  # one object twice: a YAML alias
     return route
+
+
+@st.composite
+def escalations(draw: st.DrawFn, receivers: list[str]) -> Any:
+    """An escalation chain: steps `{after, receiver}`, increasing or not, to known receivers
+    or not, with keys missing or unknown; or not a list at all."""
+    steps = []
+    for _ in range(draw(st.integers(0, 3))):
+        step: dict[str, Any] = {}
+        if draw(st.integers(0, 9)) > 0:
+            step["after"] = draw(durations | st.sampled_from(["2h", "1d", "3d", "1w"]))
+        if draw(st.integers(0, 9)) > 0:
+            step["receiver"] = draw(st.sampled_from([*receivers, "nobody"]) | edge_texts)
+        if draw(st.integers(0, 9)) == 0:
+            step[draw(st.sampled_from(["afer", "receivers", "matchers"]) | edge_texts)] = draw(
+                scalars
+            )
+        steps.append(step)
+    return draw(st.just(steps) | st.sampled_from([None, "2h", {"after": "1h"}]) | scalars)
 
 
 @st.composite
@@ -288,6 +324,11 @@ def test_routing_file_refusals_name_file_and_line(case: tuple[str, bool]) -> Non
     for route in config.route.walk():
         for value in ("", "x" * 10_000 + "!", "a" * 5_000, "掌" * 1000):
             matches_all(route.matchers, {"plan": value, "severity": value, "agency": value})
+        # An escalation chain as loaded: steps after 0, increasing, to receivers of the file.
+        afters = [step.after for step in route.settings.escalation]
+        assert all(after > timedelta(0) for after in afters), afters
+        assert afters == sorted(set(afters)), afters
+        assert all(step.receiver in config.receivers for step in route.settings.escalation)
 
 
 # --- silences API ---------------------------------------------------------------------------
@@ -376,6 +417,110 @@ def test_silences_api_refuses_with_a_clear_error_never_a_500(body: bytes) -> Non
 
 def asyncio_run(coroutine: Any) -> Any:
     return asyncio.run(coroutine)
+
+
+# --- acknowledgement API ---------------------------------------------------------------------
+
+ACK_EXAMPLES = 3_000
+ACK_ROUTING: Final = """\
+route:
+  receiver: lead
+  group_by: [target]
+  routes:
+    - receiver: lead
+      matchers: ['severity="critical"']
+      escalation:
+        - {after: 1h, receiver: coordinator}
+receivers:
+  - name: lead
+    webhook_configs: [{url: "https://lead.example/hook"}]
+  - name: coordinator
+    webhook_configs: [{url: "https://coordinator.example/hook"}]
+"""
+ACK_ALERT: Final = Alert(
+    fingerprint="5f0c2a9d3e1b7a64",
+    labels={"alertname": "status_degraded", "target": "t-1", "severity": "critical"},
+    annotations={},
+    starts_at=NOW - timedelta(hours=2),
+    updated_at=NOW - timedelta(hours=2),
+)
+ACK_STORE: Final = InMemoryNotifyStore()  # records go through BSON, as to MongoDB
+_ACK_CONFIG: Final = load_routing(ACK_ROUTING, "ack-routing.yaml")
+for _state in dispatch(_ACK_CONFIG, ACK_ALERT, {}, ACK_ALERT.starts_at).values():
+    asyncio.run(ACK_STORE.save_alert_state(_state, ACK_ALERT.fingerprint, ACK_ALERT.starts_at))
+_ACK_APP = FastAPI()
+install(_ACK_APP, Authenticator.development())  # the requests are fuzzed, not the tokens
+install_problem_handlers(_ACK_APP)
+_ACK_APP.include_router(ack_router(_ACK_CONFIG, ACK_STORE, CLOCK))
+ACK_CLIENT: Final = TestClient(_ACK_APP)
+
+fingerprints = st.sampled_from([ACK_ALERT.fingerprint, "0" * 16, "", ".", "..", "a/b", "%2F"]) | (
+    edge_texts
+)
+ack_receivers = st.sampled_from(["lead", "coordinator", "nobody", "Lead", " lead"]) | json_scalars
+ack_bodies = st.fixed_dictionaries(
+    {},
+    optional={
+        "receiver": ack_receivers,
+        "note": st.sampled_from(["on it", "x" * MAX_NOTE, "x" * (MAX_NOTE + 1), "<b>&</b>"])
+        | json_scalars,
+        "until": timestamps() | st.sampled_from(["2026-03-01T13:00:00Z", "2026-03-01T12:00:00Z"]),
+        "by": json_scalars,
+    },
+)
+raw_ack_bodies = ack_bodies.map(_json_bytes) | st.sampled_from(
+    [b"", b"{", b"[]", b"null", b'{"receiver": NaN}', b'{"receiver": "\\ud800"}', b"\xff"]
+)
+queries = st.dictionaries(
+    st.sampled_from(["fingerprint", "receiver", "active", "other"]),
+    st.sampled_from(["true", "false", "1", "yes", "maybe", ""]) | st.text(max_size=8),
+    max_size=3,
+)
+
+
+def _path(fingerprint: str) -> str:
+    quoted = quote(fingerprint.encode("utf-8", "surrogatepass"), safe="")
+    return f"/api/v1/alerts/{quoted}/ack"
+
+
+def _check_problem(answer: Any) -> None:
+    assert answer.status_code in {400, 404, 405, 422}, (answer.status_code, answer.text)
+    assert answer.headers["content-type"] == "application/problem+json", answer.text
+    problem = answer.json()
+    assert problem["status"] == answer.status_code and problem["title"], problem
+
+
+@fuzz_settings(ACK_EXAMPLES)
+@given(
+    method=st.sampled_from(["POST", "POST", "DELETE", "GET"]),
+    fingerprint=fingerprints,
+    body=raw_ack_bodies,
+    query=queries,
+)
+def test_ack_api_refuses_with_a_problem_never_a_500(
+    method: str, fingerprint: str, body: bytes, query: dict[str, str]
+) -> None:
+    headers = {"Content-Type": "application/json"}
+    if method == "GET":
+        answer = ACK_CLIENT.get("/api/v1/acks", params=query)
+    elif method == "DELETE":
+        answer = ACK_CLIENT.delete(_path(fingerprint), params=query)
+    else:
+        answer = ACK_CLIENT.post(_path(fingerprint), content=body, headers=headers)
+    if answer.status_code != 200:
+        _check_problem(answer)
+        return
+    if method == "GET":
+        assert isinstance(answer.json(), list)
+        return
+    view = answer.json()
+    assert view["fingerprint"] == ACK_ALERT.fingerprint
+    assert view["receiver"] in _ACK_CONFIG.receivers
+    if method == "POST":
+        stored = {a.id: a for a in asyncio.run(ACK_STORE.acks())}
+        ack = stored[ack_id(view["fingerprint"], view["receiver"], view["by"])]
+        assert ack.starts_at == ACK_ALERT.starts_at
+        validate_ack(ack, NOW)  # the stored one is one the API accepts
 
 
 # --- receiver responses ---------------------------------------------------------------------

@@ -9,6 +9,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -164,6 +165,23 @@ async def running_ingest(settings: IngestSettings) -> AsyncIterator[str]:
     finally:
         servers.request_exit()
         await asyncio.wait_for(task, 60)
+
+
+async def planwatch_cli(
+    args: Sequence[str], env: Mapping[str, str]
+) -> subprocess.CompletedProcess[str]:
+    """`planwatch ARGS` as a subprocess, run in a thread: an in-process service (ingest) keeps
+    running meanwhile."""
+    return await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-c", "from planwatch.cli import main; main()", *args],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
 
 
 class PrivateFerretDB:

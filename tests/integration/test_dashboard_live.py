@@ -23,6 +23,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from shared.accepted import AcceptedEvent
+from shared.accepted_problem import AcceptedProblemEvent, AnyAccepted
 from shared.catalog import load_catalog
 from shared.domain.catalog import Kind, Plan
 from shared.domain.method_v1 import Status, plan_state_to_json, score_plan
@@ -40,6 +41,13 @@ from tests.integration.dashboard_checks import (
     read_csv,
     read_xlsx,
     screenshot,
+)
+from tests.integration.dashboard_problems import (
+    check_problems_download,
+    check_problems_on_page,
+    open_history_by_keyboard,
+    problem_records,
+    problems_folded,
 )
 from tests.integration.scoring_support import Topics
 from tests.integration.service_process import ServiceProcess
@@ -94,12 +102,14 @@ def axe_source() -> str:
 scoring_service = scoring_support.scoring_service  # the fixture, for pytest to find here
 
 
-async def produce(bootstrap: str, topic: str, events: Sequence[AcceptedEvent]) -> None:
+async def produce(bootstrap: str, topic: str, events: Sequence[AnyAccepted]) -> None:
+    """Accepted records as ingest passes them on: keyed by target (a problem's by subject)."""
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, enable_idempotence=True)
     await producer.start()
     try:
         for e in events:
-            await producer.send_and_wait(topic, e.to_json(), key=e.target.encode())
+            key = e.key if isinstance(e, AcceptedProblemEvent) else e.target
+            await producer.send_and_wait(topic, e.to_json(), key=key.encode())
     finally:
         await producer.stop()
 
@@ -154,11 +164,16 @@ async def test_dashboard_shows_the_live_state(
     events = plan_stream(plan, seed=5, until=date(2022, 6, 30))
     events += breakdowns(plan, events)
     await produce(kafka_bootstrap, accepted_topic, events)
+    # Problems raised and followed, as ingest passes them on (before the service clock).
+    problems, expected_problems = problem_records(plan, max(e.reported_at for e in events))
+    await produce(kafka_bootstrap, accepted_topic, problems)
     ARTIFACTS.mkdir(exist_ok=True)
 
     reader = headers(PLANS_READ, sub="dashboard-viewer")
     async with httpx.AsyncClient(base_url=service.url, timeout=10, headers=reader) as client:
         state = await api_state_after(client, plan, events)
+        await problems_folded(client, plan, expected_problems)
+        await check_problems_download(client, plan)
         root = await client.get("/", follow_redirects=False)
         assert root.status_code == 307 and root.headers["location"] == "/dashboard/"
         assert (await client.get("/dashboard/static/router.py")).status_code == 404
@@ -188,10 +203,13 @@ async def test_dashboard_shows_the_live_state(
                     " && document.body.dataset.at !== ''"
                 )
                 await check_page_matches(page, state)
+                await check_problems_on_page(page, expected_problems)
 
                 # Keyboard: from the top, Tab visits every control in document order.
                 stops = await check_tab_order(page)
                 print(f"tab stops: {stops}")
+                # A problem's history opens by keyboard (and is checked by axe-core, open).
+                await open_history_by_keyboard(page, expected_problems)
                 await check_accessible(page, axe_source, "zh, 1280 px")
                 await screenshot(page, ARTIFACTS / "dashboard-zh-1280.png")
                 await check_keyboard_controls(page, plan)

@@ -19,6 +19,7 @@ import pytest
 from pymongo import AsyncMongoClient
 from rich.console import Console
 
+from planwatch.demo.problems import coordinator_alerts
 from planwatch.demo.run import DemoConfig, run_demo
 from planwatch.demo.supervisor import MANAGEMENT_PORT_OFFSET
 from planwatch.infra.manager import Endpoints
@@ -134,8 +135,17 @@ async def test_the_demo_runs_end_to_end(
     for post in posts[:5]:
         received = datetime.fromtimestamp(post.received_at, UTC)
         verify_at(result.webhook_secret, post.body, post.headers, received)
-    # Co-owners get their own copy, through their own receiver (the demo routing's role="co").
-    assert {p.receiver for p in posts} == {"demo-webhook", "demo-co-owners"}
+    # Co-owners get their own copy, through their own receiver (the demo routing's role="co");
+    # critical lead copies no one acknowledged escalate to the coordinator's receiver.
+    receivers = {p.receiver for p in posts}
+    assert {"demo-webhook", "demo-co-owners"} <= receivers
+    assert receivers <= {"demo-webhook", "demo-co-owners", "demo-coordinator"}
+    # The problems the seeded agencies raise reach the coordinator's receiver: problem_raised
+    # (the one left open, at least: one raised and resolved within notify's group_wait is never
+    # notified, as in Alertmanager) and problem_overdue for the one left open too long.
+    got = coordinator_alerts(posts)
+    assert got["problem_raised firing"] >= 1 and got["problem_overdue firing"] >= 1, got
+    assert "the coordinator's receiver (demo-coordinator) got" in output.getvalue()
     names = {a.alertname for p in posts for a in p.alerts}
     assert {"target_achieved", "report_overdue"} <= names
     assert result.view.mails, "no e-mail reached the SMTP sink"

@@ -6,8 +6,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -37,12 +35,12 @@ from shared.runtime.dead_letters import (
 )
 from tests.integration.auth_support import token
 from tests.integration.ingest_support import (
-    REPO,
     Setup,
     drain,
     free_tcp_port,
     header,
     metric_value,
+    planwatch_cli,
     produce,
     running_ingest,
     wait_for_count,
@@ -282,27 +280,13 @@ async def test_the_http_and_kafka_doors_give_the_same_results(
     assert sum(1 for d in dead if header(d, DLT_DOOR) == b"http") == 4
 
 
-async def _cli(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """Runs the CLI in a thread: the in-process service must keep running meanwhile."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", "from planwatch.cli import main; main()", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
 async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
     setup: Setup, client: AsyncMongoClient[MongoDoc], tmp_path: Path
 ) -> None:
     await setup.create_topics()
     env = {**setup.environment(), "PLANWATCH_TOKEN": token(EVENTS_WRITE, agency="qy.gov-data")}
     admin_env = {**env, "PLANWATCH_TOKEN": token(KEYS_ADMIN, sub="key-officer")}
-    generated = await _cli(
+    generated = await planwatch_cli(
         ["keys", "generate", "--agency", "qy.gov-data", "--key-id", "cli1", "--out", str(tmp_path)],
         env,
     )
@@ -317,19 +301,19 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
         # The key goes in through ingest's admin API (keys:admin), audit-logged.
         entry_file = str(tmp_path / "qy.gov-data.cli1.pub.json")
         register_args = ["keyring", "register", "--entry", entry_file, "--url", base_url]
-        refused = await _cli(register_args, env)  # an agency's token may not
+        refused = await planwatch_cli(register_args, env)  # an agency's token may not
         assert refused.returncode == 1 and "403" in refused.stderr
-        registered = await _cli(register_args, admin_env)
+        registered = await planwatch_cli(register_args, admin_env)
         assert registered.returncode == 0, registered.stderr
         stored = AgencyKey.model_validate_json(registered.stdout.strip())
         assert stored.public_key == entry.public_key
         http_args = ["--url", base_url, "--mode", "structured"]
-        via_kafka = await _cli(
+        via_kafka = await planwatch_cli(
             [*common, "--value", "61.5", "--event-id", "cli-k", "--topic", setup.input_topic],
             env,
         )
         assert via_kafka.returncode == 0, via_kafka.stderr
-        via_http = await _cli(
+        via_http = await planwatch_cli(
             [*common, "--value", "62", "--event-id", "cli-h", "--via", "http", *http_args],
             env,
         )
@@ -339,7 +323,7 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
         accepted = await drain(setup.bootstrap, setup.accepted_topic, want=2)
         revoked_keys = ("planwatch_ingest_agency_keys", {"status": "revoked"})
         before = await metric_value(setup.management_url, *revoked_keys)
-        revoked = await _cli(
+        revoked = await planwatch_cli(
             ["keyring", "revoke", "--agency", "qy.gov-data", "--key-id", "cli1", "--url", base_url],
             admin_env,
         )
@@ -357,7 +341,7 @@ async def test_planwatch_publish_reaches_mongodb_and_the_accepted_topic(
             await asyncio.sleep(0.1)
         else:
             raise AssertionError("the revocation never reached ingest's key snapshot")
-        after_revocation = await _cli(
+        after_revocation = await planwatch_cli(
             [*common, "--value", "63", "--event-id", "cli-r", "--via", "http", *http_args],
             env,
         )

@@ -16,18 +16,16 @@ import pytest
 import pytest_asyncio
 
 from shared.runtime.auth import SILENCES_READ, SILENCES_WRITE
+from tests.integration import notify_subprocess
 from tests.integration.amtool_support import Amtool, amtool_binary, check_shape, http_config
 from tests.integration.auth_support import headers, token
+from tests.integration.notify_subprocess import NotifyProcesses, service_env
 from tests.integration.notify_support import HttpReceiver, alert_event, encoded, wait_until
 from tests.integration.service_process import ServiceProcess
-from tests.integration.test_notify_service import (
-    metric_value,
-    publish,
-    service_env,
-    stopped_cleanly,
-)
+from tests.integration.test_notify_service import metric_value, publish, stopped_cleanly
 
 pytestmark = pytest.mark.integration
+notify_process = notify_subprocess.notify_process  # the fixture, for pytest to find here
 
 
 @pytest_asyncio.fixture
@@ -44,11 +42,9 @@ def targets(alerts: list[dict[str, Any]]) -> list[str]:
 
 async def test_amtool_lists_alerts_and_adds_queries_expires_a_silence_that_mutes(
     kafka_bootstrap: str,
-    mongodb_uri: str,
-    db_name: str,
     topic_name: str,
-    group_id: str,
     free_port: int,
+    notify_process: NotifyProcesses,
     receiver: HttpReceiver,
     tmp_path: Path,
 ) -> None:
@@ -70,16 +66,7 @@ receivers:
         allow_private: true
 """
     )
-    env = service_env(
-        kafka=kafka_bootstrap,
-        mongodb=mongodb_uri,
-        db=db_name,
-        prefix=topic_name,
-        group=group_id,
-        routing=routing,
-        http_port=free_port,
-    )
-    service = ServiceProcess("notify", env, tmp_path / "notify.log", free_port)
+    service = notify_process(routing, free_port)
     service.start()
     await service.ready()
     operator = Amtool(

@@ -18,7 +18,9 @@ import pytest_asyncio
 
 from shared.kafka_admin import ensure_topics
 from shared.runtime.auth import SILENCES_WRITE
+from tests.integration import notify_subprocess
 from tests.integration.auth_support import headers
+from tests.integration.notify_subprocess import NotifyProcesses
 from tests.integration.notify_support import (
     HttpReceiver,
     alert_event,
@@ -26,10 +28,11 @@ from tests.integration.notify_support import (
     wait_until_true,
 )
 from tests.integration.service_process import ServiceProcess
-from tests.integration.test_notify_service import metric_value, publish, service_env
+from tests.integration.test_notify_service import metric_value, publish
 from tests.integration.test_scoring_replicas import _port
 
 pytestmark = pytest.mark.integration
+notify_process = notify_subprocess.notify_process  # the fixture, for pytest to find here
 
 ROUTING = """
 route:
@@ -64,10 +67,8 @@ def group_keys(receiver: HttpReceiver) -> Counter[str]:
 
 async def test_each_group_is_delivered_once_by_its_owner_through_a_rebalance(
     kafka_bootstrap: str,
-    mongodb_uri: str,
-    db_name: str,
-    group_id: str,
     topic_name: str,
+    notify_process: NotifyProcesses,
     receiver: HttpReceiver,
     tmp_path: Path,
 ) -> None:
@@ -80,16 +81,8 @@ async def test_each_group_is_delivered_once_by_its_owner_through_a_rebalance(
 
     def replica(n: int) -> ServiceProcess:
         port = _port()
-        env = service_env(
-            kafka=kafka_bootstrap,
-            mongodb=mongodb_uri,
-            db=db_name,
-            prefix=topic_name,
-            group=group_id,
-            routing=routing,
-            http_port=port,
-        ) | {"KAFKA_CLIENT_ID": f"notify-{n}", "KAFKA_SESSION_TIMEOUT_MS": "6000"}
-        return ServiceProcess("notify", env, tmp_path / f"notify-{n}.log", port)
+        env = {"KAFKA_CLIENT_ID": f"notify-{n}", "KAFKA_SESSION_TIMEOUT_MS": "6000"}
+        return notify_process(routing, port, log=f"notify-{n}.log", env=env)
 
     services = [replica(0), replica(1)]
     try:

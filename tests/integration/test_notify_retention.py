@@ -1,6 +1,7 @@
-"""notify's retention against FerretDB: expired log entries, long-expired silences, and the
-delivery log and refused input past their retention are deleted, and nothing else; an entry
-written again after it was read is kept; the loop prunes at its first tick, then hourly."""
+"""notify's retention against FerretDB: expired log entries, long-expired silences, old
+acknowledgements and escalation steps of past episodes, and the delivery log and refused input
+past their retention are deleted, and nothing else; an entry written again after it was read
+is kept; the loop prunes at its first tick, then hourly."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import pytest
 from prometheus_client import CollectorRegistry
 from pymongo.asynchronous.database import AsyncDatabase
 
+from services.notify.domain.acks import Acknowledgement
+from services.notify.domain.escalation import escalation_key
 from services.notify.domain.matchers import parse_matcher
 from services.notify.domain.nflog import LogEntry
 from services.notify.domain.retention import Retention
@@ -69,10 +72,27 @@ async def test_the_retention_forgets_only_what_it_lets_go(
     await attempt(store, "p2#1", timedelta(days=1))
     await store.record_rejected("alerts:0:1", b"{", "not JSON", NOW - timedelta(days=31))
     await store.record_rejected("alerts:0:2", b"{", "not JSON", NOW)
+    # acknowledgements and escalation steps of episodes no group holds: by their age
+    for fingerprint, age in (("f-old", timedelta(days=6)), ("f-new", timedelta(hours=1))):
+        given = NOW - age
+        ack = Acknowledgement(
+            fingerprint=fingerprint, receiver="lead", by="ops", at=given, starts_at=given
+        )
+        await store.put_ack(ack)
+        await store.mark_escalated(escalation_key("{}", fingerprint, given, 1), given)
 
     counts = await Pruner(store, RETENTION, metrics).prune(NOW)
 
-    assert counts == {"log_entries": 1, "silences": 1, "attempts": 1, "rejected_alerts": 1}
+    assert counts == {
+        "log_entries": 1,
+        "silences": 1,
+        "attempts": 1,
+        "rejected_alerts": 1,
+        "acks": 1,
+        "escalations": 1,
+    }
+    assert [a.fingerprint for a in await store.acks()] == ["f-new"]
+    assert [k.split("|")[1] for k in await store.escalation_marks()] == ["f-new"]
     assert [e.group_key for e in await store.log_entries()] == ["{}:{fresh}"]
     assert [s.id for s, _ in await store.silences()] == ["recent"]
     assert [a["_id"] for a in await store.attempts()] == ["p2#1"]

@@ -29,8 +29,10 @@ from typer.testing import CliRunner
 
 from planwatch.silence_cli import silence_app
 from shared.runtime.auth import SILENCES_WRITE
+from tests.integration import notify_subprocess
 from tests.integration.auth_support import token
 from tests.integration.notify_harness import SECRET, read_topic
+from tests.integration.notify_subprocess import NotifyProcesses
 from tests.integration.notify_support import (
     HttpReceiver,
     Reply,
@@ -45,6 +47,7 @@ from tests.webhook_oracle import verify_at
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+notify_process = notify_subprocess.notify_process  # the fixture, for pytest to find here
 
 
 def stopped_cleanly(service: ServiceProcess) -> bool:
@@ -80,40 +83,6 @@ def smtp(unused_tcp_port_factory: Any) -> Iterator[tuple[int, Any]]:
     controller.stop()
 
 
-def service_env(
-    *,
-    kafka: str,
-    mongodb: str,
-    db: str,
-    prefix: str,
-    group: str,
-    routing: Path,
-    http_port: int,
-    smtp_port: int = 25,
-) -> dict[str, str]:
-    return {
-        **os.environ,
-        "KAFKA_BOOTSTRAP_SERVERS": kafka,
-        "MONGODB_URI": mongodb,
-        "MONGODB_DATABASE": db,
-        "NOTIFY_ROUTING_FILE": str(routing),
-        "NOTIFY_INPUT_TOPIC": f"{prefix}.alerts",
-        "NOTIFY_GROUPS_TOPIC": f"{prefix}.groups",
-        "NOTIFY_GROUP_ID": group,
-        "NOTIFY_NOTIFICATIONS_TOPIC": f"{prefix}.notifications",
-        "NOTIFY_DLT_TOPIC": f"{prefix}.dlt",
-        "NOTIFY_HTTP__PORT": str(http_port),
-        "NOTIFY_TICK_S": "0.1",
-        "NOTIFY_SMTP__PORT": str(smtp_port),
-        "NOTIFY_DELIVERY__BACKOFF_BASE_S": "0.3",
-        "NOTIFY_DELIVERY__BACKOFF_CAP_S": "0.6",
-        "NOTIFY_DELIVERY__MAX_ATTEMPTS": "1000",
-        "NOTIFY_DELIVERY__HTTP_TIMEOUT_S": "2",
-        "NOTIFY_GRACEFUL_TIMEOUT_S": "5",
-        "NOTIFY_TEST_SECRET": SECRET,
-    }
-
-
 async def publish(kafka: str, topic: str, *values: bytes) -> None:
     producer = AIOKafkaProducer(bootstrap_servers=kafka, enable_idempotence=True)
     await producer.start()
@@ -134,11 +103,9 @@ def metric_value(text: str, name: str) -> float:
 
 async def test_alert_reaches_webhook_inbox_and_topic_then_silences_via_cli(
     kafka_bootstrap: str,
-    mongodb_uri: str,
-    db_name: str,
     topic_name: str,
-    group_id: str,
     http_port: int,
+    notify_process: NotifyProcesses,
     receiver: HttpReceiver,
     smtp: tuple[int, Any],
     tmp_path: Path,
@@ -164,17 +131,7 @@ receivers:
     kafka_configs: [{{topic: {topic_name}.out}}]
 """
     )
-    env = service_env(
-        kafka=kafka_bootstrap,
-        mongodb=mongodb_uri,
-        db=db_name,
-        prefix=topic_name,
-        group=group_id,
-        routing=routing,
-        http_port=http_port,
-        smtp_port=smtp_port,
-    )
-    service = ServiceProcess("notify", env, tmp_path / "notify.log", http_port)
+    service = notify_process(routing, http_port, smtp_port=smtp_port)
     service.start()
     await service.ready()
     try:
@@ -240,11 +197,9 @@ receivers:
 
 async def test_sigkill_mid_group_and_mid_retry_loses_nothing_and_repeats_nothing(
     kafka_bootstrap: str,
-    mongodb_uri: str,
-    db_name: str,
     topic_name: str,
-    group_id: str,
     http_port: int,
+    notify_process: NotifyProcesses,
     receiver: HttpReceiver,
     tmp_path: Path,
     mongo_db: AsyncDatabase[dict[str, Any]],
@@ -265,17 +220,8 @@ receivers:
       - {{url: "{receiver.url("/flaky")}", allow_private: true}}
 """
     )
-    env = service_env(
-        kafka=kafka_bootstrap,
-        mongodb=mongodb_uri,
-        db=db_name,
-        prefix=topic_name,
-        group=group_id,
-        routing=routing,
-        http_port=http_port,
-    )
     receiver.script("/flaky", *[Reply(500)] * 10_000)
-    first = ServiceProcess("notify", env, tmp_path / "notify-1.log", http_port)
+    first = notify_process(routing, http_port, log="notify-1.log")
     first.start()
     await first.ready()
     now = datetime.now(UTC)
@@ -305,7 +251,7 @@ receivers:
     assert len(receiver.at("/good")) == 1
 
     receiver.scripts["/flaky"].clear()  # the flaky receiver recovers
-    second = ServiceProcess("notify", env, tmp_path / "notify-2.log", http_port)
+    second = notify_process(routing, http_port, log="notify-2.log")
     second.start()
     await second.ready()
     try:

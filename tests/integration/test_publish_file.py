@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import subprocess
-import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,10 +24,10 @@ from shared.runtime.auth import EVENTS_WRITE
 from tests.integration.auth_support import headers as auth_headers
 from tests.integration.auth_support import token
 from tests.integration.ingest_support import (
-    REPO,
     Setup,
     free_tcp_port,
     metric_value,
+    planwatch_cli,
     running_ingest,
     wait_for_count,
     write_keys_file,
@@ -67,17 +66,7 @@ async def client(mongodb_uri: str, setup: Setup) -> Any:
 
 
 async def _publish(args: list[str], env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    """The CLI in a thread: the in-process service must keep running meanwhile."""
-    return await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-c", "from planwatch.cli import main; main()", "publish", *args],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    return await planwatch_cli(["publish", *args], env)
 
 
 def _receipt(stdout: str) -> tuple[dict[int, tuple[str, str | None]], dict[str, int]]:

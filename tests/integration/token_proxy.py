@@ -7,14 +7,13 @@ added, as the proxy does after sign-in; the browser never holds the token.
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from typing import Any
 
 import httpx
-import uvicorn
+
+from tests.integration.asgi_serving import serving
 
 # Hop-by-hop headers, and those httpx has already applied (the body arrives decoded).
 DROPPED = frozenset(
@@ -60,23 +59,8 @@ class TokenProxy:
 @asynccontextmanager
 async def token_proxy(upstream: str, token_headers: Mapping[str, str]) -> AsyncIterator[str]:
     """The proxy listening on a free port of 127.0.0.1; yields its base URL."""
-    async with httpx.AsyncClient(base_url=upstream, timeout=30) as client:
-        config = uvicorn.Config(
-            TokenProxy(client, token_headers),
-            host="127.0.0.1",
-            port=0,
-            lifespan="off",
-            log_level="warning",
-        )
-        server = uvicorn.Server(config)
-        serving = asyncio.create_task(server.serve())
-        deadline = time.monotonic() + 10
-        while not server.started:
-            assert time.monotonic() < deadline and not serving.done(), "the proxy did not start"
-            await asyncio.sleep(0.05)
-        port = server.servers[0].sockets[0].getsockname()[1]
-        try:
-            yield f"http://127.0.0.1:{port}"
-        finally:
-            server.should_exit = True
-            await serving
+    async with (
+        httpx.AsyncClient(base_url=upstream, timeout=30) as client,
+        serving(TokenProxy(client, token_headers), "the proxy") as url,
+    ):
+        yield url

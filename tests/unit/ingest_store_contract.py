@@ -11,6 +11,7 @@ import pytest
 
 from services.ingest.store import ReportStore, StoredReport, report_key, signed_event_json
 from services.ingest.validation import Accepted, validate
+from shared.accepted import AcceptedEvent
 from tests.unit.ingest_support import NOW, catalog, key_snapshot, raw_of, report, retraction
 
 
@@ -47,9 +48,11 @@ class ReportStoreContract:
         outcome = await store.insert_new([stored("a", 2.0), stored("b", 3.0)])
         assert outcome.inserted == {key("b")}
         assert set(outcome.existing) == {key("a")}
-        assert outcome.existing[key("a")].event.value == 1.0  # the first one stays
+        first = outcome.existing[key("a")].event
+        assert isinstance(first, AcceptedEvent) and first.value == 1.0  # the first one stays
         back = await store.get(key("a"))
-        assert back is not None and back.event.value == 1.0
+        assert back is not None and isinstance(back.event, AcceptedEvent)
+        assert back.event.value == 1.0
 
     async def test_a_retraction_round_trips(self, store: ReportStore) -> None:
         verdict = validate(raw_of(retraction(event_id="r")), catalog(), key_snapshot(), NOW)

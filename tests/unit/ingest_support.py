@@ -15,6 +15,7 @@ from services.ingest.validation import KeySnapshot, Limits
 from shared.catalog import load_catalog
 from shared.contract.codec import data_bytes, encode_kafka_binary, encode_kafka_structured
 from shared.contract.events import (
+    ProblemEvent,
     ProgressReported,
     ProgressRetracted,
     Unit,
@@ -126,7 +127,7 @@ def retraction(
     return sign(event, private_key(agency), "k1")
 
 
-def raw_of(event: ProgressReported | ProgressRetracted) -> RawEvent:
+def raw_of(event: ProgressReported | ProgressRetracted | ProblemEvent) -> RawEvent:
     return RawEvent(event.envelope, data_bytes(event))
 
 
@@ -144,7 +145,10 @@ class FakeRecord:
 
 
 def kafka_record(
-    event: ProgressReported | ProgressRetracted, offset: int = 0, *, structured: bool = False
+    event: ProgressReported | ProgressRetracted | ProblemEvent,
+    offset: int = 0,
+    *,
+    structured: bool = False,
 ) -> FakeRecord:
     key, value, headers = (encode_kafka_structured if structured else encode_kafka_binary)(event)
     return FakeRecord(value=value, headers=headers, key=key, offset=offset)

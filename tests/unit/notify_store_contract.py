@@ -339,3 +339,28 @@ class NotifyStoreContract:
         await store.mark_escalated("r|f|t|1", at(5))
         await store.mark_escalated("r|f|t|1", at(6))  # a re-run: still one
         assert await store.escalated(["r|f|t|1", "r|f|t|2"]) == {"r|f|t|1"}
+
+    async def test_acknowledgements_given_again_since_they_were_read_are_not_forgotten(
+        self, store: NotifyStore
+    ) -> None:
+        assert await store.forget_acks([]) == 0
+        first = Acknowledgement(fingerprint="f1", receiver="lead", by="ops", at=at(1))
+        other = first.model_copy(update={"fingerprint": "f2"})
+        await store.put_ack(first)
+        await store.put_ack(other)
+        read = await store.acks()
+        again = first.model_copy(update={"at": at(9), "note": "still on it"})
+        await store.put_ack(again)  # given again after the read
+        assert await store.forget_acks(read) == 1
+        assert await store.acks() == [again]
+        assert await store.forget_acks(read) == 0
+
+    async def test_escalation_steps_sent_are_listed_and_forgotten(self, store: NotifyStore) -> None:
+        assert await store.escalation_marks() == {}
+        assert await store.forget_escalations([]) == 0
+        await store.mark_escalated("r|f|t|1", at(5))
+        await store.mark_escalated("r|f|t|2", at(65))
+        assert await store.escalation_marks() == {"r|f|t|1": at(5), "r|f|t|2": at(65)}
+        assert await store.forget_escalations(["r|f|t|1", "r|f|t|1", "r|f|t|9"]) == 1
+        assert await store.escalation_marks() == {"r|f|t|2": at(65)}
+        assert await store.escalated(["r|f|t|1", "r|f|t|2"]) == {"r|f|t|2"}

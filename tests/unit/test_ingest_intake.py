@@ -104,7 +104,8 @@ async def test_a_reused_event_id_with_other_content_is_a_conflict() -> None:
     results = await intake.kafka_batch([kafka_record(report(event_id="a", value=11), 7)])
     assert results[0].status is Status.REJECTED and results[0].reason is Reason.CONFLICT
     stored = await h.store.get(key("a"))
-    assert stored is not None and stored.event.value == 10
+    assert stored is not None and isinstance(stored.event, AcceptedEvent)
+    assert stored.event.value == 10
     [dead] = h.publisher.on(TOPICS.dead_letter)
     assert dead.header(DLT_REASON) == b"conflict"
     assert dead.header(DLT_EVENT_ID) == b"a"

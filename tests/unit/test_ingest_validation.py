@@ -20,7 +20,7 @@ from services.ingest.validation import (
 from shared.accepted import AcceptedKind
 from shared.contract.catalog_checks import earliest_as_of
 from shared.contract.codec import encode_kafka_binary, encode_kafka_structured
-from shared.contract.events import Unit, new_tick
+from shared.contract.events import EventType, Unit, new_problem_step, new_tick
 from shared.contract.parsing import RawEvent
 from shared.contract.reasons import Reason
 from shared.contract.signing import sign
@@ -322,3 +322,18 @@ def test_every_reason_but_conflict_is_produced_by_validation() -> None:
     source = inspect.getsource(sys.modules[__name__])
     missing = [r for r in Reason if r is not Reason.CONFLICT and f"Reason.{r.name}" not in source]
     assert missing == []
+
+
+def test_a_problem_resolved_by_another_agency_than_the_coordinator() -> None:
+    """Problem events' refusals: tests/unit/test_ingest_problems.py."""
+    event = new_problem_step(
+        EventType.PROBLEM_RESOLVED,
+        agency="qy.gov-data",
+        plan="qingyuan-digital-economy-2021",
+        subject="gov.mobile-services",
+        problem_id="p-1",
+        time="2022-04-06T09:30:00+08:00",
+        event_id="s-1",
+    )
+    signed = sign(event, private_key("qy.gov-data"), "k1")
+    assert reason_of(judge(raw_of(signed))) is Reason.NOT_COORDINATOR

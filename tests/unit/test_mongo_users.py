@@ -20,6 +20,7 @@ from planwatch.mongo_users import (
     load_users,
     render_script,
 )
+from planwatch.stored_reports import REPORTS_COLLECTION
 from services.ingest.config import IngestSettings
 from services.notify import mongo_store as notify_store
 from services.scoring.config import ScoringSettings
@@ -126,6 +127,7 @@ def test_one_user_per_service_and_the_key_administrator() -> None:
         "planwatch-keyadmin",
         "planwatch-scoring",
         "planwatch-notify",
+        "planwatch-report",
     }
     assert SPEC.database == MongoSettings().database
     for user in SPEC.users:
@@ -146,6 +148,18 @@ def test_notify_uses_exactly_what_its_user_is_granted() -> None:
     assert notify_collections() == _granted(SPEC, "planwatch-notify")
 
 
+def test_the_report_only_reads_the_stored_reports() -> None:
+    """`planwatch report --from-mongodb` (the monthly CronJob) reads what ingest stored."""
+    assert IngestSettings().reports_collection == REPORTS_COLLECTION
+    report = SPEC.user("planwatch-report")
+    assert {p.collection: set(p.actions) for p in report.privileges} == {
+        REPORTS_COLLECTION: {"find"}
+    }
+    for user in SPEC.users:
+        if user.user not in ("planwatch-ingest", "planwatch-report"):
+            assert not user.grants(REPORTS_COLLECTION), f"{user.user} may touch the reports"
+
+
 def test_only_the_key_administrator_writes_the_key_registry() -> None:
     settings = IngestSettings()
     keys, audit = settings.keys_collection, settings.audit_collection
@@ -164,7 +178,9 @@ def test_only_the_key_administrator_writes_the_key_registry() -> None:
 
 def test_services_never_share_a_collection() -> None:
     owners: dict[str, str] = {}
-    shared = {IngestSettings().keys_collection}  # read by ingest, written by the key admin
+    # The key registry, read by ingest and written by the key administrator; the stored
+    # reports, written by ingest and read by the monthly report.
+    shared = {IngestSettings().keys_collection, IngestSettings().reports_collection}
     for user in SPEC.users:
         for privilege in user.privileges:
             if privilege.collection in shared:

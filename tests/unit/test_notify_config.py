@@ -210,6 +210,37 @@ def test_shipped_routing_loads_and_covers_every_agency() -> None:
     assert config.route.settings.group_by == ("plan", "agency", "rule")
 
 
+def test_shipped_routing_escalates_critical_lead_copies_to_coordinator_then_leadership() -> None:
+    config = load_routing(ROUTING.read_text(encoding="utf-8"), str(ROUTING))
+    agencies = [a["id"] for a in yaml.safe_load(REGISTER.read_text(encoding="utf-8"))["agencies"]]
+    assert {"coordinator-qy-miit", "leadership"} <= set(config.receivers)
+    (mail,) = config.integrations("leadership")
+    assert mail.config.type is IntegrationType.EMAIL
+    for agency in agencies:
+        base = {"alertname": "deadline_near", "plan": "p", "agency": agency}
+        for severity, role, escalates in (
+            ("critical", "lead", True),
+            ("warning", "lead", False),
+            ("critical", "co", False),
+        ):
+            labels = {**base, "severity": severity, "role": role}
+            matched = match_routes(config.route, labels)
+            chains = {
+                r.receiver: [(s.after, s.receiver) for s in r.settings.escalation] for r in matched
+            }
+            own = "agency-" + agency.replace(".", "-")
+            expected = (
+                [(timedelta(days=1), "coordinator-qy-miit"), (timedelta(days=3), "leadership")]
+                if escalates
+                else []
+            )
+            assert chains[own] == expected, (agency, severity, role)
+            assert all(not chain for r, chain in chains.items() if r != own)
+    # problems keep their own path: to the coordinator, without the alerts' chain
+    problem = {"alertname": "problem_overdue", "agency": "qy.miit", "severity": "critical"}
+    assert [r.settings.escalation for r in match_routes(config.route, problem)] == [(), ()]
+
+
 # --- found by tests/fuzz/test_notify_fuzz.py: each was an exception other than the config error
 
 _FUZZ_BASE = """route:

@@ -161,7 +161,10 @@ def test_routing_file_errors_name_the_line(tmp_path: Path) -> None:
 def test_shipped_routing_file_loads() -> None:
     config = load_routing_file(NotifySettings().routing_file)
     assert "notifications-kafka" in config.receivers
-    assert len(config.receivers) == 35
+    assert len(config.receivers) == 37  # with `leadership`, the escalation's last step
+    # The monthly report's recipients (`planwatch report --send-to leadership-report`).
+    [report] = config.receivers["leadership-report"].integrations
+    assert report.config.type.value == "email"
 
 
 def test_settings_from_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

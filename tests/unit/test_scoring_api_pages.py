@@ -9,14 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
 from services.scoring.api import make_router
 from services.scoring.engine import ScoringEngine
 from services.scoring.memory_store import InMemoryScoringStore
 from shared.catalog import load_catalog
 from shared.domain.timebase import CST
-from shared.runtime.auth import PLANS_READ, install
+from shared.runtime.auth import PLANS_READ
 from tests.token_issuer import LocalIssuer
 from tests.unit.scoring_engine_cases import Collector
 from tests.unit.scoring_streams import event
@@ -42,14 +41,7 @@ async def api() -> AsyncIterator[httpx.AsyncClient]:
                 event(PLAN.targets[NEIGHBOUR], as_of, reported, 10.0 + n, f"o{n}"),
             ]
         )
-    app = FastAPI()
-    install(app, ISSUER.authenticator())
-    app.include_router(make_router(CATALOG, lambda: store))
-    async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app),
-        base_url="http://scoring",
-        headers=ISSUER.headers(PLANS_READ),
-    ) as client:
+    async with ISSUER.client(make_router(CATALOG, lambda: store), PLANS_READ) as client:
         yield client
 
 

@@ -137,3 +137,14 @@ def test_the_demo_routing_gives_co_owners_their_own_copy() -> None:
         "demo-kafka",
         "demo-co-owners",
     ]
+
+
+def test_the_demo_routing_escalates_critical_lead_copies() -> None:
+    config = load_routing(demo_routing("planwatch.notifications.t42"), "routing.yaml")
+    base = {"alertname": "report_overdue", "plan": "p", "target": "t", "agency": "qy.miit"}
+    critical = match_routes(config.route, {**base, "severity": "critical", "role": "lead"})
+    lead = next(r for r in critical if r.receiver == "demo-webhook")
+    assert [s.receiver for s in lead.settings.escalation] == ["demo-coordinator", "demo-leadership"]
+    for labels in ({**base, "severity": "warning", "role": "lead"},
+                   {**base, "severity": "critical", "role": "co"}):  # fmt: skip
+        assert all(not r.settings.escalation for r in match_routes(config.route, labels))

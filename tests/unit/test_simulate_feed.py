@@ -20,7 +20,7 @@ from planwatch.simulate.feed import (
     wall_seconds,
     write_jsonl,
 )
-from planwatch.simulate.scenario import Outcome, RawBytes, Scenario, build_scenario
+from planwatch.simulate.scenario import Outcome, RawBytes, Role, Scenario, build_scenario
 from planwatch.simulate_cli import simulate_app
 from shared.catalog import load_catalog
 from shared.contract.codec import decode_kafka
@@ -117,7 +117,10 @@ def test_the_jsonl_output_scores_offline_without_a_bad_line(
     catalog = load_catalog()
     result = read_events(path.read_bytes().splitlines(), catalog, catalog.plan(PLAN_ID))
     assert result.bad == []
-    assert len(result.observations) == accepted
+    # The problems raised and followed are in the file too, read by the report (not scored).
+    problems = len(scenario.of_role(Role.PROBLEM))
+    assert problems and result.problems == problems
+    assert len(result.observations) == accepted - problems
     # Targets, commitments' deliverables and clause 3.6's indicators, all sent on workdays.
     plan = catalog.plan(PLAN_ID)
     subjects = {o.target for o in result.observations}

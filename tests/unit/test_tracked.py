@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from services.ingest.validation import Accepted, Limits, Rejected, validate
+from services.ingest.validation import Accepted, Limits, Rejected, Verdict, validate
 from shared.catalog import load_catalog
 from shared.contract.reasons import Reason
 from shared.domain.catalog import Cadence, Plan
@@ -31,7 +31,7 @@ NOW = at(date(2022, 12, 31))
 EVIDENCE = "https://evidence.example.gov.cn/talent/1"
 
 
-def judge(event: Any) -> Accepted | Rejected:
+def judge(event: Any) -> Verdict:
     keys = {(a, "k1"): agency_key(a) for a in PLAN.agencies}  # every agency of the plan
     return validate(raw_of(event), catalog(), keys, NOW, Limits())
 

@@ -21,7 +21,7 @@ def alert_from_event(event: ContractAlertEvent) -> Alert:
     """notify's ``Alert`` of a transition; ``at`` becomes ``updated_at``."""
     return Alert(
         fingerprint=event.fingerprint,
-        labels={k: str(v) for k, v in event.labels.model_dump(mode="json").items()},
+        labels=event.labels.label_set(),
         annotations={k: str(v) for k, v in event.annotations.model_dump().items()},
         starts_at=to_utc(event.startsAt),
         ends_at=to_utc(event.endsAt) if event.endsAt is not None else None,

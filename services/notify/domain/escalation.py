@@ -47,6 +47,21 @@ def escalation_key(route_id: str, fingerprint: str, starts_at: datetime, step: i
     return f"{route_id}|{fingerprint}|{require_aware(starts_at).isoformat()}|{step}"
 
 
+def escalation_episode(key: str) -> tuple[str, datetime] | None:
+    """The alert's fingerprint and episode (`starts_at`) of an `escalation_key`; None for a key
+    not of that form. A route id may hold `|` (a regex matcher), the other parts never do."""
+    parts = key.rsplit("|", 3)
+    if len(parts) != 4 or not parts[1]:  # route, fingerprint, start, step
+        return None
+    try:
+        starts_at = datetime.fromisoformat(parts[2])
+    except ValueError:
+        return None
+    if starts_at.tzinfo is None:
+        return None
+    return parts[1], starts_at
+
+
 def chain(route: Route) -> list[str]:
     """The receivers whose acknowledgement stops the escalation: the route's and each step's."""
     return [route.receiver, *(s.receiver for s in route.settings.escalation)]

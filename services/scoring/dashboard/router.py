@@ -38,6 +38,8 @@ STATIC_FILES: Final = {
     "app.js": "text/javascript; charset=utf-8",
     "morph.js": "text/javascript; charset=utf-8",
     "style.css": "text/css; charset=utf-8",
+    "problems.js": "text/javascript; charset=utf-8",  # problems raised and followed
+    "problems.css": "text/css; charset=utf-8",
 }
 NO_CACHE: Final = {"Cache-Control": "no-cache"}
 

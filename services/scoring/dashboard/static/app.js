@@ -4,6 +4,8 @@
 // points of the effective series, and the method's least-squares projection to the deadline.
 // Each refresh updates the page in place (morph.js): focus, scroll and open areas survive it.
 // Controls are native buttons, links and a select, so the keyboard reaches all of them.
+// Firing alerts show who acknowledged them in notify and offer "acknowledge" (a note, an
+// optional end) when the service relays to notify (acks.py: /dashboard/api/.../acks).
 "use strict";
 
 (function () {
@@ -17,10 +19,19 @@
   // Words only the page itself uses (the rest comes with the catalog's vocabulary).
   const PAGE_WORDS = {
     zh: { skip: "跳到正文", plan: "规划", all: "全部", filter: "按状态筛选", chart: "走势图",
-          download: "下载表格", csv: "CSV", xlsx: "Excel", open: "展开", close: "收起" },
+          download: "下载表格", csv: "CSV", xlsx: "Excel", open: "展开", close: "收起",
+          acked: "确认情况", not_acked: "未确认", ack: "确认", ack_for: "确认告警",
+          receiver: "接收方", note: "备注", until: "有效至", until_hint: "可不填：直至撤回",
+          until_open: "直至撤回", submit: "提交确认", cancel: "取消", sending: "正在提交…",
+          ack_done: "已确认", ack_failed: "未能确认" },
     en: { skip: "Skip to content", plan: "Plan", all: "All", filter: "Filter by status",
           chart: "Trajectory chart", download: "Download table", csv: "CSV", xlsx: "Excel",
-          open: "Show tasks", close: "Hide tasks" },
+          open: "Show tasks", close: "Hide tasks",
+          acked: "Acknowledgement", not_acked: "Not acknowledged", ack: "Acknowledge",
+          ack_for: "Acknowledge alert", receiver: "Receiver", note: "Note", until: "Until",
+          until_hint: "Optional: empty means until withdrawn", until_open: "until withdrawn",
+          submit: "Send acknowledgement", cancel: "Cancel", sending: "Sending…",
+          ack_done: "Acknowledged", ack_failed: "Not acknowledged" },
   };
 
   const ui = {
@@ -31,6 +42,9 @@
     series: {}, // target id -> {key, points}
     filter: null, // a status, or null for all
     openAreas: new Set(),
+    acks: null, // fingerprint -> {startsAt, receivers, acks} from notify; null: not available
+    acksOff: false, // the service relays to no notify (404): not asked again
+    ackOpen: null, // the fingerprint whose acknowledge form is open
     timer: null,
     polls: 0, // completed polls (body[data-polls]: what a test waits for)
   };
@@ -232,10 +246,23 @@
     await Promise.all(jobs);
   }
 
+  // notify's view of the plan's alerts; any failure only hides the acknowledgements.
+  async function refreshAcks() {
+    if (ui.acksOff) return;
+    try {
+      const response = await fetch(`/dashboard/api/plans/${encodeURIComponent(ui.planId)}/acks`, { cache: "no-store" });
+      if (response.status === 404) ui.acksOff = true;
+      ui.acks = response.ok ? (await response.json()).alerts : null;
+    } catch (error) {
+      ui.acks = null;
+    }
+  }
+
   async function poll() {
     try {
       const state = await getJson(`/v1/plans/${encodeURIComponent(ui.planId)}`);
-      if (state !== null) await refreshSeries(state);
+      if (state !== null) await Promise.all([refreshSeries(state), refreshAcks()]);
+      if (state !== null) await problems.refresh(ui.planId); // problems.js
       ui.state = state;
       setLive("live");
       render();
@@ -366,15 +393,103 @@
     const targets = Object.fromEntries(p.targets.map((t) => [t.id, t]));
     const agencies = Object.fromEntries(p.agencies.map((a) => [a.id, a]));
     const order = { critical: 0, warning: 1, info: 2 };
-    const rows = [...s.alerts]
-      .sort((a, b) => order[a.severity] - order[b.severity] || a.target.localeCompare(b.target))
-      .map((a) => {
-        const t = targets[a.target];
-        return `<tr class="alert" data-key="${esc(a.fingerprint)}" data-fingerprint="${esc(a.fingerprint)}" data-target="${esc(a.target)}" data-rule="${esc(a.rule)}">
-          <td>${sevBadge(a.severity)}</td><td>${esc(voc().rule[a.rule] || a.rule)}</td>
-          <td>${esc(name(t))} <span class="id">${esc(a.target)}</span></td><td>${esc(name(agencies[t.lead]))}</td></tr>`;
+    const withAcks = ui.acks !== null;
+    const rows = [];
+    for (const a of [...s.alerts].sort((a, b) => order[a.severity] - order[b.severity] || a.target.localeCompare(b.target))) {
+      const t = targets[a.target];
+      const rule = voc().rule[a.rule] || a.rule;
+      const cells = `<td>${sevBadge(a.severity)}</td><td>${esc(rule)}</td>
+          <td>${esc(name(t))} <span class="id">${esc(a.target)}</span></td><td>${esc(name(agencies[t.lead]))}</td>`;
+      const info = withAcks ? ui.acks[a.fingerprint] : undefined;
+      const ackCell = withAcks ? `<td class="ack-cell">${ackList(info)}${ackButton(a, info, `${rule} · ${name(t)}`)}</td>` : "";
+      rows.push(`<tr class="alert" data-key="${esc(a.fingerprint)}" data-fingerprint="${esc(a.fingerprint)}" data-target="${esc(a.target)}" data-rule="${esc(a.rule)}" data-acks="${info ? info.acks.length : 0}">${cells}${ackCell}</tr>`);
+      if (info && ui.ackOpen === a.fingerprint) rows.push(ackForm(a, info, `${rule} · ${name(t)}`));
+    }
+    const head = [w("severity"), w("rule"), w("target"), w("lead"), ...(withAcks ? [pw("acked")] : [])];
+    morph($("alerts"), table("h-alerts", head, rows));
+  }
+
+  // Local time, to the minute (the form's end is entered in local time too).
+  function localTime(iso) {
+    const d = new Date(iso);
+    const two = (n) => String(n).padStart(2, "0");
+    return `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ${two(d.getHours())}:${two(d.getMinutes())}`;
+  }
+
+  // Who acknowledged the alert (notify's active acknowledgements of its current episode).
+  function ackList(info) {
+    if (!info) return '<span class="sub">—</span>'; // notify does not hold this alert
+    if (!info.acks.length) return `<span class="sub">${esc(pw("not_acked"))}</span>`;
+    const items = info.acks.map((k) => {
+      const until = k.until ? `${pw("until")} ${localTime(k.until)}` : pw("until_open");
+      const note = k.note ? ` <span class="note">${esc(k.note)}</span>` : "";
+      return `<li class="ack" data-key="${esc(k.receiver)}|${esc(k.by)}" data-by="${esc(k.by)}" data-receiver="${esc(k.receiver)}" data-until="${esc(k.until || "")}"><b>${esc(k.by)}</b> · ${esc(k.receiver)} · ${esc(until)}${note}</li>`;
+    });
+    return `<ul class="acks">${items.join("")}</ul>`;
+  }
+
+  function ackButton(a, info, label) {
+    if (!info) return ""; // notify does not hold this alert (yet): nothing to acknowledge
+    const open = ui.ackOpen === a.fingerprint;
+    return `<button type="button" class="ack-open" data-fingerprint="${esc(a.fingerprint)}" aria-expanded="${open}" aria-controls="ackform-${esc(a.fingerprint)}">${esc(pw("ack"))}<span class="sr-only">: ${esc(label)}</span></button>`;
+  }
+
+  // The acknowledge form, in the row under its alert: the receiver (the alert's, in routing
+  // order: the most specific last, chosen first), a note, an optional end (local time).
+  function ackForm(a, info, label) {
+    const fp = esc(a.fingerprint);
+    const last = info.receivers.length - 1;
+    const options = info.receivers.map((r, i) => `<option value="${esc(r)}"${i === last ? " selected" : ""}>${esc(r)}</option>`).join("");
+    return `<tr class="ack-row" data-key="ackform:${fp}"><td colspan="5">
+      <form class="ack-form" id="ackform-${fp}" data-fingerprint="${fp}" aria-label="${esc(`${pw("ack_for")}: ${label}`)}">
+        <label>${esc(pw("receiver"))} <select name="receiver" required>${options}</select></label>
+        <label>${esc(pw("note"))} <input type="text" name="note" maxlength="2000" size="28"></label>
+        <label>${esc(pw("until"))} <input type="datetime-local" name="until" aria-describedby="ackhint-${fp}"></label>
+        <span class="sub" id="ackhint-${fp}">${esc(pw("until_hint"))}</span>
+        <button type="submit" class="ack-submit">${esc(pw("submit"))}</button>
+        <button type="button" class="ack-cancel">${esc(pw("cancel"))}</button>
+      </form></td></tr>`;
+  }
+
+  function ackSay(text, failed) {
+    const el = $("ack-message");
+    el.hidden = !text;
+    el.dataset.state = failed ? "failed" : "ok";
+    setText(el, text);
+  }
+
+  function focusAckButton(fingerprint) {
+    const button = document.querySelector(`button.ack-open[data-fingerprint="${CSS.escape(fingerprint)}"]`);
+    if (button) button.focus();
+  }
+
+  async function submitAck(form) {
+    const fingerprint = form.dataset.fingerprint;
+    const data = new FormData(form);
+    const body = { receiver: data.get("receiver"), note: data.get("note") || "" };
+    const until = data.get("until");
+    if (until) body.until = new Date(until).toISOString();
+    ackSay(pw("sending"), false);
+    try {
+      const response = await fetch(`/dashboard/api/alerts/${encodeURIComponent(fingerprint)}/ack`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/json" },
+        body: JSON.stringify(body),
+        cache: "no-store",
       });
-    morph($("alerts"), table("h-alerts", [w("severity"), w("rule"), w("target"), w("lead")], rows));
+      if (!response.ok) {
+        const problem = await response.json().catch(() => ({}));
+        ackSay(`${pw("ack_failed")}: ${problem.detail || problem.title || `HTTP ${response.status}`}`, true);
+        return;
+      }
+      ui.ackOpen = null;
+      await refreshAcks();
+      render();
+      ackSay(`${pw("ack_done")}: ${body.receiver}`, false);
+      focusAckButton(fingerprint);
+    } catch (error) {
+      ackSay(`${pw("ack_failed")}: ${error}`, true);
+    }
   }
 
   // An area's row opens and closes its tasks with a button (keyboard: Tab, then Enter/Space).
@@ -437,6 +552,7 @@
         ${breakdownList(p, t, (s.breakdowns || {})[t.id], agencies)}
         ${chart(t, r, points, s.at)}
         ${reportList(t, reports || [], agencies)}
+        ${problems.forTarget(problemsContext(p), t.id)}
       </article>`);
     }
     morph($("targets"), cards.join(""));
@@ -519,6 +635,20 @@
     renderExports();
   }
 
+  // Problems raised and followed (problems.js): what it needs of the page, the language and
+  // the catalog's names.
+  const problems = window.planwatchProblems;
+  function problemsContext(p) {
+    const agencies = Object.fromEntries(p.agencies.map((a) => [a.id, a]));
+    const deliverables = p.commitments.flatMap((c) => c.deliverables);
+    const subjects = Object.fromEntries([...p.targets, ...p.indicators, ...p.tasks, ...deliverables].map((x) => [x.id, x]));
+    return {
+      lang: ui.lang,
+      agencyName: (id) => (agencies[id] ? name(agencies[id]) : id),
+      subjectName: (id) => (subjects[id] ? name(subjects[id]) : id),
+    };
+  }
+
   function render() {
     renderChrome();
     const p = plan();
@@ -544,6 +674,7 @@
     renderFilters(s);
     renderTargets(p, s);
     renderAgencies(p, s);
+    morph($("problems"), problems.section(problemsContext(p))); // problems.js
   }
 
   async function start() {
@@ -557,6 +688,8 @@
       ui.planId = select.value;
       ui.series = {};
       ui.state = null;
+      ui.acks = null;
+      ui.ackOpen = null;
       poll();
     });
     $("lang").addEventListener("click", () => {
@@ -573,12 +706,38 @@
       else ui.openAreas.add(id);
       render();
     });
+    // The acknowledge buttons and forms (one listener each for the whole table).
+    $("alerts").addEventListener("click", (event) => {
+      const opener = event.target.closest("button.ack-open");
+      const cancel = event.target.closest("button.ack-cancel");
+      if (!opener && !cancel) return;
+      const fingerprint = opener ? opener.dataset.fingerprint : cancel.closest("form").dataset.fingerprint;
+      ui.ackOpen = opener && ui.ackOpen !== fingerprint ? fingerprint : null;
+      ackSay("", false);
+      render();
+      if (ui.ackOpen) $(`ackform-${fingerprint}`).querySelector("select").focus();
+      else focusAckButton(fingerprint);
+    });
+    $("alerts").addEventListener("submit", (event) => {
+      const form = event.target.closest("form.ack-form");
+      if (!form) return;
+      event.preventDefault();
+      submitAck(form);
+    });
+    $("alerts").addEventListener("keydown", (event) => {
+      if (event.key !== "Escape" || !event.target.closest("form.ack-form")) return;
+      const fingerprint = event.target.closest("form").dataset.fingerprint;
+      ui.ackOpen = null;
+      render();
+      focusAckButton(fingerprint);
+    });
     $("filters").addEventListener("click", (event) => {
       const button = event.target.closest("button[data-filter]");
       if (!button) return;
       ui.filter = button.dataset.filter || null;
       render();
     });
+    problems.bind(render); // history toggles (problems.js)
     render();
     poll();
   }

@@ -214,6 +214,20 @@ const SPEC = {
           ]
         }
       ]
+    },
+    {
+      "user": "planwatch-report",
+      "description": "the monthly report (`planwatch report --from-mongodb`, planwatch/stored_reports.py): reads the reports ingest stored, nothing else.",
+      "passwordFileEnv": "PLANWATCH_MONGO_REPORT_PASSWORD_FILE",
+      "passwordEnv": "PLANWATCH_MONGO_REPORT_PASSWORD",
+      "privileges": [
+        {
+          "collection": "reports",
+          "actions": [
+            "find"
+          ]
+        }
+      ]
     }
   ]
 };
