@@ -69,6 +69,43 @@ async def test_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[MongoDoc])
     assert await things.find_one({"_id": "t42"}) == {"_id": "t42", "n": 42}
 
 
+async def test_fenced_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[MongoDoc]) -> None:
+    """Scoring's fenced target writes filter on {_id, epoch}. Unpatched FerretDB 1.24 (SQLite)
+    pushes `_id` down only when it stands alone, and scans the table otherwise;
+    tools/ferretdb/patches/0004 pushes it down beside other conditions, which are still applied
+    to the document it finds."""
+    targets = mongo_db["fenced"]
+    await targets.insert_many([{"_id": f"t{n}", "epoch": 3, "version": 0} for n in range(50)])
+
+    explained = await mongo_db.command(
+        "explain", {"find": "fenced", "filter": {"_id": "t42", "epoch": 3}}
+    )
+
+    planner = explained["queryPlanner"]
+    if "Plan" in planner:  # FerretDB/SQLite: the rows of EXPLAIN QUERY PLAN
+        plan = " ".join(planner["Plan"])
+        assert "USING INDEX" in plan, plan
+        assert "SCAN" not in plan, plan
+    else:  # MongoDB: an _id lookup is served by the _id index
+        assert "COLLSCAN" not in str(planner["winningPlan"]), planner
+
+    fenced = {"$set": {"by": "stale"}, "$inc": {"version": 1}}
+    assert (await targets.update_one({"_id": "t42", "epoch": 2}, fenced)).matched_count == 0
+    assert await targets.count_documents({"_id": "t42", "epoch": 2}) == 0
+    assert await targets.find_one_and_update({"_id": "t42", "epoch": 2}, fenced) is None
+    assert (await targets.delete_one({"_id": "t42", "epoch": 2})).deleted_count == 0
+    current = {"$set": {"by": "owner"}, "$inc": {"version": 1}}
+    assert (await targets.update_one({"_id": "t42", "epoch": 3}, current)).modified_count == 1
+    assert await targets.find_one({"_id": "t42"}) == {
+        "_id": "t42",
+        "epoch": 3,
+        "version": 1,
+        "by": "owner",
+    }
+    either = {"_id": "t41", "$or": [{"epoch": 1}, {"epoch": 3}]}
+    assert [d["_id"] async for d in targets.find(either)] == ["t41"]
+
+
 async def test_an_update_of_many_statements_answers(mongo_db: AsyncDatabase[MongoDoc]) -> None:
     """Unpatched FerretDB 1.24 keeps every statement's query open until the command ends and
     deadlocks past its 100 pooled connections; tools/ferretdb/patches closes each one."""
