@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import subprocess
 import sys
 import time
 from dataclasses import dataclass
@@ -17,13 +16,12 @@ from typing import Final
 import httpx
 
 from planwatch.demo.supervisor import READY_PATH, ServiceSpec, ServiceStartError, log_tail
-from planwatch.infra.processes import pid_alive, wait_dead
+from planwatch.infra.processes import pid_alive, spawn_detached, wait_dead
 
 # Every process of a cluster carries its state directory in this variable: a recorded pid is
 # ours only if its environment says so (pids are reused).
 MARKER: Final = "PLANWATCH_CLUSTER_DIR"
 # Runs "$@" in the background, stdin from /dev/null, output appended to $0; prints its pid.
-_SPAWN_SCRIPT: Final = 'log="$0"; "$@" </dev/null >>"$log" 2>&1 & echo $!'
 
 
 @dataclass(frozen=True)
@@ -57,19 +55,10 @@ def spawn(spec: ServiceSpec, state_dir: Path) -> Member:
     with log.open("a", encoding="utf-8") as out:
         out.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} cluster up: {spec.name}\n")
     env = {**os.environ, **spec.env, MARKER: str(state_dir)}
-    result = subprocess.run(
-        ["/bin/sh", "-c", _SPAWN_SCRIPT, str(log), sys.executable, "-m", spec.module],
-        env=env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-        start_new_session=True,
-    )
     try:
-        pid = int(result.stdout.strip())
-    except ValueError:
-        raise ServiceStartError(f"could not start {spec.name}: {result.stderr.strip()}") from None
+        pid = spawn_detached([sys.executable, "-m", spec.module], log, env=env)
+    except ValueError as exc:
+        raise ServiceStartError(f"could not start {spec.name}: {exc}") from None
     service = service_of(spec)
     return Member(
         name=spec.name,

@@ -21,6 +21,27 @@ from planwatch.infra.errors import InfraError
 _SPAWN_SCRIPT = 'log="$0"; "$@" </dev/null >>"$log" 2>&1 & echo $!'
 
 
+def spawn_detached(
+    argv: list[str], log_file: Path, *, cwd: Path | None = None, env: dict[str, str] | None = None
+) -> int:
+    """Starts argv in its own session, detached from us (it outlives this process), output
+    appended to `log_file`; returns its pid. ValueError carries the shell's complaint."""
+    out = subprocess.run(
+        ["/bin/sh", "-c", _SPAWN_SCRIPT, str(log_file), *argv],
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        check=False,
+        start_new_session=True,
+    )
+    try:
+        return int(out.stdout.strip())
+    except ValueError:
+        raise ValueError(out.stderr.strip()) from None
+
+
 @dataclass(frozen=True)
 class ManagedProcess:
     """One server's files in the state directory."""
@@ -59,19 +80,10 @@ class ManagedProcess:
         self.state_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("a", encoding="utf-8") as log:
             log.write(f"\n=== {time.strftime('%Y-%m-%d %H:%M:%S')} start: {' '.join(argv)}\n")
-        out = subprocess.run(
-            ["/bin/sh", "-c", _SPAWN_SCRIPT, str(self.log_file), *argv],
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            check=False,
-            start_new_session=True,
-        )
         try:
-            pid = int(out.stdout.strip())
+            pid = spawn_detached(argv, self.log_file, cwd=cwd)
         except ValueError as exc:
-            raise InfraError(f"could not start {self.name}: {out.stderr.strip()}") from exc
+            raise InfraError(f"could not start {self.name}: {exc}") from None
         self.pid_file.write_text(f"{pid}\n", encoding="utf-8")
         return pid
 
