@@ -22,45 +22,36 @@ COPY services ./services
 COPY planwatch ./planwatch
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
-# --- report: the runtime below plus Debian's chromium and a CJK font, for `planwatch report
-# --pdf` (the monthly CronJob planwatch-report, compose's `report` profile). Build it with
-# `--target report`; the default target stays `runtime` (the last stage), which has no browser.
-FROM ${PYTHON_IMAGE} AS report
+# --- app: the interpreter, the non-root user and planwatch installed from the wheels; the two
+# images below start from it.
+FROM ${PYTHON_IMAGE} AS app
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HOME=/tmp \
     TMPDIR=/tmp
+RUN groupadd --system --gid 10001 planwatch \
+ && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
+      --shell /usr/sbin/nologin planwatch
+RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
+    pip install --no-index --find-links=/wheels planwatch \
+ && python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+WORKDIR /tmp
+
+# --- report: the app plus Debian's chromium and a CJK font, for `planwatch report --pdf` (the
+# monthly CronJob planwatch-report, compose's `report` profile). Build it with
+# `--target report`; the default target stays `runtime` (the last stage), which has no browser.
+FROM app AS report
 RUN apt-get update \
  && apt-get install -y --no-install-recommends chromium fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*
-RUN groupadd --system --gid 10001 planwatch \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin planwatch
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels planwatch \
- && python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 USER 10001:10001
-WORKDIR /tmp
 CMD ["planwatch", "report", "--help"]
 
 # --- runtime ----------------------------------------------------------------------------------
-FROM ${PYTHON_IMAGE} AS runtime
-ENV PYTHONDONTWRITEBYTECODE=1 \
-    PYTHONUNBUFFERED=1 \
-    PIP_NO_CACHE_DIR=1 \
-    PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    HOME=/tmp \
-    TMPDIR=/tmp
-RUN groupadd --system --gid 10001 planwatch \
- && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
-      --shell /usr/sbin/nologin planwatch
-RUN --mount=type=bind,from=builder,source=/wheels,target=/wheels \
-    pip install --no-index --find-links=/wheels planwatch \
- && python -m compileall -q "$(python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+FROM app AS runtime
 USER 10001:10001
-WORKDIR /tmp
 # ingest, scoring, notify listen here by default (<SVC>_HTTP__PORT); bind 0.0.0.0 via <SVC>_HTTP__HOST.
 EXPOSE 8001 8002 8003
 CMD ["planwatch", "--help"]

@@ -20,7 +20,8 @@ class Stage:
 
 def parse_dockerfile(text: str) -> list[Stage]:
     """Instructions per stage (line continuations joined, comments dropped, ARGs substituted
-    with their defaults)."""
+    with their defaults); a stage built FROM an earlier one has that one's image and
+    instructions first, as Docker builds it."""
     args: dict[str, str] = {}
     stages: list[Stage] = []
     logical = re.sub(
@@ -41,7 +42,11 @@ def parse_dockerfile(text: str) -> list[Stage]:
         if keyword == "FROM":
             base = re.sub(r"\$\{(\w+)\}", lambda m: args[m.group(1)], rest.split()[0])
             name = rest.split()[2] if " AS " in rest.upper() else str(len(stages))
-            stages.append(Stage(base=base, name=name))
+            parent = next((st for st in stages if st.name == base), None)
+            if parent is not None:  # FROM an earlier stage: its image and what it did
+                stages.append(Stage(parent.base, name, list(parent.instructions)))
+            else:
+                stages.append(Stage(base=base, name=name))
             continue
         stages[-1].instructions.append((keyword, rest))
     return stages
