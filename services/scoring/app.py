@@ -100,15 +100,9 @@ def _tick_scheduler(
 
 
 def _add_rollup_timer(host: ServiceHost, doors: EngineDoors, interval_s: float) -> None:
-    """Plans are rolled up by this timer, at most once per interval, rather than every batch;
-    started and stopped with the host."""
-    engine = doors.engine
-
-    async def roll_up_due() -> None:
-        async with doors.lock:  # never interleaved with a batch, a tick or a rebalance
-            await engine.roll_up_due()
-
-    timer = RollupTimer(interval_s, roll_up_due, lambda: bool(engine.rollups_due))
+    """Plans are rolled up (and overdue problems escalated) by this timer, at most once per
+    interval, rather than every batch; started and stopped with the host."""
+    timer = RollupTimer(interval_s, doors.periodic, doors.periodic_due)
     host.on_start.append(timer.start)
     host.on_stop.insert(0, timer.stop)
 
@@ -190,6 +184,8 @@ def build_service(
         check_tick=tick_check(trusted_clock_keys, dev_mode=dev_mode),
         on_tick_refused=lambda reason: metrics.ticks_refused.labels(reason).inc(),
         problems=problems,
+        # With the roll-up timer, a clock move's escalation waits for it as the roll-up does.
+        defer_escalation=settings.rollup_interval_s > 0,
     )
 
     async def create_topics() -> None:

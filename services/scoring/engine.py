@@ -11,18 +11,20 @@ Roll-ups are read back from the stored target documents (whichever replica wrote
 plan document is written only forward; a batch only marks its plans due for one, and the roll-up
 runs at the end of the batch (`defer_rollups=False`, replay and the engine's tests) or when the
 service's timer calls `roll_up_due` (at most once per `SCORING_ROLLUP_INTERVAL_S`, under the same
-lock as the batches), off the batch's path. The clock is shared: a batch whose reports move it
-publishes the new instant on the replicas' clock topic, and every replica rescores its targets
+lock as the batches), off the batch's path. The clock is shared: a roll-up after reports moved
+it publishes the new instant on the replicas' clock topic, and every replica rescores its targets
 at every instant it reads there or on the public clock topic.
 
 Per batch: fold each event into its target's winners (the method's order-free fold), update the
 bounded windows, move the clock to the greatest `reported_at` or tick consumed, rescore (every
-target of every plan when the clock moved, else the targets touched), then write: target
-documents (each with its outbox), the clock; then flush the outboxes (points, history records,
-score and alert messages), and mark the plans written or moved due for a roll-up (rolled up and
-written now unless deferred). The caller commits the Kafka offsets after
-`apply` returns. After any failure the in-memory state is dropped and reloaded (outboxes
-re-flushed) before the next attempt, so MongoDB is always the truth.
+target of every plan when the clock reached a new CST day, else the targets touched: a result
+depends on the clock's date only), then write the target documents (each with its outbox); then
+flush the outboxes (points, history records, score and alert messages), and mark the plans
+written or moved due for a roll-up, which first stores the clock (rolled up and written now
+unless deferred; the clock stored a roll-up late is repaired on load from the documents, which
+carry theirs). The caller commits the Kafka offsets after `apply` returns. After any failure
+the in-memory state is dropped and reloaded (outboxes re-flushed) before the next attempt, so
+MongoDB is always the truth.
 
 Why this is idempotent: a target's state is a function of the set of events folded in (winners
 are maxima of a total order), of its last report and of the clock (a maximum); folding an event
@@ -68,6 +70,7 @@ from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.domain.catalog import Catalog, Plan
 from shared.domain.method_v1 import AlertTransition, PlanState, TargetResult, assemble_plan_state
+from shared.domain.timebase import cst_date
 from shared.runtime.logging import get_logger
 from shared.runtime.publisher import Outbound
 
@@ -164,6 +167,8 @@ class ScoringEngine:
         self.defer_rollups = defer_rollups
         # Plans whose targets were written or whose clock moved since their last roll-up.
         self.rollups_due: set[str] = set()
+        # The clock moved since it was last stored (it is stored with the next roll-up).
+        self.clock_unsaved = False
         self._batch = Batch()
 
     # --- public -----------------------------------------------------------------------------
@@ -381,11 +386,14 @@ class ScoringEngine:
         # After a load the clock may have come from the documents, ahead of the stored clock
         # and the plans: everything is then written as if the clock had just moved there.
         clock_moved = rescore_all or new_clock != self.clock
+        # A result depends on the clock through its CST date only (method v1, evaluate.py):
+        # within a day, a target no event touched would be rescored to the same result.
+        new_day = rescore_all or self.clock is None or cst_date(new_clock) != cst_date(self.clock)
         batch = self._batch = Batch()
         events = self._held(events)
         await fold_events(events, batch, self.states, self.tracked, self.store)
         fallbacks = await update_windows(batch, self.states, self.store, self.tail_size)
-        keys = list(self.states) if clock_moved else sorted(batch.touched)
+        keys = list(self.states) if new_day else sorted(batch.touched)
         fallbacks += await evaluate_targets(self.states, keys, new_clock, self.store, batch)
 
         tick_trigger = f"tick:{iso(new_clock)}"
@@ -417,18 +425,11 @@ class ScoringEngine:
         await flush_outboxes(self.store, self.publish, outboxes)
         self._remember(target_updates, new_alerts)
         self.clock = new_clock
-        if clock_moved:
-            await self.store.advance_clock(iso(new_clock), micros(new_clock))
         if ticks:
             await self.store.write_meta({"last_tick": iso(max(ticks))})
-        if clock_moved:
-            self.rollups_due.update(self.catalog.plans)
-        else:
-            self.rollups_due.update(self.states[key].plan.id for key in target_updates)
-            self.rollups_due.update(self.tracked[key].plan.id for key in tracked_written)
+        self._mark_due(clock_moved, target_updates, tracked_written)
         if not self.defer_rollups:
             await self.roll_up_due()
-        await self._tell_clock(events)
 
         self._batch = Batch()
         transitions = [t for key in sorted(emitted) for t in emitted[key]]
@@ -452,6 +453,18 @@ class ScoringEngine:
             new_clock, len(keys), tuple(target_updates), tuple(transitions), fallbacks
         )
 
+    def _mark_due(
+        self, clock_moved: bool, target_updates: Mapping[str, JSON], tracked: set[str]
+    ) -> None:
+        """Due for a roll-up: every plan when the clock moved (the clock is stored with it),
+        else the plans of the documents written."""
+        if clock_moved:
+            self.clock_unsaved = True
+            self.rollups_due.update(self.catalog.plans)
+        else:
+            self.rollups_due.update(self.states[key].plan.id for key in target_updates)
+            self.rollups_due.update(self.tracked[key].plan.id for key in tracked)
+
     async def roll_up_due(self) -> list[PlanState]:
         """Roll up the plans due (marked by batches since their last roll-up) at the current
         clock, from their stored target documents, and write each plan document that is newer
@@ -460,6 +473,10 @@ class ScoringEngine:
         if not self.rollups_due or self.clock is None:
             return []
         started = time.perf_counter()
+        if self.clock_unsaved:
+            await self.store.advance_clock(iso(self.clock), micros(self.clock))
+            self.clock_unsaved = False
+        await self._tell_clock(self.clock)
         due, self.rollups_due = self.rollups_due, set()
         plans = [p for p in self._plans() if p.id in due]
         try:
@@ -492,13 +509,15 @@ class ScoringEngine:
             self.states[key].stored_alerts = new_alerts[key]
             self.states[key].history_seq = fields["history_seq"]
 
-    async def _tell_clock(self, events: Sequence[AcceptedEvent]) -> None:
-        """Publish the instant this batch's reports moved the clock to, for the replicas that
-        own the other targets (they read the sync topic whole, this one included)."""
-        if self.sync_topic is None or not events:
+    async def _tell_clock(self, clock: datetime) -> None:
+        """Publish the clock on the replicas' sync topic if the others have not read it there
+        or on the public clock topic (every replica reads both whole, this one included): the
+        instant this replica's reports moved it to, for the replicas that own the other targets.
+        Once per roll-up, not per batch: a result depends on the clock's date only, and the
+        plan's roll-up waits for the roll-up anyway."""
+        if self.sync_topic is None:
             return
-        latest = max(e.reported_at for e in events)
-        if self.shared_clock is not None and latest <= self.shared_clock:
+        if self.shared_clock is not None and clock <= self.shared_clock:
             return
-        await self.publish([clock_sync_message(latest, self.sync_topic)])
-        self.note_shared_clock(latest)
+        await self.publish([clock_sync_message(clock, self.sync_topic)])
+        self.note_shared_clock(clock)

@@ -1,7 +1,9 @@
 """The engine's three doors, serialised by one lock: the consumer group's batches of accepted
 events, the clock topics read whole (ticks and the replicas' shared clock), and Kafka's
 rebalance callbacks (ownership of the input partitions' targets). Problem events go to the
-problem desk after the batch's scores, and every clock move lets it escalate overdue problems.
+problem desk after the batch's scores, and every clock move lets it escalate overdue problems:
+at once, or, with `defer_escalation` (the service, beside its roll-up timer), with the next
+`periodic` run, so that a batch does not read every open problem.
 """
 
 from __future__ import annotations
@@ -51,9 +53,12 @@ class EngineDoors:
         check_tick: TickCheck,
         on_tick_refused: Callable[[str], None] = lambda reason: None,
         problems: ProblemDesk | None = None,
+        defer_escalation: bool = False,
     ) -> None:
         self.engine = engine
         self.problems = problems
+        self.defer_escalation = defer_escalation
+        self.escalation_due = False  # the clock moved since problems were last escalated
         self.input_topic = input_topic
         self.clock_topic = clock_topic
         self.sync_topic = sync_topic
@@ -100,8 +105,26 @@ class EngineDoors:
             return
         if events:
             await desk.apply(events, clock)
-        if clock is not None and (moved or events):
+        if clock is None:
+            return
+        if events or (moved and not self.defer_escalation):
             await desk.escalate(clock)
+            self.escalation_due = False
+        elif moved:
+            self.escalation_due = True
+
+    def periodic_due(self) -> bool:
+        return bool(self.engine.rollups_due) or self.escalation_due
+
+    async def periodic(self) -> None:
+        """What batches leave due (the service's timer): the plans' roll-ups (which store the
+        clock) and the escalation of overdue problems at the clock."""
+        async with self.lock:  # never interleaved with a batch, a tick or a rebalance
+            await self.engine.roll_up_due()
+            clock = self.engine.clock
+            if self.escalation_due and self.problems is not None and clock is not None:
+                await self.problems.escalate(clock)
+                self.escalation_due = False
 
     def _partitions(self, tps: frozenset[TopicPartition]) -> set[int]:
         return {tp.partition for tp in tps if tp.topic == self.input_topic}

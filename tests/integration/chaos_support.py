@@ -1,7 +1,8 @@
 """The chaos suite's own servers and feed: a private Kafka (KRaft) and a private FerretDB on
 free ports with their own data (the infra manager, pointed at a temporary state directory),
 which the suite may restart and stop without touching the shared 9092/27017; a feed that
-keeps its load through a broker restart; named, bounded steps."""
+keeps its load through a broker restart; a steady load of report copies beside it; named,
+bounded steps."""
 
 from __future__ import annotations
 
@@ -10,7 +11,10 @@ import contextlib
 import socket
 import sys
 import time
+from bisect import bisect_right
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
+from datetime import timedelta
 from pathlib import Path
 from typing import Final
 
@@ -21,12 +25,15 @@ from planwatch.infra import ferretdb, kafka
 from planwatch.infra.manager import FERRETDB, KAFKA, down, ensure_up
 from planwatch.infra.settings import InfraSettings
 from planwatch.simulate.feed import FeedError, KafkaTransport, wall_seconds
-from planwatch.simulate.scenario import FeedItem
+from planwatch.simulate.scenario import FeedItem, Outcome, Role, Scenario
+from shared.contract.events import ProgressReported
+from shared.contract.signing import sign
 from shared.runtime.settings import KafkaSettings
 
 CONFIRM_S: Final = 20.0  # a batch Kafka has not confirmed by then is sent again
 SLOW_S: Final = 1.0  # a batch confirmed later than this waited for the broker
 RECONNECT_S: Final = 180.0  # how long the feed waits for a restarting broker
+COPIED_ROLES: Final = frozenset({Role.REPORT, Role.CO_REPORT, Role.DELIVERABLE, Role.INDICATOR})
 
 
 def log_step(message: str) -> None:
@@ -184,3 +191,35 @@ class PatientFeed:
         finally:
             await self._drop()
         return self.sent
+
+
+def report_copies(scenario: Scenario, speed: float, per_second: float) -> list[FeedItem]:
+    """A steady load beside the scenario's feed (paced at `speed`): `per_second` new events for
+    as long as the feed lasts, each a copy of an agency report the feed has sent a second or more
+    before (the same report and report time, a new event id, signed again by its agency), taken
+    in turn. Each copy is a new event: ingest checks and stores it, scoring folds it (the method's
+    fold is order-free, so the state is the offline method's over the scenario's events and the
+    copies); it rarely changes an alert."""
+    reports = [  # not the reports the scenario later retracts or corrects
+        item
+        for item in scenario.items
+        if isinstance(item.payload, ProgressReported)
+        and item.expected.outcome is Outcome.ACCEPTED
+        and item.role in COPIED_ROLES
+    ]
+    sent_at = [wall_seconds(item, speed) for item in reports]
+    copies: list[FeedItem] = []
+    for n in range(int(wall_seconds(scenario.items[-1], speed) * per_second)):
+        wall = n / per_second
+        sent = bisect_right(sent_at, wall - 1.0)
+        if sent == 0:
+            continue
+        source = reports[n % sent]
+        payload = source.payload
+        assert isinstance(payload, ProgressReported) and source.agency is not None
+        key = scenario.keys[source.agency]
+        envelope = payload.envelope.model_copy(update={"id": f"{payload.envelope.id}~{n}"})
+        copy = sign(payload.model_copy(update={"envelope": envelope}), key.private_key, key.key_id)
+        offset = timedelta(days=wall * speed)  # wall_seconds: offset in days / speed
+        copies.append(replace(source, payload=copy, offset=offset, label=f"copy {n}"))
+    return copies

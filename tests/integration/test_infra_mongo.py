@@ -17,6 +17,16 @@ pytestmark = pytest.mark.integration
 MongoDoc = dict[str, Any]
 
 
+def assert_uses_the_id_index(explained: MongoDoc) -> None:
+    planner = explained["queryPlanner"]
+    if "Plan" in planner:  # FerretDB/SQLite: the rows of EXPLAIN QUERY PLAN
+        plan = " ".join(planner["Plan"])
+        assert "USING INDEX" in plan, plan
+        assert "SCAN" not in plan, plan
+    else:  # MongoDB: served by the _id index
+        assert "COLLSCAN" not in str(planner["winningPlan"]), planner
+
+
 async def test_round_trip(mongo_db: AsyncDatabase[MongoDoc]) -> None:
     things = mongo_db["things"]
     await things.insert_many([{"_id": "a", "n": 1}, {"_id": "b", "n": 2}])
@@ -58,14 +68,7 @@ async def test_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[MongoDoc])
     await things.insert_many([{"_id": f"t{n}", "n": n} for n in range(50)])
 
     explained = await mongo_db.command("explain", {"find": "indexed", "filter": {"_id": "t42"}})
-
-    planner = explained["queryPlanner"]
-    if "Plan" in planner:  # FerretDB/SQLite: the rows of EXPLAIN QUERY PLAN
-        plan = " ".join(planner["Plan"])
-        assert "USING INDEX" in plan, plan
-        assert "SCAN" not in plan, plan
-    else:  # MongoDB: an _id lookup is served by the _id index
-        assert "COLLSCAN" not in str(planner["winningPlan"]), planner
+    assert_uses_the_id_index(explained)
     assert await things.find_one({"_id": "t42"}) == {"_id": "t42", "n": 42}
 
 
@@ -80,14 +83,7 @@ async def test_fenced_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[Mon
     explained = await mongo_db.command(
         "explain", {"find": "fenced", "filter": {"_id": "t42", "epoch": 3}}
     )
-
-    planner = explained["queryPlanner"]
-    if "Plan" in planner:  # FerretDB/SQLite: the rows of EXPLAIN QUERY PLAN
-        plan = " ".join(planner["Plan"])
-        assert "USING INDEX" in plan, plan
-        assert "SCAN" not in plan, plan
-    else:  # MongoDB: an _id lookup is served by the _id index
-        assert "COLLSCAN" not in str(planner["winningPlan"]), planner
+    assert_uses_the_id_index(explained)
 
     fenced = {"$set": {"by": "stale"}, "$inc": {"version": 1}}
     assert (await targets.update_one({"_id": "t42", "epoch": 2}, fenced)).matched_count == 0
@@ -104,6 +100,43 @@ async def test_fenced_lookups_by_id_use_the_id_index(mongo_db: AsyncDatabase[Mon
     }
     either = {"_id": "t41", "$or": [{"epoch": 1}, {"epoch": 3}]}
     assert [d["_id"] async for d in targets.find(either)] == ["t41"]
+
+
+async def test_id_ranges_use_the_id_index_and_miss_nothing(
+    mongo_db: AsyncDatabase[MongoDoc],
+) -> None:
+    """Scoring reads one target's points and history by an `_id` range ("plan:target:" to
+    "plan:target;"). Patch 0005 pushes the range's common prefix down to the `_id` index; the
+    ids of the range must all come back, also those whose characters JSON escapes (an agency's
+    event id is any text), and the rest of the filter still applies."""
+    points = mongo_db["ranges"]
+    inside = [
+        "p:t:2022-01-31:e1",
+        'p:t:2022-01-31:quote"d',
+        "p:t:2022-02-28:back\\slash",
+        "p:t:2022-03-31:<&>'",
+        "p:t:2022-04-30:\u2028 and 中文",
+        "p:t:2022-05-31:~",
+        "p:t:",
+    ]
+    outside = ["p:t", "p:t;", "p:s:2022-01-31:e1", "p:ta:2022-01-31:e1", "q:t:x", "p:t\u00e9"]
+    await points.insert_many(
+        [{"_id": i, "plan": "p", "in": True} for i in inside]
+        + [{"_id": o, "plan": "p", "in": False} for o in outside]
+        + [{"_id": n, "plan": "p", "in": False} for n in range(5)]
+    )
+    one_target = {"_id": {"$gte": "p:t:", "$lt": "p:t;"}, "plan": "p"}
+    explained = await mongo_db.command("explain", {"find": "ranges", "filter": one_target})
+    assert_uses_the_id_index(explained)
+    assert sorted([d["_id"] async for d in points.find(one_target)]) == sorted(inside)
+    # Bounds that differ at once, or after characters JSON escapes: pushed down by what they
+    # share (or not at all), never missing an id.
+    for low, high in [("a", "z"), ('p:t:2022-01-31:quote"', 'p:t:2022-01-31:quote"e'), ("", "~")]:
+        expected = sorted(i for i in [*inside, *outside] if low <= i < high)
+        query = {"_id": {"$gte": low, "$lt": high}}
+        assert sorted([d["_id"] async for d in points.find(query)]) == expected, (low, high)
+    one_date = {"_id": {"$gt": "p:t:2022-01-31:", "$lte": "p:t:2022-01-31;"}, "in": True}
+    assert sorted([d["_id"] async for d in points.find(one_date)]) == sorted(inside[:2])
 
 
 async def test_an_update_of_many_statements_answers(mongo_db: AsyncDatabase[MongoDoc]) -> None:
