@@ -15,9 +15,7 @@ from pymongo.asynchronous.database import AsyncDatabase
 
 from services.scoring.digest import state_digest
 from services.scoring.engine import ScoringEngine
-from services.scoring.ownership import EngineDoors
 from services.scoring.store import MongoScoringStore
-from services.scoring.ticks import tick_message
 from shared import topics
 from shared.accepted import AcceptedEvent
 from shared.catalog import load_catalog
@@ -27,9 +25,7 @@ from shared.domain.timebase import cst_date
 from shared.runtime.dead_letters import DLT_OFFSET, DLT_REASON
 from shared.runtime.kafka import key_partition
 from shared.runtime.publisher import Outbound
-from shared.runtime.settings import RetrySettings
-from tests.clock_identity import CHECK_TICK, CLOCK_KEY
-from tests.unit.fake_records import FakeRecord
+from tests.unit.scoring_doors import doors_for_tests, tick_record
 from tests.unit.scoring_streams import plan_stream, tracked_stream
 
 pytestmark = pytest.mark.integration
@@ -169,11 +165,6 @@ async def test_a_tick_later_on_the_same_day_moves_the_plan_clock(
     assert json.loads(second["state"])["at"] == json.loads(first["state"])["at"]  # same CST day
 
 
-def tick_record(at: datetime, offset: int) -> FakeRecord:
-    message = tick_message(at, "clock", CLOCK_KEY)
-    return FakeRecord("clock", 0, offset, message.value, message.key, message.headers)
-
-
 async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
     catalog: Catalog, plan: Plan, mongo_db: AsyncDatabase[Doc]
 ) -> None:
@@ -187,18 +178,8 @@ async def test_a_tick_ahead_of_the_wall_clock_is_refused_not_applied(
         refused.extend(dead)
 
     wall = datetime(2022, 6, 1, 9, 0, tzinfo=UTC)
-    doors = EngineDoors(
-        engine,
-        input_topic="accepted",
-        clock_topic="clock",
-        sync_topic="sync",
-        dlt_topic="dlt",
-        dead_letter=dead_letter,
-        retry=RetrySettings(),
-        wall_clock=lambda: wall,
-        max_tick_skew=timedelta(minutes=5),
-        check_tick=CHECK_TICK,
-        on_tick_refused=counted.append,
+    doors = doors_for_tests(
+        engine, wall=wall, dead_letter=dead_letter, on_tick_refused=counted.append
     )
     typo = wall.replace(year=2032)  # one digit off: would move scoring ten years ahead
     await doors.clock([tick_record(wall - timedelta(hours=1), 1), tick_record(typo, 2)])

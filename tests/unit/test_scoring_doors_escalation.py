@@ -5,7 +5,7 @@ batch never reads every open problem (in memory; the service wires the timer).""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from aiokafka import TopicPartition
@@ -16,17 +16,9 @@ from services.scoring.ownership import EngineDoors
 from services.scoring.problem_alerts import PROBLEM_OVERDUE
 from services.scoring.problem_desk import ProblemDesk
 from services.scoring.problem_memory_store import InMemoryProblemStore
-from services.scoring.ticks import tick_message
 from shared.runtime.publisher import Outbound
-from shared.runtime.settings import RetrySettings
-from tests.clock_identity import CHECK_TICK, CLOCK_KEY
-from tests.unit.fake_records import FakeRecord
+from tests.unit.scoring_doors import doors_for_tests, tick_record
 from tests.unit.test_problem_desk import AFTER, CATALOG, RAISE, T0, Sent
-
-
-def tick(at: datetime, offset: int) -> FakeRecord:
-    message = tick_message(at, "clock", CLOCK_KEY)
-    return FakeRecord("clock", 0, offset, message.value, message.key, message.headers)
 
 
 async def doors_with_a_raised_problem(*, defer: bool) -> tuple[EngineDoors, Sent]:
@@ -49,19 +41,8 @@ async def doors_with_a_raised_problem(*, defer: bool) -> tuple[EngineDoors, Sent
         CATALOG, InMemoryProblemStore(), sent, base_url="http://svc/", escalate_after=AFTER
     )
     await desk.apply([RAISE], None)
-    doors = EngineDoors(
-        engine,
-        input_topic="accepted",
-        clock_topic="clock",
-        sync_topic="sync",
-        dlt_topic="dlt",
-        dead_letter=dead_letter,
-        retry=RetrySettings(),
-        wall_clock=lambda: T0 + 3 * AFTER,
-        max_tick_skew=timedelta(minutes=5),
-        check_tick=CHECK_TICK,
-        problems=desk,
-        defer_escalation=defer,
+    doors = doors_for_tests(
+        engine, wall=T0 + 3 * AFTER, dead_letter=dead_letter, problems=desk, defer_escalation=defer
     )
     await doors.start()
     await doors.assigned(frozenset({TopicPartition("accepted", 0)}))
@@ -74,7 +55,7 @@ def overdue(sent: Sent) -> list[str | None]:
 
 async def test_a_clock_move_escalates_at_once_without_the_timer() -> None:
     doors, sent = await doors_with_a_raised_problem(defer=False)
-    await doors.clock([tick(T0 + 2 * AFTER, 1)])
+    await doors.clock([tick_record(T0 + 2 * AFTER, 1)])
     assert overdue(sent) == [RAISE.problem_id]
     assert not doors.periodic_due()  # rolled up with the tick, nothing left for a timer
 
@@ -83,7 +64,7 @@ async def test_a_clock_move_escalates_at_once_without_the_timer() -> None:
 async def test_beside_the_timer_a_clock_move_escalates_with_its_next_run_once(ticks: int) -> None:
     doors, sent = await doors_with_a_raised_problem(defer=True)
     for n in range(ticks):
-        await doors.clock([tick(T0 + 2 * AFTER + timedelta(hours=n), n)])
+        await doors.clock([tick_record(T0 + 2 * AFTER + timedelta(hours=n), n)])
     assert overdue(sent) == [] and doors.periodic_due()
     await doors.periodic()
     assert overdue(sent) == [RAISE.problem_id]
