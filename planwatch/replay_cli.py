@@ -1,5 +1,6 @@
-"""`planwatch replay` (rebuild the scoring state from ingest's stored reports into fresh
-collections) and `planwatch state digest` (a deterministic digest of a scoring state)."""
+"""`planwatch replay` (rebuild the scoring state, and the problems, from ingest's stored
+reports into fresh collections) and `planwatch state digest` (a deterministic digest of a
+scoring state)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from pymongo import AsyncMongoClient
 
 from planwatch.cli_options import either, hidden_alias
 from planwatch.events_file import CatalogOption
+from services.scoring.config import ScoringSettings
 from services.scoring.digest import digest_of, read_payload
 from services.scoring.engine import Publisher, publish_nothing
+from services.scoring.problem_store import MongoProblemStore
 from services.scoring.replay import ReplayError, replay
 from services.scoring.store import DEFAULT_PREFIX, MongoScoringStore
 from shared.catalog import CatalogError, load_catalog
@@ -57,8 +60,10 @@ async def _replay(
     kafka = KafkaPublisher.for_settings(KafkaSettings(), "replay") if emit is Emit.ALL else None
     try:
         store = MongoScoringStore(client[db], prefix)
+        problems = MongoProblemStore(client[db], prefix)
         if drop:
             await store.drop()
+            await problems.drop()
         if at is None:  # the live state's clock, so that the two can be compared
             live = await MongoScoringStore(client[source_db], DEFAULT_PREFIX).load_meta()
             at = parse_rfc3339(live["at"]) if live and live.get("at") else None
@@ -66,7 +71,16 @@ async def _replay(
         if kafka is not None:
             await kafka.start()
             publish = kafka.publish
-        outcome = await replay(catalog, client[source_db][reports], store, publish, at=at)
+        outcome = await replay(
+            catalog,
+            client[source_db][reports],
+            store,
+            publish,
+            at=at,
+            problems=problems,
+            # The live service's age (SCORING_PROBLEM_ESCALATE_AFTER), for the same alerts.
+            escalate_after=ScoringSettings().problem_escalate_after,
+        )
         payload = await read_payload(store)
         typer.echo(
             json.dumps(
@@ -75,6 +89,7 @@ async def _replay(
                     "skipped": outcome.skipped,
                     "clock": outcome.clock.isoformat() if outcome.clock else None,
                     "messages": outcome.messages,
+                    "problem_events": outcome.problem_events,
                     "database": db,
                     "prefix": prefix,
                     "digest": digest_of(payload),
