@@ -77,7 +77,7 @@ async def test_replay_rebuilds_the_problems_and_escalates_at_the_final_clock(
         != set()
     )
     alerts = [decode_alert_event(m.value) for m in sent.messages if m.topic == topics.ALERTS]
-    overdue = [a.labels.problem for a in alerts if a.labels.alertname == PROBLEM_OVERDUE]
+    overdue = [str(a.labels.problem) for a in alerts if a.labels.alertname == PROBLEM_OVERDUE]
     assert sorted(overdue) == ["p-1", "p-2"]  # beside the scores' messages of the final tick
 
     with pytest.raises(ReplayError, match="not empty"):
