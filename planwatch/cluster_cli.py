@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -51,11 +52,22 @@ def up_command(
     database: Annotated[
         str, typer.Option(help="MongoDB database (its name starts with planwatch_demo).")
     ] = "planwatch_demo",
+    routing: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="<file>",
+            help="notify's routing file (Alertmanager-style, docs/notify.md), e.g. to your own "
+            "webhook (a loopback URL needs `allow_private: true`); default: every alert to the "
+            "planwatch.notifications topic.",
+        ),
+    ] = None,
 ) -> None:
     """Kafka and FerretDB up (the infra manager), the topics, then each service's replicas,
     detached, each ready before this returns; members already running are left as they are.
     `planwatch cluster down` stops them."""
-    config = ClusterConfig(replicas=replicas, base_port=base_port, database=database)
+    config = ClusterConfig(
+        replicas=replicas, base_port=base_port, database=database, routing=routing
+    )
     try:
         state = asyncio.run(up(config, _say))
     except (ClusterError, InfraError, TopicSetupError) as exc:

@@ -33,6 +33,8 @@ from planwatch.infra.settings import LOOPBACK, InfraSettings
 from planwatch.simulate.agencies import demo_keys, write_keys_file
 from planwatch.simulate.keys import DEMO_DATABASE_PREFIX
 from planwatch.simulate.scenario import DEFAULT_SEED
+from services.notify.domain.config import RoutingConfigError
+from services.notify.routing_file import load_routing_file
 from shared import topics
 from shared.catalog import load_catalog
 from shared.contract.keys import (
@@ -70,6 +72,8 @@ class ClusterConfig:
     state_dir: Path | None = None  # default: <infra state dir>/cluster
     namespace: str = ""  # "" for the platform's own topics and groups; tests isolate with one
     ready_timeout_s: float = DEFAULT_READY_TIMEOUT_S
+    # notify's routing file (NOTIFY_ROUTING_FILE); None: every alert to the notifications topic
+    routing: Path | None = None
 
     def demo(self) -> DemoConfig:
         """The demo's view of this cluster (its specs and groups), without the feed."""
@@ -106,8 +110,15 @@ def _specs(config: ClusterConfig, endpoints: Endpoints, folder: Path) -> list[Se
     demo = config.demo()
     plan = load_catalog().plan(DEFAULT_PLAN)
     keys_file = write_keys_file(folder / "agency-keys.jsonl", demo_keys(plan, DEFAULT_SEED))
-    routing_file = folder / "routing.yaml"
-    routing_file.write_text(ROUTING.format(topic=demo.topic(topics.NOTIFICATIONS)), "utf-8")
+    if config.routing is not None:
+        routing_file = config.routing.resolve()
+        try:  # refused here, with its lines, rather than by every notify replica at start
+            load_routing_file(routing_file)
+        except RoutingConfigError as exc:
+            raise ClusterError(str(exc)) from None
+    else:
+        routing_file = folder / "routing.yaml"
+        routing_file.write_text(ROUTING.format(topic=demo.topic(topics.NOTIFICATIONS)), "utf-8")
     _, clock_public = _clock_key(folder)
     return demo_specs(
         demo,
