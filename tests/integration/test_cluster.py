@@ -165,7 +165,7 @@ async def test_an_outside_check_of_two_replicas_sees_the_offline_scores_delivere
     try:
         bad = tmp_path / "bad-routing.yaml"
         bad.write_text("route:\n  receiver: nobody\n", "utf-8")
-        with pytest.raises(ClusterError, match="bad-routing.yaml"):  # before anything starts
+        with pytest.raises(ClusterError, match=r"bad-routing\.yaml"):  # before anything starts
             await up(dataclasses.replace(config, routing=bad), print, infra)
         assert (await status(config, infra))[0] is None
         await up(config, print, infra)
