@@ -236,8 +236,10 @@ def _rss_mb() -> float:
 
 
 def first_batch_timer(engine: ScoringEngine) -> list[float]:
-    """Times from the first batch handed to the engine (not from the group join, which waits
-    for Kafka's initial rebalance delay)."""
+    """Times from the first batch of events handed to the engine (not from the group join,
+    which waits for Kafka's initial rebalance delay, nor from a clock-only batch: the replica's
+    first roll-up tells the clock it loaded on the sync topic, and reads it back, before Kafka
+    has assigned it the input partitions and it has loaded their targets)."""
     first: list[float] = []
     apply = engine.apply
 
@@ -247,7 +249,7 @@ def first_batch_timer(engine: ScoringEngine) -> list[float]:
         *,
         clock_to: datetime | None = None,
     ) -> BatchOutcome:
-        if not first:
+        if not first and events:
             first.append(time.perf_counter())
         return await apply(events, ticks, clock_to=clock_to)
 
