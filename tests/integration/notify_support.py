@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import json
 import socket
 import struct
 from collections import deque
@@ -74,6 +75,16 @@ class HttpReceiver:
 
     def at(self, path: str) -> list[Received]:
         return [r for r in self.requests if r.path.split("?")[0] == path]
+
+    def firing_fingerprints(self, path: str) -> set[str]:
+        """The fingerprints of every alert posted firing to `path` (Alertmanager's webhook
+        body) so far."""
+        return {
+            alert["fingerprint"]
+            for received in self.at(path)
+            for alert in json.loads(received.body)["alerts"]
+            if alert["status"] == "firing"
+        }
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"

@@ -352,14 +352,8 @@ async def test_two_replicas_of_each_service_under_faults_give_one_replicas_resul
         missing: set[str] = set()
 
         async def delivered() -> bool:
-            seen = {
-                a["fingerprint"]
-                for r in receiver.at("/hook")
-                for a in json.loads(r.body)["alerts"]
-                if a["status"] == "firing"
-            }
             missing.clear()
-            missing.update(set(firing) - seen)
+            missing.update(set(firing) - receiver.firing_fingerprints("/hook"))
             return not missing
 
         try:
