@@ -27,7 +27,6 @@ import gc
 import os
 import platform
 import resource
-import socket
 import statistics
 import time
 import uuid
@@ -43,6 +42,7 @@ from pymongo import AsyncMongoClient
 from bench.replica_set import produce as produce_records
 from bench.results_file import RESULTS, write_result
 from planwatch.infra.manager import ensure_up
+from planwatch.infra.ports import free_port
 from planwatch.infra.settings import InfraSettings
 from services.ingest.app import create_app
 from services.ingest.config import IngestSettings
@@ -190,13 +190,6 @@ async def raw_floor(
     return summary("raw_floor", done, spans)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 async def ingest(
     bootstrap: str,
     uri: str,
@@ -208,7 +201,7 @@ async def ingest(
     keys_file = RESULTS / f".bench-keys-{tag}.jsonl"
     keys_file.write_text("".join(k.model_dump_json() + "\n" for k in keys), encoding="utf-8")
     database = f"bench_ingest_{tag}"
-    port, management_port = _free_port(), _free_port()
+    port, management_port = free_port(), free_port()
     settings = IngestSettings(
         auth=AuthSettings(mode=AuthMode.DEV),  # the Kafka door only; on 127.0.0.1
         management_port=management_port,

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -37,6 +36,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from pymongo import AsyncMongoClient
 
 from bench.results_file import RESULTS
+from planwatch.infra.ports import free_port
 from shared.runtime.kafka_security import client_options
 from shared.runtime.publisher import Outbound, make_producer
 from shared.runtime.settings import KafkaSettings
@@ -49,12 +49,6 @@ LOG_DIR = RESULTS / "logs"
 POLL_S = 0.2  # how often a run's progress is read
 
 EnvFor = Callable[[int, int, int], dict[str, str]]  # (replica n, http port, management port)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass(frozen=True)

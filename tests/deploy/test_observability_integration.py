@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -26,6 +25,7 @@ import httpx
 import pytest
 import yaml
 
+from planwatch.infra.ports import free_port
 from shared import topics
 from shared.kafka_admin import ensure_topics
 from tests.deploy.paths import COMPOSE_FILE, REPO, RULES_FILE
@@ -38,13 +38,6 @@ SERVICES = ("ingest", "scoring", "notify")
 INPUT_TOPICS = {"ingest": topics.PROGRESS, "scoring": topics.ACCEPTED, "notify": topics.ALERTS}
 STOP_GRACE_S = 30.0  # graceful_timeout_s (20 s) plus closing the clients
 T = TypeVar("T")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 @dataclass
@@ -122,7 +115,7 @@ def _service_env(
             "MONGODB_DATABASE": f"test_{run_id}",
             f"{prefix}_HTTP__HOST": "127.0.0.1",
             # `port` is the management port: /readyz and /metrics, what Prometheus scrapes.
-            f"{prefix}_HTTP__PORT": str(_free_port()),
+            f"{prefix}_HTTP__PORT": str(free_port()),
             f"{prefix}_MANAGEMENT_PORT": str(port),
             "PLANWATCH_AUTH_MODE": "dev",  # nothing here calls the authenticated routes
             # Own input topic and group: this test must not consume other tests' events.
@@ -170,7 +163,7 @@ def stack(
     prometheus: Process | None = None
     try:
         for service in SERVICES:
-            port = _free_port()
+            port = free_port()
             script = str(Path(sys.executable).with_name(f"planwatch-{service}"))
             env = _service_env(service, port, kafka_bootstrap, mongodb_uri, run_id)
             services[service] = _start(service, [script], env, workdir / f"{service}.log", port)
@@ -185,7 +178,7 @@ def stack(
 
         config = workdir / "prometheus.yml"
         config.write_text(yaml.safe_dump(_scrape_config({s: p.port for s, p in services.items()})))
-        port = _free_port()
+        port = free_port()
         prometheus = _start(
             "prometheus",
             [

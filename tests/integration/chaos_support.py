@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import sys
 import time
 from bisect import bisect_right
@@ -23,6 +22,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from planwatch.infra import ferretdb, kafka
 from planwatch.infra.manager import FERRETDB, KAFKA, down, ensure_up
+from planwatch.infra.ports import free_port
 from planwatch.infra.settings import InfraSettings
 from planwatch.simulate.feed import FeedError, KafkaTransport, wall_seconds
 from planwatch.simulate.scenario import FeedItem, Outcome, Role, Scenario
@@ -50,13 +50,6 @@ async def until(check: Callable[[], Awaitable[bool]], what: str, within: float =
         raise AssertionError(f"not reached within {within:g} s: {what}") from None
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
-
-
 class PrivateInfra:
     """Kafka and FerretDB of the test's own: ports, data, pid files and logs under `home`."""
 
@@ -65,9 +58,9 @@ class PrivateInfra:
             kafka_bootstrap_servers=None,  # never the environment's servers: ours, local
             mongodb_uri=None,
             infra_dir=home,
-            kafka_port=_free_port(),
-            kafka_controller_port=_free_port(),
-            mongo_port=_free_port(),
+            kafka_port=free_port(),
+            kafka_controller_port=free_port(),
+            mongo_port=free_port(),
         )
 
     @property

@@ -9,7 +9,6 @@ topic / group / database names below instead of restarting anything.
 from __future__ import annotations
 
 import os
-import socket
 import sys
 import uuid
 from collections.abc import AsyncIterator
@@ -20,6 +19,7 @@ import pytest_asyncio
 from pymongo import AsyncMongoClient
 from pymongo.asynchronous.database import AsyncDatabase
 
+from planwatch.infra import ports
 from planwatch.infra.manager import Endpoints, down, ensure_up
 from planwatch.infra.settings import InfraSettings
 
@@ -104,8 +104,5 @@ async def mongo_db(
 
 @pytest.fixture
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that was free a moment ago."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    """A TCP port on 127.0.0.1 that was free a moment ago (below the ephemeral range)."""
+    return ports.free_port()

@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +22,7 @@ from pydantic import SecretStr
 from pymongo import AsyncMongoClient
 
 from planwatch.infra.build import FERRETDB_BIN
+from planwatch.infra.ports import free_port
 from services.ingest.app import create_app
 from services.ingest.config import IngestSettings
 from shared.contract.keys import AgencyKey
@@ -36,10 +36,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def free_tcp_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
+    return free_port()
 
 
 def write_keys_file(path: Path, extra: Sequence[AgencyKey] = ()) -> Path:

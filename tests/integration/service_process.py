@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Mapping
@@ -14,16 +13,10 @@ from pathlib import Path
 
 import httpx
 
+from planwatch.infra.ports import free_port
 from tests.integration.auth_support import auth_env
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 class ServiceProcess:
@@ -36,7 +29,7 @@ class ServiceProcess:
         self.service = service
         self.env = {**auth_env(), **env} if "PLANWATCH_AUTH_MODE" not in env else dict(env)
         management = f"{service.upper()}_MANAGEMENT_PORT"
-        self.env.setdefault(management, str(_free_port()))
+        self.env.setdefault(management, str(free_port()))
         self.management_port = int(self.env[management])
         self.log = log
         self.port = port

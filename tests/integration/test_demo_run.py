@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import uuid
 from collections import Counter
 from datetime import UTC, datetime
@@ -23,6 +22,7 @@ from planwatch.demo.problems import coordinator_alerts
 from planwatch.demo.run import DemoConfig, run_demo
 from planwatch.demo.supervisor import MANAGEMENT_PORT_OFFSET
 from planwatch.infra.manager import Endpoints
+from planwatch.infra.ports import free_ports
 from planwatch.simulate.scenario import Outcome, build_scenario
 from shared.catalog import load_catalog
 from shared.contract.events import ProgressReported, ProgressRetracted
@@ -40,26 +40,7 @@ SEED = 11
 
 def _free_ports(count: int) -> int:
     """The first of `count` consecutive free ports (and their management ports, +1000)."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base: int = probe.getsockname()[1]
-        if base > 64000:
-            continue
-        try:
-            sockets = []
-            wanted = [*range(base, base + count)]
-            for port in [*wanted, *(p + MANAGEMENT_PORT_OFFSET for p in wanted)]:
-                sock = socket.socket()
-                sockets.append(sock)
-                sock.bind(("127.0.0.1", port))
-        except OSError:
-            continue
-        finally:
-            for sock in sockets:
-                sock.close()
-        return base
-    raise RuntimeError(f"no {count} consecutive free ports")
+    return free_ports(count, offsets=(0, MANAGEMENT_PORT_OFFSET))
 
 
 @pytest.mark.timeout(420)

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -21,6 +20,7 @@ from aiokafka import AIOKafkaConsumer
 
 from planwatch.infra import acls, secure_kafka
 from planwatch.infra.manager import Endpoints
+from planwatch.infra.ports import free_port
 from planwatch.publish_cli import Mode, send_kafka
 from planwatch.simulate.agencies import demo_keys, write_keys_file
 from shared import topics
@@ -46,13 +46,6 @@ NO_WRITE = "planwatch-scoring-no-write"
 WITHHELD = {RESTRICTED: (topics.ACCEPTED, "Read"), NO_WRITE: (topics.ALERTS, "Write")}
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest_asyncio.fixture(scope="module")
 async def broker(
     tmp_path_factory: pytest.TempPathFactory,
@@ -60,7 +53,7 @@ async def broker(
     source = acls.load()
     home = tmp_path_factory.mktemp("secure-kafka")
     kafka = await asyncio.to_thread(
-        secure_kafka.start, home, _free_port(), _free_port(), [*source.principals, *WITHHELD]
+        secure_kafka.start, home, free_port(), free_port(), [*source.principals, *WITHHELD]
     )
     try:
         await secure_kafka.wait_ready(kafka)
@@ -133,7 +126,7 @@ async def test_the_whole_flow_runs_through_the_secured_broker(
     await receiver.start()
     routing = tmp_path / "routing.yaml"
     routing.write_text(ROUTING.replace("URL", receiver.url("/hook")), "utf-8")
-    ports = {name: _free_port() for name in ("ingest", "scoring", "notify")}
+    ports = {name: free_port() for name in ("ingest", "scoring", "notify")}
     common = {"MONGODB_DATABASE": database}
     envs = {
         "ingest": {
@@ -238,7 +231,7 @@ async def test_a_missing_acl_stops_the_service_at_start_with_a_clear_error(
     refusal: str,
 ) -> None:
     """Before it consumes or writes anything, scoring names the grant it lacks and exits."""
-    port = _free_port()
+    port = free_port()
     env = {
         **_service_env(broker, user, infra),
         "MONGODB_DATABASE": f"kafkasec_{unique_id}",
@@ -265,10 +258,10 @@ async def test_the_cli_starts_a_secured_broker_with_the_acls(tmp_path: Path) -> 
     its ACLs (from deploy/kafka-acls.yaml) hold."""
     home = tmp_path / "secure"
     cli = [str(Path(sys.executable).with_name("planwatch")), "infra"]
-    args = ["--home", str(home), "--port", str(_free_port())]
+    args = ["--home", str(home), "--port", str(free_port())]
     up = await asyncio.to_thread(
         subprocess.run,
-        [*cli, "secure-up", *args, "--controller-port", str(_free_port())],
+        [*cli, "secure-up", *args, "--controller-port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=200,

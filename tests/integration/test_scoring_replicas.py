@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ import pytest
 import pytest_asyncio
 from pymongo.asynchronous.database import AsyncDatabase
 
+from planwatch.infra.ports import free_port
 from services.scoring.store import MongoScoringStore
 from shared.catalog import load_catalog
 from shared.kafka_admin import ensure_topics
@@ -39,9 +39,7 @@ SESSION_TIMEOUT_MS = 6000  # short, so a stopped replica loses its partitions qu
 
 
 def _port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()
 
 
 def gauge(text: str, name: str) -> float:

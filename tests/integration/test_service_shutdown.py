@@ -6,12 +6,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 from pathlib import Path
 
 import pytest
 
+from planwatch.infra.ports import free_port
 from tests.integration.notify_support import shipped_routing_secrets
 from tests.integration.service_process import ServiceProcess
 
@@ -19,9 +19,7 @@ EXIT_BOUND_S = 30.0  # generous for a busy machine; the start-up timeout is 120 
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # nothing listens once the socket is closed
+    return free_port()  # nothing listens there
 
 
 async def _wait_for_log(service: ServiceProcess, text: str, timeout_s: float = 60.0) -> None:

@@ -8,7 +8,6 @@ import asyncio
 import os
 import secrets
 import smtplib
-import socket
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any, ClassVar
@@ -17,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr, ValidationError
 
+from planwatch.infra.ports import free_port
 from services.ingest.app import create_app as create_ingest
 from services.ingest.config import IngestSettings
 from services.notify.config import NotifySettings, SmtpSettings
@@ -44,9 +44,7 @@ def _write(folder: Path, name: str, value: str) -> Path:
 
 
 def _closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_port()  # nothing listens there
 
 
 # --- MongoDB: the URI from a file, TLS ---------------------------------------------------------
