@@ -166,20 +166,24 @@ async def test_sigkill_restart_tick_replay_and_api(
     events = plan_stream(plan, seed=11)
     poison = [(names.accepted, b"t1", b"{not json"), (names.accepted, b"t2", b'{"kind":"x"}')]
     records = [(names.accepted, e.target.encode(), e.to_json()) for e in events]
-    await produce(kafka_bootstrap, records[:150] + poison + records[150:])
+    # The stream in two parts, so that the kill is mid-stream whatever the machine's speed: the
+    # second part is produced only once the service was killed.
+    await produce(kafka_bootstrap, records[:150] + poison)
 
     # Start, let it get going, SIGKILL it mid-stream, start again.
     svc.start()
     store = MongoScoringStore(mongo_db)
 
     async def some_progress() -> bool:
-        return await store.load_meta() is not None
+        meta = await store.load_meta()
+        return meta is not None and meta.get("at") is not None
 
     await wait_until(some_progress)
     svc.kill()
     clock = max(e.reported_at for e in events)
     at_kill = await store.load_meta()
     assert at_kill is not None and at_kill["at"] < clock.isoformat(), "killed mid-stream"
+    await produce(kafka_bootstrap, records[150:])
     svc.start()
     expected = offline(plan, events, clock)
     await wait_for_state(mongo_db, plan, expected)
